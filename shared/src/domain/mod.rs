@@ -1,0 +1,6 @@
+//! The shop's business rules as plain Rust: no I/O, reachable from unit tests.
+
+pub mod adcopy;
+pub mod catalog;
+pub mod money;
+pub mod user;

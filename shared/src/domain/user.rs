@@ -1,0 +1,64 @@
+//! Shoppers, and the masking that keeps their identifiers out of logs and error messages.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub openid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+    /// Stored in full for the merchant's service; only [`mask_phone`] output leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_verified_at: Option<i64>,
+    /// Unix seconds of the first login: the new-customer window counts from here.
+    pub created_at: i64,
+    pub last_login_at: i64,
+}
+
+/// `13800138000` → `138****8000`; anything short is masked whole.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[n - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(n - 7))
+}
+
+/// A short, stable form of an openid for logs: enough to correlate, not enough to identify.
+pub fn mask_openid(openid: &str) -> String {
+    let tail: String = openid
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
+/// An openid as WeChat issues them: 28 URL-safe characters in practice; accept 6 to 64.
+pub fn valid_openid(s: &str) -> bool {
+    (6..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_phone("123"), "***");
+        assert_eq!(mask_openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"), "…eS6o");
+        assert!(valid_openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"));
+        assert!(!valid_openid("o x"));
+    }
+}

@@ -1,0 +1,76 @@
+//! How a function binary starts: settings from the environment, logging, the store, then
+//! Lambda when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server on `0.0.0.0:$PORT`
+//! (Tencent SCF web functions, WeChat Cloud Hosting, local runs).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use crate::api::App;
+use crate::config::Settings;
+use crate::http::{Handler, lambda, server};
+
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // JSON in the cloud, where logs are parsed; readable lines on a terminal.
+    let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+        || std::env::var("LOG_FORMAT").as_deref() == Ok("json")
+    {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Loads settings and the store; on a configuration error prints the missing names and
+/// gives the exit code to stop with.
+pub async fn app_from_env(uses_wechat: bool) -> Result<App, ExitCode> {
+    let settings = Settings::from_env(uses_wechat).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })?;
+    App::from_settings(settings).await.map_err(|e| {
+        eprintln!("store: {e}");
+        ExitCode::from(3)
+    })
+}
+
+/// Whether a function calls WeChat's server API (and so needs its app secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uses {
+    WeChat,
+    StoreOnly,
+}
+
+/// The whole `main` of a function binary.
+pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
+    init_tracing();
+    let app = match app_from_env(uses == Uses::WeChat).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    serve(app, handlers.to_vec()).await
+}
+
+pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match lambda::run(app, handlers).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, app.settings.port));
+    match server::serve(app, handlers, addr).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot serve on {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The platform-neutral request and response every handler sees, and the dispatch that turns
+//! a handler's error into the JSON error body. The hosting modules adapt HTTP servers and
+//! Lambda events to these types; nothing else knows how the code is hosted.
+
+pub mod lambda;
+pub mod server;
+
+use std::collections::HashMap;
+
+use futures_util::future::BoxFuture;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::api::App;
+use crate::error::ApiError;
+
+/// Largest request body accepted (WeChat Cloud Hosting allows 100 KiB of text).
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// The body as `T`, with serde's message (which names the field and position) on failure.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.is_empty() {
+            return Err(ApiError::bad_request("a JSON body is required"));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+
+    pub fn set_raw_query(&mut self, raw: &str) {
+        self.query = parse_query(raw);
+    }
+}
+
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, ApiError> {
+        let body = serde_json::to_vec(value).map_err(|e| {
+            tracing::error!(error = %e, "response did not serialise");
+            ApiError::internal()
+        })?;
+        Ok(Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        })
+    }
+
+    pub fn ok<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+        Self::json(200, value)
+    }
+
+    pub fn error(e: &ApiError) -> Response {
+        Response {
+            status: e.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: e.to_json(),
+        }
+    }
+}
+
+/// A function's entry: answers the routes it owns and `NO_ROUTE` for the rest, so that one
+/// local server can ask several in turn.
+pub type Handler = for<'a> fn(&'a App, &'a Request) -> BoxFuture<'a, Result<Response, ApiError>>;
+
+pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Response {
+    let started = std::time::Instant::now();
+    let mut result = Err(ApiError::no_route(&req.method, &req.path));
+    for h in handlers {
+        result = h(app, req).await;
+        if !matches!(&result, Err(e) if e.is_no_route()) {
+            break;
+        }
+    }
+    let resp = result.unwrap_or_else(|e| Response::error(&e));
+    // The path may carry ids but never a secret; query strings and bodies are not logged.
+    tracing::info!(method = %req.method, path = %req.path, status = resp.status,
+        ms = started.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("keyword=%E8%8B%B9%E6%9E%9C&limit=5&x&bad=%zz&tail=%4");
+        assert_eq!(q[0], ("keyword".into(), "苹果".into()));
+        assert_eq!(q[1], ("limit".into(), "5".into()));
+        assert_eq!(q[2], ("x".into(), "".into()));
+        assert_eq!(q[3], ("bad".into(), "%zz".into()));
+        assert_eq!(q[4], ("tail".into(), "%4".into()));
+    }
+}

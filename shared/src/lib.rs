@@ -1,0 +1,19 @@
+//! The one library every shop function links: data model and rules (`domain`), storage
+//! (`store`), WeChat's protocols (`wechat`), hosting glue (`http`, `hosting`), and the
+//! handlers (`api`) with the services they call.
+
+pub mod api;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod hosting;
+pub mod http;
+pub mod sample;
+pub mod session;
+pub mod store;
+pub mod users;
+pub mod wechat;
+
+pub use error::ApiError;

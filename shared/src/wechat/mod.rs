@@ -1,0 +1,5 @@
+//! WeChat's protocols: the mini-program server API (login, access token, phone number).
+
+pub mod mp;
+
+pub use mp::{MiniProgram, WeChatError};

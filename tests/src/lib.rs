@@ -1,0 +1,201 @@
+//! Helpers of the end-to-end suites: a fresh store of either kind, and a whole shop (the
+//! HTTP server on a free port, wired to a running WeChat simulator).
+//!
+//! DynamoDB cases need `DYNAMODB_ENDPOINT` (scripts/test.sh starts DynamoDB Local and sets
+//! it); without it they fail with that message rather than skip.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use serde_json::Value;
+use shared::api::App;
+use shared::config::{Settings, StoreKind};
+use shared::store::{SharedStore, dynamo::DynamoStore, embedded::EmbeddedStore};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Dynamo,
+}
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("DYNAMODB_ENDPOINT is not set: run the suites with scripts/test.sh, which starts DynamoDB Local")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A store of its own for one test: a new SQLite file, or a new DynamoDB Local table.
+pub async fn store(backend: Backend) -> SharedStore {
+    match backend {
+        Backend::Embedded => {
+            let path = std::env::temp_dir()
+                .join("shop-tests")
+                .join(format!("{}.db", unique("t")));
+            Arc::new(EmbeddedStore::open(&path).expect("temp store opens"))
+        }
+        Backend::Dynamo => {
+            // DynamoDB Local accepts any credentials; set them so the SDK finds some.
+            // SAFETY: tests set the same constant values; no thread reads them differently.
+            unsafe {
+                std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+                std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+                std::env::set_var("AWS_REGION", "ap-shanghai-local");
+            }
+            let s = DynamoStore::connect(&unique("t"), Some(&dynamodb_endpoint())).await;
+            s.create_table()
+                .await
+                .expect("DynamoDB Local creates the test table");
+            Arc::new(s)
+        }
+    }
+}
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
+    let base = wechat_base.to_owned();
+    Settings::from_lookup(
+        move |k| {
+            Some(
+                match k {
+                    "WECHAT_APPID" => "wx0000000000000001",
+                    "WECHAT_APP_SECRET" => "sim-app-secret",
+                    "SESSION_SECRET" => "test-session-secret-0123456789abcdef",
+                    "ADMIN_TOKEN" => ADMIN_TOKEN,
+                    "WECHAT_API_BASE" => base.as_str(),
+                    "TRUST_WX_CONTEXT" if trust_wx_context => "1",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        },
+        true,
+    )
+    .expect("test settings are complete")
+}
+
+/// A running shop: every function on one local port, a simulator behind it.
+pub struct Shop {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub sim: simulator::Running,
+    pub app: App,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Shop {
+    pub async fn start(backend: Backend) -> Shop {
+        Self::start_with(backend, false).await
+    }
+
+    pub async fn start_with(backend: Backend, trust_wx_context: bool) -> Shop {
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let sim = simulator::start(simulator::SimConfig::default(), local)
+            .await
+            .expect("simulator starts");
+        let mut settings = settings(&sim.base_url(), trust_wx_context);
+        settings.store.kind = match backend {
+            Backend::Embedded => StoreKind::Embedded,
+            Backend::Dynamo => StoreKind::Dynamodb,
+        };
+        let app = App::new(store(backend).await, settings);
+        let listener = tokio::net::TcpListener::bind(local).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = shared::http::server::router(app.clone(), shared::api::ALL.to_vec());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Shop {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            sim,
+            app,
+            server,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("shop answers");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Answer { status, body }
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.call(method, path, Some(ADMIN_TOKEN), body).await
+    }
+
+    /// Logs `user` in with a fresh code and returns the session token.
+    pub async fn login(&self, user: &str) -> String {
+        let code = format!("{user}.{}", uuid::Uuid::new_v4().simple());
+        let a = self
+            .call(
+                "POST",
+                "/login",
+                None,
+                Some(serde_json::json!({ "code": code })),
+            )
+            .await;
+        assert_eq!(a.status, 200, "login of {user}: {}", a.body);
+        a.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// Declares one async test per backend for each listed function `f(Backend)`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name($crate::Backend::Embedded).await }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name($crate::Backend::Dynamo).await }
+            )*
+        }
+    };
+}
