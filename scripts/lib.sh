@@ -56,13 +56,16 @@ ddb_stop() {
   fi
 }
 
-# A Python virtual environment with the test tools that come from PyPI.
+# A Python virtual environment with the test tools that come from PyPI, reinstalled when
+# scripts/requirements-dev.txt changes.
 py_tools() {
-  local venv="$LOCAL/venv"
-  if [ ! -x "$venv/bin/cfn-lint" ]; then
-    log "installing cfn-lint into $venv"
+  need python3 "Python 3 runs cfn-lint and the WeChat Pay SDK check"
+  local venv="$LOCAL/venv" req="$ROOT/scripts/requirements-dev.txt"
+  if ! cmp -s "$req" "$venv/.installed" 2>/dev/null; then
+    log "installing test tools into $venv"
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-dev.txt" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+    cp "$req" "$venv/.installed"
   fi
   PY_VENV="$venv"
 }

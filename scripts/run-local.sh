@@ -13,9 +13,22 @@ export SESSION_SECRET="${SESSION_SECRET:-local-session-secret-0123456789abcdef}"
 export ADMIN_TOKEN="${ADMIN_TOKEN:-local-admin-token-0123456789}"
 export PORT="${PORT:-9000}"
 export SEED_SAMPLE="${SEED_SAMPLE:-1}"
+# WeChat Pay, simulated: the simulator makes the merchant key on first start and writes
+# WeChat Pay's public key next to it; the shop reads both.
+export SIM_KEY_DIR="${SIM_KEY_DIR:-$LOCAL/wechatpay}"
+export WECHATPAY_API_BASE="${WECHATPAY_API_BASE:-$WECHAT_API_BASE}"
+export WECHATPAY_MCHID="${WECHATPAY_MCHID:-1900000001}"
+export WECHATPAY_MCH_SERIAL="${WECHATPAY_MCH_SERIAL:-5157F09EFDC096DE15EBE81A47057A7200000001}"
+export WECHATPAY_APIV3_KEY="${WECHATPAY_APIV3_KEY:-local-apiv3-key-0123456789abcdef}"
+export WECHATPAY_MCH_KEY_FILE="${WECHATPAY_MCH_KEY_FILE:-$SIM_KEY_DIR/apiclient_key.pem}"
+export WECHATPAY_PUBLIC_KEY_ID="${WECHATPAY_PUBLIC_KEY_ID:-PUB_KEY_ID_0114232099752025112500000000000001}"
+export WECHATPAY_PUBLIC_KEY_FILE="${WECHATPAY_PUBLIC_KEY_FILE:-$SIM_KEY_DIR/wechatpay_public_key.pem}"
+export WECHATPAY_NOTIFY_URL="${WECHATPAY_NOTIFY_URL:-http://127.0.0.1:$PORT/pay/notify}"
+rm -f "$WECHATPAY_PUBLIC_KEY_FILE"
 target/release/wechat-sim &
 SIM_PID=$!
 trap 'kill $SIM_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$WECHATPAY_PUBLIC_KEY_FILE" ] && break; sleep 0.1; done
 log "shop on http://127.0.0.1:$PORT (operator token: $ADMIN_TOKEN); WeChat simulator on $WECHAT_API_BASE"
 log "try: curl -s -XPOST localhost:$PORT/login -d '{\"code\":\"alice.1\"}'"
 target/release/shop-local

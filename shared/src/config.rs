@@ -35,6 +35,42 @@ impl std::fmt::Debug for WeChatSettings {
     }
 }
 
+/// What a function talks to, and so which settings it cannot start without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uses {
+    /// The store only: no WeChat secret is given to it.
+    StoreOnly,
+    /// WeChat's server API (login, phone numbers).
+    WeChat,
+    /// WeChat Pay as well.
+    WeChatPay,
+}
+
+/// WeChat Pay merchant settings. Key material is read from files at start.
+#[derive(Clone)]
+pub struct PaySettings {
+    pub api_base: String,
+    pub mchid: String,
+    pub mch_serial: String,
+    pub mch_key_pem: String,
+    pub apiv3_key: String,
+    /// The WeChat Pay public key (`PUB_KEY_ID_…`, PEM) in public-key mode.
+    pub public_key: Option<(String, String)>,
+    pub notify_url: String,
+}
+
+impl std::fmt::Debug for PaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaySettings")
+            .field("api_base", &self.api_base)
+            .field("mchid", &self.mchid)
+            .field("mch_serial", &self.mch_serial)
+            .field("public_key_id", &self.public_key.as_ref().map(|(id, _)| id))
+            .field("notify_url", &self.notify_url)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub store: StoreSettings,
@@ -44,6 +80,11 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     pub admin_token: String,
     pub trust_wx_context: bool,
+    pub pay: Option<PaySettings>,
+    /// How long an unpaid order holds its stock (and WeChat's time_expire).
+    pub order_ttl_secs: i64,
+    /// How recent a phone verification must be to pass the daily-payments risk rule.
+    pub pay_verify_window_secs: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -53,6 +94,7 @@ impl std::fmt::Debug for Settings {
             .field("port", &self.port)
             .field("wechat", &self.wechat)
             .field("trust_wx_context", &self.trust_wx_context)
+            .field("pay", &self.pay)
             .finish_non_exhaustive()
     }
 }
@@ -65,18 +107,19 @@ pub struct ConfigError(pub Vec<String>);
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Settings {
-    /// `uses_wechat`: the function calls WeChat's server API, so the app secret is required;
-    /// functions that do not are never given it.
-    pub fn from_env(uses_wechat: bool) -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok(), uses_wechat)
+    /// `uses` says what the function talks to: the WeChat app secret and the WeChat Pay
+    /// merchant settings are required only where they are used, and given nowhere else.
+    pub fn from_env(uses: Uses) -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), uses)
     }
 
     /// Reads settings through `get`, so tests can pass a map instead of the process
     /// environment.
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
-        uses_wechat: bool,
+        uses: Uses,
     ) -> Result<Self, ConfigError> {
+        let uses_wechat = uses != Uses::StoreOnly;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
         let mut required = |k: &str| {
@@ -125,6 +168,17 @@ impl Settings {
                 0
             }
         };
+        let mut secs = |k: &str, default: i64, min: i64, max: i64| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (min..=max).contains(&n) => n,
+            Some(_) => {
+                problems.push(format!("{k} must be a number of seconds from {min} to {max}"));
+                default
+            }
+        };
+        // WeChat Pay's time_expire must lie at least a minute ahead; a day is plenty.
+        let order_ttl_secs = secs("ORDER_EXPIRY_SECS", 1800, 60, 86_400);
+        let pay_verify_window_secs = secs("PAY_VERIFY_WINDOW_SECS", 600, 30, 86_400);
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,
@@ -137,6 +191,11 @@ impl Settings {
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             problems.push("WECHAT_API_BASE must be an http(s) URL".into());
         }
+        let pay = if uses == Uses::WeChatPay || get("WECHATPAY_MCHID").is_some() {
+            pay_settings(&get, &mut problems)
+        } else {
+            None
+        };
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -159,8 +218,61 @@ impl Settings {
             session_ttl_secs,
             admin_token,
             trust_wx_context,
+            pay,
+            order_ttl_secs,
+            pay_verify_window_secs,
         })
     }
+}
+
+fn read_file(var: &str, path: &str, problems: &mut Vec<String>) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| {
+        problems.push(format!("{var}: cannot read {path}: {e}"));
+        String::new()
+    })
+}
+
+fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Option<PaySettings> {
+    let before = problems.len();
+    let mut required = |k: &str| {
+        get(k).unwrap_or_else(|| {
+            problems.push(format!("{k} is required"));
+            String::new()
+        })
+    };
+    let mchid = required("WECHATPAY_MCHID");
+    let mch_serial = required("WECHATPAY_MCH_SERIAL");
+    let key_file = required("WECHATPAY_MCH_KEY_FILE");
+    let apiv3_key = required("WECHATPAY_APIV3_KEY");
+    let notify_url = required("WECHATPAY_NOTIFY_URL");
+    if !apiv3_key.is_empty() && apiv3_key.len() != 32 {
+        problems.push("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key".into());
+    }
+    if !notify_url.is_empty() && (notify_url.contains('?') || !notify_url.starts_with("http")) {
+        problems.push("WECHATPAY_NOTIFY_URL must be an http(s) URL without a query string".into());
+    }
+    let mch_key_pem = if key_file.is_empty() { String::new() } else { read_file("WECHATPAY_MCH_KEY_FILE", &key_file, problems) };
+    let public_key = match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE")) {
+        (Some(id), Some(file)) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
+        (None, None) => None,
+        _ => {
+            problems.push("WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE go together".into());
+            None
+        }
+    };
+    let api_base = get("WECHATPAY_API_BASE").unwrap_or_else(|| "https://api.mch.weixin.qq.com".into());
+    if problems.len() > before {
+        return None;
+    }
+    Some(PaySettings {
+        api_base: api_base.trim_end_matches('/').to_owned(),
+        mchid,
+        mch_serial,
+        mch_key_pem,
+        apiv3_key,
+        public_key,
+        notify_url,
+    })
 }
 
 #[cfg(test)]
@@ -185,7 +297,7 @@ mod tests {
 
     #[test]
     fn missing_settings_are_all_named() {
-        let err = Settings::from_lookup(lookup(&[]), true).unwrap_err();
+        let err = Settings::from_lookup(lookup(&[]), Uses::WeChat).unwrap_err();
         let text = err.to_string();
         for k in [
             "WECHAT_APPID",
@@ -204,8 +316,8 @@ mod tests {
             .copied()
             .filter(|(k, _)| *k != "WECHAT_APP_SECRET")
             .collect();
-        assert!(Settings::from_lookup(lookup(&pairs), false).is_ok());
-        let err = Settings::from_lookup(lookup(&pairs), true).unwrap_err();
+        assert!(Settings::from_lookup(lookup(&pairs), Uses::StoreOnly).is_ok());
+        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
         assert_eq!(
             err,
             ConfigError(vec!["WECHAT_APP_SECRET is required".into()])
@@ -213,8 +325,29 @@ mod tests {
     }
 
     #[test]
+    fn pay_settings_are_required_where_pay_is_used() {
+        let err = Settings::from_lookup(lookup(&GOOD), Uses::WeChatPay).unwrap_err().to_string();
+        for k in ["WECHATPAY_MCHID", "WECHATPAY_MCH_SERIAL", "WECHATPAY_MCH_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_NOTIFY_URL"] {
+            assert!(err.contains(k), "{err} should name {k}");
+        }
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([
+            ("WECHATPAY_MCHID", "1900000001"),
+            ("WECHATPAY_MCH_SERIAL", "ABC"),
+            ("WECHATPAY_MCH_KEY_FILE", "/nonexistent/apiclient_key.pem"),
+            ("WECHATPAY_APIV3_KEY", "short"),
+            ("WECHATPAY_NOTIFY_URL", "https://shop.example/pay/notify?x=1"),
+            ("WECHATPAY_PUBLIC_KEY_ID", "PUB_KEY_ID_01"),
+        ]);
+        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChatPay).unwrap_err().to_string();
+        assert!(err.contains("cannot read /nonexistent/apiclient_key.pem"), "{err}");
+        assert!(err.contains("32-character") && err.contains("query string") && err.contains("go together"), "{err}");
+        assert!(!err.contains("short"), "the key's value is never echoed");
+    }
+
+    #[test]
     fn defaults_apply() {
-        let s = Settings::from_lookup(lookup(&GOOD), true).unwrap();
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
         assert_eq!(s.port, 9000);
         assert_eq!(s.store.kind, StoreKind::Embedded);
         assert_eq!(s.store.table, "shop");
@@ -230,7 +363,7 @@ mod tests {
             ("PORT", "x"),
             ("TRUST_WX_CONTEXT", "yes"),
         ]);
-        let text = Settings::from_lookup(lookup(&pairs), true)
+        let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat)
             .unwrap_err()
             .to_string();
         assert!(
@@ -240,7 +373,7 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let s = Settings::from_lookup(lookup(&GOOD), true).unwrap();
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
         let d = format!("{s:?}");
         assert!(
             !d.contains("app-secret")

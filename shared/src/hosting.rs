@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use crate::api::App;
+pub use crate::config::Uses;
 use crate::config::Settings;
 use crate::http::{Handler, lambda, server};
 
@@ -27,28 +28,21 @@ pub fn init_tracing() {
 
 /// Loads settings and the store; on a configuration error prints the missing names and
 /// gives the exit code to stop with.
-pub async fn app_from_env(uses_wechat: bool) -> Result<App, ExitCode> {
-    let settings = Settings::from_env(uses_wechat).map_err(|e| {
+pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
+    let settings = Settings::from_env(uses).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })?;
     App::from_settings(settings).await.map_err(|e| {
-        eprintln!("store: {e}");
+        eprintln!("{e}");
         ExitCode::from(3)
     })
-}
-
-/// Whether a function calls WeChat's server API (and so needs its app secret).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uses {
-    WeChat,
-    StoreOnly,
 }
 
 /// The whole `main` of a function binary.
 pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
     init_tracing();
-    let app = match app_from_env(uses == Uses::WeChat).await {
+    let app = match app_from_env(uses).await {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -73,4 +67,30 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The whole `main` of a scheduled function: on Lambda each EventBridge event runs the job
+/// once (an error fails the invocation, so it is visible and retried); elsewhere the job is
+/// served over HTTP for a timer or an operator to trigger.
+pub async fn run_job(job: crate::api::jobs::Job, uses: Uses) -> ExitCode {
+    init_tracing();
+    let app = match app_from_env(uses).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let app = &app;
+        let run = lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            job(app).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        }))
+        .await;
+        return match run {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    serve(app, vec![crate::api::jobs::handler]).await
 }

@@ -77,3 +77,9 @@ pub async fn set_phone(app: &App, openid: &str, phone: &str) -> Result<User, Api
         })?;
     Ok(from_item(item)?)
 }
+
+/// The same read for code that holds only the store.
+pub async fn get_store(store: &crate::store::SharedStore, openid: &str) -> Result<User, ApiError> {
+    let item = store.get(&keys::user(openid)).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(from_item(item)?)
+}

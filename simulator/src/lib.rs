@@ -1,6 +1,8 @@
-//! An offline stand-in for `api.weixin.qq.com`: it answers as WeChat does (HTTP 200 with an
-//! `errcode` on failure, `text/plain` content type, single-use codes), so the shop runs and is
-//! tested with no WeChat account. Codes are scripted by their text:
+//! An offline stand-in for `api.weixin.qq.com` and `api.mch.weixin.qq.com`, so the shop runs
+//! and is tested with no WeChat account.
+//!
+//! Mini-program API (see `mp`): code2Session, stable_token, getPhoneNumber. Codes are
+//! scripted by their text:
 //!
 //! | code                      | answer                                               |
 //! |---------------------------|------------------------------------------------------|
@@ -13,13 +15,27 @@
 //!
 //! Phone codes: `phone-<digits>` gives that number, `invalid…` 40029, `blocked…` 1421102,
 //! anything else a number derived from the code.
+//!
+//! WeChat Pay v3 (see `pay`): prepay, query, close, refunds, trade bills, certificates, with
+//! real signatures both ways and notifies on WeChat's retry schedule. Test controls:
+//! `POST /sim/pay`, `/sim/faults`, `/sim/release`, `/sim/rotate-certificate`,
+//! `GET /sim/deliveries`, `/sim/platform`.
 
 mod mp;
+pub mod pay;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 pub use mp::MpState;
+pub use pay::{Faults, MerchantConfig, PaySim};
+use serde::Deserialize;
+use serde_json::json;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -27,15 +43,13 @@ pub struct SimConfig {
     pub app_secret: String,
     /// `expires_in` of access tokens, seconds.
     pub token_ttl: u64,
+    /// The merchant whose WeChat Pay calls are answered; without one they get SIGN_ERROR.
+    pub merchant: Option<MerchantConfig>,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self {
-            appid: "wx0000000000000001".into(),
-            app_secret: "sim-app-secret".into(),
-            token_ttl: 7200,
-        }
+        Self { appid: "wx0000000000000001".into(), app_secret: "sim-app-secret".into(), token_ttl: 7200, merchant: None }
     }
 }
 
@@ -43,24 +57,86 @@ impl Default for SimConfig {
 pub struct Sim {
     pub config: Arc<SimConfig>,
     pub mp: Arc<Mutex<MpState>>,
+    pub pay: Arc<PaySim>,
 }
 
 impl Sim {
-    pub fn new(config: SimConfig) -> Self {
-        Self {
-            config: Arc::new(config),
-            mp: Arc::default(),
-        }
+    pub fn new(config: SimConfig) -> Result<Self, String> {
+        let pay = Arc::new(PaySim::new(config.merchant.clone())?);
+        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay })
     }
 
     pub fn router(&self) -> axum::Router {
-        mp::routes().with_state(self.clone())
+        mp::routes()
+            .route("/v3/{*rest}", axum::routing::any(pay::api))
+            .route("/sim/pay", post(sim_pay))
+            .route("/sim/faults", post(sim_faults))
+            .route("/sim/release", post(sim_release))
+            .route("/sim/deliveries", get(sim_deliveries))
+            .route("/sim/rotate-certificate", post(sim_rotate))
+            .route("/sim/platform", get(sim_platform))
+            .with_state(self.clone())
     }
 
     /// The openid this simulator gives `user` (the part of a code before any `.`).
     pub fn openid_for(&self, user: &str) -> String {
         mp::openid_for(&self.config.appid, user)
     }
+
+    /// Replaces the fault switches.
+    pub fn set_faults(&self, f: Faults) {
+        if let Ok(mut st) = self.pay.state.lock() {
+            st.faults = f;
+        }
+    }
+
+    pub fn deliveries(&self) -> Vec<pay::Delivery> {
+        self.pay.state.lock().map(|st| st.deliveries.clone()).unwrap_or_default()
+    }
+}
+
+async fn sim_pay(State(sim): State<Sim>, Json(body): Json<pay::PayBody>) -> Response {
+    match pay::pay(&sim, &body) {
+        Ok(tx) => Json(tx).into_response(),
+        Err((status, msg)) => {
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({ "error": msg }))).into_response()
+        }
+    }
+}
+
+async fn sim_faults(State(sim): State<Sim>, Json(f): Json<Faults>) -> Response {
+    sim.set_faults(f);
+    Json(json!({ "ok": true })).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct Release {
+    #[serde(default)]
+    reverse: bool,
+}
+
+async fn sim_release(State(sim): State<Sim>, Json(r): Json<Release>) -> Response {
+    Json(json!({ "released": pay::release(&sim, r.reverse) })).into_response()
+}
+
+async fn sim_deliveries(State(sim): State<Sim>) -> Response {
+    Json(json!({ "deliveries": sim.deliveries() })).into_response()
+}
+
+async fn sim_rotate(State(sim): State<Sim>) -> Response {
+    match pay::rotate_certificate(&sim) {
+        Ok(serial) => Json(json!({ "serial": serial })).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+async fn sim_platform(State(sim): State<Sim>) -> Response {
+    let p = sim.pay.platform.read().unwrap_or_else(|e| e.into_inner());
+    Json(json!({
+        "public_key_id": p.public_key_id, "public_key_pem": p.public_key_pem,
+        "cert_serial": p.cert_serial, "cert_pem": p.cert_pem,
+    }))
+    .into_response()
 }
 
 pub struct Running {
@@ -83,7 +159,7 @@ impl Drop for Running {
 
 /// Starts the simulator on `addr` (port 0 picks a free one) in this runtime.
 pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<Running> {
-    let sim = Sim::new(config);
+    let sim = Sim::new(config).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let router = sim.router();

@@ -115,7 +115,7 @@ async fn wrong_app_secret_is_a_config_error_without_the_secret(b: Backend) {
     let mut shop = Shop::start(b).await;
     let mut settings = (*shop.app.settings).clone();
     settings.wechat.app_secret = "a-wrong-secret-value".into();
-    shop.app = shared::api::App::new(shop.app.store.clone(), settings);
+    shop.app = shared::api::App::new(shop.app.store.clone(), settings).unwrap();
     let r = shop.app.wechat.code2session("carol.1").await.unwrap_err();
     let api: shared::ApiError = r.into();
     assert_eq!((api.status, api.code), (502, "WECHAT_CONFIG"));
@@ -132,7 +132,7 @@ async fn unreachable_wechat_is_unavailable(b: Backend) {
         .port();
     let mut settings = (*shop.app.settings).clone();
     settings.wechat.api_base = format!("http://127.0.0.1:{port}");
-    let app = shared::api::App::new(shop.app.store.clone(), settings);
+    let app = shared::api::App::new(shop.app.store.clone(), settings).unwrap();
     let e: shared::ApiError = app.wechat.code2session("dave.1").await.unwrap_err().into();
     assert_eq!((e.status, e.code), (503, "WECHAT_UNAVAILABLE"));
 }

@@ -284,6 +284,17 @@ async fn query_pages_in_sort_order(b: Backend) {
         .unwrap();
     assert_eq!(exact.items.len(), 25);
     assert!(exact.next.is_none(), "no cursor when nothing is left");
+    let mut newest_first = Vec::new();
+    let mut after = None;
+    loop {
+        let p = s.query(Query::table("Q").prefix("ITEM#").limit(10).after(after).reverse()).await.unwrap();
+        newest_first.extend(p.items.iter().map(|i| i["i"].as_i64().unwrap()));
+        after = p.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(newest_first, (0..25).rev().collect::<Vec<_>>());
     let none = s.query(Query::table("Q").prefix("NOPE#")).await.unwrap();
     assert!(none.items.is_empty() && none.next.is_none());
 }
@@ -325,6 +336,10 @@ async fn secondary_index_query(b: Backend) {
         .unwrap();
     assert_eq!(ids(&rest), vec!["P2"]);
     assert!(rest.next.is_none());
+    let back = s.query(Query::gsi1("STATUS#on").limit(2).reverse()).await.unwrap();
+    assert_eq!(ids(&back), vec!["P2", "P3"]);
+    let back_rest = s.query(Query::gsi1("STATUS#on").limit(2).reverse().after(back.next)).await.unwrap();
+    assert_eq!(ids(&back_rest), vec!["P1"]);
     // Moving an item to another index partition moves it out of the first.
     let mut moved = item("P1", "META", json!({"id": "P1"}));
     moved.insert("gsi1pk".into(), json!("STATUS#off"));

@@ -14,7 +14,7 @@ fn root(p: &str) -> String {
 
 async fn app() -> shared::api::App {
     let store = e2e::store(e2e::Backend::Embedded).await;
-    shared::api::App::new(store, e2e::settings("http://127.0.0.1:9", false))
+    shared::api::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
 }
 
 #[tokio::test]

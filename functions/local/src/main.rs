@@ -8,7 +8,7 @@ const SAMPLE: &str = include_str!("../../../scripts/sample-catalog.json");
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     shared::hosting::init_tracing();
-    let app = match shared::hosting::app_from_env(true).await {
+    let app = match shared::hosting::app_from_env(shared::hosting::Uses::WeChat).await {
         Ok(a) => a,
         Err(code) => return code,
     };

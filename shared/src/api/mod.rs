@@ -1,8 +1,14 @@
 //! The functions' handlers: each module parses requests, calls the domain and store, and maps
 //! the outcome. [`App`] holds what they share, built once at start.
 
+pub mod cart;
 pub mod catalog;
+pub mod coupons;
+pub mod jobs;
 pub mod login;
+pub mod orders;
+pub mod pay_notify;
+pub mod refunds;
 
 use std::sync::Arc;
 
@@ -12,6 +18,7 @@ use crate::error::ApiError;
 use crate::http::Request;
 use crate::store::SharedStore;
 use crate::wechat::MiniProgram;
+use crate::wechat::pay::{PayClient, PayError};
 use crate::{clock, session, users};
 
 #[derive(Clone)]
@@ -19,23 +26,30 @@ pub struct App {
     pub store: SharedStore,
     pub settings: Arc<Settings>,
     pub wechat: Arc<MiniProgram>,
+    /// WeChat Pay, when the merchant settings are present.
+    pub pay: Option<Arc<PayClient>>,
 }
 
 impl App {
-    pub fn new(store: SharedStore, settings: Settings) -> Self {
+    /// Builds the app; fails only on unusable WeChat Pay key material.
+    pub fn new(store: SharedStore, settings: Settings) -> Result<Self, PayError> {
         let http = http_client();
-        let wechat = Arc::new(MiniProgram::new(http, settings.wechat.clone()));
-        Self {
-            store,
-            settings: Arc::new(settings),
-            wechat,
-        }
+        let wechat = Arc::new(MiniProgram::new(http.clone(), settings.wechat.clone()));
+        let pay = match &settings.pay {
+            Some(p) => Some(Arc::new(PayClient::new(http, &settings.wechat.appid, p)?)),
+            None => None,
+        };
+        Ok(Self { store, settings: Arc::new(settings), wechat, pay })
     }
 
     /// Opens the configured store and builds the app.
-    pub async fn from_settings(settings: Settings) -> Result<Self, crate::store::StoreError> {
-        let store = crate::store::open(&settings.store).await?;
-        Ok(Self::new(store, settings))
+    pub async fn from_settings(settings: Settings) -> Result<Self, String> {
+        let store = crate::store::open(&settings.store).await.map_err(|e| format!("store: {e}"))?;
+        Self::new(store, settings).map_err(|e| format!("WeChat Pay: {e}"))
+    }
+
+    pub fn pay(&self) -> Result<&PayClient, ApiError> {
+        self.pay.as_deref().ok_or_else(|| ApiError::unavailable("WeChat Pay is not configured for this shop"))
     }
 }
 
@@ -113,4 +127,13 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
 }
 
 /// Every function's handler, for the local all-in-one server and the route tests.
-pub const ALL: &[crate::http::Handler] = &[login::handler, catalog::handler];
+pub const ALL: &[crate::http::Handler] = &[
+    login::handler,
+    catalog::handler,
+    cart::handler,
+    orders::handler,
+    refunds::handler,
+    pay_notify::handler,
+    coupons::handler,
+    jobs::handler,
+];

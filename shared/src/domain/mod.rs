@@ -2,5 +2,7 @@
 
 pub mod adcopy;
 pub mod catalog;
+pub mod coupon;
 pub mod money;
+pub mod order;
 pub mod user;

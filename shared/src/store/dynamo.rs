@@ -467,6 +467,7 @@ impl Store for DynamoStore {
                 .set_expression_attribute_values(e.values())
                 .set_exclusive_start_key(exclusive_start)
                 .limit((q.limit + 1 - items.len()) as i32)
+                .scan_index_forward(!q.reverse)
                 .consistent_read(index.is_none())
                 .send()
                 .await

@@ -274,17 +274,15 @@ fn run_query(c: &Connection, q: &Query, after: Option<Item>) -> Result<Page> {
     let limit = q.limit as i64 + 1;
     let rows: Vec<String> = match q.index {
         Index::Table => {
-            let after_sk = if after.is_some() {
-                Some(cur(table::SK)?)
+            let after_sk = if after.is_some() { Some(cur(table::SK)?) } else { None };
+            let sql = if q.reverse {
+                "SELECT data FROM items WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+                 AND (?3 IS NULL OR sk < ?3) ORDER BY sk DESC LIMIT ?4"
             } else {
-                None
+                "SELECT data FROM items WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+                 AND (?3 IS NULL OR sk > ?3) ORDER BY sk LIMIT ?4"
             };
-            let mut st = c
-                .prepare_cached(
-                    "SELECT data FROM items WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
-                     AND (?3 IS NULL OR sk > ?3) ORDER BY sk LIMIT ?4",
-                )
-                .map_err(backend)?;
+            let mut st = c.prepare_cached(sql).map_err(backend)?;
             st.query_map(params![q.pk, prefix, after_sk, limit], |r| r.get(0))
                 .map_err(backend)?
                 .collect::<rusqlite::Result<_>>()
@@ -292,28 +290,26 @@ fn run_query(c: &Connection, q: &Query, after: Option<Item>) -> Result<Page> {
         }
         Index::Gsi1 => {
             let (a_gsk, a_pk, a_sk) = if after.is_some() {
-                (
-                    Some(cur(table::GSI1_SK)?),
-                    Some(cur(table::PK)?),
-                    Some(cur(table::SK)?),
-                )
+                (Some(cur(table::GSI1_SK)?), Some(cur(table::PK)?), Some(cur(table::SK)?))
             } else {
                 (None, None, None)
             };
-            let mut st = c
-                .prepare_cached(
-                    "SELECT data FROM items WHERE gsi1pk = ?1
-                     AND substr(gsi1sk, 1, length(?2)) = ?2
-                     AND (?3 IS NULL OR (gsi1sk, pk, sk) > (?3, ?4, ?5))
-                     ORDER BY gsi1sk, pk, sk LIMIT ?6",
-                )
-                .map_err(backend)?;
-            st.query_map(params![q.pk, prefix, a_gsk, a_pk, a_sk, limit], |r| {
-                r.get(0)
-            })
-            .map_err(backend)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(backend)?
+            let sql = if q.reverse {
+                "SELECT data FROM items WHERE gsi1pk = ?1
+                 AND substr(gsi1sk, 1, length(?2)) = ?2
+                 AND (?3 IS NULL OR (gsi1sk, pk, sk) < (?3, ?4, ?5))
+                 ORDER BY gsi1sk DESC, pk DESC, sk DESC LIMIT ?6"
+            } else {
+                "SELECT data FROM items WHERE gsi1pk = ?1
+                 AND substr(gsi1sk, 1, length(?2)) = ?2
+                 AND (?3 IS NULL OR (gsi1sk, pk, sk) > (?3, ?4, ?5))
+                 ORDER BY gsi1sk, pk, sk LIMIT ?6"
+            };
+            let mut st = c.prepare_cached(sql).map_err(backend)?;
+            st.query_map(params![q.pk, prefix, a_gsk, a_pk, a_sk, limit], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(backend)?
         }
     };
     let mut items = rows.iter().map(|d| parse(d)).collect::<Result<Vec<_>>>()?;

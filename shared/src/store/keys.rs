@@ -84,3 +84,112 @@ mod tests {
         assert_eq!(parse_stock_sk("META"), None);
     }
 }
+
+// ---- orders, payments, refunds, coupons, reconciliation -----------------------------------
+
+pub fn order(order_no: &str) -> Key {
+    Key::new(format!("ORDER#{order_no}"), META)
+}
+
+/// GSI1 of an order: orders by state; unpaid ones sorted by expiry (the closer reads them
+/// oldest first), others by creation.
+pub fn order_gsi1(state: &str, sort_time: i64, order_no: &str) -> (String, String) {
+    (orders_with_state(state), format!("{sort_time:012}#{order_no}"))
+}
+
+pub fn orders_with_state(state: &str) -> String {
+    format!("ORDERS#{state}")
+}
+
+/// A shopper's pointer to one of their orders (their order list, newest first).
+pub fn user_order(openid: &str, order_no: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("ORDER#{order_no}"))
+}
+
+pub const USER_ORDER_PREFIX: &str = "ORDER#";
+
+/// A shopper's request id, made unique so a retried place-order finds its first answer.
+pub fn user_request(openid: &str, request_id: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("REQ#{request_id}"))
+}
+
+pub fn cart_item(openid: &str, sku_id: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("CART#{sku_id}"))
+}
+
+pub const CART_PREFIX: &str = "CART#";
+
+/// Payments a user made on one Shanghai day (the risk rule counts them).
+pub fn pay_count(openid: &str, day: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("PAYCOUNT#{day}"))
+}
+
+/// A WeChat Pay transaction applied once: written with `attribute_not_exists`.
+pub fn payment(transaction_id: &str) -> Key {
+    Key::new(format!("PAYMENT#{transaction_id}"), META)
+}
+
+/// GSI1 of a payment: payments by Shanghai day, for reconciliation.
+pub fn payment_gsi1(day: &str, transaction_id: &str) -> (String, String) {
+    (payments_on(day), transaction_id.to_owned())
+}
+
+pub fn payments_on(day: &str) -> String {
+    format!("PAYDAY#{day}")
+}
+
+/// A refund lives in its order's partition, so an order's refunds are one query.
+pub fn refund(order_no: &str, out_refund_no: &str) -> Key {
+    Key::new(format!("ORDER#{order_no}"), format!("REFUND#{out_refund_no}"))
+}
+
+pub const REFUND_PREFIX: &str = "REFUND#";
+
+/// GSI1 of a refund: the operators' queue while open, the day of success once done.
+pub fn refund_gsi1_open(state: &str, created_at: i64, out_refund_no: &str) -> (String, String) {
+    (format!("REFUNDS#{state}"), format!("{created_at:012}#{out_refund_no}"))
+}
+
+pub fn refunds_with_state(state: &str) -> String {
+    format!("REFUNDS#{state}")
+}
+
+pub fn refund_gsi1_done(day: &str, out_refund_no: &str) -> (String, String) {
+    (refunds_on(day), out_refund_no.to_owned())
+}
+
+pub fn refunds_on(day: &str) -> String {
+    format!("REFUNDDAY#{day}")
+}
+
+pub fn coupon_template(id: &str) -> Key {
+    Key::new(format!("COUPONTPL#{id}"), META)
+}
+
+pub const COUPON_TEMPLATES: &str = "COUPONTPLS";
+
+pub fn coupon_template_gsi1(id: &str) -> (String, String) {
+    (COUPON_TEMPLATES.to_owned(), id.to_owned())
+}
+
+/// How many coupons of a template a user holds: the per-user limit's counter.
+pub fn coupon_claims(openid: &str, template_id: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("CLAIMS#{template_id}"))
+}
+
+pub fn user_coupon(openid: &str, coupon_id: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("COUPON#{coupon_id}"))
+}
+
+pub const USER_COUPON_PREFIX: &str = "COUPON#";
+
+/// Cases that need a person (a payment for a closed order, an amount mismatch, …).
+pub fn case(created_at: i64, id: &str) -> Key {
+    Key::new("CASES", format!("{created_at:012}#{id}"))
+}
+
+pub const CASES: &str = "CASES";
+
+pub fn reconciliation(day: &str) -> Key {
+    Key::new(format!("RECON#{day}"), "REPORT")
+}

@@ -111,6 +111,8 @@ pub struct Query {
     pub limit: usize,
     /// Opaque cursor from a previous [`Page::next`].
     pub after: Option<String>,
+    /// Newest first: descending sort-key order.
+    pub reverse: bool,
 }
 
 impl Query {
@@ -121,6 +123,7 @@ impl Query {
             sk_prefix: None,
             limit: 100,
             after: None,
+            reverse: false,
         }
     }
 
@@ -143,6 +146,11 @@ impl Query {
 
     pub fn after(mut self, cursor: Option<String>) -> Self {
         self.after = cursor;
+        self
+    }
+
+    pub fn reverse(mut self) -> Self {
+        self.reverse = true;
         self
     }
 }

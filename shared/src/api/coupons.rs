@@ -1,0 +1,37 @@
+//! The `coupon-claim` function: shoppers claim and list coupons; operators create templates
+//! and read claimed, used and the redemption rate.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
+use super::{App, operator, shopper};
+use crate::coupons::{self, TemplateInput};
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, ApiError>> {
+    handle(app, req).boxed()
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["coupons", template, "claim"]) => {
+            let openid = shopper(app, req).await?;
+            Response::json(201, &coupons::claim(&app.store, &openid, template).await?)
+        }
+        ("GET", ["me", "coupons"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&json!({ "items": coupons::mine(&app.store, &openid).await? }))
+        }
+        ("POST", ["admin", "coupons"]) => {
+            operator(app, req)?;
+            Response::json(201, &coupons::create_template(&app.store, req.json::<TemplateInput>()?).await?)
+        }
+        ("GET", ["admin", "coupons"]) => {
+            operator(app, req)?;
+            Response::ok(&json!({ "items": coupons::stats(&app.store).await? }))
+        }
+        _ => Err(ApiError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,65 @@
+//! The scheduled functions: `close-unpaid` (every few minutes) and `reconciliation` (daily).
+//! On Lambda they take EventBridge schedule events; over HTTP operators can run them.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::{App, operator};
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+use crate::{clock, orders, reconcile, refunds};
+
+/// A scheduled job: runs once and reports what it did.
+pub type Job = for<'a> fn(&'a App) -> BoxFuture<'a, Result<Value, ApiError>>;
+
+pub fn close_unpaid<'a>(app: &'a App) -> BoxFuture<'a, Result<Value, ApiError>> {
+    async move {
+        let now = clock::now();
+        let report = orders::close_expired(app, now, 5_000).await?;
+        // Refunds whose WeChat call failed, or whose notify never came, are retried here.
+        let retried = match &app.pay {
+            Some(_) => refunds::retry_pending(app, now - 60).await?,
+            None => 0,
+        };
+        Ok(json!({ "closer": report, "refunds_retried": retried }))
+    }
+    .boxed()
+}
+
+pub fn reconcile_yesterday<'a>(app: &'a App) -> BoxFuture<'a, Result<Value, ApiError>> {
+    async move {
+        let day = reconcile::yesterday(clock::now());
+        let report = reconcile::run(app, &day).await?;
+        Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+    }
+    .boxed()
+}
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, ApiError>> {
+    handle(app, req).boxed()
+}
+
+fn valid_day(d: &str) -> Result<&str, ApiError> {
+    time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+        .map(|_| d)
+        .map_err(|_| ApiError::field("day", "must be a date YYYY-MM-DD"))
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["admin", "jobs", "close-unpaid"]) => {
+            operator(app, req)?;
+            Response::ok(&close_unpaid(app).await?)
+        }
+        ("POST", ["admin", "reconciliation", day]) => {
+            operator(app, req)?;
+            Response::ok(&reconcile::run(app, valid_day(day)?).await?)
+        }
+        ("GET", ["admin", "reconciliation", day]) => {
+            operator(app, req)?;
+            Response::ok(&reconcile::report(&app.store, valid_day(day)?).await?)
+        }
+        _ => Err(ApiError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,94 @@
+//! Coupons: the rules of the kinds the shop offers, and what each takes off a subtotal.
+
+use serde::{Deserialize, Serialize};
+
+use super::money::Fen;
+
+/// The new-customer window: a coupon of that kind is for the first 3 days after a user's
+/// first login (the seed's cold-start "3+1").
+pub const NEW_CUSTOMER_SECS: i64 = 3 * 24 * 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CouponRule {
+    /// 满减: `amount_off` when the subtotal reaches `min_spend`.
+    Threshold { min_spend: Fen, amount_off: Fen },
+    /// A percentage off, optionally capped.
+    Percent { percent_off: u8, #[serde(default)] max_off: Option<Fen> },
+    /// A fixed amount off any order.
+    NoThreshold { amount_off: Fen },
+    /// A fixed amount off, for new customers only.
+    NewCustomer { amount_off: Fen },
+}
+
+impl CouponRule {
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            CouponRule::Threshold { min_spend, amount_off } if amount_off.0 <= 0 || min_spend.0 < amount_off.0 => {
+                Err("a threshold coupon takes off a positive amount no larger than its threshold".into())
+            }
+            CouponRule::Percent { percent_off, .. } if *percent_off == 0 || *percent_off >= 100 => {
+                Err("percent_off must be 1 to 99".into())
+            }
+            CouponRule::Percent { max_off: Some(m), .. } if m.0 <= 0 => Err("max_off must be positive".into()),
+            CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off } if amount_off.0 <= 0 => {
+                Err("amount_off must be positive".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the rule takes off `subtotal`, or `None` when it does not apply. Never more than the
+/// subtotal; rounding favours the shopper by at most the fraction of a fen.
+pub fn discount(rule: &CouponRule, subtotal: Fen) -> Option<Fen> {
+    let d = match rule {
+        CouponRule::Threshold { min_spend, amount_off } => {
+            if subtotal < *min_spend {
+                return None;
+            }
+            amount_off.0
+        }
+        CouponRule::Percent { percent_off, max_off } => {
+            let d = subtotal.0 * i64::from(*percent_off) / 100;
+            max_off.map_or(d, |m| d.min(m.0))
+        }
+        CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off } => amount_off.0,
+    };
+    Some(Fen(d.min(subtotal.0).max(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn kinds() {
+        let t = CouponRule::Threshold { min_spend: Fen(10000), amount_off: Fen(2000) };
+        assert_eq!(discount(&t, Fen(9999)), None);
+        assert_eq!(discount(&t, Fen(10000)), Some(Fen(2000)));
+        let p = CouponRule::Percent { percent_off: 15, max_off: Some(Fen(500)) };
+        assert_eq!(discount(&p, Fen(1000)), Some(Fen(150)));
+        assert_eq!(discount(&p, Fen(100000)), Some(Fen(500)));
+        let n = CouponRule::NoThreshold { amount_off: Fen(500) };
+        assert_eq!(discount(&n, Fen(300)), Some(Fen(300)), "never more than the subtotal");
+        assert!(CouponRule::Percent { percent_off: 100, max_off: None }.validate().is_err());
+        assert!(CouponRule::Threshold { min_spend: Fen(100), amount_off: Fen(200) }.validate().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn discount_is_between_zero_and_subtotal(sub in 0i64..10_000_000, pct in 1u8..100, off in 1i64..1_000_000, min in 0i64..1_000_000) {
+            for rule in [
+                CouponRule::Percent { percent_off: pct, max_off: None },
+                CouponRule::NoThreshold { amount_off: Fen(off) },
+                CouponRule::Threshold { min_spend: Fen(min.max(off)), amount_off: Fen(off) },
+            ] {
+                if let Some(d) = discount(&rule, Fen(sub)) {
+                    prop_assert!(d.0 >= 0 && d.0 <= sub);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,838 @@
+//! WeChat Pay v3 as `api.mch.weixin.qq.com` answers it, with its own platform keys: it checks
+//! the merchant's Authorization signature (401 SIGN_ERROR when wrong), signs every answer
+//! (with the WeChat Pay public key or the platform certificate, as the request's
+//! `Wechatpay-Serial` asks), and sends signed, encrypted notifies on WeChat's retry schedule.
+//! Test-only controls under `/sim/` pay orders and switch faults on.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::clock;
+use shared::domain::money::Fen;
+use shared::wechat::pay::bill::{self, BillRow};
+use shared::wechat::pay::client::{parse_rfc3339, rfc3339};
+use shared::wechat::pay::keys::{MerchantKey, PublicKey};
+use shared::wechat::pay::sign::{nonce, parse_authorization, request_message, response_message};
+use shared::wechat::pay::types::{PrepayRequest, RefundRequest};
+use shared::wechat::pay::verify::MAX_SKEW_SECS;
+use shared::wechat::pay::{ApiV3Key, SCHEME};
+
+use crate::Sim;
+
+/// The merchant the simulator serves.
+#[derive(Debug, Clone)]
+pub struct MerchantConfig {
+    pub mchid: String,
+    pub appid: String,
+    pub apiv3_key: String,
+    pub serial: String,
+    /// The merchant's public key PEM (`PUBLIC KEY`), to check request signatures.
+    pub public_key_pem: String,
+}
+
+/// WeChat Pay's side of the keys: a public key (`PUB_KEY_ID_…`) and a platform certificate,
+/// each with its own RSA key, as a merchant mid-switch sees them.
+pub struct Platform {
+    pub public_key_id: String,
+    pub public_key_pem: String,
+    public_key_signer: MerchantKey,
+    pub cert_serial: String,
+    pub cert_pem: String,
+    cert_signer: MerchantKey,
+}
+
+pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232099752025112500000000000001";
+
+fn new_certificate() -> Result<(MerchantKey, String, String), String> {
+    let (signer, key_pem) = MerchantKey::generate().map_err(|e| e.to_string())?;
+    let kp = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).map_err(|e| e.to_string())?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    let mut serial = [0u8; 20];
+    for (i, b) in uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).take(20).enumerate() {
+        serial[i] = *b;
+    }
+    serial[0] &= 0x7f;
+    serial[0] |= 0x10; // keep 40 hex digits with no leading zero
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    params.distinguished_name.push(rcgen::DnType::CommonName, "Tenpay.com Root CA simulator");
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(5 * 365);
+    let cert = params.self_signed(&kp).map_err(|e| e.to_string())?;
+    let serial_hex: String = serial.iter().map(|b| format!("{b:02X}")).collect();
+    Ok((signer, serial_hex, cert.pem()))
+}
+
+impl Platform {
+    pub fn generate() -> Result<Self, String> {
+        let (public_key_signer, _) = MerchantKey::generate().map_err(|e| e.to_string())?;
+        let public_key_pem = public_key_signer.public_key_pem().map_err(|e| e.to_string())?;
+        let (cert_signer, cert_serial, cert_pem) = new_certificate()?;
+        Ok(Self {
+            public_key_id: PUBLIC_KEY_ID.into(),
+            public_key_pem,
+            public_key_signer,
+            cert_serial,
+            cert_pem,
+            cert_signer,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SignWith {
+    #[default]
+    PublicKey,
+    Certificate,
+    /// Either, at random, as during a switch from certificates to the public key.
+    Random,
+}
+
+/// Switches for tests. Every field is optional in `POST /sim/faults`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Extra deliveries of every notify.
+    pub duplicate: u32,
+    /// Flip one byte of each notify body after signing it.
+    pub tamper: bool,
+    /// Never deliver notifies (only a query or the bill will tell).
+    pub lose: bool,
+    /// Keep notifies until `POST /sim/release`.
+    pub hold: bool,
+    /// Wait this long before a notify's first delivery.
+    pub delay_ms: u64,
+    /// The first delivery of each notify carries a `WECHATPAY/SIGNTEST/` probe signature.
+    pub probe: bool,
+    /// Sign notifies with a timestamp ten minutes old.
+    pub stale: bool,
+    pub sign_with: SignWith,
+    /// The next N API calls answer 500 SYSTEM_ERROR.
+    pub api_fail: u32,
+    /// The next N API calls wait `api_hang_ms` before answering.
+    pub api_hang: u32,
+    pub api_hang_ms: u64,
+    /// How refunds end (SUCCESS, CLOSED or ABNORMAL) and after how long.
+    pub refund_result: String,
+    pub refund_delay_ms: u64,
+    /// Scales WeChat's notify retry schedule (15 s, 15 s, 30 s, 3 min, …): 0.001 makes it ms.
+    pub time_scale: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            duplicate: 0,
+            tamper: false,
+            lose: false,
+            hold: false,
+            delay_ms: 0,
+            probe: false,
+            stale: false,
+            sign_with: SignWith::PublicKey,
+            api_fail: 0,
+            api_hang: 0,
+            api_hang_ms: 0,
+            refund_result: "SUCCESS".into(),
+            refund_delay_ms: 50,
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// WeChat's retry schedule after a failed notify, in seconds (24 h 4 min in all).
+pub const RETRY_SCHEDULE: [u64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+
+#[derive(Debug, Clone)]
+struct Order {
+    request: PrepayRequest,
+    prepay_id: String,
+    state: &'static str,
+    transaction_id: Option<String>,
+    success_time: Option<i64>,
+    refunded: i64,
+}
+
+#[derive(Debug, Clone)]
+struct RefundRec {
+    refund_id: String,
+    out_refund_no: String,
+    out_trade_no: String,
+    transaction_id: String,
+    refund: i64,
+    total: i64,
+    status: String,
+    create_time: i64,
+    success_time: Option<i64>,
+    notify_url: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivery {
+    pub event_type: String,
+    pub key: String,
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub signed_by: String,
+}
+
+#[derive(Debug, Clone)]
+struct PendingNotify {
+    url: String,
+    event_type: String,
+    key: String,
+    plaintext: String,
+    original_type: &'static str,
+}
+
+#[derive(Default)]
+pub struct PayState {
+    orders: HashMap<String, Order>,
+    refunds: HashMap<String, RefundRec>,
+    bills: HashMap<String, Vec<u8>>,
+    held: Vec<PendingNotify>,
+    pub faults: Faults,
+    pub deliveries: Vec<Delivery>,
+    counter: u64,
+}
+
+pub struct PaySim {
+    pub merchant: Option<MerchantConfig>,
+    pub platform: RwLock<Platform>,
+    pub state: Mutex<PayState>,
+    http: reqwest::Client,
+}
+
+impl PaySim {
+    pub fn new(merchant: Option<MerchantConfig>) -> Result<Self, String> {
+        Ok(Self {
+            merchant,
+            platform: RwLock::new(Platform::generate()?),
+            state: Mutex::new(PayState::default()),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PayState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
+    (status, json!({ "code": code, "message": message }))
+}
+
+/// Signs `body` as WeChat Pay signs answers and notifies; returns the headers.
+fn sign_headers(sim: &PaySim, body: &[u8], use_cert: bool, timestamp: i64) -> Vec<(&'static str, String)> {
+    let p = sim.platform.read().unwrap_or_else(|e| e.into_inner());
+    let (signer, serial) =
+        if use_cert { (&p.cert_signer, p.cert_serial.clone()) } else { (&p.public_key_signer, p.public_key_id.clone()) };
+    let n = nonce();
+    let signature = signer.sign(&response_message(&timestamp.to_string(), &n, body)).unwrap_or_default();
+    vec![
+        ("Wechatpay-Timestamp", timestamp.to_string()),
+        ("Wechatpay-Nonce", n),
+        ("Wechatpay-Signature", signature),
+        ("Wechatpay-Serial", serial),
+        ("Wechatpay-Signature-Type", SCHEME.to_owned()),
+        ("Request-ID", uuid::Uuid::new_v4().to_string()),
+    ]
+}
+
+fn use_cert_for(sim: &PaySim, requested: Option<&str>) -> bool {
+    let p = sim.platform.read().unwrap_or_else(|e| e.into_inner());
+    match requested {
+        Some(s) if s.eq_ignore_ascii_case(&p.public_key_id) => false,
+        Some(s) if s.eq_ignore_ascii_case(&p.cert_serial) => true,
+        _ => {
+            drop(p);
+            match sim.state().faults.sign_with {
+                SignWith::PublicKey => false,
+                SignWith::Certificate => true,
+                SignWith::Random => uuid::Uuid::new_v4().as_bytes()[0] & 1 == 1,
+            }
+        }
+    }
+}
+
+fn signed_response(sim: &PaySim, status: u16, body: Option<Value>, use_cert: bool) -> Response {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let mut builder = Response::builder().status(status);
+    for (k, v) in sign_headers(sim, &bytes, use_cert, clock::now()) {
+        builder = builder.header(k, v);
+    }
+    if !bytes.is_empty() {
+        builder = builder.header("Content-Type", "application/json; charset=utf-8");
+    }
+    builder.body(axum::body::Body::from(bytes)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Checks the merchant's Authorization header over the request as received.
+fn check_auth(sim: &PaySim, method: &str, path_and_query: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), (u16, Value)> {
+    let m = sim.merchant.as_ref().ok_or_else(|| error(401, "SIGN_ERROR", "simulator has no merchant configured"))?;
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let parts = parse_authorization(auth).ok_or_else(|| error(401, "SIGN_ERROR", "Authorization header missing or malformed"))?;
+    if parts.mchid != m.mchid {
+        return Err(error(401, "SIGN_ERROR", "mchid does not match"));
+    }
+    if !parts.serial_no.eq_ignore_ascii_case(&m.serial) {
+        return Err(error(401, "SIGN_ERROR", "serial_no is not the merchant certificate's"));
+    }
+    let ts: i64 = parts.timestamp.parse().map_err(|_| error(401, "SIGN_ERROR", "bad timestamp"))?;
+    if (clock::now() - ts).abs() >= MAX_SKEW_SECS {
+        return Err(error(401, "SIGN_ERROR", "timestamp expired"));
+    }
+    let key = PublicKey::from_pem(&m.public_key_pem).map_err(|_| error(500, "SYSTEM_ERROR", "bad merchant key"))?;
+    if !key.verify(&request_message(method, path_and_query, ts, &parts.nonce_str, body), &parts.signature) {
+        return Err(error(401, "SIGN_ERROR", "signature does not verify"));
+    }
+    Ok(())
+}
+
+/// All `/v3/...` calls.
+pub async fn api(State(sim): State<Sim>, req: Request) -> Response {
+    let pay = sim.pay.clone();
+    let (parts, body) = req.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "").into_response(),
+    };
+    let (fail, hang) = {
+        let mut st = pay.state();
+        let fail = st.faults.api_fail > 0;
+        if fail {
+            st.faults.api_fail -= 1;
+        }
+        let hang = if st.faults.api_hang > 0 {
+            st.faults.api_hang -= 1;
+            st.faults.api_hang_ms
+        } else {
+            0
+        };
+        (fail, hang)
+    };
+    if hang > 0 {
+        tokio::time::sleep(Duration::from_millis(hang)).await;
+    }
+    let requested_serial = parts.headers.get("wechatpay-serial").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let pq = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    let method = parts.method.as_str().to_owned();
+    if let Err((status, body)) = check_auth(&pay, &method, &pq, &parts.headers, &body) {
+        return signed_response(&pay, status, Some(body), use_cert_for(&pay, requested_serial.as_deref()));
+    }
+    if fail {
+        let (s, b) = error(500, "SYSTEM_ERROR", "系统错误");
+        return signed_response(&pay, s, Some(b), use_cert_for(&pay, requested_serial.as_deref()));
+    }
+    let path = parts.uri.path().to_owned();
+    let query: HashMap<String, String> = shared::http::parse_query(parts.uri.query().unwrap_or("")).into_iter().collect();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if method == "GET" && segs == ["v3", "billdownload", "file"] {
+        // The bill file is the one answer WeChat Pay does not sign.
+        let token = query.get("token").cloned().unwrap_or_default();
+        return match pay.state().bills.get(&token) {
+            Some(bytes) => ([("Content-Type", "application/octet-stream")], bytes.clone()).into_response(),
+            None => signed_response(&pay, 404, Some(json!({"code": "RESOURCE_NOT_EXISTS", "message": "账单不存在"})), false),
+        };
+    }
+    if method == "GET" && segs == ["v3", "certificates"] {
+        return signed_response(&pay, 200, Some(certificates(&pay)), true);
+    }
+    let use_cert = use_cert_for(&pay, requested_serial.as_deref());
+    let (status, answer) = route(&sim, &method, &segs, &query, &body, &host).await;
+    signed_response(&pay, status, answer, use_cert)
+}
+
+fn certificates(sim: &PaySim) -> Value {
+    let Some(m) = &sim.merchant else { return json!({ "data": [] }) };
+    let p = sim.platform.read().unwrap_or_else(|e| e.into_inner());
+    let n: String = nonce().chars().take(12).collect();
+    let ct = ApiV3Key::new(&m.apiv3_key).and_then(|k| k.encrypt(&n, "certificate", p.cert_pem.as_bytes())).unwrap_or_default();
+    json!({ "data": [{
+        "serial_no": p.cert_serial,
+        "effective_time": rfc3339(clock::now() - 86_400),
+        "expire_time": rfc3339(clock::now() + 5 * 365 * 86_400),
+        "encrypt_certificate": { "algorithm": "AEAD_AES_256_GCM", "associated_data": "certificate", "nonce": n, "ciphertext": ct },
+    }]})
+}
+
+fn transaction_json(m: &MerchantConfig, o: &Order) -> Value {
+    let mut v = json!({
+        "appid": o.request.appid, "mchid": m.mchid, "out_trade_no": o.request.out_trade_no,
+        "trade_state": o.state,
+        "trade_state_desc": match o.state { "SUCCESS" => "支付成功", "CLOSED" => "已关闭", "REFUND" => "转入退款", _ => "订单未支付" },
+        "amount": { "total": o.request.amount.total, "currency": "CNY" },
+    });
+    if let Some(a) = &o.request.attach {
+        v["attach"] = json!(a);
+    }
+    if let (Some(tid), Some(t)) = (&o.transaction_id, o.success_time) {
+        v["transaction_id"] = json!(tid);
+        v["trade_type"] = json!("JSAPI");
+        v["bank_type"] = json!("OTHERS");
+        v["success_time"] = json!(rfc3339(t));
+        v["payer"] = json!({ "openid": o.request.payer.openid });
+        v["amount"] = json!({ "total": o.request.amount.total, "payer_total": o.request.amount.total, "currency": "CNY", "payer_currency": "CNY" });
+    }
+    v
+}
+
+fn refund_json(r: &RefundRec) -> Value {
+    let mut v = json!({
+        "refund_id": r.refund_id, "out_refund_no": r.out_refund_no, "transaction_id": r.transaction_id,
+        "out_trade_no": r.out_trade_no, "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
+        "create_time": rfc3339(r.create_time), "status": r.status, "funds_account": "AVAILABLE",
+        "amount": { "total": r.total, "refund": r.refund, "payer_total": r.total, "payer_refund": r.refund,
+                    "settlement_refund": r.refund, "settlement_total": r.total, "discount_refund": 0, "currency": "CNY" },
+    });
+    if let Some(t) = r.success_time {
+        v["success_time"] = json!(rfc3339(t));
+    }
+    v
+}
+
+async fn route(
+    sim: &Sim,
+    method: &str,
+    segs: &[&str],
+    query: &HashMap<String, String>,
+    body: &[u8],
+    host: &str,
+) -> (u16, Option<Value>) {
+    let pay = &sim.pay;
+    let Some(m) = pay.merchant.clone() else { return (401, Some(json!({"code": "SIGN_ERROR"}))) };
+    let ok = |v: Value| (200, Some(v));
+    let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
+    match (method, segs) {
+        ("POST", ["v3", "pay", "transactions", "jsapi"]) => {
+            let Ok(req) = serde_json::from_slice::<PrepayRequest>(body) else {
+                return err(400, "PARAM_ERROR", "请求参数格式错误");
+            };
+            if req.mchid != m.mchid {
+                return err(400, "MCH_NOT_EXISTS", "商户号不存在");
+            }
+            if req.appid != m.appid {
+                return err(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配");
+            }
+            let no_ok = (6..=32).contains(&req.out_trade_no.len())
+                && req.out_trade_no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
+            if !no_ok || req.amount.total <= 0 || req.description.is_empty() || req.notify_url.contains('?') {
+                return err(400, "PARAM_ERROR", "参数错误");
+            }
+            let mut st = pay.state();
+            if let Some(o) = st.orders.get(&req.out_trade_no) {
+                return match o.state {
+                    "SUCCESS" | "REFUND" => err(400, "ORDERPAID", "该订单已支付"),
+                    "CLOSED" => err(400, "ORDER_CLOSED", "订单已关闭"),
+                    _ if o.request != req => err(400, "INVALID_REQUEST", "201 商户订单号重复"),
+                    _ => ok(json!({ "prepay_id": o.prepay_id })),
+                };
+            }
+            st.counter += 1;
+            let prepay_id = format!("wx{}{:010}", clock::now(), st.counter);
+            st.orders.insert(
+                req.out_trade_no.clone(),
+                Order { request: req, prepay_id: prepay_id.clone(), state: "NOTPAY", transaction_id: None, success_time: None, refunded: 0 },
+            );
+            ok(json!({ "prepay_id": prepay_id }))
+        }
+        ("GET", ["v3", "pay", "transactions", "out-trade-no", no]) => {
+            if query.get("mchid") != Some(&m.mchid) {
+                return err(400, "PARAM_ERROR", "mchid 参数错误");
+            }
+            match pay.state().orders.get(*no) {
+                Some(o) => ok(transaction_json(&m, o)),
+                None => err(404, "ORDER_NOT_EXIST", "订单不存在"),
+            }
+        }
+        ("GET", ["v3", "pay", "transactions", "id", tid]) => {
+            let st = pay.state();
+            match st.orders.values().find(|o| o.transaction_id.as_deref() == Some(*tid)) {
+                Some(o) => ok(transaction_json(&m, o)),
+                None => err(404, "ORDER_NOT_EXIST", "订单不存在"),
+            }
+        }
+        ("POST", ["v3", "pay", "transactions", "out-trade-no", no, "close"]) => {
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            if v["mchid"] != json!(m.mchid) {
+                return err(400, "PARAM_ERROR", "mchid 参数错误");
+            }
+            let mut st = pay.state();
+            match st.orders.get_mut(*no) {
+                None => err(404, "ORDER_NOT_EXIST", "订单不存在"),
+                Some(o) if o.state == "SUCCESS" || o.state == "REFUND" => err(400, "ORDERPAID", "该订单已支付"),
+                Some(o) => {
+                    o.state = "CLOSED";
+                    (204, None)
+                }
+            }
+        }
+        ("POST", ["v3", "refund", "domestic", "refunds"]) => {
+            let Ok(req) = serde_json::from_slice::<RefundRequest>(body) else {
+                return err(400, "PARAM_ERROR", "请求参数格式错误");
+            };
+            create_refund(sim, &req)
+        }
+        ("GET", ["v3", "refund", "domestic", "refunds", no]) => match pay.state().refunds.get(*no) {
+            Some(r) => ok(refund_json(r)),
+            None => err(404, "RESOURCE_NOT_EXISTS", "退款单不存在"),
+        },
+        ("GET", ["v3", "bill", "tradebill"]) => trade_bill(pay, &m, query, host),
+        _ => err(404, "NOT_FOUND", "no such API in the simulator"),
+    }
+}
+
+fn create_refund(sim: &Sim, req: &RefundRequest) -> (u16, Option<Value>) {
+    let pay = &sim.pay;
+    let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
+    let mut st = pay.state();
+    if let Some(r) = st.refunds.get(&req.out_refund_no) {
+        // Same out_refund_no: the same refund, whatever else the retry says.
+        return (200, Some(refund_json(r)));
+    }
+    let key = req.out_trade_no.clone().or_else(|| {
+        let tid = req.transaction_id.as_deref()?;
+        st.orders.values().find(|o| o.transaction_id.as_deref() == Some(tid)).map(|o| o.request.out_trade_no.clone())
+    });
+    let Some(order) = key.and_then(|k| st.orders.get_mut(&k)) else {
+        return err(404, "RESOURCE_NOT_EXISTS", "订单不存在");
+    };
+    if order.transaction_id.is_none() {
+        return err(400, "INVALID_REQUEST", "订单未支付");
+    }
+    if req.amount.total != order.request.amount.total {
+        return err(400, "PARAM_ERROR", "订单金额或退款金额与之前请求不一致");
+    }
+    if req.amount.refund <= 0 || order.refunded + req.amount.refund > order.request.amount.total {
+        return err(403, "NOT_ENOUGH", "订单可退金额不足");
+    }
+    order.refunded += req.amount.refund;
+    order.state = "REFUND";
+    let (out_trade_no, transaction_id, total) =
+        (order.request.out_trade_no.clone(), order.transaction_id.clone().unwrap_or_default(), order.request.amount.total);
+    let notify_url = req.notify_url.clone().unwrap_or_else(|| order.request.notify_url.clone());
+    st.counter += 1;
+    let rec = RefundRec {
+        refund_id: format!("50300{:024}", st.counter),
+        out_refund_no: req.out_refund_no.clone(),
+        out_trade_no,
+        transaction_id,
+        refund: req.amount.refund,
+        total,
+        status: "PROCESSING".into(),
+        create_time: clock::now(),
+        success_time: None,
+        notify_url,
+    };
+    st.refunds.insert(rec.out_refund_no.clone(), rec.clone());
+    let (delay, result) = (st.faults.refund_delay_ms, st.faults.refund_result.clone());
+    drop(st);
+    let sim2 = sim.clone();
+    let no = rec.out_refund_no.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        finish_refund(&sim2, &no, &result);
+    });
+    (200, Some(refund_json(&rec)))
+}
+
+fn finish_refund(sim: &Sim, out_refund_no: &str, result: &str) {
+    let pay = &sim.pay;
+    let Some(m) = pay.merchant.clone() else { return };
+    let mut st = pay.state();
+    let Some(r) = st.refunds.get_mut(out_refund_no) else { return };
+    r.status = result.to_owned();
+    if result == "SUCCESS" {
+        r.success_time = Some(clock::now());
+    }
+    let r = r.clone();
+    if result == "CLOSED" {
+        if let Some(o) = st.orders.get_mut(&r.out_trade_no) {
+            o.refunded -= r.refund;
+        }
+    }
+    drop(st);
+    let notice = json!({
+        "mchid": m.mchid, "out_trade_no": r.out_trade_no, "transaction_id": r.transaction_id,
+        "out_refund_no": r.out_refund_no, "refund_id": r.refund_id, "refund_status": r.status,
+        "success_time": r.success_time.map(rfc3339), "user_received_account": "支付用户零钱",
+        "amount": { "total": r.total, "refund": r.refund, "payer_total": r.total, "payer_refund": r.refund },
+    });
+    enqueue(sim, PendingNotify {
+        url: r.notify_url.clone(),
+        event_type: format!("REFUND.{result}"),
+        key: r.out_refund_no.clone(),
+        plaintext: notice.to_string(),
+        original_type: "refund",
+    });
+}
+
+fn trade_bill(pay: &PaySim, m: &MerchantConfig, query: &HashMap<String, String>, host: &str) -> (u16, Option<Value>) {
+    let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
+    let Some(date) = query.get("bill_date").and_then(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()) else {
+        return err(400, "PARAM_ERROR", "bill_date 格式错误");
+    };
+    let today = clock::business_day(clock::now()).unwrap_or(date);
+    if date >= today {
+        return err(400, "NO_STATEMENT_EXIST", "账单尚未生成，次日10点后可下载");
+    }
+    let day = |t: i64| clock::business_day(t) == Some(date);
+    let fmt_time = |t: i64| {
+        let s = rfc3339(t);
+        format!("{} {}", &s[..10], &s[11..19])
+    };
+    let mut st = pay.state();
+    let mut rows = Vec::new();
+    for o in st.orders.values() {
+        let (Some(t), Some(tid)) = (o.success_time, &o.transaction_id) else { continue };
+        if !day(t) {
+            continue;
+        }
+        let total = o.request.amount.total;
+        rows.push((t, BillRow {
+            trade_time: fmt_time(t),
+            appid: o.request.appid.clone(),
+            mchid: m.mchid.clone(),
+            sub_mchid: "0".into(),
+            transaction_id: tid.clone(),
+            out_trade_no: o.request.out_trade_no.clone(),
+            openid: o.request.payer.openid.clone(),
+            trade_type: "JSAPI".into(),
+            trade_state: "SUCCESS".into(),
+            bank_type: "OTHERS".into(),
+            currency: "CNY".into(),
+            settlement_total: Fen(total),
+            refund_id: "0".into(),
+            out_refund_no: "0".into(),
+            body: o.request.description.clone(),
+            attach: o.request.attach.clone().unwrap_or_default(),
+            fee_milli_fen: total * 6, // 0.6%: a fen is 1,000 milli-fen
+            rate: "0.60%".into(),
+            order_total: Fen(total),
+            ..BillRow::default()
+        }));
+    }
+    for r in st.refunds.values() {
+        let Some(t) = r.success_time else { continue };
+        if !day(t) {
+            continue;
+        }
+        let Some(o) = st.orders.get(&r.out_trade_no) else { continue };
+        rows.push((t, BillRow {
+            trade_time: fmt_time(t),
+            appid: o.request.appid.clone(),
+            mchid: m.mchid.clone(),
+            sub_mchid: "0".into(),
+            transaction_id: r.transaction_id.clone(),
+            out_trade_no: r.out_trade_no.clone(),
+            openid: o.request.payer.openid.clone(),
+            trade_type: "JSAPI".into(),
+            trade_state: "REFUND".into(),
+            bank_type: "OTHERS".into(),
+            currency: "CNY".into(),
+            refund_id: r.refund_id.clone(),
+            out_refund_no: r.out_refund_no.clone(),
+            refund: Fen(r.refund),
+            refund_type: "ORIGINAL".into(),
+            refund_status: "SUCCESS".into(),
+            body: o.request.description.clone(),
+            attach: o.request.attach.clone().unwrap_or_default(),
+            fee_milli_fen: -(r.refund * 6),
+            rate: "0.60%".into(),
+            refund_requested: Fen(r.refund),
+            ..BillRow::default()
+        }));
+    }
+    rows.sort_by(|a, b| (a.0, &a.1.out_trade_no).cmp(&(b.0, &b.1.out_trade_no)));
+    let text = bill::render(&rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>());
+    let bytes = if query.get("tar_type").map(String::as_str) == Some("GZIP") {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let _ = gz.write_all(text.as_bytes());
+        gz.finish().unwrap_or_default()
+    } else {
+        text.into_bytes()
+    };
+    let hash: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    st.bills.insert(token.clone(), bytes);
+    // The download URL names the host the request reached, as WeChat's names its own.
+    let url = format!("http://{host}/v3/billdownload/file?token={token}");
+    (200, Some(json!({ "hash_type": "SHA1", "hash_value": hash, "download_url": url })))
+}
+
+// ---- notifies -------------------------------------------------------------------------
+
+fn enqueue(sim: &Sim, n: PendingNotify) {
+    let mut st = sim.pay.state();
+    if st.faults.lose {
+        st.deliveries.push(Delivery { event_type: n.event_type, key: n.key, attempt: 0, status: None, signed_by: "lost".into() });
+        return;
+    }
+    if st.faults.hold {
+        st.held.push(n);
+        return;
+    }
+    let copies = 1 + st.faults.duplicate;
+    drop(st);
+    for _ in 0..copies {
+        spawn_delivery(sim.clone(), n.clone());
+    }
+}
+
+/// Sends held notifies, in reverse order when asked (late and out of order).
+pub fn release(sim: &Sim, reverse: bool) -> usize {
+    let mut held = std::mem::take(&mut sim.pay.state().held);
+    if reverse {
+        held.reverse();
+    }
+    let n = held.len();
+    let sim2 = sim.clone();
+    tokio::spawn(async move {
+        for p in held {
+            // One at a time, so the order of arrival is the order chosen.
+            deliver(&sim2, &p).await;
+        }
+    });
+    n
+}
+
+fn spawn_delivery(sim: Sim, n: PendingNotify) {
+    tokio::spawn(async move { deliver(&sim, &n).await });
+}
+
+/// Delivers one notify until the shop answers 200/204 or WeChat's schedule runs out.
+async fn deliver(sim: &Sim, n: &PendingNotify) {
+    let (delay, scale) = {
+        let st = sim.pay.state();
+        (st.faults.delay_ms, st.faults.time_scale)
+    };
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let Some(m) = sim.pay.merchant.clone() else { return };
+    let id = uuid::Uuid::new_v4().to_string();
+    for attempt in 0..=RETRY_SCHEDULE.len() {
+        if attempt > 0 {
+            let secs = RETRY_SCHEDULE[attempt - 1] as f64 * scale;
+            tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
+        }
+        let (tamper, probe, stale) = {
+            let st = sim.pay.state();
+            (st.faults.tamper, st.faults.probe && attempt == 0, st.faults.stale)
+        };
+        let n12: String = nonce().chars().take(12).collect();
+        let ct = ApiV3Key::new(&m.apiv3_key).and_then(|k| k.encrypt(&n12, n.original_type, n.plaintext.as_bytes())).unwrap_or_default();
+        let body = json!({
+            "id": id, "create_time": rfc3339(clock::now()), "resource_type": "encrypt-resource",
+            "event_type": n.event_type,
+            "summary": if n.event_type == "TRANSACTION.SUCCESS" { "支付成功" } else { "退款状态变更" },
+            "resource": { "original_type": n.original_type, "algorithm": "AEAD_AES_256_GCM", "ciphertext": ct,
+                          "associated_data": n.original_type, "nonce": n12 },
+        })
+        .to_string();
+        let use_cert = use_cert_for(&sim.pay, None);
+        let ts = if stale { clock::now() - 600 } else { clock::now() };
+        let mut headers = sign_headers(&sim.pay, body.as_bytes(), use_cert, ts);
+        if probe {
+            for h in headers.iter_mut().filter(|h| h.0 == "Wechatpay-Signature") {
+                h.1 = format!("WECHATPAY/SIGNTEST/{}", h.1);
+            }
+        }
+        let mut bytes = body.into_bytes();
+        if tamper {
+            // Change one character inside the ciphertext: still JSON, no longer signed bytes.
+            if let Some(i) = bytes.windows(14).position(|w| w == b"\"ciphertext\":\"") {
+                let j = i + 15;
+                bytes[j] = if bytes[j] == b'A' { b'B' } else { b'A' };
+            }
+        }
+        let mut req = sim.pay.http.post(&n.url).header("Content-Type", "application/json").body(bytes);
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        let status = req.send().await.ok().map(|r| r.status().as_u16());
+        sim.pay.state().deliveries.push(Delivery {
+            event_type: n.event_type.clone(),
+            key: n.key.clone(),
+            attempt: attempt as u32,
+            status,
+            signed_by: if probe { "probe".into() } else if use_cert { "certificate".into() } else { "public_key".into() },
+        });
+        if matches!(status, Some(200) | Some(204)) {
+            return;
+        }
+    }
+}
+
+// ---- test controls --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct PayBody {
+    out_trade_no: String,
+    /// When the payment happened (unix seconds); now by default. Lets a test make
+    /// yesterday's payments for yesterday's bill.
+    #[serde(default)]
+    success_time: Option<i64>,
+}
+
+/// "The shopper pays": marks the order paid and sends TRANSACTION.SUCCESS.
+pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
+    let m = sim.pay.merchant.clone().ok_or((400, "no merchant configured".to_owned()))?;
+    let mut st = sim.pay.state();
+    st.counter += 1;
+    let tid = format!("4200{}{:018}", clock::now(), st.counter);
+    let o = st.orders.get_mut(&body.out_trade_no).ok_or((404, "ORDER_NOT_EXIST".to_owned()))?;
+    if o.state != "NOTPAY" {
+        return Err((409, format!("order is {}", o.state)));
+    }
+    if let Some(exp) = o.request.time_expire.as_deref().and_then(parse_rfc3339) {
+        if clock::now() > exp {
+            return Err((409, "order expired".into()));
+        }
+    }
+    o.state = "SUCCESS";
+    o.transaction_id = Some(tid);
+    o.success_time = Some(body.success_time.unwrap_or_else(clock::now));
+    let tx = transaction_json(&m, o);
+    let url = o.request.notify_url.clone();
+    drop(st);
+    enqueue(sim, PendingNotify {
+        url,
+        event_type: "TRANSACTION.SUCCESS".into(),
+        key: body.out_trade_no.clone(),
+        plaintext: tx.to_string(),
+        original_type: "transaction",
+    });
+    Ok(tx)
+}
+
+/// Replaces the platform certificate: answers and notifies carry a serial the shop has not
+/// seen, so it must download certificates again.
+pub fn rotate_certificate(sim: &Sim) -> Result<String, String> {
+    let (signer, serial, pem) = new_certificate()?;
+    let mut p = sim.pay.platform.write().unwrap_or_else(|e| e.into_inner());
+    p.cert_signer = signer;
+    p.cert_serial = serial.clone();
+    p.cert_pem = pem;
+    Ok(serial)
+}
+
+/// A new merchant key pair as (private PKCS#8 PEM, public PEM), for local runs and tests.
+pub fn merchant_key_pem() -> Result<(String, String), String> {
+    let (k, pem_text) = MerchantKey::generate().map_err(|e| e.to_string())?;
+    Ok((pem_text, k.public_key_pem().map_err(|e| e.to_string())?))
+}
+
