@@ -242,7 +242,9 @@ fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String
     };
     let mchid = required("WECHATPAY_MCHID");
     let mch_serial = required("WECHATPAY_MCH_SERIAL");
-    let key_file = required("WECHATPAY_MCH_KEY_FILE");
+    // The key as a file (a mounted secret) or, where files are awkward (Lambda), as text.
+    let key_text = get("WECHATPAY_MCH_KEY");
+    let key_file = if key_text.is_some() { String::new() } else { required("WECHATPAY_MCH_KEY_FILE") };
     let apiv3_key = required("WECHATPAY_APIV3_KEY");
     let notify_url = required("WECHATPAY_NOTIFY_URL");
     if !apiv3_key.is_empty() && apiv3_key.len() != 32 {
@@ -251,12 +253,17 @@ fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String
     if !notify_url.is_empty() && (notify_url.contains('?') || !notify_url.starts_with("http")) {
         problems.push("WECHATPAY_NOTIFY_URL must be an http(s) URL without a query string".into());
     }
-    let mch_key_pem = if key_file.is_empty() { String::new() } else { read_file("WECHATPAY_MCH_KEY_FILE", &key_file, problems) };
-    let public_key = match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE")) {
-        (Some(id), Some(file)) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
-        (None, None) => None,
+    let mch_key_pem = match key_text {
+        Some(k) => k,
+        None if key_file.is_empty() => String::new(),
+        None => read_file("WECHATPAY_MCH_KEY_FILE", &key_file, problems),
+    };
+    let public_key = match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE"), get("WECHATPAY_PUBLIC_KEY")) {
+        (Some(id), _, Some(text)) => Some((id, text)),
+        (Some(id), Some(file), None) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
+        (None, None, None) => None,
         _ => {
-            problems.push("WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE go together".into());
+            problems.push("WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE (or WECHATPAY_PUBLIC_KEY) go together".into());
             None
         }
     };

@@ -80,8 +80,8 @@ pub async fn run_job(job: crate::api::jobs::Job, uses: Uses) -> ExitCode {
     };
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let app = &app;
-        let run = lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            job(app).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        let run = lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            job(app, &ev.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
         }))
         .await;
         return match run {

@@ -75,6 +75,7 @@ impl Sim {
             .route("/sim/deliveries", get(sim_deliveries))
             .route("/sim/rotate-certificate", post(sim_rotate))
             .route("/sim/platform", get(sim_platform))
+            .route("/sim/send-notify", post(sim_send_notify))
             .with_state(self.clone())
     }
 
@@ -117,6 +118,11 @@ struct Release {
 
 async fn sim_release(State(sim): State<Sim>, Json(r): Json<Release>) -> Response {
     Json(json!({ "released": pay::release(&sim, r.reverse) })).into_response()
+}
+
+async fn sim_send_notify(State(sim): State<Sim>, Json(n): Json<pay::CustomNotify>) -> Response {
+    pay::send_custom(&sim, n);
+    Json(json!({ "ok": true })).into_response()
 }
 
 async fn sim_deliveries(State(sim): State<Sim>) -> Response {

@@ -836,3 +836,19 @@ pub fn merchant_key_pem() -> Result<(String, String), String> {
     Ok((pem_text, k.public_key_pem().map_err(|e| e.to_string())?))
 }
 
+
+#[derive(Deserialize)]
+pub struct CustomNotify {
+    pub url: String,
+    pub event_type: String,
+    /// The resource's plaintext, sent as given (signed and encrypted like any notify).
+    pub resource: Value,
+}
+
+/// Sends a notify with a resource of the test's choosing (an amount that does not match,
+/// another merchant's payment, an order the shop never had).
+pub fn send_custom(sim: &Sim, n: CustomNotify) {
+    let original_type = if n.event_type.starts_with("REFUND.") { "refund" } else { "transaction" };
+    let key = n.resource.get("out_trade_no").and_then(Value::as_str).unwrap_or_default().to_owned();
+    enqueue(sim, PendingNotify { url: n.url, event_type: n.event_type, key, plaintext: n.resource.to_string(), original_type });
+}

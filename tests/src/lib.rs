@@ -173,6 +173,21 @@ impl Shop {
         Answer { status, body }
     }
 
+    /// A call as the shopper `openid`, through WeChat Cloud Hosting's identity header (the
+    /// shop must be started trusting it).
+    pub async fn call_as(&self, openid: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, format!("{}{path}", self.base)).header("X-WX-OPENID", openid);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("shop answers");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Answer { status, body }
+    }
+
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         self.call(method, path, Some(ADMIN_TOKEN), body).await
     }
@@ -384,5 +399,105 @@ pub mod pay {
                 .await
                 .unwrap()
         }
+    }
+}
+
+/// Shop helpers for the order, payment and refund suites.
+pub mod shop {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::{Answer, Shop};
+
+    /// A published product with one main SKU holding `stock` units in warehouse `wh`.
+    pub async fn product_with_stock(shop: &Shop, price_fen: i64, stock: &[(&str, i64)]) -> (String, String) {
+        let p = shop.admin("POST", "/admin/products", Some(json!({"title": "测试商品", "category": "test"}))).await;
+        assert_eq!(p.status, 201, "{}", p.body);
+        let pid = p.body["id"].as_str().unwrap().to_owned();
+        let s = shop
+            .admin("POST", &format!("/admin/products/{pid}/skus"), Some(json!({"name": "标准", "kind": "main", "price_fen": price_fen})))
+            .await;
+        assert_eq!(s.status, 201, "{}", s.body);
+        let sku = s.body["id"].as_str().unwrap().to_owned();
+        for (wh, n) in stock {
+            warehouse(shop, wh).await;
+            let a = shop.admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": n}))).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+        }
+        let pubd = shop.admin("POST", &format!("/admin/products/{pid}/publish"), None).await;
+        assert_eq!(pubd.status, 200, "{}", pubd.body);
+        (pid, sku)
+    }
+
+    pub async fn warehouse(shop: &Shop, id: &str) {
+        let w = shop.admin("PUT", &format!("/admin/warehouses/{id}"), Some(json!({"name": id, "region": "华东"}))).await;
+        assert_eq!(w.status, 200, "{}", w.body);
+    }
+
+    pub async fn add_sku(shop: &Shop, pid: &str, body: Value) -> String {
+        let s = shop.admin("POST", &format!("/admin/products/{pid}/skus"), Some(body)).await;
+        assert_eq!(s.status, 201, "{}", s.body);
+        s.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn adjust(shop: &Shop, sku: &str, wh: &str, delta: i64) {
+        let a = shop.admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": delta}))).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
+    /// Total units of a SKU over every counter.
+    pub async fn stock(shop: &Shop, sku: &str) -> i64 {
+        let a = shop.admin("GET", &format!("/admin/skus/{sku}/stock"), None).await;
+        a.body["stock"].as_array().map(|v| v.iter().map(|l| l["available"].as_i64().unwrap()).sum()).unwrap_or(0)
+    }
+
+    pub fn rid() -> String {
+        format!("req-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+    }
+
+    pub async fn place(shop: &Shop, token: &str, items: Value) -> Answer {
+        shop.call("POST", "/orders", Some(token), Some(json!({"request_id": rid(), "items": items}))).await
+    }
+
+    pub async fn order(shop: &Shop, no: &str) -> Value {
+        shop.admin("GET", &format!("/admin/orders/{no}"), None).await.body
+    }
+
+    /// Waits until `check` holds for the order (at most 10 s).
+    pub async fn wait_order(shop: &Shop, no: &str, check: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..500 {
+            let o = order(shop, no).await;
+            if check(&o) {
+                return o;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("order {no} never reached the expected state: {}", order(shop, no).await);
+    }
+
+    /// The shopper pays: `/orders/{no}/pay`, then the simulator's "shopper confirms".
+    pub async fn pay(shop: &Shop, token: &str, no: &str) -> Answer {
+        let a = shop.call("POST", &format!("/orders/{no}/pay"), Some(token), None).await;
+        if a.status == 200 {
+            let r = reqwest::Client::new()
+                .post(format!("{}/sim/pay", shop.sim.base_url()))
+                .json(&json!({"out_trade_no": no}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        a
+    }
+
+    pub async fn pay_and_wait(shop: &Shop, token: &str, no: &str) -> Value {
+        let a = pay(shop, token, no).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        wait_order(shop, no, |o| o["order"]["state"] == "paid").await
+    }
+
+    pub async fn sim_post(shop: &Shop, path: &str, body: Value) -> reqwest::Response {
+        reqwest::Client::new().post(format!("{}{path}", shop.sim.base_url())).json(&body).send().await.unwrap()
     }
 }

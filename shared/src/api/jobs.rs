@@ -10,10 +10,11 @@ use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::{clock, orders, reconcile, refunds};
 
-/// A scheduled job: runs once and reports what it did.
-pub type Job = for<'a> fn(&'a App) -> BoxFuture<'a, Result<Value, ApiError>>;
+/// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
+/// reports what it did.
+pub type Job = for<'a> fn(&'a App, &'a Value) -> BoxFuture<'a, Result<Value, ApiError>>;
 
-pub fn close_unpaid<'a>(app: &'a App) -> BoxFuture<'a, Result<Value, ApiError>> {
+pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, ApiError>> {
     async move {
         let now = clock::now();
         let report = orders::close_expired(app, now, 5_000).await?;
@@ -27,9 +28,13 @@ pub fn close_unpaid<'a>(app: &'a App) -> BoxFuture<'a, Result<Value, ApiError>> 
     .boxed()
 }
 
-pub fn reconcile_yesterday<'a>(app: &'a App) -> BoxFuture<'a, Result<Value, ApiError>> {
+/// Reconciles yesterday, or the day an event names (`{"day": "2026-11-24"}`).
+pub fn reconcile_day<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result<Value, ApiError>> {
     async move {
-        let day = reconcile::yesterday(clock::now());
+        let day = match event.get("day").and_then(Value::as_str) {
+            Some(d) => valid_day(d)?.to_owned(),
+            None => reconcile::yesterday(clock::now()),
+        };
         let report = reconcile::run(app, &day).await?;
         Ok(serde_json::to_value(report).unwrap_or(Value::Null))
     }
@@ -50,7 +55,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["admin", "jobs", "close-unpaid"]) => {
             operator(app, req)?;
-            Response::ok(&close_unpaid(app).await?)
+            Response::ok(&close_unpaid(app, &Value::Null).await?)
         }
         ("POST", ["admin", "reconciliation", day]) => {
             operator(app, req)?;

@@ -1,0 +1,457 @@
+//! Orders and payment end to end against the simulator, on both stores: server-side
+//! pricing, reservations, the warehouse split, idempotency, risk rules, the notify, the
+//! closer and their races. Oversold units, lost payments and double charges are what these
+//! tests exist to catch.
+
+use e2e::shop::*;
+use e2e::{Backend, Shop, on_both_stores};
+use serde_json::{Value, json};
+use shared::wechat::pay::keys::PublicKey;
+use shared::wechat::pay::sign::pay_sign_message;
+
+fn no(a: &e2e::Answer) -> String {
+    a.body["order_no"].as_str().unwrap_or_else(|| panic!("no order in {}", a.body)).to_owned()
+}
+
+async fn place_pay_and_notify(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 3990, &[("SH01", 10)]).await;
+    let token = shop.login("buyer").await;
+    let rid = rid();
+    let body = json!({"request_id": rid, "items": [{"sku_id": sku, "quantity": 2}]});
+    let first = shop.call("POST", "/orders", Some(&token), Some(body.clone())).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["payable"], json!(7980), "priced on the server");
+    assert_eq!(first.body["state"], json!("unpaid"));
+    assert_eq!(stock(&shop, &sku).await, 8);
+    // The same request id again: the same order, no second reservation.
+    let again = shop.call("POST", "/orders", Some(&token), Some(body)).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(no(&again), no(&first));
+    assert_eq!(stock(&shop, &sku).await, 8);
+
+    let order_no = no(&first);
+    let params = shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await;
+    assert_eq!(params.status, 200, "{}", params.body);
+    let p = &params.body;
+    assert_eq!(p["signType"], json!("RSA"));
+    let public = PublicKey::from_pem(&e2e::pay::merchant_key().1).unwrap();
+    let msg = pay_sign_message(e2e::pay::APPID, p["timeStamp"].as_str().unwrap(), p["nonceStr"].as_str().unwrap(), p["package"].as_str().unwrap());
+    assert!(public.verify(&msg, p["paySign"].as_str().unwrap()), "paySign verifies with the merchant key");
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no})).await;
+    let paid = wait_order(&shop, &order_no, |o| o["order"]["state"] == "paid").await;
+    assert!(paid["order"]["transaction_id"].as_str().unwrap().starts_with("4200"));
+    assert_eq!(stock(&shop, &sku).await, 8, "payment does not move stock again");
+    let again = shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await;
+    assert_eq!((again.status, again.code()), (409, "ALREADY_PAID"));
+    let mine = shop.call("GET", "/orders", Some(&token), None).await;
+    assert_eq!(mine.body["items"][0]["order_no"], json!(order_no));
+}
+
+async fn client_prices_are_never_taken(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
+    let token = shop.login("cheapskate").await;
+    let a = shop
+        .call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1, "price_fen": 1}]})))
+        .await;
+    assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "unknown fields such as a price are refused");
+    let a = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "payable": 1}))).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(stock(&shop, &sku).await, 5);
+}
+
+/// The seed's overselling scenario: 200 buyers at once on 20 units.
+async fn two_hundred_buyers_twenty_units(b: Backend) {
+    let shop = std::sync::Arc::new(Shop::start_with(b, true).await);
+    let (_, sku) = product_with_stock(&shop, 990, &[("SH01", 12), ("GZ01", 8)]).await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (shop, sku) = (shop.clone(), sku.clone());
+            tokio::spawn(async move {
+                let openid = format!("oBuyer{i:04}xxxxxxxxxxxxxxxxxxx");
+                let a = shop
+                    .call_as(&openid, "POST", "/orders", Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]})))
+                    .await;
+                (a.status, a.code().to_owned(), a.body["error"]["details"]["sku_id"].clone())
+            })
+        })
+        .collect();
+    let (mut ok, mut out) = (0, 0);
+    for t in tasks {
+        let (status, code, detail) = t.await.unwrap();
+        match (status, code.as_str()) {
+            (201, _) => ok += 1,
+            (409, "OUT_OF_STOCK") => {
+                out += 1;
+                assert_eq!(detail, json!(sku), "the error names the SKU that ran out");
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((ok, out), (20, 180));
+    assert_eq!(stock(&shop, &sku).await, 0, "never below zero");
+}
+
+async fn orders_split_by_warehouse_and_bundles_take_components(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (pid, a) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let c = add_sku(&shop, &pid, json!({"name": "C", "kind": "main", "price_fen": 200})).await;
+    warehouse(&shop, "GZ01").await;
+    adjust(&shop, &c, "GZ01", 5).await;
+    let token = shop.login("splitter").await;
+    let two = place(&shop, &token, json!([{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 1}])).await;
+    assert_eq!(two.status, 201, "{}", two.body);
+    assert_eq!(two.body["sub_orders"].as_array().unwrap().len(), 2, "one sub-order per warehouse");
+    // Once one warehouse holds both, the order ships from it alone.
+    adjust(&shop, &c, "SH01", 3).await;
+    let one = place(&shop, &token, json!([{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 1}])).await;
+    assert_eq!(one.body["sub_orders"].as_array().unwrap().len(), 1);
+    assert_eq!(one.body["sub_orders"][0]["warehouse_id"], json!("SH01"));
+    let set = add_sku(&shop, &pid, json!({"name": "AC", "kind": "bundle", "price_fen": 250,
+        "components": [{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 2}]})).await;
+    let before = (stock(&shop, &a).await, stock(&shop, &c).await);
+    let bundle = place(&shop, &token, json!([{"sku_id": set, "quantity": 2}])).await;
+    assert_eq!(bundle.status, 201, "{}", bundle.body);
+    assert_eq!(bundle.body["payable"], json!(500));
+    assert_eq!((stock(&shop, &a).await, stock(&shop, &c).await), (before.0 - 2, before.1 - 4));
+}
+
+async fn gifts_come_while_stock_lasts(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (pid, sku) = product_with_stock(&shop, 500, &[("SH01", 10)]).await;
+    let gift = add_sku(&shop, &pid, json!({"name": "赠品", "kind": "gift", "price_fen": 0})).await;
+    adjust(&shop, &gift, "SH01", 1).await;
+    let token = shop.login("gifted").await;
+    let first = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(first.body["gifts"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["payable"], json!(500), "gifts are free");
+    let second = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(second.status, 201, "no gift stock does not stop the order");
+    assert!(second.body["gifts"].as_array().unwrap().is_empty());
+    assert_eq!(stock(&shop, &gift).await, 0);
+    let buy_gift = place(&shop, &token, json!([{"sku_id": gift, "quantity": 1}])).await;
+    assert_eq!((buy_gift.status, buy_gift.code()), (422, "SKU_UNAVAILABLE"));
+}
+
+async fn single_payment_limit(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 2_600_000, &[("SH01", 5)]).await;
+    let token = shop.login("whale").await;
+    let a = place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await;
+    assert_eq!((a.status, a.code()), (422, "ORDER_LIMIT_EXCEEDED"), "52,000 yuan is over 50,000");
+    assert_eq!(stock(&shop, &sku).await, 5);
+    let ok = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(ok.status, 201);
+}
+
+async fn sixth_payment_of_the_day_needs_verification(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 20)]).await;
+    let token = shop.login("frequent").await;
+    for _ in 0..5 {
+        let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+        pay_and_wait(&shop, &token, &no(&o)).await;
+    }
+    let sixth = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let refused = shop.call("POST", &format!("/orders/{}/pay", no(&sixth)), Some(&token), None).await;
+    assert_eq!((refused.status, refused.code()), (403, "VERIFICATION_REQUIRED"));
+    assert_eq!(refused.body["error"]["details"]["verify_with"], json!("/login/phone"));
+    let v = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "phone-13800138000"}))).await;
+    assert_eq!(v.status, 200);
+    pay_and_wait(&shop, &token, &no(&sixth)).await;
+}
+
+async fn only_the_owner_pays_an_unpaid_order(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let alice = shop.login("alice").await;
+    let mallory = shop.login("mallory").await;
+    let o = place(&shop, &alice, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let theirs = shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&mallory), None).await;
+    assert_eq!((theirs.status, theirs.code()), (404, "NOT_FOUND"), "someone else's order does not exist for you");
+    assert_eq!(shop.call("GET", &format!("/orders/{}", no(&o)), Some(&mallory), None).await.status, 404);
+    let c = shop.call("POST", &format!("/orders/{}/cancel", no(&o)), Some(&alice), None).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.body["state"], json!("closed"));
+    assert_eq!(stock(&shop, &sku).await, 5, "cancelling gives the stock back");
+    let closed = shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&alice), None).await;
+    assert_eq!((closed.status, closed.code()), (409, "ORDER_CLOSED"));
+}
+
+async fn closer_returns_stock_and_coupon_once(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
+    let t = shop.admin("POST", "/admin/coupons", Some(json!({"name": "立减", "rule": {"kind": "no_threshold", "amount_off": 100},
+        "total": 10, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64}))).await;
+    let token = shop.login("sleepy").await;
+    let c = shop.call("POST", &format!("/coupons/{}/claim", t.body["id"].as_str().unwrap()), Some(&token), None).await;
+    let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
+    let o = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 3}], "coupon_id": coupon}))).await;
+    assert_eq!(o.body["payable"], json!(2900));
+    let again = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": coupon}))).await;
+    assert_eq!((again.status, again.code()), (409, "COUPON_UNAVAILABLE"), "a locked coupon serves one order");
+    assert_eq!(stock(&shop, &sku).await, 2);
+    // Prepay so WeChat knows the order; then two closers run at once, past the expiry.
+    assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
+    let later = shared::clock::now() + 10_000;
+    let (r1, r2) = tokio::join!(shared::orders::close_expired(&shop.app, later, 100), shared::orders::close_expired(&shop.app, later, 100));
+    assert_eq!(r1.unwrap().closed + r2.unwrap().closed, 1, "closed exactly once");
+    assert_eq!(stock(&shop, &sku).await, 5, "stock came back once");
+    let mine = shop.call("GET", "/me/coupons", Some(&token), None).await;
+    assert_eq!(mine.body["items"][0]["state"], json!("available"), "the coupon came back");
+    let tx = shop.app.pay.as_ref().unwrap().query(&no(&o)).await.unwrap().unwrap();
+    assert_eq!(tx.trade_state, "CLOSED", "WeChat Pay was told first");
+    let late = sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
+    assert_eq!(late.status(), 409, "a closed WeChat order takes no payment");
+}
+
+/// The shopper pays at the last second: the notify is late, the closer asks WeChat Pay to
+/// close, WeChat answers ORDERPAID, and the closer applies the payment instead.
+async fn notify_racing_the_closer(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
+    let token = shop.login("lastsecond").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    shop.sim.sim.set_faults(simulator::Faults { hold: true, time_scale: 0.001, ..Default::default() });
+    pay(&shop, &token, &no(&o)).await;
+    let r = shared::orders::close_expired(&shop.app, shared::clock::now() + 10_000, 100).await.unwrap();
+    assert_eq!((r.closed, r.paid), (0, 1));
+    let order = order(&shop, &no(&o)).await;
+    assert_eq!(order["order"]["state"], json!("paid"));
+    assert_eq!(stock(&shop, &sku).await, 4, "a paid order keeps its stock");
+    simulator::pay::release(&shop.sim.sim, false);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = e2e::shop::order(&shop, &no(&o)).await;
+    assert_eq!(after["order"]["version"], order["order"]["version"], "the late notify changed nothing");
+}
+
+/// WeChat Pay took a payment for an order the shop had already closed: the payment is
+/// recorded, a case opens for operators, and the money goes back automatically.
+async fn payment_after_close_is_refunded(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
+    let token = shop.login("toolate").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
+    // Close locally only, as if WeChat could not be told (a shop without pay configured).
+    let mut offline = shop.app.clone();
+    offline.pay = None;
+    assert_eq!(shared::orders::close_one(&offline, &no(&o)).await.unwrap(), shared::orders::CloseOutcome::Closed);
+    assert_eq!(stock(&shop, &sku).await, 5);
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
+    let done = wait_order(&shop, &no(&o), |v| {
+        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "success")) && v["order"]["refunded"] == json!(1500)
+    })
+    .await;
+    assert_eq!(done["order"]["state"], json!("closed"), "a closed order stays closed");
+    assert_eq!(done["order"]["paid_after_close"], json!(true));
+    assert_eq!(done["refunds"][0]["amount"], json!(1500));
+    assert_eq!(done["refunds"][0]["initiated_by"], json!("system"));
+    assert_eq!(stock(&shop, &sku).await, 5, "stock is not returned twice");
+    let cases = shop.admin("GET", "/admin/cases", None).await;
+    assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "paid_after_close" && c["order_no"] == json!(no(&o))));
+}
+
+async fn duplicate_and_reordered_notifies_apply_once(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("dupes").await;
+    shop.sim.sim.set_faults(simulator::Faults { duplicate: 3, time_scale: 0.001, ..Default::default() });
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let paid = pay_and_wait(&shop, &token, &no(&o)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let deliveries: Vec<_> = shop.sim.sim.deliveries().into_iter().filter(|d| d.key == no(&o)).collect();
+    assert_eq!(deliveries.len(), 4);
+    assert!(deliveries.iter().all(|d| d.status == Some(204)), "every duplicate is acknowledged");
+    let now = order(&shop, &no(&o)).await;
+    assert_eq!(now["order"]["version"], paid["order"]["version"], "and changes nothing");
+    // Two orders whose notifies arrive in reverse order.
+    shop.sim.sim.set_faults(simulator::Faults { hold: true, time_scale: 0.001, ..Default::default() });
+    let a = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let b2 = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    pay(&shop, &token, &no(&a)).await;
+    pay(&shop, &token, &no(&b2)).await;
+    simulator::pay::release(&shop.sim.sim, true);
+    wait_order(&shop, &no(&a), |o| o["order"]["state"] == "paid").await;
+    wait_order(&shop, &no(&b2), |o| o["order"]["state"] == "paid").await;
+}
+
+async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("target").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = no(&o);
+    assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
+    let before = order(&shop, &order_no).await;
+    // Unsigned, stale, probe and tampered notifies are refused with a status WeChat retries.
+    let plain = reqwest::Client::new().post(format!("{}/pay/notify", shop.base)).body("{}").send().await.unwrap();
+    assert_eq!(plain.status(), 400);
+    // WeChat's real schedule here (time_scale 1): the refused first delivery's retry comes
+    // 15 s later, after this test; a genuine retry would rightly be applied.
+    for faults in [
+        simulator::Faults { tamper: true, ..Default::default() },
+        simulator::Faults { stale: true, ..Default::default() },
+    ] {
+        shop.sim.sim.set_faults(faults);
+        let tx = json!({"appid": e2e::pay::APPID, "mchid": e2e::pay::MCHID, "out_trade_no": order_no, "transaction_id": "4200000000000000000000000001",
+            "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-11-25T10:00:00+08:00",
+            "amount": {"total": 100, "payer_total": 100, "currency": "CNY"}, "payer": {"openid": "o"}});
+        sim_post(&shop, "/sim/send-notify", json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(shop.sim.sim.deliveries().iter().all(|d| d.status == Some(401)), "{:?}", shop.sim.sim.deliveries());
+    assert_eq!(order(&shop, &order_no).await["order"], before["order"], "refused notifies change nothing");
+    // Genuine but wrong: an amount that is not the payable, another merchant, an unknown order.
+    shop.sim.sim.set_faults(simulator::Faults { time_scale: 0.001, ..Default::default() });
+    let cases = [
+        ("amount_mismatch", json!({"out_trade_no": order_no, "amount": {"total": 1, "currency": "CNY"}, "mchid": e2e::pay::MCHID})),
+        ("foreign_payment", json!({"out_trade_no": order_no, "amount": {"total": 100, "currency": "CNY"}, "mchid": "1999999999"})),
+        ("unknown_order", json!({"out_trade_no": "20990101000000nonexistent", "amount": {"total": 100, "currency": "CNY"}, "mchid": e2e::pay::MCHID})),
+    ];
+    for (i, (kind, v)) in cases.iter().enumerate() {
+        let tx = json!({"appid": e2e::pay::APPID, "mchid": v["mchid"], "out_trade_no": v["out_trade_no"], "transaction_id": format!("42000000000000000000000001{i:02}"),
+            "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-11-25T10:00:00+08:00",
+            "amount": v["amount"], "payer": {"openid": "o"}});
+        sim_post(&shop, "/sim/send-notify", json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx})).await;
+        let mut found = false;
+        for _ in 0..100 {
+            let c = shop.admin("GET", "/admin/cases", None).await;
+            if c.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == json!(kind)) {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(found, "a {kind} case is opened");
+    }
+    assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "none of them paid the order");
+    assert_eq!(stock(&shop, &sku).await, 4);
+}
+
+/// Crash points: each step is one transaction or an idempotent call, so a retry or a re-run
+/// after a crash between two of them leaves everything consistent.
+async fn crashes_between_steps_heal_on_retry(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 700, &[("SH01", 5)]).await;
+    let token = shop.login("crashy").await;
+    // Place-order answered but the answer was lost: the retry finds the same order.
+    let body = json!({"request_id": "crash-req-0001", "items": [{"sku_id": sku, "quantity": 1}]});
+    let first = shop.call("POST", "/orders", Some(&token), Some(body.clone())).await;
+    let retry = shop.call("POST", "/orders", Some(&token), Some(body)).await;
+    assert_eq!(no(&first), no(&retry));
+    assert_eq!(stock(&shop, &sku).await, 4);
+    // Close: WeChat closed, then the process died before the local release; the re-run
+    // closes at WeChat again (harmless) and releases once.
+    assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&first)), Some(&token), None).await.status, 200);
+    shop.app.pay.as_ref().unwrap().close(&no(&first)).await.unwrap();
+    let r = shared::orders::close_expired(&shop.app, shared::clock::now() + 10_000, 100).await.unwrap();
+    assert_eq!(r.closed, 1);
+    assert_eq!(stock(&shop, &sku).await, 5);
+    // Notify: applied, then the acknowledgement was lost; WeChat retries (the simulator
+    // answers the shop's 500 with a retry) and the retry changes nothing.
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    shop.sim.sim.set_faults(simulator::Faults { duplicate: 1, time_scale: 0.001, ..Default::default() });
+    let paid = pay_and_wait(&shop, &token, &no(&o)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(order(&shop, &no(&o)).await["order"]["version"], paid["order"]["version"]);
+    // Refund: reserved on the order, then the WeChat call never happened; the sweep sends it.
+    let mut offline = shop.app.clone();
+    offline.pay = None;
+    let input: shared::refunds::RefundInput = serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
+    let pending = shared::refunds::create(&offline, &no(&o), None, input, "operator").await;
+    assert!(pending.is_err(), "the call to WeChat failed");
+    let rec = shared::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
+    assert_eq!(rec.state, shared::refunds::RefundState::Processing);
+    assert!(rec.refund_id.is_none());
+    shared::refunds::retry_pending(&shop.app, shared::clock::now() + 120).await.unwrap();
+    // The order and its refunds are two reads: wait for both to show the completion.
+    let done = wait_order(&shop, &no(&o), |v| v["refunds"][0]["state"] == "success" && v["order"]["refunded"] == json!(700)).await;
+    assert_eq!(done["order"]["refund_reserved"], json!(700));
+    assert_eq!(stock(&shop, &sku).await, 4 + 1, "the unshipped unit came back");
+}
+
+fn bad_orders(sku: &str) -> Vec<(Value, u16, &'static str)> {
+    let many: Vec<Value> = (0..21).map(|i| json!({"sku_id": format!("S{i}"), "quantity": 1})).collect();
+    vec![
+        (json!({}), 400, "INVALID_INPUT"),
+        (json!({"request_id": "short", "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": "has space in it", "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": "x".repeat(33), "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": []}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 0}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": -1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 100}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 60}, {"sku_id": sku, "quantity": 60}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1.5}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": "", "quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": many}), 400, "INVALID_INPUT"),
+        (json!({"request_id": rid(), "items": [{"sku_id": "Snope", "quantity": 1}]}), 422, "SKU_UNAVAILABLE"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 6}]}), 409, "OUT_OF_STOCK"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": "Unope"}), 404, "NOT_FOUND"),
+        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "extra": 1}), 400, "INVALID_INPUT"),
+        (json!({"request_id": 12345678, "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
+        (json!([1, 2, 3]), 400, "INVALID_INPUT"),
+    ]
+}
+
+/// Table-driven: every malformed or impossible order is refused clearly and moves nothing.
+async fn bad_orders_are_refused_and_move_nothing(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("fuzzer").await;
+    for (i, (body, status, code)) in bad_orders(&sku).into_iter().enumerate() {
+        let a = shop.call("POST", "/orders", Some(&token), Some(body.clone())).await;
+        assert_eq!((a.status, a.code()), (status, code), "case {i}: {body}: {}", a.body);
+        assert!(!a.body["error"]["message"].as_str().unwrap_or("").is_empty(), "case {i} explains itself");
+    }
+    assert_eq!(stock(&shop, &sku).await, 5);
+    let mine = shop.call("GET", "/orders", Some(&token), None).await;
+    assert!(mine.body["items"].as_array().unwrap().is_empty(), "no order was created");
+    assert_eq!(shop.call("POST", "/orders", None, Some(json!({}))).await.status, 401);
+    for path in ["/orders/nope/pay", "/orders/nope/cancel"] {
+        assert_eq!(shop.call("POST", path, Some(&token), None).await.status, 404, "{path}");
+    }
+}
+
+async fn operators_search_and_ship(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("shipme").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let early = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF1"}))).await;
+    assert_eq!((early.status, early.code()), (409, "NOT_SHIPPABLE"), "unpaid orders do not ship");
+    pay_and_wait(&shop, &token, &no(&o)).await;
+    let paid = shop.admin("GET", "/admin/orders?state=paid", None).await;
+    assert!(paid.body["items"].as_array().unwrap().iter().any(|x| x["order_no"] == json!(no(&o))));
+    let s = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF123"}))).await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    assert_eq!(s.body["sub_orders"][0]["shipment"]["tracking_no"], json!("SF123"));
+    let twice = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF9"}))).await;
+    assert_eq!(twice.code(), "ALREADY_SHIPPED");
+    let wrong = shop.admin("POST", &format!("/admin/orders/{}/shipments/GZ01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF9"}))).await;
+    assert_eq!(wrong.status, 404);
+    assert_eq!(shop.call("GET", "/admin/orders", Some(&token), None).await.status, 401);
+}
+
+on_both_stores!(
+    place_pay_and_notify,
+    client_prices_are_never_taken,
+    two_hundred_buyers_twenty_units,
+    orders_split_by_warehouse_and_bundles_take_components,
+    gifts_come_while_stock_lasts,
+    single_payment_limit,
+    sixth_payment_of_the_day_needs_verification,
+    only_the_owner_pays_an_unpaid_order,
+    closer_returns_stock_and_coupon_once,
+    notify_racing_the_closer,
+    payment_after_close_is_refunded,
+    duplicate_and_reordered_notifies_apply_once,
+    forged_and_mismatched_notifies_change_nothing,
+    crashes_between_steps_heal_on_retry,
+    bad_orders_are_refused_and_move_nothing,
+    operators_search_and_ship,
+);
