@@ -45,28 +45,49 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
     if sku.kind == SkuKind::Gift {
         return Err(ApiError::field("sku_id", "gifts come with orders and cannot be added"));
     }
-    let count = store.query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1)).await?.items.len();
+    let count = store
+        .query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1))
+        .await?
+        .items
+        .len();
     if count >= MAX_CART_LINES && store.get(&key).await?.is_none() {
         return Err(ApiError::field("sku_id", format!("a cart holds at most {MAX_CART_LINES} SKUs")));
     }
-    store.put(to_item(&key, None, &json!({ "sku_id": sku_id, "quantity": quantity, "added_at": clock::now() }))?, None).await?;
+    store
+        .put(to_item(&key, None, &json!({ "sku_id": sku_id, "quantity": quantity, "added_at": clock::now() }))?, None)
+        .await?;
     view(store, openid).await
 }
 
 pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, ApiError> {
-    let page = store.query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
+    let page =
+        store.query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
     let mut lines = Vec::new();
     let mut total = Fen::ZERO;
     for item in page.items {
         let sku_id = item.get("sku_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let quantity = item.get("quantity").and_then(|v| v.as_i64()).unwrap_or(0);
         let Ok(sku) = catalog::get_sku(store, &sku_id).await else {
-            lines.push(CartLine { sku_id, quantity, name: String::new(), unit_price: None, available: 0, purchasable: false });
+            lines.push(CartLine {
+                sku_id,
+                quantity,
+                name: String::new(),
+                unit_price: None,
+                available: 0,
+                purchasable: false,
+            });
             continue;
         };
-        let on_sale = catalog::get_product(store, &sku.product_id).await.map(|p| p.status == ProductStatus::OnSale).unwrap_or(false);
+        let on_sale = catalog::get_product(store, &sku.product_id)
+            .await
+            .map(|p| p.status == ProductStatus::OnSale)
+            .unwrap_or(false);
         let mut own = HashMap::new();
-        let ids: Vec<String> = if sku.kind.has_own_stock() { vec![sku.id.clone()] } else { sku.components.iter().map(|c| c.sku_id.clone()).collect() };
+        let ids: Vec<String> = if sku.kind.has_own_stock() {
+            vec![sku.id.clone()]
+        } else {
+            sku.components.iter().map(|c| c.sku_id.clone()).collect()
+        };
         for id in ids {
             let n = catalog::stock_levels(store, &id).await?.iter().map(|l| l.available).sum();
             own.insert(id, n);

@@ -23,10 +23,20 @@ pub struct Case {
 /// example the transaction id), so recording the same cause twice keeps one case.
 pub fn record_op(kind: &str, id: &str, order_no: &str, detail: Value) -> Result<TxOp, StoreError> {
     let now = clock::now();
-    let case = Case { id: id.to_owned(), kind: kind.to_owned(), order_no: order_no.to_owned(), detail, created_at: now, resolved: false };
+    let case = Case {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        order_no: order_no.to_owned(),
+        detail,
+        created_at: now,
+        resolved: false,
+    };
     // Keyed by cause, not time, so a repeat finds the first one.
     let key = crate::store::Key::new(keys::CASES, format!("{kind}#{id}"));
-    Ok(TxOp::Put { item: to_item(&key, Some(("CASELIST".into(), format!("{now:012}#{kind}#{id}"))), &case)?, cond: Some(Cond::NotExists) })
+    Ok(TxOp::Put {
+        item: to_item(&key, Some(("CASELIST".into(), format!("{now:012}#{kind}#{id}"))), &case)?,
+        cond: Some(Cond::NotExists),
+    })
 }
 
 pub async fn record(store: &SharedStore, kind: &str, id: &str, order_no: &str, detail: Value) -> Result<(), ApiError> {
@@ -37,7 +47,11 @@ pub async fn record(store: &SharedStore, kind: &str, id: &str, order_no: &str, d
     }
 }
 
-pub async fn list(store: &SharedStore, limit: usize, after: Option<String>) -> Result<(Vec<Case>, Option<String>), ApiError> {
+pub async fn list(
+    store: &SharedStore,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Case>, Option<String>), ApiError> {
     let page = store.query(Query::gsi1("CASELIST").limit(limit).after(after).reverse()).await?;
     Ok((page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, page.next))
 }

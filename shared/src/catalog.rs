@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::clock;
 use crate::domain::adcopy;
 use crate::domain::catalog::{
-    Product, ProductInput, ProductPatch, ProductStatus, STOCK_ATTR, Sku, SkuInput, SkuKind,
-    SkuPatch, StockLevel, Warehouse, availability, safety_stock, validate_sku,
+    Product, ProductInput, ProductPatch, ProductStatus, STOCK_ATTR, Sku, SkuInput, SkuKind, SkuPatch, StockLevel,
+    Warehouse, availability, safety_stock, validate_sku,
 };
 use crate::domain::money::Fen;
 use crate::error::ApiError;
@@ -20,27 +20,17 @@ fn new_id(prefix: char) -> String {
 }
 
 pub async fn get_product(store: &SharedStore, id: &str) -> Result<Product, ApiError> {
-    let item = store
-        .get(&keys::product(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
+    let item = store.get(&keys::product(id)).await?.ok_or_else(|| ApiError::not_found("product"))?;
     Ok(from_item(item)?)
 }
 
 pub async fn get_sku(store: &SharedStore, id: &str) -> Result<Sku, ApiError> {
-    let item = store
-        .get(&keys::sku(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("SKU"))?;
+    let item = store.get(&keys::sku(id)).await?.ok_or_else(|| ApiError::not_found("SKU"))?;
     Ok(from_item(item)?)
 }
 
 fn product_item(p: &Product) -> Result<crate::store::Item, StoreError> {
-    to_item(
-        &keys::product(&p.id),
-        Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)),
-        p,
-    )
+    to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)
 }
 
 pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<Product, ApiError> {
@@ -67,24 +57,16 @@ async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, Ap
     let read_version = p.version;
     p.version += 1;
     p.updated_at = clock::now();
-    store
-        .put(product_item(&p)?, Some(Cond::eq("version", read_version)))
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => ApiError::conflict(
-                "CONCURRENT_EDIT",
-                "the product changed meanwhile; reload and retry",
-            ),
-            e => e.into(),
-        })?;
+    store.put(product_item(&p)?, Some(Cond::eq("version", read_version))).await.map_err(|e| match e {
+        StoreError::ConditionFailed => {
+            ApiError::conflict("CONCURRENT_EDIT", "the product changed meanwhile; reload and retry")
+        }
+        e => e.into(),
+    })?;
     Ok(p)
 }
 
-pub async fn update_product(
-    store: &SharedStore,
-    id: &str,
-    patch: ProductPatch,
-) -> Result<Product, ApiError> {
+pub async fn update_product(store: &SharedStore, id: &str, patch: ProductPatch) -> Result<Product, ApiError> {
     let mut p = get_product(store, id).await?;
     patch.apply(&mut p)?;
     if p.status == ProductStatus::OnSale {
@@ -96,10 +78,7 @@ pub async fn update_product(
 }
 
 fn check_ad_copy(p: &Product, skus: &[Sku]) -> Result<(), ApiError> {
-    let texts = p
-        .texts()
-        .into_iter()
-        .chain(skus.iter().map(|s| s.name.as_str()));
+    let texts = p.texts().into_iter().chain(skus.iter().map(|s| s.name.as_str()));
     let found = adcopy::violations(texts);
     if found.is_empty() {
         return Ok(());
@@ -107,36 +86,22 @@ fn check_ad_copy(p: &Product, skus: &[Sku]) -> Result<(), ApiError> {
     Err(ApiError::new(
         422,
         "AD_COPY_VIOLATION",
-        format!(
-            "product text uses absolute terms forbidden by the Advertising Law: {}",
-            found.join(", ")
-        ),
+        format!("product text uses absolute terms forbidden by the Advertising Law: {}", found.join(", ")),
     )
     .with_details(serde_json::json!({ "words": found })))
 }
 
-pub async fn set_status(
-    store: &SharedStore,
-    id: &str,
-    to: ProductStatus,
-) -> Result<Product, ApiError> {
+pub async fn set_status(store: &SharedStore, id: &str, to: ProductStatus) -> Result<Product, ApiError> {
     let mut p = get_product(store, id).await?;
     if to == ProductStatus::OnSale {
         let skus = skus_of(store, id).await?;
         if !skus.iter().any(|s| s.kind != SkuKind::Gift) {
-            return Err(ApiError::new(
-                422,
-                "NO_SKU",
-                "a product needs a main or bundle SKU before it is published",
-            ));
+            return Err(ApiError::new(422, "NO_SKU", "a product needs a main or bundle SKU before it is published"));
         }
         check_ad_copy(&p, &skus)?;
     }
     if to == ProductStatus::Draft {
-        return Err(ApiError::field(
-            "status",
-            "a product can be published or unpublished, not made a draft again",
-        ));
+        return Err(ApiError::field("status", "a product can be published or unpublished, not made a draft again"));
     }
     if p.status == to {
         return Ok(p);
@@ -150,13 +115,7 @@ pub async fn skus_of(store: &SharedStore, product_id: &str) -> Result<Vec<Sku>, 
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = store
-            .query(
-                Query::gsi1(keys::skus_of_product(product_id))
-                    .limit(100)
-                    .after(after),
-            )
-            .await?;
+        let page = store.query(Query::gsi1(keys::skus_of_product(product_id)).limit(100).after(after)).await?;
         for item in page.items {
             out.push(from_item::<Sku>(item)?);
         }
@@ -168,20 +127,12 @@ pub async fn skus_of(store: &SharedStore, product_id: &str) -> Result<Vec<Sku>, 
 }
 
 /// Keeps the product's list price (lowest main or bundle price) in step with its SKUs.
-async fn refresh_price_from(
-    store: &SharedStore,
-    product_id: &str,
-    changed: &Sku,
-) -> Result<(), ApiError> {
+async fn refresh_price_from(store: &SharedStore, product_id: &str, changed: &Sku) -> Result<(), ApiError> {
     let mut skus = skus_of(store, product_id).await?;
     // The index may lag the write just made; the changed SKU is taken as written.
     skus.retain(|s| s.id != changed.id);
     skus.push(changed.clone());
-    let price_from = skus
-        .iter()
-        .filter(|s| s.kind != SkuKind::Gift)
-        .map(|s| s.price)
-        .min();
+    let price_from = skus.iter().filter(|s| s.kind != SkuKind::Gift).map(|s| s.price).min();
     for _ in 0..3 {
         let mut p = get_product(store, product_id).await?;
         if p.price_from == price_from {
@@ -193,17 +144,10 @@ async fn refresh_price_from(
             other => return other.map(|_| ()),
         }
     }
-    Err(ApiError::conflict(
-        "CONCURRENT_EDIT",
-        "the product changed meanwhile; retry",
-    ))
+    Err(ApiError::conflict("CONCURRENT_EDIT", "the product changed meanwhile; retry"))
 }
 
-pub async fn add_sku(
-    store: &SharedStore,
-    product_id: &str,
-    input: SkuInput,
-) -> Result<Sku, ApiError> {
+pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> Result<Sku, ApiError> {
     get_product(store, product_id).await?;
     let mut kinds = HashMap::new();
     for c in &input.components {
@@ -226,44 +170,26 @@ pub async fn add_sku(
         created_at: now,
         updated_at: now,
     };
-    let item = to_item(
-        &keys::sku(&sku.id),
-        Some(keys::sku_gsi1(product_id, &sku.id)),
-        &sku,
-    )?;
+    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(product_id, &sku.id)), &sku)?;
     // The product and every component must still exist when the SKU is written.
     let mut ops = vec![
-        TxOp::Put {
-            item,
-            cond: Some(Cond::NotExists),
-        },
-        TxOp::Check {
-            key: keys::product(product_id),
-            cond: Cond::Exists,
-        },
+        TxOp::Put { item, cond: Some(Cond::NotExists) },
+        TxOp::Check { key: keys::product(product_id), cond: Cond::Exists },
     ];
     for c in &sku.components {
-        ops.push(TxOp::Check {
-            key: keys::sku(&c.sku_id),
-            cond: Cond::eq("kind", "main"),
-        });
+        ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
     }
     store.transact(ops).await.map_err(|e| match e {
-        StoreError::Cancelled { .. } => ApiError::conflict(
-            "CONCURRENT_EDIT",
-            "the product or a component changed meanwhile",
-        ),
+        StoreError::Cancelled { .. } => {
+            ApiError::conflict("CONCURRENT_EDIT", "the product or a component changed meanwhile")
+        }
         e => e.into(),
     })?;
     refresh_price_from(store, product_id, &sku).await?;
     Ok(sku)
 }
 
-pub async fn update_sku(
-    store: &SharedStore,
-    sku_id: &str,
-    patch: SkuPatch,
-) -> Result<Sku, ApiError> {
+pub async fn update_sku(store: &SharedStore, sku_id: &str, patch: SkuPatch) -> Result<Sku, ApiError> {
     let mut sku = get_sku(store, sku_id).await?;
     let read_at = sku.updated_at;
     let renamed = patch.name.is_some();
@@ -275,21 +201,13 @@ pub async fn update_sku(
         }
     }
     sku.updated_at = clock::now().max(read_at + 1);
-    let item = to_item(
-        &keys::sku(&sku.id),
-        Some(keys::sku_gsi1(&sku.product_id, &sku.id)),
-        &sku,
-    )?;
-    store
-        .put(item, Some(Cond::eq("updated_at", read_at)))
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => ApiError::conflict(
-                "CONCURRENT_EDIT",
-                "the SKU changed meanwhile; reload and retry",
-            ),
-            e => e.into(),
-        })?;
+    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(&sku.product_id, &sku.id)), &sku)?;
+    store.put(item, Some(Cond::eq("updated_at", read_at))).await.map_err(|e| match e {
+        StoreError::ConditionFailed => {
+            ApiError::conflict("CONCURRENT_EDIT", "the SKU changed meanwhile; reload and retry")
+        }
+        e => e.into(),
+    })?;
     refresh_price_from(store, &sku.product_id, &sku).await?;
     Ok(sku)
 }
@@ -306,43 +224,25 @@ pub async fn put_warehouse(store: &SharedStore, w: Warehouse) -> Result<Warehous
     if w.region.is_empty() || w.region.chars().count() > 40 {
         return Err(ApiError::field("region", "must be 1 to 40 characters"));
     }
-    store
-        .put(to_item(&keys::warehouse(&w.id), None, &w)?, None)
-        .await?;
+    store.put(to_item(&keys::warehouse(&w.id), None, &w)?, None).await?;
     Ok(w)
 }
 
 pub async fn warehouses(store: &SharedStore) -> Result<Vec<Warehouse>, ApiError> {
-    let page = store
-        .query(Query::table(keys::WAREHOUSES).limit(1000))
-        .await?;
-    Ok(page
-        .items
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?)
+    let page = store.query(Query::table(keys::WAREHOUSES).limit(1000)).await?;
+    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 
 /// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
 pub async fn stock_levels(store: &SharedStore, sku_id: &str) -> Result<Vec<StockLevel>, ApiError> {
-    let page = store
-        .query(
-            Query::table(keys::sku_partition(sku_id))
-                .prefix(keys::STOCK_PREFIX)
-                .limit(1000),
-        )
-        .await?;
+    let page = store.query(Query::table(keys::sku_partition(sku_id)).prefix(keys::STOCK_PREFIX).limit(1000)).await?;
     Ok(page
         .items
         .iter()
         .filter_map(|item| {
             let sk = item.get("sk")?.as_str()?;
             let (wh, shard) = keys::parse_stock_sk(sk)?;
-            Some(StockLevel {
-                warehouse_id: wh.to_owned(),
-                shard,
-                available: item.get(STOCK_ATTR)?.as_i64()?,
-            })
+            Some(StockLevel { warehouse_id: wh.to_owned(), shard, available: item.get(STOCK_ATTR)?.as_i64()? })
         })
         .collect())
 }
@@ -358,31 +258,16 @@ pub async fn adjust_stock(
     shard: u8,
 ) -> Result<i64, ApiError> {
     if delta == 0 || delta.abs() > 1_000_000 {
-        return Err(ApiError::field(
-            "delta",
-            "must be a non-zero number of units up to 1,000,000",
-        ));
+        return Err(ApiError::field("delta", "must be a non-zero number of units up to 1,000,000"));
     }
     let key = keys::stock(sku_id, warehouse_id, shard);
-    let enough = if delta < 0 {
-        Some(Cond::ge(STOCK_ATTR, -delta))
-    } else {
-        None
-    };
+    let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
     let ops = vec![
-        TxOp::Check {
-            key: keys::sku(sku_id),
-            cond: Cond::one_of("kind", ["main", "gift"]),
-        },
-        TxOp::Check {
-            key: keys::warehouse(warehouse_id),
-            cond: Cond::Exists,
-        },
+        TxOp::Check { key: keys::sku(sku_id), cond: Cond::one_of("kind", ["main", "gift"]) },
+        TxOp::Check { key: keys::warehouse(warehouse_id), cond: Cond::Exists },
         TxOp::Update {
             key: key.clone(),
-            update: Update::new()
-                .add(STOCK_ATTR, delta)
-                .set("updated_at", clock::now()),
+            update: Update::new().add(STOCK_ATTR, delta).set("updated_at", clock::now()),
             cond: enough,
         },
     ];
@@ -392,16 +277,10 @@ pub async fn adjust_stock(
             return Err(match failed.first() {
                 Some(0) => match store.get(&keys::sku(sku_id)).await? {
                     None => ApiError::not_found("SKU"),
-                    Some(_) => ApiError::field(
-                        "sku_id",
-                        "a bundle has no stock of its own; adjust its components",
-                    ),
+                    Some(_) => ApiError::field("sku_id", "a bundle has no stock of its own; adjust its components"),
                 },
                 Some(1) => ApiError::not_found("warehouse"),
-                _ => ApiError::conflict(
-                    "INSUFFICIENT_STOCK",
-                    "not enough stock to remove that many units",
-                ),
+                _ => ApiError::conflict("INSUFFICIENT_STOCK", "not enough stock to remove that many units"),
             });
         }
         Err(e) => return Err(e.into()),
@@ -428,11 +307,7 @@ pub struct ProductView {
 }
 
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
-pub async fn product_view(
-    store: &SharedStore,
-    id: &str,
-    operator: bool,
-) -> Result<ProductView, ApiError> {
+pub async fn product_view(store: &SharedStore, id: &str, operator: bool) -> Result<ProductView, ApiError> {
     let product = get_product(store, id).await?;
     if !operator && product.status != ProductStatus::OnSale {
         return Err(ApiError::not_found("product"));
@@ -458,11 +333,7 @@ pub async fn product_view(
             let available = availability(&sku, &own);
             SkuView {
                 purchasable: sku.kind != SkuKind::Gift && available > 0,
-                stock: if operator {
-                    Some(levels.get(&sku.id).cloned().unwrap_or_default())
-                } else {
-                    None
-                },
+                stock: if operator { Some(levels.get(&sku.id).cloned().unwrap_or_default()) } else { None },
                 available,
                 sku,
             }
@@ -488,9 +359,7 @@ pub async fn list_products(
     limit: usize,
     after: Option<String>,
 ) -> Result<ProductPage, ApiError> {
-    let mut q = Query::gsi1(keys::products_with_status(status.as_str()))
-        .limit(limit)
-        .after(after);
+    let mut q = Query::gsi1(keys::products_with_status(status.as_str())).limit(limit).after(after);
     if let Some(c) = category {
         q = q.prefix(format!("{c}#"));
     }
@@ -510,10 +379,7 @@ pub async fn list_products(
         }
         items.push(p);
     }
-    Ok(ProductPage {
-        items,
-        next: page.next,
-    })
+    Ok(ProductPage { items, next: page.next })
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -540,11 +406,7 @@ pub async fn safety_stock_report(store: &SharedStore) -> Result<Vec<SafetyStockR
                         continue;
                     }
                     let safety = safety_stock(sku.daily_sales, sku.replenish_days);
-                    let available: i64 = stock_levels(store, &sku.id)
-                        .await?
-                        .iter()
-                        .map(|l| l.available)
-                        .sum();
+                    let available: i64 = stock_levels(store, &sku.id).await?.iter().map(|l| l.available).sum();
                     if available < safety {
                         rows.push(SafetyStockRow {
                             sku_id: sku.id,

@@ -14,9 +14,7 @@ pub fn now() -> i64 {
 
 /// The Shanghai business day a unix time falls on.
 pub fn business_day(unix: i64) -> Option<Date> {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .map(|t| t.to_offset(SHANGHAI).date())
+    OffsetDateTime::from_unix_timestamp(unix).ok().map(|t| t.to_offset(SHANGHAI).date())
 }
 
 #[cfg(test)]

@@ -115,10 +115,7 @@ impl Settings {
 
     /// Reads settings through `get`, so tests can pass a map instead of the process
     /// environment.
-    pub fn from_lookup(
-        get: impl Fn(&str) -> Option<String>,
-        uses: Uses,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, uses: Uses) -> Result<Self, ConfigError> {
         let uses_wechat = uses != Uses::StoreOnly;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
@@ -129,17 +126,12 @@ impl Settings {
             })
         };
         let appid = required("WECHAT_APPID");
-        let app_secret = if uses_wechat {
-            required("WECHAT_APP_SECRET")
-        } else {
-            get("WECHAT_APP_SECRET").unwrap_or_default()
-        };
+        let app_secret =
+            if uses_wechat { required("WECHAT_APP_SECRET") } else { get("WECHAT_APP_SECRET").unwrap_or_default() };
         let session_secret = required("SESSION_SECRET");
         let admin_token = required("ADMIN_TOKEN");
         if !session_secret.is_empty() && session_secret.len() < MIN_SECRET_BYTES {
-            problems.push(format!(
-                "SESSION_SECRET must be at least {MIN_SECRET_BYTES} bytes"
-            ));
+            problems.push(format!("SESSION_SECRET must be at least {MIN_SECRET_BYTES} bytes"));
         }
         if !admin_token.is_empty() && admin_token.len() < 16 {
             problems.push("ADMIN_TOKEN must be at least 16 characters".into());
@@ -202,18 +194,12 @@ impl Settings {
         Ok(Self {
             store: StoreSettings {
                 kind,
-                path: get("STORE_PATH")
-                    .unwrap_or_else(|| "data/shop.db".into())
-                    .into(),
+                path: get("STORE_PATH").unwrap_or_else(|| "data/shop.db".into()).into(),
                 table: get("TABLE_NAME").unwrap_or_else(|| "shop".into()),
                 endpoint: get("DYNAMODB_ENDPOINT"),
             },
             port,
-            wechat: WeChatSettings {
-                api_base: api_base.trim_end_matches('/').to_owned(),
-                appid,
-                app_secret,
-            },
+            wechat: WeChatSettings { api_base: api_base.trim_end_matches('/').to_owned(), appid, app_secret },
             session_secret: session_secret.into_bytes(),
             session_ttl_secs,
             admin_token,
@@ -258,15 +244,19 @@ fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String
         None if key_file.is_empty() => String::new(),
         None => read_file("WECHATPAY_MCH_KEY_FILE", &key_file, problems),
     };
-    let public_key = match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE"), get("WECHATPAY_PUBLIC_KEY")) {
-        (Some(id), _, Some(text)) => Some((id, text)),
-        (Some(id), Some(file), None) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
-        (None, None, None) => None,
-        _ => {
-            problems.push("WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE (or WECHATPAY_PUBLIC_KEY) go together".into());
-            None
-        }
-    };
+    let public_key =
+        match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE"), get("WECHATPAY_PUBLIC_KEY")) {
+            (Some(id), _, Some(text)) => Some((id, text)),
+            (Some(id), Some(file), None) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
+            (None, None, None) => None,
+            _ => {
+                problems.push(
+                    "WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE (or WECHATPAY_PUBLIC_KEY) go together"
+                        .into(),
+                );
+                None
+            }
+        };
     let api_base = get("WECHATPAY_API_BASE").unwrap_or_else(|| "https://api.mch.weixin.qq.com".into());
     if problems.len() > before {
         return None;
@@ -288,10 +278,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
@@ -306,35 +293,29 @@ mod tests {
     fn missing_settings_are_all_named() {
         let err = Settings::from_lookup(lookup(&[]), Uses::WeChat).unwrap_err();
         let text = err.to_string();
-        for k in [
-            "WECHAT_APPID",
-            "WECHAT_APP_SECRET",
-            "SESSION_SECRET",
-            "ADMIN_TOKEN",
-        ] {
+        for k in ["WECHAT_APPID", "WECHAT_APP_SECRET", "SESSION_SECRET", "ADMIN_TOKEN"] {
             assert!(text.contains(k), "{text} should name {k}");
         }
     }
 
     #[test]
     fn functions_without_wechat_need_no_secret() {
-        let pairs: Vec<_> = GOOD
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != "WECHAT_APP_SECRET")
-            .collect();
+        let pairs: Vec<_> = GOOD.iter().copied().filter(|(k, _)| *k != "WECHAT_APP_SECRET").collect();
         assert!(Settings::from_lookup(lookup(&pairs), Uses::StoreOnly).is_ok());
         let err = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError(vec!["WECHAT_APP_SECRET is required".into()])
-        );
+        assert_eq!(err, ConfigError(vec!["WECHAT_APP_SECRET is required".into()]));
     }
 
     #[test]
     fn pay_settings_are_required_where_pay_is_used() {
         let err = Settings::from_lookup(lookup(&GOOD), Uses::WeChatPay).unwrap_err().to_string();
-        for k in ["WECHATPAY_MCHID", "WECHATPAY_MCH_SERIAL", "WECHATPAY_MCH_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_NOTIFY_URL"] {
+        for k in [
+            "WECHATPAY_MCHID",
+            "WECHATPAY_MCH_SERIAL",
+            "WECHATPAY_MCH_KEY_FILE",
+            "WECHATPAY_APIV3_KEY",
+            "WECHATPAY_NOTIFY_URL",
+        ] {
             assert!(err.contains(k), "{err} should name {k}");
         }
         let mut pairs = GOOD.to_vec();
@@ -365,27 +346,15 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let mut pairs = GOOD.to_vec();
-        pairs.extend([
-            ("STORE", "redis"),
-            ("PORT", "x"),
-            ("TRUST_WX_CONTEXT", "yes"),
-        ]);
-        let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT")
-        );
+        pairs.extend([("STORE", "redis"), ("PORT", "x"), ("TRUST_WX_CONTEXT", "yes")]);
+        let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err().to_string();
+        assert!(text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT"));
     }
 
     #[test]
     fn debug_hides_secrets() {
         let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
         let d = format!("{s:?}");
-        assert!(
-            !d.contains("app-secret")
-                && !d.contains("0123456789abcdef")
-                && !d.contains("admin-token")
-        );
+        assert!(!d.contains("app-secret") && !d.contains("0123456789abcdef") && !d.contains("admin-token"));
     }
 }

@@ -90,7 +90,12 @@ pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Resul
         active: true,
         created_at: clock::now(),
     };
-    store.put(to_item(&keys::coupon_template(&t.id), Some(keys::coupon_template_gsi1(&t.id)), &t)?, Some(Cond::NotExists)).await?;
+    store
+        .put(
+            to_item(&keys::coupon_template(&t.id), Some(keys::coupon_template_gsi1(&t.id)), &t)?,
+            Some(Cond::NotExists),
+        )
+        .await?;
     Ok(t)
 }
 
@@ -112,7 +117,11 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
         if matches!(t.rule, CouponRule::NewCustomer { .. }) {
             let user = users::get_store(store, openid).await?;
             if now - user.created_at > NEW_CUSTOMER_SECS {
-                return Err(ApiError::new(403, "NOT_NEW_CUSTOMER", "this coupon is for the first 3 days after joining"));
+                return Err(ApiError::new(
+                    403,
+                    "NOT_NEW_CUSTOMER",
+                    "this coupon is for the first 3 days after joining",
+                ));
             }
             valid_to = valid_to.min(user.created_at + NEW_CUSTOMER_SECS);
         }
@@ -120,7 +129,11 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
         let held = store.get(&counter).await?.and_then(|i| i.get("count").and_then(|c| c.as_i64()));
         let counter_op = match held {
             None => TxOp::Put { item: to_item(&counter, None, &json!({ "count": 1 }))?, cond: Some(Cond::NotExists) },
-            Some(_) => TxOp::Update { key: counter, update: Update::new().add("count", 1), cond: Some(Cond::le("count", t.per_user - 1)) },
+            Some(_) => TxOp::Update {
+                key: counter,
+                update: Update::new().add("count", 1),
+                cond: Some(Cond::le("count", t.per_user - 1)),
+            },
         };
         let coupon = UserCoupon {
             coupon_id: format!("U{}", uuid::Uuid::now_v7().simple()),
@@ -141,7 +154,10 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
                 cond: Some(Cond::eq("active", true).and(Cond::le("claimed", t.total - 1))),
             },
             counter_op,
-            TxOp::Put { item: to_item(&keys::user_coupon(openid, &coupon.coupon_id), None, &coupon)?, cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: to_item(&keys::user_coupon(openid, &coupon.coupon_id), None, &coupon)?,
+                cond: Some(Cond::NotExists),
+            },
         ];
         match store.transact(ops).await {
             Ok(()) => return Ok(coupon),
@@ -150,9 +166,16 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
             }
             Err(StoreError::Cancelled { failed }) if failed.contains(&1) => {
                 // Either the limit was reached or another claim created the counter first.
-                let now_held = store.get(&keys::coupon_claims(openid, template_id)).await?.and_then(|i| i.get("count").and_then(|c| c.as_i64()));
+                let now_held = store
+                    .get(&keys::coupon_claims(openid, template_id))
+                    .await?
+                    .and_then(|i| i.get("count").and_then(|c| c.as_i64()));
                 if now_held.is_some_and(|n| n >= t.per_user) {
-                    return Err(ApiError::new(409, "COUPON_LIMIT_REACHED", format!("at most {} per person", t.per_user)));
+                    return Err(ApiError::new(
+                        409,
+                        "COUPON_LIMIT_REACHED",
+                        format!("at most {} per person", t.per_user),
+                    ));
                 }
             }
             Err(StoreError::Conflict) | Err(StoreError::Cancelled { .. }) => {}
@@ -198,7 +221,11 @@ pub fn use_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str)
             update: Update::new().set("state", "used"),
             cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no))),
         },
-        TxOp::Update { key: keys::coupon_template(template_id), update: Update::new().add("used", 1), cond: Some(Cond::Exists) },
+        TxOp::Update {
+            key: keys::coupon_template(template_id),
+            update: Update::new().add("used", 1),
+            cond: Some(Cond::Exists),
+        },
     ]
 }
 
@@ -210,7 +237,11 @@ pub fn return_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &s
             update: Update::new().set("state", "available").remove("order_no"),
             cond: Some(Cond::eq("state", "used").and(Cond::eq("order_no", order_no)).and(Cond::ge("valid_to", now))),
         },
-        TxOp::Update { key: keys::coupon_template(template_id), update: Update::new().add("used", -1), cond: Some(Cond::Exists) },
+        TxOp::Update {
+            key: keys::coupon_template(template_id),
+            update: Update::new().add("used", -1),
+            cond: Some(Cond::Exists),
+        },
     ]
 }
 

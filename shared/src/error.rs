@@ -30,12 +30,7 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-        }
+        Self { status, code, message: message.into(), details: None }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -48,8 +43,7 @@ impl ApiError {
     }
 
     pub fn field(field: &str, message: impl std::fmt::Display) -> Self {
-        Self::new(400, "INVALID_INPUT", format!("{field}: {message}"))
-            .with_details(json!({ "field": field }))
+        Self::new(400, "INVALID_INPUT", format!("{field}: {message}")).with_details(json!({ "field": field }))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -83,15 +77,8 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                details: self.details.as_ref(),
-            },
-        };
-        serde_json::to_vec(&body)
-            .unwrap_or_else(|_| b"{\"error\":{\"code\":\"INTERNAL\"}}".to_vec())
+        let body = Body { error: Inner { code: self.code, message: &self.message, details: self.details.as_ref() } };
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":{\"code\":\"INTERNAL\"}}".to_vec())
     }
 
     pub fn is_no_route(&self) -> bool {
@@ -107,11 +94,7 @@ impl From<crate::store::StoreError> for ApiError {
             E::ConditionFailed | E::Cancelled { .. } => {
                 Self::new(409, "CONFLICT", "the data changed meanwhile, please retry")
             }
-            E::BadCursor => Self::new(
-                400,
-                "INVALID_CURSOR",
-                "the page cursor is not one this API gave out",
-            ),
+            E::BadCursor => Self::new(400, "INVALID_CURSOR", "the page cursor is not one this API gave out"),
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::unavailable("storage is unavailable, please retry")

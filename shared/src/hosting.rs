@@ -6,16 +6,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use crate::api::App;
-pub use crate::config::Uses;
 use crate::config::Settings;
+pub use crate::config::Uses;
 use crate::http::{Handler, lambda, server};
 
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // JSON in the cloud, where logs are parsed; readable lines on a terminal.
     let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
         || std::env::var("LOG_FORMAT").as_deref() == Ok("json")
@@ -80,9 +78,11 @@ pub async fn run_job(job: crate::api::jobs::Job, uses: Uses) -> ExitCode {
     };
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let app = &app;
-        let run = lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            job(app, &ev.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        }))
+        let run = lambda_runtime::run(lambda_runtime::service_fn(
+            move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+                job(app, &ev.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+            },
+        ))
         .await;
         return match run {
             Ok(()) => ExitCode::SUCCESS,

@@ -12,8 +12,8 @@ use crate::clock;
 use crate::coupons::{self, CouponState};
 use crate::domain::catalog::{ProductStatus, STOCK_ATTR, SkuKind};
 use crate::domain::order::{
-    LineInput, Order, OrderLine, OrderState, Reservation, Shipment, allocate, demand, new_order_no, normalise_lines, price,
-    sub_orders,
+    LineInput, Order, OrderLine, OrderState, Reservation, Shipment, allocate, demand, new_order_no, normalise_lines,
+    price, sub_orders,
 };
 use crate::error::ApiError;
 use crate::payments;
@@ -71,7 +71,10 @@ async fn existing_for_request(store: &SharedStore, openid: &str, request_id: &st
 }
 
 /// Prices the request from the catalog: lines, their bundle components and the gifts.
-async fn build_lines(store: &SharedStore, items: &[(String, i64)]) -> Result<(Vec<OrderLine>, Vec<OrderLine>), ApiError> {
+async fn build_lines(
+    store: &SharedStore,
+    items: &[(String, i64)],
+) -> Result<(Vec<OrderLine>, Vec<OrderLine>), ApiError> {
     let mut lines = Vec::new();
     let mut products = BTreeSet::new();
     for (sku_id, qty) in items {
@@ -118,7 +121,10 @@ async fn build_lines(store: &SharedStore, items: &[(String, i64)]) -> Result<(Ve
     Ok((lines, gifts))
 }
 
-async fn stock_snapshot(store: &SharedStore, skus: &[String]) -> Result<HashMap<String, Vec<crate::domain::catalog::StockLevel>>, ApiError> {
+async fn stock_snapshot(
+    store: &SharedStore,
+    skus: &[String],
+) -> Result<HashMap<String, Vec<crate::domain::catalog::StockLevel>>, ApiError> {
     let mut out = HashMap::new();
     for s in skus {
         out.insert(s.clone(), catalog::stock_levels(store, s).await?);
@@ -135,7 +141,11 @@ fn decrement(r: &Reservation) -> TxOp {
 }
 
 pub fn restock(r: &Reservation) -> TxOp {
-    TxOp::Update { key: keys::stock(&r.sku_id, &r.warehouse_id, r.shard), update: Update::new().add(STOCK_ATTR, r.quantity), cond: None }
+    TxOp::Update {
+        key: keys::stock(&r.sku_id, &r.warehouse_id, r.shard),
+        update: Update::new().add(STOCK_ATTR, r.quantity),
+        cond: None,
+    }
 }
 
 /// Places an order: one transaction decrements every counter, locks the coupon, writes the
@@ -153,7 +163,11 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
         Some(id) => {
             let c = coupons::get_user_coupon(store, openid, id).await?;
             if c.state != CouponState::Available || now < c.valid_from || now > c.valid_to {
-                return Err(ApiError::new(409, "COUPON_UNAVAILABLE", "the coupon is used, locked to another order, or not valid now"));
+                return Err(ApiError::new(
+                    409,
+                    "COUPON_UNAVAILABLE",
+                    "the coupon is used, locked to another order, or not valid now",
+                ));
             }
             Some(c)
         }
@@ -216,7 +230,11 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
         });
         ops.push(TxOp::Put { item: order_item(&order)?, cond: Some(Cond::NotExists) });
         ops.push(TxOp::Put {
-            item: to_item(&keys::user_order(openid, &order_no), None, &json!({ "order_no": order_no, "created_at": now }))?,
+            item: to_item(
+                &keys::user_order(openid, &order_no),
+                None,
+                &json!({ "order_no": order_no, "created_at": now }),
+            )?,
             cond: None,
         });
         ops.push(TxOp::Put {
@@ -226,14 +244,19 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
         let request_index = ops.len() - 1;
         match store.transact(ops).await {
             Ok(()) => {
-                tracing::info!(order_no, payable = order.payable.0, warehouses = order.sub_orders.len(), "order placed");
+                tracing::info!(
+                    order_no,
+                    payable = order.payable.0,
+                    warehouses = order.sub_orders.len(),
+                    "order placed"
+                );
                 return Ok((order, true));
             }
             Err(StoreError::Cancelled { failed }) => {
-                if failed.contains(&request_index) {
-                    if let Some(o) = existing_for_request(store, openid, &input.request_id).await? {
-                        return Ok((o, false));
-                    }
+                if failed.contains(&request_index)
+                    && let Some(o) = existing_for_request(store, openid, &input.request_id).await?
+                {
+                    return Ok((o, false));
                 }
                 if coupon_index.is_some_and(|i| failed.contains(&i)) {
                     return Err(ApiError::new(409, "COUPON_UNAVAILABLE", "the coupon was used or locked meanwhile"));
@@ -277,7 +300,11 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
         return Err(ApiError::conflict("ORDER_EXPIRED", "this order expired; place it again"));
     }
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
-    let paid_today = store.get(&keys::pay_count(openid, &day)).await?.and_then(|i| i.get("count").and_then(|c| c.as_i64())).unwrap_or(0);
+    let paid_today = store
+        .get(&keys::pay_count(openid, &day))
+        .await?
+        .and_then(|i| i.get("count").and_then(|c| c.as_i64()))
+        .unwrap_or(0);
     if paid_today >= DAILY_PAYMENTS_BEFORE_VERIFY {
         let user = crate::users::get(app, openid).await?;
         let fresh = user.phone_verified_at.is_some_and(|t| now - t <= app.settings.pay_verify_window_secs);
@@ -296,21 +323,26 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
         [first, rest @ ..] => format!("{} 等{}件", first.name, rest.len() + 1),
         [] => "订单".into(),
     };
-    let prepay_id = match client.prepay(&order.order_no, &description, order.payable.0, openid, order.expires_at, None).await {
-        Ok(id) => id,
-        Err(e) if e.verified_code() == Some("ORDERPAID") => {
-            // Paid already (a notify still on its way): apply it from the query.
-            payments::sync_from_wechat(app, &order.order_no).await?;
-            return Err(ApiError::conflict("ALREADY_PAID", "this order is paid"));
-        }
-        Err(e) if e.verified_code() == Some("ORDER_CLOSED") => {
-            return Err(ApiError::conflict("ORDER_CLOSED", "this order is closed"));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, order_no, "prepay failed");
-            return Err(ApiError::new(502, "PAY_UNAVAILABLE", "WeChat Pay did not accept the payment now; please retry"));
-        }
-    };
+    let prepay_id =
+        match client.prepay(&order.order_no, &description, order.payable.0, openid, order.expires_at, None).await {
+            Ok(id) => id,
+            Err(e) if e.verified_code() == Some("ORDERPAID") => {
+                // Paid already (a notify still on its way): apply it from the query.
+                payments::sync_from_wechat(app, &order.order_no).await?;
+                return Err(ApiError::conflict("ALREADY_PAID", "this order is paid"));
+            }
+            Err(e) if e.verified_code() == Some("ORDER_CLOSED") => {
+                return Err(ApiError::conflict("ORDER_CLOSED", "this order is closed"));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, order_no, "prepay failed");
+                return Err(ApiError::new(
+                    502,
+                    "PAY_UNAVAILABLE",
+                    "WeChat Pay did not accept the payment now; please retry",
+                ));
+            }
+        };
     store
         .update(
             &keys::order(order_no),
@@ -367,7 +399,10 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, ApiErr
     closed.state = OrderState::Closed;
     closed.closed_at = Some(now);
     closed.version += 1;
-    let mut ops = vec![TxOp::Put { item: order_item(&closed)?, cond: Some(Cond::eq("state", "unpaid").and(Cond::eq("version", order.version))) }];
+    let mut ops = vec![TxOp::Put {
+        item: order_item(&closed)?,
+        cond: Some(Cond::eq("state", "unpaid").and(Cond::eq("version", order.version))),
+    }];
     ops.extend(order.reservations.iter().map(restock));
     if let Some(c) = &order.coupon_id {
         ops.push(coupons::unlock_op(&order.openid, c, order_no));
@@ -430,7 +465,13 @@ pub async fn close_expired(app: &App, now: i64, max: usize) -> Result<CloseRepor
             break;
         }
     }
-    tracing::info!(examined = report.examined, closed = report.closed, paid = report.paid, retry = report.retry, "closer run");
+    tracing::info!(
+        examined = report.examined,
+        closed = report.closed,
+        paid = report.paid,
+        retry = report.retry,
+        "closer run"
+    );
     Ok(report)
 }
 
@@ -440,9 +481,16 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
-pub async fn list_mine(store: &SharedStore, openid: &str, limit: usize, after: Option<String>) -> Result<OrderPage, ApiError> {
+pub async fn list_mine(
+    store: &SharedStore,
+    openid: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<OrderPage, ApiError> {
     let page = store
-        .query(Query::table(format!("USER#{openid}")).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse())
+        .query(
+            Query::table(format!("USER#{openid}")).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse(),
+        )
         .await?;
     let mut items = Vec::new();
     for p in page.items {
@@ -453,8 +501,14 @@ pub async fn list_mine(store: &SharedStore, openid: &str, limit: usize, after: O
     Ok(OrderPage { items, next: page.next })
 }
 
-pub async fn search(store: &SharedStore, state: OrderState, limit: usize, after: Option<String>) -> Result<OrderPage, ApiError> {
-    let page = store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
+pub async fn search(
+    store: &SharedStore,
+    state: OrderState,
+    limit: usize,
+    after: Option<String>,
+) -> Result<OrderPage, ApiError> {
+    let page =
+        store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
     let mut items = Vec::new();
     for i in page.items {
         let o: Order = from_item(i)?;
@@ -475,7 +529,12 @@ pub struct ShipInput {
 }
 
 /// Marks one warehouse's sub-order shipped.
-pub async fn ship(store: &SharedStore, order_no: &str, warehouse_id: &str, input: ShipInput) -> Result<Order, ApiError> {
+pub async fn ship(
+    store: &SharedStore,
+    order_no: &str,
+    warehouse_id: &str,
+    input: ShipInput,
+) -> Result<Order, ApiError> {
     let carrier = input.carrier.trim();
     let tracking = input.tracking_no.trim();
     if carrier.is_empty() || carrier.chars().count() > 32 || tracking.is_empty() || tracking.len() > 64 {
@@ -490,11 +549,16 @@ pub async fn ship(store: &SharedStore, order_no: &str, warehouse_id: &str, input
             return Err(ApiError::conflict("NOT_SHIPPABLE", "this order is fully refunded"));
         }
         let version = o.version;
-        let sub = o.sub_orders.iter_mut().find(|s| s.warehouse_id == warehouse_id).ok_or_else(|| ApiError::not_found("sub-order"))?;
+        let sub = o
+            .sub_orders
+            .iter_mut()
+            .find(|s| s.warehouse_id == warehouse_id)
+            .ok_or_else(|| ApiError::not_found("sub-order"))?;
         if sub.shipment.is_some() {
             return Err(ApiError::conflict("ALREADY_SHIPPED", "this sub-order shipped already"));
         }
-        sub.shipment = Some(Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() });
+        sub.shipment =
+            Some(Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() });
         o.version += 1;
         match store.put(order_item(&o)?, Some(Cond::eq("version", version))).await {
             Ok(()) => return Ok(o),

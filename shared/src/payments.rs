@@ -45,7 +45,14 @@ pub enum Outcome {
     NotPaid,
 }
 
-fn record_op(tx: &Transaction, tid: &str, order_no: &str, openid: &str, source: &str, outcome: &str) -> Result<TxOp, StoreError> {
+fn record_op(
+    tx: &Transaction,
+    tid: &str,
+    order_no: &str,
+    openid: &str,
+    source: &str,
+    outcome: &str,
+) -> Result<TxOp, StoreError> {
     let success_time = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or_else(clock::now);
     let day = clock::business_day(success_time).map(|d| d.to_string()).unwrap_or_default();
     let rec = PaymentRecord {
@@ -59,7 +66,10 @@ fn record_op(tx: &Transaction, tid: &str, order_no: &str, openid: &str, source: 
         outcome: outcome.to_owned(),
         recorded_at: clock::now(),
     };
-    Ok(TxOp::Put { item: to_item(&keys::payment(tid), Some(keys::payment_gsi1(&day, tid)), &rec)?, cond: Some(Cond::NotExists) })
+    Ok(TxOp::Put {
+        item: to_item(&keys::payment(tid), Some(keys::payment_gsi1(&day, tid)), &rec)?,
+        cond: Some(Cond::NotExists),
+    })
 }
 
 /// Applies a verified payment. Every path is idempotent: the payment record is written with
@@ -70,12 +80,26 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
         return Ok(Outcome::NotPaid);
     }
     let Some(tid) = tx.transaction_id.clone() else {
-        cases::record(store, "payment_without_transaction_id", &tx.out_trade_no, &tx.out_trade_no, json!({ "source": source })).await?;
+        cases::record(
+            store,
+            "payment_without_transaction_id",
+            &tx.out_trade_no,
+            &tx.out_trade_no,
+            json!({ "source": source }),
+        )
+        .await?;
         return Ok(Outcome::Rejected);
     };
     let client = app.pay()?;
     if tx.mchid != client.mchid() || tx.appid != client.appid() {
-        cases::record(store, "foreign_payment", &tid, &tx.out_trade_no, json!({ "mchid": tx.mchid, "appid": tx.appid })).await?;
+        cases::record(
+            store,
+            "foreign_payment",
+            &tid,
+            &tx.out_trade_no,
+            json!({ "mchid": tx.mchid, "appid": tx.appid }),
+        )
+        .await?;
         return Ok(Outcome::Rejected);
     }
     if store.get(&keys::payment(&tid)).await?.is_some() {
@@ -85,7 +109,14 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
         let order = match orders::get(store, &tx.out_trade_no).await {
             Ok(o) => o,
             Err(e) if e.code == "NOT_FOUND" => {
-                cases::record(store, "unknown_order", &tid, &tx.out_trade_no, json!({ "amount": tx.amount.as_ref().map(|a| a.total) })).await?;
+                cases::record(
+                    store,
+                    "unknown_order",
+                    &tid,
+                    &tx.out_trade_no,
+                    json!({ "amount": tx.amount.as_ref().map(|a| a.total) }),
+                )
+                .await?;
                 return Ok(Outcome::Rejected);
             }
             Err(e) => return Err(e),
@@ -93,7 +124,10 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
         let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
         if paid_total != order.payable.0 {
             let detail = json!({ "paid": paid_total, "payable": order.payable.0 });
-            let ops = vec![record_op(tx, &tid, &order.order_no, &order.openid, source, "rejected")?, cases::record_op("amount_mismatch", &tid, &order.order_no, detail)?];
+            let ops = vec![
+                record_op(tx, &tid, &order.order_no, &order.openid, source, "rejected")?,
+                cases::record_op("amount_mismatch", &tid, &order.order_no, detail)?,
+            ];
             return match store.transact(ops).await {
                 Ok(()) => Ok(Outcome::Rejected),
                 Err(StoreError::Cancelled { .. }) => Ok(Outcome::Duplicate),
@@ -133,7 +167,10 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let mut ops = vec![
         record_op(tx, tid, &order.order_no, &order.openid, source, "applied")?,
-        TxOp::Put { item: order_item(&paid)?, cond: Some(Cond::eq("state", "unpaid").and(Cond::eq("version", order.version))) },
+        TxOp::Put {
+            item: order_item(&paid)?,
+            cond: Some(Cond::eq("state", "unpaid").and(Cond::eq("version", order.version))),
+        },
         TxOp::Update { key: keys::pay_count(&order.openid, &day), update: Update::new().add("count", 1), cond: None },
     ];
     if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
@@ -144,7 +181,14 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<
 
 /// A payment the order can no longer take: recorded with a case for operators, then
 /// refunded in full automatically.
-async fn late_payment(app: &App, tx: &Transaction, tid: &str, order: &Order, source: &str, kind: &str) -> Result<Outcome, StoreError> {
+async fn late_payment(
+    app: &App,
+    tx: &Transaction,
+    tid: &str,
+    order: &Order,
+    source: &str,
+    kind: &str,
+) -> Result<Outcome, StoreError> {
     let amount = tx.amount.as_ref().map(|a| a.total).unwrap_or(0);
     let mut ops = vec![
         record_op(tx, tid, &order.order_no, &order.openid, source, kind)?,

@@ -74,13 +74,19 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
         }
         _ => ApiError::new(502, "PAY_UNAVAILABLE", format!("the trade bill could not be fetched: {e}")),
     })?;
-    let bill = client.download_bill(&loc).await.map_err(|e| ApiError::new(502, "PAY_UNAVAILABLE", format!("the bill could not be read: {e}")))?;
+    let bill = client
+        .download_bill(&loc)
+        .await
+        .map_err(|e| ApiError::new(502, "PAY_UNAVAILABLE", format!("the bill could not be read: {e}")))?;
     tracing::info!(day, rows = bill.rows.len(), "reconciliation: bill downloaded");
     let store = &app.store;
     let local_pay: Vec<PaymentRecord> = all(store, keys::payments_on(day)).await?;
     let local_ref: Vec<RefundRecord> = all(store, keys::refunds_on(day)).await?;
-    let mut pays: HashMap<String, &PaymentRecord> =
-        local_pay.iter().filter(|p| p.outcome == "applied" || p.outcome == "paid_after_close" || p.outcome == "double_payment").map(|p| (p.transaction_id.clone(), p)).collect();
+    let mut pays: HashMap<String, &PaymentRecord> = local_pay
+        .iter()
+        .filter(|p| p.outcome == "applied" || p.outcome == "paid_after_close" || p.outcome == "double_payment")
+        .map(|p| (p.transaction_id.clone(), p))
+        .collect();
     let mut refs: HashMap<String, &RefundRecord> = local_ref.iter().map(|r| (r.out_refund_no.clone(), r)).collect();
     let mut report = Report {
         day: day.to_owned(),
@@ -95,20 +101,28 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
         differences: Vec::new(),
         generated_at: clock::now(),
     };
-    let diff = |kind: &str, order_no: &str, reference: &str, w: Option<i64>, l: Option<i64>, action: String| Difference {
-        kind: kind.into(),
-        order_no: order_no.into(),
-        reference: reference.into(),
-        wechat_fen: w,
-        local_fen: l,
-        action,
-    };
+    let diff =
+        |kind: &str, order_no: &str, reference: &str, w: Option<i64>, l: Option<i64>, action: String| Difference {
+            kind: kind.into(),
+            order_no: order_no.into(),
+            reference: reference.into(),
+            wechat_fen: w,
+            local_fen: l,
+            action,
+        };
     for row in &bill.rows {
         if row.is_refund() {
             report.wechat.refunds += 1;
             report.wechat.refund_fen += row.refund.0;
             match refs.remove(&row.out_refund_no) {
-                Some(r) if r.amount != row.refund => report.differences.push(diff("refund_amount_mismatch", &row.out_trade_no, &row.out_refund_no, Some(row.refund.0), Some(r.amount.0), "reported".into())),
+                Some(r) if r.amount != row.refund => report.differences.push(diff(
+                    "refund_amount_mismatch",
+                    &row.out_trade_no,
+                    &row.out_refund_no,
+                    Some(row.refund.0),
+                    Some(r.amount.0),
+                    "reported".into(),
+                )),
                 Some(_) => {}
                 None => {
                     let action = match refunds::complete(app, &row.out_trade_no, &row.out_refund_no).await {
@@ -116,7 +130,14 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
                         Ok(r) => format!("reported: local refund is {:?}", r.state),
                         Err(e) => format!("reported: {}", e.message),
                     };
-                    report.differences.push(diff("refund_missing_locally", &row.out_trade_no, &row.out_refund_no, Some(row.refund.0), None, action));
+                    report.differences.push(diff(
+                        "refund_missing_locally",
+                        &row.out_trade_no,
+                        &row.out_refund_no,
+                        Some(row.refund.0),
+                        None,
+                        action,
+                    ));
                 }
             }
             continue;
@@ -124,26 +145,56 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
         report.wechat.payments += 1;
         report.wechat.payment_fen += row.settlement_total.0;
         match pays.remove(&row.transaction_id) {
-            Some(p) if p.amount != row.order_total.0 => report.differences.push(diff("amount_mismatch", &row.out_trade_no, &row.transaction_id, Some(row.order_total.0), Some(p.amount), "reported".into())),
+            Some(p) if p.amount != row.order_total.0 => report.differences.push(diff(
+                "amount_mismatch",
+                &row.out_trade_no,
+                &row.transaction_id,
+                Some(row.order_total.0),
+                Some(p.amount),
+                "reported".into(),
+            )),
             Some(_) => {}
             None => {
                 tracing::warn!(order_no = %row.out_trade_no, "reconciliation: a payment WeChat has and the shop lacks; repairing");
                 let action = match payments::sync_from_wechat(app, &row.out_trade_no).await {
                     Ok(Outcome::Applied) => "repaired: payment applied".to_owned(),
-                    Ok(Outcome::PaidAfterClose) => "repaired: order was closed, payment recorded and refunded".to_owned(),
+                    Ok(Outcome::PaidAfterClose) => {
+                        "repaired: order was closed, payment recorded and refunded".to_owned()
+                    }
                     Ok(Outcome::Duplicate) => "repaired: already applied meanwhile".to_owned(),
                     Ok(o) => format!("reported: {o:?}"),
                     Err(e) => format!("reported: {}", e.message),
                 };
-                report.differences.push(diff("missing_locally", &row.out_trade_no, &row.transaction_id, Some(row.order_total.0), None, action));
+                report.differences.push(diff(
+                    "missing_locally",
+                    &row.out_trade_no,
+                    &row.transaction_id,
+                    Some(row.order_total.0),
+                    None,
+                    action,
+                ));
             }
         }
     }
     for p in pays.values() {
-        report.differences.push(diff("missing_at_wechat", &p.order_no, &p.transaction_id, None, Some(p.amount), "reported".into()));
+        report.differences.push(diff(
+            "missing_at_wechat",
+            &p.order_no,
+            &p.transaction_id,
+            None,
+            Some(p.amount),
+            "reported".into(),
+        ));
     }
     for r in refs.values() {
-        report.differences.push(diff("refund_missing_at_wechat", &r.order_no, &r.out_refund_no, None, Some(r.amount.0), "reported".into()));
+        report.differences.push(diff(
+            "refund_missing_at_wechat",
+            &r.order_no,
+            &r.out_refund_no,
+            None,
+            Some(r.amount.0),
+            "reported".into(),
+        ));
     }
     report.differences.sort_by(|a, b| (&a.kind, &a.reference).cmp(&(&b.kind, &b.reference)));
     store.put(to_item(&keys::reconciliation(day), None, &report)?, None).await?;
@@ -152,6 +203,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
 }
 
 pub async fn report(store: &SharedStore, day: &str) -> Result<Report, ApiError> {
-    let item = store.get(&keys::reconciliation(day)).await?.ok_or_else(|| ApiError::not_found("reconciliation report"))?;
+    let item =
+        store.get(&keys::reconciliation(day)).await?.ok_or_else(|| ApiError::not_found("reconciliation report"))?;
     Ok(from_item(item)?)
 }

@@ -85,7 +85,8 @@ pub struct RefundRecord {
 fn refund_item(r: &RefundRecord) -> Result<crate::store::Item, StoreError> {
     let gsi = match r.state {
         RefundState::Success => {
-            let day = clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
+            let day =
+                clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
             keys::refund_gsi1_done(&day, &r.out_refund_no)
         }
         s => keys::refund_gsi1_open(s.as_str(), r.created_at, &r.out_refund_no),
@@ -120,7 +121,12 @@ pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundR
     Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 
-pub async fn with_state(store: &SharedStore, state: &str, limit: usize, after: Option<String>) -> Result<(Vec<RefundRecord>, Option<String>), ApiError> {
+pub async fn with_state(
+    store: &SharedStore,
+    state: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<RefundRecord>, Option<String>), ApiError> {
     let page = store.query(Query::gsi1(keys::refunds_with_state(state)).limit(limit).after(after)).await?;
     let mut out = Vec::new();
     for i in page.items {
@@ -138,10 +144,17 @@ pub async fn with_state(store: &SharedStore, state: &str, limit: usize, after: O
 fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, ApiError> {
     let mut list = 0i64;
     for (sku, n) in lines {
-        let line = order.lines.iter().find(|l| &l.sku_id == sku).ok_or_else(|| ApiError::field("lines", format!("{sku} is not in this order")))?;
+        let line = order
+            .lines
+            .iter()
+            .find(|l| &l.sku_id == sku)
+            .ok_or_else(|| ApiError::field("lines", format!("{sku} is not in this order")))?;
         let already = order.returned_units.get(sku).copied().unwrap_or(0);
         if *n < 1 || already + n > line.quantity {
-            return Err(ApiError::field("lines", format!("at most {} more units of {sku} can be refunded", line.quantity - already)));
+            return Err(ApiError::field(
+                "lines",
+                format!("at most {} more units of {sku} can be refunded", line.quantity - already),
+            ));
         }
         list += line.unit_price.0 * n;
     }
@@ -153,9 +166,18 @@ fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen,
 
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
 /// refund waits for an operator; an operator's or the system's starts at once.
-pub async fn create(app: &App, order_no: &str, openid: Option<&str>, input: RefundInput, by: &str) -> Result<RefundRecord, ApiError> {
+pub async fn create(
+    app: &App,
+    order_no: &str,
+    openid: Option<&str>,
+    input: RefundInput,
+    by: &str,
+) -> Result<RefundRecord, ApiError> {
     let store = &app.store;
-    if input.request_id.len() < 8 || input.request_id.len() > 32 || !input.request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if input.request_id.len() < 8
+        || input.request_id.len() > 32
+        || !input.request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::field("request_id", "must be 8 to 32 letters, digits, '-' or '_'"));
     }
     let out_refund_no = format!("R{order_no}-{}", input.request_id);
@@ -192,7 +214,11 @@ pub async fn create(app: &App, order_no: &str, openid: Option<&str>, input: Refu
             return Err(ApiError::field("amount_fen", "nothing left to refund"));
         }
         if amount > order.refundable() {
-            return Err(ApiError::new(409, "REFUND_EXCEEDS_PAID", format!("at most {} yuan can still be refunded", order.refundable())));
+            return Err(ApiError::new(
+                409,
+                "REFUND_EXCEEDS_PAID",
+                format!("at most {} yuan can still be refunded", order.refundable()),
+            ));
         }
         let now = clock::now();
         let state = if by == "shopper" { RefundState::Requested } else { RefundState::Processing };
@@ -223,7 +249,9 @@ pub async fn create(app: &App, order_no: &str, openid: Option<&str>, input: Refu
             TxOp::Put { item: refund_item(&record)?, cond: Some(Cond::NotExists) },
             TxOp::Put {
                 item: order_item(&updated)?,
-                cond: Some(Cond::eq("version", order.version).and(Cond::le("refund_reserved", order.payable.0 - amount.0))),
+                cond: Some(
+                    Cond::eq("version", order.version).and(Cond::le("refund_reserved", order.payable.0 - amount.0)),
+                ),
             },
         ];
         match store.transact(ops).await {
@@ -233,7 +261,9 @@ pub async fn create(app: &App, order_no: &str, openid: Option<&str>, input: Refu
                 }
                 return Ok(record);
             }
-            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => return get(store, order_no, &out_refund_no).await,
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+                return get(store, order_no, &out_refund_no).await;
+            }
             Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -242,7 +272,13 @@ pub async fn create(app: &App, order_no: &str, openid: Option<&str>, input: Refu
 }
 
 /// Moves a refund between states under a condition on the state it was read in.
-async fn transition(store: &SharedStore, r: &RefundRecord, to: RefundState, extra: Vec<TxOp>, edit: impl FnOnce(&mut RefundRecord)) -> Result<Option<RefundRecord>, ApiError> {
+async fn transition(
+    store: &SharedStore,
+    r: &RefundRecord,
+    to: RefundState,
+    extra: Vec<TxOp>,
+    edit: impl FnOnce(&mut RefundRecord),
+) -> Result<Option<RefundRecord>, ApiError> {
     let mut next = r.clone();
     next.state = to;
     next.updated_at = clock::now();
@@ -275,7 +311,10 @@ async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<(Order, Ve
 pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, ApiError> {
     let r = get(&app.store, order_no, out_refund_no).await?;
     if r.state != RefundState::Requested {
-        return Err(ApiError::conflict("INVALID_TRANSITION", format!("a {} refund cannot be approved", r.state.as_str())));
+        return Err(ApiError::conflict(
+            "INVALID_TRANSITION",
+            format!("a {} refund cannot be approved", r.state.as_str()),
+        ));
     }
     match transition(&app.store, &r, RefundState::Processing, vec![], |_| {}).await? {
         Some(next) => execute(app, next).await,
@@ -287,7 +326,10 @@ pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<Re
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if r.state != RefundState::Requested {
-            return Err(ApiError::conflict("INVALID_TRANSITION", format!("a {} refund cannot be refused", r.state.as_str())));
+            return Err(ApiError::conflict(
+                "INVALID_TRANSITION",
+                format!("a {} refund cannot be refused", r.state.as_str()),
+            ));
         }
         let (_, ops) = release_ops(&app.store, &r).await?;
         if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
@@ -324,7 +366,13 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, ApiErro
             }
             Ok(next)
         }
-        Err(e) if e.verified_code().is_some() && !matches!(e.verified_code(), Some("SYSTEM_ERROR") | Some("FREQUENCY_LIMITED") | Some("BANK_ERROR")) => {
+        Err(e)
+            if e.verified_code().is_some()
+                && !matches!(
+                    e.verified_code(),
+                    Some("SYSTEM_ERROR") | Some("FREQUENCY_LIMITED") | Some("BANK_ERROR")
+                ) =>
+        {
             tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "WeChat Pay refused the refund");
             let (_, ops) = release_ops(&app.store, &r).await?;
             let msg = e.to_string();
@@ -339,8 +387,14 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, ApiErro
 }
 
 /// Refunds, in full, a payment that arrived for an order already closed (or paid twice).
-pub async fn refund_late_payment(app: &App, order: &Order, transaction_id: &str, amount: i64) -> Result<RefundRecord, ApiError> {
-    let out_refund_no = format!("RL{}", transaction_id.chars().rev().take(30).collect::<String>().chars().rev().collect::<String>());
+pub async fn refund_late_payment(
+    app: &App,
+    order: &Order,
+    transaction_id: &str,
+    amount: i64,
+) -> Result<RefundRecord, ApiError> {
+    let out_refund_no =
+        format!("RL{}", transaction_id.chars().rev().take(30).collect::<String>().chars().rev().collect::<String>());
     if let Ok(r) = get(&app.store, &order.order_no, &out_refund_no).await {
         return Ok(r);
     }
@@ -374,13 +428,27 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), ApiError> {
     let r = match get(&app.store, &n.out_trade_no, &n.out_refund_no).await {
         Ok(r) => r,
         Err(e) if e.code == "NOT_FOUND" => {
-            cases::record(&app.store, "unknown_refund", &n.out_refund_no, &n.out_trade_no, json!({ "status": n.refund_status })).await?;
+            cases::record(
+                &app.store,
+                "unknown_refund",
+                &n.out_refund_no,
+                &n.out_trade_no,
+                json!({ "status": n.refund_status }),
+            )
+            .await?;
             return Ok(());
         }
         Err(e) => return Err(e),
     };
     if n.amount.refund != r.amount.0 {
-        cases::record(&app.store, "refund_amount_mismatch", &n.out_refund_no, &n.out_trade_no, json!({ "wechat": n.amount.refund, "ours": r.amount.0 })).await?;
+        cases::record(
+            &app.store,
+            "refund_amount_mismatch",
+            &n.out_refund_no,
+            &n.out_trade_no,
+            json!({ "wechat": n.amount.refund, "ours": r.amount.0 }),
+        )
+        .await?;
         return Ok(());
     }
     match n.refund_status.as_str() {
@@ -389,7 +457,14 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), ApiError> {
         "ABNORMAL" => {
             if r.state == RefundState::Processing {
                 transition(&app.store, &r, RefundState::Abnormal, vec![], |_| {}).await?;
-                cases::record(&app.store, "refund_abnormal", &r.out_refund_no, &r.order_no, json!({ "amount": r.amount.0 })).await?;
+                cases::record(
+                    &app.store,
+                    "refund_abnormal",
+                    &r.out_refund_no,
+                    &r.order_no,
+                    json!({ "amount": r.amount.0 }),
+                )
+                .await?;
             }
             Ok(())
         }
@@ -454,8 +529,11 @@ pub async fn complete(app: &App, order_no: &str, out_refund_no: &str) -> Result<
         let mut ops = vec![TxOp::Put { item: order_item(&o)?, cond: Some(Cond::eq("version", order.version)) }];
         ops.extend(back.iter().map(restock));
         let now = clock::now();
-        if o.refunded == o.payable && !o.paid_after_close {
-            if let (Some(c), Some(t)) = (&o.coupon_id, &o.coupon_template) {
+        if o.refunded == o.payable
+            && !o.paid_after_close
+            && let (Some(c), Some(t)) = (&o.coupon_id, &o.coupon_template)
+        {
+            {
                 let uc = coupons::get_user_coupon(store, &o.openid, c).await?;
                 if uc.state == CouponState::Used && uc.order_no.as_deref() == Some(order_no) && uc.valid_to >= now {
                     ops.extend(coupons::return_ops(&o.openid, c, t, order_no, now));

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::catalog;
-use crate::domain::catalog::{
-    Component, ProductInput, ProductStatus, SkuInput, SkuKind, Warehouse,
-};
+use crate::domain::catalog::{Component, ProductInput, ProductStatus, SkuInput, SkuKind, Warehouse};
 use crate::error::ApiError;
 use crate::store::{Query, SharedStore, keys};
 
@@ -46,28 +44,18 @@ struct SampleSku {
 
 /// Loads the sample unless the store already holds warehouses; returns whether it loaded.
 pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, ApiError> {
-    if !store
-        .query(Query::table(keys::WAREHOUSES).limit(1))
-        .await?
-        .items
-        .is_empty()
-    {
+    if !store.query(Query::table(keys::WAREHOUSES).limit(1)).await?.items.is_empty() {
         return Ok(false);
     }
-    let sample: Sample = serde_json::from_str(json)
-        .map_err(|e| ApiError::bad_request(format!("sample catalog: {e}")))?;
+    let sample: Sample =
+        serde_json::from_str(json).map_err(|e| ApiError::bad_request(format!("sample catalog: {e}")))?;
     for w in sample.warehouses {
         catalog::put_warehouse(store, w).await?;
     }
     for sp in sample.products {
         let p = catalog::create_product(
             store,
-            ProductInput {
-                title: sp.title,
-                subtitle: sp.subtitle,
-                description: sp.description,
-                category: sp.category,
-            },
+            ProductInput { title: sp.title, subtitle: sp.subtitle, description: sp.description, category: sp.category },
         )
         .await?;
         let mut by_name = HashMap::new();
@@ -78,13 +66,8 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, ApiE
                 .map(|n| {
                     by_name
                         .get(n)
-                        .map(|id: &String| Component {
-                            sku_id: id.clone(),
-                            quantity: 1,
-                        })
-                        .ok_or_else(|| {
-                            ApiError::bad_request(format!("sample catalog: unknown component {n}"))
-                        })
+                        .map(|id: &String| Component { sku_id: id.clone(), quantity: 1 })
+                        .ok_or_else(|| ApiError::bad_request(format!("sample catalog: unknown component {n}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let sku = catalog::add_sku(

@@ -35,10 +35,7 @@ fn mac(secret: &[u8], signed: &str) -> HmacSha256 {
 
 pub fn issue(secret: &[u8], openid: &str, now: i64, ttl_secs: i64) -> (String, i64) {
     let exp = now + ttl_secs;
-    let claims = Claims {
-        sub: openid.to_owned(),
-        exp,
-    };
+    let claims = Claims { sub: openid.to_owned(), exp };
     let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
     let signed = format!("v1.{payload}");
     let sig = B64.encode(mac(secret, &signed).finalize().into_bytes());
@@ -49,14 +46,9 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Claims, TokenError
     let (signed, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let payload = signed.strip_prefix("v1.").ok_or(TokenError::Malformed)?;
     let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
-    mac(secret, signed)
-        .verify_slice(&sig)
-        .map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims = B64
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    mac(secret, signed).verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let claims: Claims =
+        B64.decode(payload).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -76,10 +68,7 @@ mod tests {
         assert_eq!(exp, 1_060);
         assert_eq!(verify(SECRET, &t, 1_059).unwrap().sub, "openid-1");
         assert_eq!(verify(SECRET, &t, 1_060), Err(TokenError::Expired));
-        assert_eq!(
-            verify(b"another secret of enough length!!", &t, 1_000),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify(b"another secret of enough length!!", &t, 1_000), Err(TokenError::BadSignature));
         assert_eq!(verify(SECRET, "garbage", 0), Err(TokenError::Malformed));
     }
 

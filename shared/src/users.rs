@@ -28,53 +28,32 @@ pub async fn ensure(app: &App, openid: &str, unionid: Option<&str>) -> Result<bo
 }
 
 /// Records a login: creates the user or stamps the login time, and keeps the session_key.
-pub async fn record_login(
-    app: &App,
-    openid: &str,
-    unionid: Option<&str>,
-    session_key: &str,
-) -> Result<bool, ApiError> {
+pub async fn record_login(app: &App, openid: &str, unionid: Option<&str>, session_key: &str) -> Result<bool, ApiError> {
     let created = ensure(app, openid, unionid).await?;
     if !created {
         let mut upd = Update::new().set("last_login_at", clock::now());
         if let Some(u) = unionid {
             upd = upd.set("unionid", u);
         }
-        app.store
-            .update(&keys::user(openid), upd, Some(Cond::Exists))
-            .await?;
+        app.store.update(&keys::user(openid), upd, Some(Cond::Exists)).await?;
     }
     let k = keys::user_session(openid);
-    let item = to_item(
-        &k,
-        None,
-        &json!({ "session_key": session_key, "updated_at": clock::now() }),
-    )?;
+    let item = to_item(&k, None, &json!({ "session_key": session_key, "updated_at": clock::now() }))?;
     app.store.put(item, None).await?;
     Ok(created)
 }
 
 pub async fn get(app: &App, openid: &str) -> Result<User, ApiError> {
-    let item = app
-        .store
-        .get(&keys::user(openid))
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let item = app.store.get(&keys::user(openid)).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(from_item(item)?)
 }
 
 pub async fn set_phone(app: &App, openid: &str, phone: &str) -> Result<User, ApiError> {
-    let upd = Update::new()
-        .set("phone", phone)
-        .set("phone_verified_at", clock::now());
-    let item = app
-        .store
-        .update(&keys::user(openid), upd, Some(Cond::Exists))
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => ApiError::not_found("user"),
-            e => e.into(),
-        })?;
+    let upd = Update::new().set("phone", phone).set("phone_verified_at", clock::now());
+    let item = app.store.update(&keys::user(openid), upd, Some(Cond::Exists)).await.map_err(|e| match e {
+        StoreError::ConditionFailed => ApiError::not_found("user"),
+        e => e.into(),
+    })?;
     Ok(from_item(item)?)
 }
 

@@ -48,11 +48,26 @@ fn generated_keys_reload_from_pem() {
 fn authorization_header_round_trip() {
     let f = fixture();
     let body = br#"{"mchid":"1900000001"}"#;
-    let h = sign::authorization("1900000001", "SERIAL01", &f.key, "POST", "/v3/pay/transactions/out-trade-no/A1/close", body, NOW, "NONCE1").unwrap();
+    let h = sign::authorization(
+        &sign::Credentials { mchid: "1900000001", serial_no: "SERIAL01", key: &f.key },
+        "POST",
+        "/v3/pay/transactions/out-trade-no/A1/close",
+        body,
+        NOW,
+        "NONCE1",
+    )
+    .unwrap();
     let parts = parse_authorization(&h).unwrap();
-    assert_eq!((parts.mchid.as_str(), parts.serial_no.as_str(), parts.nonce_str.as_str()), ("1900000001", "SERIAL01", "NONCE1"));
+    assert_eq!(
+        (parts.mchid.as_str(), parts.serial_no.as_str(), parts.nonce_str.as_str()),
+        ("1900000001", "SERIAL01", "NONCE1")
+    );
     let msg = request_message("POST", "/v3/pay/transactions/out-trade-no/A1/close", NOW, "NONCE1", body);
-    assert_eq!(msg, format!("POST\n/v3/pay/transactions/out-trade-no/A1/close\n{NOW}\nNONCE1\n{{\"mchid\":\"1900000001\"}}\n").into_bytes());
+    assert_eq!(
+        msg,
+        format!("POST\n/v3/pay/transactions/out-trade-no/A1/close\n{NOW}\nNONCE1\n{{\"mchid\":\"1900000001\"}}\n")
+            .into_bytes()
+    );
     assert!(f.key.public_key().verify(&msg, &parts.signature));
     // A GET signs an empty body, so the message ends "\n\n".
     assert!(request_message("GET", "/v3/certificates", NOW, "N", b"").ends_with(b"N\n\n"));
@@ -63,7 +78,12 @@ fn authorization_header_round_trip() {
 #[test]
 fn pay_sign_is_over_the_four_lines() {
     let f = fixture();
-    let msg = sign::pay_sign_message("wxd678efh567hg6787", "1414561699", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", "prepay_id=wx201410272009395522657a690389285100");
+    let msg = sign::pay_sign_message(
+        "wxd678efh567hg6787",
+        "1414561699",
+        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+        "prepay_id=wx201410272009395522657a690389285100",
+    );
     assert_eq!(
         msg,
         b"wxd678efh567hg6787\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nprepay_id=wx201410272009395522657a690389285100\n".to_vec()

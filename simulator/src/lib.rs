@@ -49,7 +49,12 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { appid: "wx0000000000000001".into(), app_secret: "sim-app-secret".into(), token_ttl: 7200, merchant: None }
+        Self {
+            appid: "wx0000000000000001".into(),
+            app_secret: "sim-app-secret".into(),
+            token_ttl: 7200,
+            merchant: None,
+        }
     }
 }
 
@@ -100,7 +105,8 @@ async fn sim_pay(State(sim): State<Sim>, Json(body): Json<pay::PayBody>) -> Resp
     match pay::pay(&sim, &body) {
         Ok(tx) => Json(tx).into_response(),
         Err((status, msg)) => {
-            (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({ "error": msg }))).into_response()
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({ "error": msg })))
+                .into_response()
         }
     }
 }

@@ -63,10 +63,7 @@ fn scripted_error(code: &str) -> Option<Response> {
     if c.is_empty() || c.starts_with("invalid") {
         Some(err(40029, "invalid code"))
     } else if c.starts_with("ratelimit") {
-        Some(err(
-            45011,
-            "api minute-quota reach limit  mustslower  retry next minute",
-        ))
+        Some(err(45011, "api minute-quota reach limit  mustslower  retry next minute"))
     } else if c.starts_with("blocked") {
         Some(err(40226, "code blocked"))
     } else if c.starts_with("busy") {
@@ -76,10 +73,7 @@ fn scripted_error(code: &str) -> Option<Response> {
     }
 }
 
-async fn code2session(
-    State(sim): State<Sim>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn code2session(State(sim): State<Sim>, Query(q): Query<HashMap<String, String>>) -> Response {
     let cfg = &sim.config;
     let p = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     if let Ok(mut st) = sim.mp.lock() {
@@ -98,11 +92,7 @@ async fn code2session(
     if let Some(e) = scripted_error(code) {
         return e;
     }
-    let fresh = sim
-        .mp
-        .lock()
-        .map(|mut st| st.used_codes.insert(code.to_owned()))
-        .unwrap_or(false);
+    let fresh = sim.mp.lock().map(|mut st| st.used_codes.insert(code.to_owned())).unwrap_or(false);
     if !fresh {
         return err(40163, "code been used");
     }
@@ -110,10 +100,7 @@ async fn code2session(
     let session_key = STANDARD.encode(&digest(&["session", code])[..16]);
     let mut v = json!({ "session_key": session_key, "openid": openid_for(&cfg.appid, user) });
     if user.starts_with("u-") {
-        v["unionid"] = json!(format!(
-            "U{}",
-            &URL_SAFE_NO_PAD.encode(digest(&["unionid", user]))[..27]
-        ));
+        v["unionid"] = json!(format!("U{}", &URL_SAFE_NO_PAD.encode(digest(&["unionid", user]))[..27]));
     }
     answer(v)
 }
@@ -142,10 +129,7 @@ async fn stable_token(State(sim): State<Sim>, Json(r): Json<TokenRequest>) -> Re
         return err(-1, "system error");
     };
     st.token_calls += 1;
-    let reuse = st
-        .current_token
-        .clone()
-        .filter(|t| !r.force_refresh && st.valid_tokens.contains(t));
+    let reuse = st.current_token.clone().filter(|t| !r.force_refresh && st.valid_tokens.contains(t));
     let token = match reuse {
         Some(t) => t,
         None => {
@@ -181,14 +165,10 @@ async fn phone_number(
             return err(-1, "system error");
         };
         st.phone_calls += 1;
-        q.get("access_token")
-            .is_some_and(|t| st.valid_tokens.contains(t))
+        q.get("access_token").is_some_and(|t| st.valid_tokens.contains(t))
     };
     if !token_ok {
-        return err(
-            40001,
-            "invalid credential, access_token is invalid or not latest",
-        );
+        return err(40001, "invalid credential, access_token is invalid or not latest");
     }
     let c = r.code.to_ascii_lowercase();
     if c.is_empty() || c.starts_with("invalid") {
@@ -201,8 +181,7 @@ async fn phone_number(
         Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d.to_owned(),
         _ => {
             let d = digest(&["phone", &r.code]);
-            let n =
-                u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % 100_000_000;
+            let n = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % 100_000_000;
             format!("138{n:08}")
         }
     };

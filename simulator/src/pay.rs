@@ -52,7 +52,8 @@ pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232099752025112500000000000001";
 
 fn new_certificate() -> Result<(MerchantKey, String, String), String> {
     let (signer, key_pem) = MerchantKey::generate().map_err(|e| e.to_string())?;
-    let kp = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).map_err(|e| e.to_string())?;
+    let kp =
+        rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).map_err(|e| e.to_string())?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
     let mut serial = [0u8; 20];
     for (i, b) in uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).take(20).enumerate() {
@@ -148,7 +149,8 @@ impl Default for Faults {
 }
 
 /// WeChat's retry schedule after a failed notify, in seconds (24 h 4 min in all).
-pub const RETRY_SCHEDULE: [u64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+pub const RETRY_SCHEDULE: [u64; 15] =
+    [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
 
 #[derive(Debug, Clone)]
 struct Order {
@@ -232,8 +234,11 @@ fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
 /// Signs `body` as WeChat Pay signs answers and notifies; returns the headers.
 fn sign_headers(sim: &PaySim, body: &[u8], use_cert: bool, timestamp: i64) -> Vec<(&'static str, String)> {
     let p = sim.platform.read().unwrap_or_else(|e| e.into_inner());
-    let (signer, serial) =
-        if use_cert { (&p.cert_signer, p.cert_serial.clone()) } else { (&p.public_key_signer, p.public_key_id.clone()) };
+    let (signer, serial) = if use_cert {
+        (&p.cert_signer, p.cert_serial.clone())
+    } else {
+        (&p.public_key_signer, p.public_key_id.clone())
+    };
     let n = nonce();
     let signature = signer.sign(&response_message(&timestamp.to_string(), &n, body)).unwrap_or_default();
     vec![
@@ -275,10 +280,17 @@ fn signed_response(sim: &PaySim, status: u16, body: Option<Value>, use_cert: boo
 }
 
 /// Checks the merchant's Authorization header over the request as received.
-fn check_auth(sim: &PaySim, method: &str, path_and_query: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), (u16, Value)> {
+fn check_auth(
+    sim: &PaySim,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), (u16, Value)> {
     let m = sim.merchant.as_ref().ok_or_else(|| error(401, "SIGN_ERROR", "simulator has no merchant configured"))?;
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let parts = parse_authorization(auth).ok_or_else(|| error(401, "SIGN_ERROR", "Authorization header missing or malformed"))?;
+    let parts = parse_authorization(auth)
+        .ok_or_else(|| error(401, "SIGN_ERROR", "Authorization header missing or malformed"))?;
     if parts.mchid != m.mchid {
         return Err(error(401, "SIGN_ERROR", "mchid does not match"));
     }
@@ -333,14 +345,17 @@ pub async fn api(State(sim): State<Sim>, req: Request) -> Response {
         return signed_response(&pay, s, Some(b), use_cert_for(&pay, requested_serial.as_deref()));
     }
     let path = parts.uri.path().to_owned();
-    let query: HashMap<String, String> = shared::http::parse_query(parts.uri.query().unwrap_or("")).into_iter().collect();
+    let query: HashMap<String, String> =
+        shared::http::parse_query(parts.uri.query().unwrap_or("")).into_iter().collect();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if method == "GET" && segs == ["v3", "billdownload", "file"] {
         // The bill file is the one answer WeChat Pay does not sign.
         let token = query.get("token").cloned().unwrap_or_default();
         return match pay.state().bills.get(&token) {
             Some(bytes) => ([("Content-Type", "application/octet-stream")], bytes.clone()).into_response(),
-            None => signed_response(&pay, 404, Some(json!({"code": "RESOURCE_NOT_EXISTS", "message": "账单不存在"})), false),
+            None => {
+                signed_response(&pay, 404, Some(json!({"code": "RESOURCE_NOT_EXISTS", "message": "账单不存在"})), false)
+            }
         };
     }
     if method == "GET" && segs == ["v3", "certificates"] {
@@ -355,7 +370,9 @@ fn certificates(sim: &PaySim) -> Value {
     let Some(m) = &sim.merchant else { return json!({ "data": [] }) };
     let p = sim.platform.read().unwrap_or_else(|e| e.into_inner());
     let n: String = nonce().chars().take(12).collect();
-    let ct = ApiV3Key::new(&m.apiv3_key).and_then(|k| k.encrypt(&n, "certificate", p.cert_pem.as_bytes())).unwrap_or_default();
+    let ct = ApiV3Key::new(&m.apiv3_key)
+        .and_then(|k| k.encrypt(&n, "certificate", p.cert_pem.as_bytes()))
+        .unwrap_or_default();
     json!({ "data": [{
         "serial_no": p.cert_serial,
         "effective_time": rfc3339(clock::now() - 86_400),
@@ -440,7 +457,14 @@ async fn route(
             let prepay_id = format!("wx{}{:010}", clock::now(), st.counter);
             st.orders.insert(
                 req.out_trade_no.clone(),
-                Order { request: req, prepay_id: prepay_id.clone(), state: "NOTPAY", transaction_id: None, success_time: None, refunded: 0 },
+                Order {
+                    request: req,
+                    prepay_id: prepay_id.clone(),
+                    state: "NOTPAY",
+                    transaction_id: None,
+                    success_time: None,
+                    refunded: 0,
+                },
             );
             ok(json!({ "prepay_id": prepay_id }))
         }
@@ -516,8 +540,11 @@ fn create_refund(sim: &Sim, req: &RefundRequest) -> (u16, Option<Value>) {
     }
     order.refunded += req.amount.refund;
     order.state = "REFUND";
-    let (out_trade_no, transaction_id, total) =
-        (order.request.out_trade_no.clone(), order.transaction_id.clone().unwrap_or_default(), order.request.amount.total);
+    let (out_trade_no, transaction_id, total) = (
+        order.request.out_trade_no.clone(),
+        order.transaction_id.clone().unwrap_or_default(),
+        order.request.amount.total,
+    );
     let notify_url = req.notify_url.clone().unwrap_or_else(|| order.request.notify_url.clone());
     st.counter += 1;
     let rec = RefundRec {
@@ -554,10 +581,10 @@ fn finish_refund(sim: &Sim, out_refund_no: &str, result: &str) {
         r.success_time = Some(clock::now());
     }
     let r = r.clone();
-    if result == "CLOSED" {
-        if let Some(o) = st.orders.get_mut(&r.out_trade_no) {
-            o.refunded -= r.refund;
-        }
+    if result == "CLOSED"
+        && let Some(o) = st.orders.get_mut(&r.out_trade_no)
+    {
+        o.refunded -= r.refund;
     }
     drop(st);
     let notice = json!({
@@ -566,18 +593,24 @@ fn finish_refund(sim: &Sim, out_refund_no: &str, result: &str) {
         "success_time": r.success_time.map(rfc3339), "user_received_account": "支付用户零钱",
         "amount": { "total": r.total, "refund": r.refund, "payer_total": r.total, "payer_refund": r.refund },
     });
-    enqueue(sim, PendingNotify {
-        url: r.notify_url.clone(),
-        event_type: format!("REFUND.{result}"),
-        key: r.out_refund_no.clone(),
-        plaintext: notice.to_string(),
-        original_type: "refund",
-    });
+    enqueue(
+        sim,
+        PendingNotify {
+            url: r.notify_url.clone(),
+            event_type: format!("REFUND.{result}"),
+            key: r.out_refund_no.clone(),
+            plaintext: notice.to_string(),
+            original_type: "refund",
+        },
+    );
 }
 
 fn trade_bill(pay: &PaySim, m: &MerchantConfig, query: &HashMap<String, String>, host: &str) -> (u16, Option<Value>) {
     let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
-    let Some(date) = query.get("bill_date").and_then(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()) else {
+    let Some(date) = query
+        .get("bill_date")
+        .and_then(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok())
+    else {
         return err(400, "PARAM_ERROR", "bill_date 格式错误");
     };
     let today = clock::business_day(clock::now()).unwrap_or(date);
@@ -597,28 +630,31 @@ fn trade_bill(pay: &PaySim, m: &MerchantConfig, query: &HashMap<String, String>,
             continue;
         }
         let total = o.request.amount.total;
-        rows.push((t, BillRow {
-            trade_time: fmt_time(t),
-            appid: o.request.appid.clone(),
-            mchid: m.mchid.clone(),
-            sub_mchid: "0".into(),
-            transaction_id: tid.clone(),
-            out_trade_no: o.request.out_trade_no.clone(),
-            openid: o.request.payer.openid.clone(),
-            trade_type: "JSAPI".into(),
-            trade_state: "SUCCESS".into(),
-            bank_type: "OTHERS".into(),
-            currency: "CNY".into(),
-            settlement_total: Fen(total),
-            refund_id: "0".into(),
-            out_refund_no: "0".into(),
-            body: o.request.description.clone(),
-            attach: o.request.attach.clone().unwrap_or_default(),
-            fee_milli_fen: total * 6, // 0.6%: a fen is 1,000 milli-fen
-            rate: "0.60%".into(),
-            order_total: Fen(total),
-            ..BillRow::default()
-        }));
+        rows.push((
+            t,
+            BillRow {
+                trade_time: fmt_time(t),
+                appid: o.request.appid.clone(),
+                mchid: m.mchid.clone(),
+                sub_mchid: "0".into(),
+                transaction_id: tid.clone(),
+                out_trade_no: o.request.out_trade_no.clone(),
+                openid: o.request.payer.openid.clone(),
+                trade_type: "JSAPI".into(),
+                trade_state: "SUCCESS".into(),
+                bank_type: "OTHERS".into(),
+                currency: "CNY".into(),
+                settlement_total: Fen(total),
+                refund_id: "0".into(),
+                out_refund_no: "0".into(),
+                body: o.request.description.clone(),
+                attach: o.request.attach.clone().unwrap_or_default(),
+                fee_milli_fen: total * 6, // 0.6%: a fen is 1,000 milli-fen
+                rate: "0.60%".into(),
+                order_total: Fen(total),
+                ..BillRow::default()
+            },
+        ));
     }
     for r in st.refunds.values() {
         let Some(t) = r.success_time else { continue };
@@ -626,30 +662,33 @@ fn trade_bill(pay: &PaySim, m: &MerchantConfig, query: &HashMap<String, String>,
             continue;
         }
         let Some(o) = st.orders.get(&r.out_trade_no) else { continue };
-        rows.push((t, BillRow {
-            trade_time: fmt_time(t),
-            appid: o.request.appid.clone(),
-            mchid: m.mchid.clone(),
-            sub_mchid: "0".into(),
-            transaction_id: r.transaction_id.clone(),
-            out_trade_no: r.out_trade_no.clone(),
-            openid: o.request.payer.openid.clone(),
-            trade_type: "JSAPI".into(),
-            trade_state: "REFUND".into(),
-            bank_type: "OTHERS".into(),
-            currency: "CNY".into(),
-            refund_id: r.refund_id.clone(),
-            out_refund_no: r.out_refund_no.clone(),
-            refund: Fen(r.refund),
-            refund_type: "ORIGINAL".into(),
-            refund_status: "SUCCESS".into(),
-            body: o.request.description.clone(),
-            attach: o.request.attach.clone().unwrap_or_default(),
-            fee_milli_fen: -(r.refund * 6),
-            rate: "0.60%".into(),
-            refund_requested: Fen(r.refund),
-            ..BillRow::default()
-        }));
+        rows.push((
+            t,
+            BillRow {
+                trade_time: fmt_time(t),
+                appid: o.request.appid.clone(),
+                mchid: m.mchid.clone(),
+                sub_mchid: "0".into(),
+                transaction_id: r.transaction_id.clone(),
+                out_trade_no: r.out_trade_no.clone(),
+                openid: o.request.payer.openid.clone(),
+                trade_type: "JSAPI".into(),
+                trade_state: "REFUND".into(),
+                bank_type: "OTHERS".into(),
+                currency: "CNY".into(),
+                refund_id: r.refund_id.clone(),
+                out_refund_no: r.out_refund_no.clone(),
+                refund: Fen(r.refund),
+                refund_type: "ORIGINAL".into(),
+                refund_status: "SUCCESS".into(),
+                body: o.request.description.clone(),
+                attach: o.request.attach.clone().unwrap_or_default(),
+                fee_milli_fen: -(r.refund * 6),
+                rate: "0.60%".into(),
+                refund_requested: Fen(r.refund),
+                ..BillRow::default()
+            },
+        ));
     }
     rows.sort_by(|a, b| (a.0, &a.1.out_trade_no).cmp(&(b.0, &b.1.out_trade_no)));
     let text = bill::render(&rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>());
@@ -678,7 +717,13 @@ fn trade_bill(pay: &PaySim, m: &MerchantConfig, query: &HashMap<String, String>,
 fn enqueue(sim: &Sim, n: PendingNotify) {
     let mut st = sim.pay.state();
     if st.faults.lose {
-        st.deliveries.push(Delivery { event_type: n.event_type, key: n.key, attempt: 0, status: None, signed_by: "lost".into() });
+        st.deliveries.push(Delivery {
+            event_type: n.event_type,
+            key: n.key,
+            attempt: 0,
+            status: None,
+            signed_by: "lost".into(),
+        });
         return;
     }
     if st.faults.hold {
@@ -734,7 +779,9 @@ async fn deliver(sim: &Sim, n: &PendingNotify) {
             (st.faults.tamper, st.faults.probe && attempt == 0, st.faults.stale)
         };
         let n12: String = nonce().chars().take(12).collect();
-        let ct = ApiV3Key::new(&m.apiv3_key).and_then(|k| k.encrypt(&n12, n.original_type, n.plaintext.as_bytes())).unwrap_or_default();
+        let ct = ApiV3Key::new(&m.apiv3_key)
+            .and_then(|k| k.encrypt(&n12, n.original_type, n.plaintext.as_bytes()))
+            .unwrap_or_default();
         let body = json!({
             "id": id, "create_time": rfc3339(clock::now()), "resource_type": "encrypt-resource",
             "event_type": n.event_type,
@@ -769,7 +816,13 @@ async fn deliver(sim: &Sim, n: &PendingNotify) {
             key: n.key.clone(),
             attempt: attempt as u32,
             status,
-            signed_by: if probe { "probe".into() } else if use_cert { "certificate".into() } else { "public_key".into() },
+            signed_by: if probe {
+                "probe".into()
+            } else if use_cert {
+                "certificate".into()
+            } else {
+                "public_key".into()
+            },
         });
         if matches!(status, Some(200) | Some(204)) {
             return;
@@ -798,10 +851,10 @@ pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
     if o.state != "NOTPAY" {
         return Err((409, format!("order is {}", o.state)));
     }
-    if let Some(exp) = o.request.time_expire.as_deref().and_then(parse_rfc3339) {
-        if clock::now() > exp {
-            return Err((409, "order expired".into()));
-        }
+    if let Some(exp) = o.request.time_expire.as_deref().and_then(parse_rfc3339)
+        && clock::now() > exp
+    {
+        return Err((409, "order expired".into()));
     }
     o.state = "SUCCESS";
     o.transaction_id = Some(tid);
@@ -809,13 +862,16 @@ pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
     let tx = transaction_json(&m, o);
     let url = o.request.notify_url.clone();
     drop(st);
-    enqueue(sim, PendingNotify {
-        url,
-        event_type: "TRANSACTION.SUCCESS".into(),
-        key: body.out_trade_no.clone(),
-        plaintext: tx.to_string(),
-        original_type: "transaction",
-    });
+    enqueue(
+        sim,
+        PendingNotify {
+            url,
+            event_type: "TRANSACTION.SUCCESS".into(),
+            key: body.out_trade_no.clone(),
+            plaintext: tx.to_string(),
+            original_type: "transaction",
+        },
+    );
     Ok(tx)
 }
 
@@ -836,7 +892,6 @@ pub fn merchant_key_pem() -> Result<(String, String), String> {
     Ok((pem_text, k.public_key_pem().map_err(|e| e.to_string())?))
 }
 
-
 #[derive(Deserialize)]
 pub struct CustomNotify {
     pub url: String,
@@ -850,5 +905,8 @@ pub struct CustomNotify {
 pub fn send_custom(sim: &Sim, n: CustomNotify) {
     let original_type = if n.event_type.starts_with("REFUND.") { "refund" } else { "transaction" };
     let key = n.resource.get("out_trade_no").and_then(Value::as_str).unwrap_or_default().to_owned();
-    enqueue(sim, PendingNotify { url: n.url, event_type: n.event_type, key, plaintext: n.resource.to_string(), original_type });
+    enqueue(
+        sim,
+        PendingNotify { url: n.url, event_type: n.event_type, key, plaintext: n.resource.to_string(), original_type },
+    );
 }

@@ -32,9 +32,7 @@ fn unique(prefix: &str) -> String {
 pub async fn store(backend: Backend) -> SharedStore {
     match backend {
         Backend::Embedded => {
-            let path = std::env::temp_dir()
-                .join("shop-tests")
-                .join(format!("{}.db", unique("t")));
+            let path = std::env::temp_dir().join("shop-tests").join(format!("{}.db", unique("t")));
             Arc::new(EmbeddedStore::open(&path).expect("temp store opens"))
         }
         Backend::Dynamo => {
@@ -46,9 +44,7 @@ pub async fn store(backend: Backend) -> SharedStore {
                 std::env::set_var("AWS_REGION", "ap-shanghai-local");
             }
             let s = DynamoStore::connect(&unique("t"), Some(&dynamodb_endpoint())).await;
-            s.create_table()
-                .await
-                .expect("DynamoDB Local creates the test table");
+            s.create_table().await.expect("DynamoDB Local creates the test table");
             Arc::new(s)
         }
     }
@@ -147,13 +143,7 @@ impl Shop {
         Shop { base: format!("http://{addr}"), http: reqwest::Client::new(), sim, app, server }
     }
 
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(m, format!("{}{path}", self.base));
         if let Some(t) = token {
@@ -165,11 +155,7 @@ impl Shop {
         let resp = req.send().await.expect("shop answers");
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
         Answer { status, body }
     }
 
@@ -195,14 +181,7 @@ impl Shop {
     /// Logs `user` in with a fresh code and returns the session token.
     pub async fn login(&self, user: &str) -> String {
         let code = format!("{user}.{}", uuid::Uuid::new_v4().simple());
-        let a = self
-            .call(
-                "POST",
-                "/login",
-                None,
-                Some(serde_json::json!({ "code": code })),
-            )
-            .await;
+        let a = self.call("POST", "/login", None, Some(serde_json::json!({ "code": code }))).await;
         assert_eq!(a.status, 200, "login of {user}: {}", a.body);
         a.body["token"].as_str().expect("token").to_owned()
     }
@@ -373,18 +352,22 @@ pub mod pay {
         }
 
         pub fn faults(&self, f: simulator::Faults) {
-            self.sim.sim.set_faults(simulator::Faults { time_scale: if f.time_scale == 1.0 { 0.001 } else { f.time_scale }, ..f });
+            self.sim.sim.set_faults(simulator::Faults {
+                time_scale: if f.time_scale == 1.0 { 0.001 } else { f.time_scale },
+                ..f
+            });
         }
 
         /// Waits until `n` notifies were verified (or refused, with `refused`), at most 10 s.
         pub async fn wait_for(&self, n: usize, refused: bool) -> bool {
             for _ in 0..1000 {
-                let r = self.received.lock().unwrap();
-                let got = if refused { r.refused.len() } else { r.verified.len() };
+                let got = {
+                    let r = self.received.lock().unwrap();
+                    if refused { r.refused.len() } else { r.verified.len() }
+                };
                 if got >= n {
                     return true;
                 }
-                drop(r);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             false
@@ -416,13 +399,19 @@ pub mod shop {
         assert_eq!(p.status, 201, "{}", p.body);
         let pid = p.body["id"].as_str().unwrap().to_owned();
         let s = shop
-            .admin("POST", &format!("/admin/products/{pid}/skus"), Some(json!({"name": "标准", "kind": "main", "price_fen": price_fen})))
+            .admin(
+                "POST",
+                &format!("/admin/products/{pid}/skus"),
+                Some(json!({"name": "标准", "kind": "main", "price_fen": price_fen})),
+            )
             .await;
         assert_eq!(s.status, 201, "{}", s.body);
         let sku = s.body["id"].as_str().unwrap().to_owned();
         for (wh, n) in stock {
             warehouse(shop, wh).await;
-            let a = shop.admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": n}))).await;
+            let a = shop
+                .admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": n})))
+                .await;
             assert_eq!(a.status, 200, "{}", a.body);
         }
         let pubd = shop.admin("POST", &format!("/admin/products/{pid}/publish"), None).await;
@@ -431,7 +420,8 @@ pub mod shop {
     }
 
     pub async fn warehouse(shop: &Shop, id: &str) {
-        let w = shop.admin("PUT", &format!("/admin/warehouses/{id}"), Some(json!({"name": id, "region": "华东"}))).await;
+        let w =
+            shop.admin("PUT", &format!("/admin/warehouses/{id}"), Some(json!({"name": id, "region": "华东"}))).await;
         assert_eq!(w.status, 200, "{}", w.body);
     }
 
@@ -442,7 +432,9 @@ pub mod shop {
     }
 
     pub async fn adjust(shop: &Shop, sku: &str, wh: &str, delta: i64) {
-        let a = shop.admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": delta}))).await;
+        let a = shop
+            .admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": delta})))
+            .await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
 

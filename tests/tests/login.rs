@@ -6,18 +6,11 @@ use shared::store::keys;
 
 async fn login_creates_then_finds_the_user(b: Backend) {
     let shop = Shop::start(b).await;
-    let first = shop
-        .call("POST", "/login", None, Some(json!({"code": "alice.1"})))
-        .await;
+    let first = shop.call("POST", "/login", None, Some(json!({"code": "alice.1"}))).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.body["new_user"], json!(true));
-    assert_eq!(
-        first.body["openid"],
-        json!(shop.sim.sim.openid_for("alice"))
-    );
-    let again = shop
-        .call("POST", "/login", None, Some(json!({"code": "alice.2"})))
-        .await;
+    assert_eq!(first.body["openid"], json!(shop.sim.sim.openid_for("alice")));
+    let again = shop.call("POST", "/login", None, Some(json!({"code": "alice.2"}))).await;
     assert_eq!(again.body["new_user"], json!(false));
     assert_eq!(again.body["openid"], first.body["openid"]);
     let token = again.body["token"].as_str().unwrap();
@@ -26,13 +19,7 @@ async fn login_creates_then_finds_the_user(b: Backend) {
     assert_eq!(me.body["openid"], first.body["openid"]);
     // The session_key stays on the server: stored, but in no answer.
     let openid = first.body["openid"].as_str().unwrap();
-    let stored = shop
-        .app
-        .store
-        .get(&keys::user_session(openid))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = shop.app.store.get(&keys::user_session(openid)).await.unwrap().unwrap();
     let session_key = stored["session_key"].as_str().unwrap();
     assert_eq!(session_key.len(), 24);
     for body in [&first.body, &again.body, &me.body] {
@@ -50,36 +37,18 @@ async fn wechat_error_codes_map_to_clear_errors(b: Backend) {
         ("busy-1", 503, "WECHAT_UNAVAILABLE"),
     ];
     for (code, status, err) in cases {
-        let a = shop
-            .call("POST", "/login", None, Some(json!({ "code": code })))
-            .await;
-        assert_eq!(
-            (a.status, a.code()),
-            (status, err),
-            "code {code}: {}",
-            a.body
-        );
+        let a = shop.call("POST", "/login", None, Some(json!({ "code": code }))).await;
+        assert_eq!((a.status, a.code()), (status, err), "code {code}: {}", a.body);
         assert!(!a.body["error"]["message"].as_str().unwrap_or("").is_empty());
     }
     // A code is good once.
-    let ok = shop
-        .call("POST", "/login", None, Some(json!({"code": "bob.7"})))
-        .await;
+    let ok = shop.call("POST", "/login", None, Some(json!({"code": "bob.7"}))).await;
     assert_eq!(ok.status, 200);
-    let reused = shop
-        .call("POST", "/login", None, Some(json!({"code": "bob.7"})))
-        .await;
+    let reused = shop.call("POST", "/login", None, Some(json!({"code": "bob.7"}))).await;
     assert_eq!((reused.status, reused.code()), (400, "INVALID_CODE"));
     // A refused login creates no user.
     let blocked = shop.sim.sim.openid_for("blocked-1");
-    assert!(
-        shop.app
-            .store
-            .get(&keys::user(&blocked))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(shop.app.store.get(&keys::user(&blocked)).await.unwrap().is_none());
 }
 
 async fn malformed_login_requests_are_refused(b: Backend) {
@@ -95,19 +64,9 @@ async fn malformed_login_requests_are_refused(b: Backend) {
     for (body, says) in cases {
         let a = shop.call("POST", "/login", None, body.clone()).await;
         assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{body:?}");
-        assert!(
-            a.body["error"]["message"].as_str().unwrap().contains(says),
-            "{body:?}: {}",
-            a.body
-        );
+        assert!(a.body["error"]["message"].as_str().unwrap().contains(says), "{body:?}: {}", a.body);
     }
-    let calls = shop
-        .http
-        .post(format!("{}/login", shop.base))
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let calls = shop.http.post(format!("{}/login", shop.base)).body("{not json").send().await.unwrap();
     assert_eq!(calls.status(), 400);
 }
 
@@ -125,11 +84,7 @@ async fn wrong_app_secret_is_a_config_error_without_the_secret(b: Backend) {
 async fn unreachable_wechat_is_unavailable(b: Backend) {
     let shop = Shop::start(b).await;
     // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut settings = (*shop.app.settings).clone();
     settings.wechat.api_base = format!("http://127.0.0.1:{port}");
     let app = shared::api::App::new(shop.app.store.clone(), settings).unwrap();
@@ -146,125 +101,51 @@ async fn session_tokens_are_checked(b: Backend) {
     let i = forged.len() / 3;
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    assert_eq!(
-        shop.call("GET", "/me", Some(&forged), None).await.status,
-        401
-    );
+    assert_eq!(shop.call("GET", "/me", Some(&forged), None).await.status, 401);
     let openid = shop.sim.sim.openid_for("erin");
-    let (expired, _) =
-        shared::session::issue(&shop.app.settings.session_secret, &openid, 1_000, 60);
+    let (expired, _) = shared::session::issue(&shop.app.settings.session_secret, &openid, 1_000, 60);
     let a = shop.call("GET", "/me", Some(&expired), None).await;
     assert_eq!((a.status, a.code()), (401, "SESSION_EXPIRED"));
     // A header naming a user is not trusted unless the shop is told to trust it.
-    let r = shop
-        .http
-        .get(format!("{}/me", shop.base))
-        .header("X-WX-OPENID", openid)
-        .send()
-        .await
-        .unwrap();
+    let r = shop.http.get(format!("{}/me", shop.base)).header("X-WX-OPENID", openid).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
 
 async fn cloud_hosting_identity_header_is_trusted_when_configured(b: Backend) {
     let shop = Shop::start_with(b, true).await;
     let openid = shop.sim.sim.openid_for("frank");
-    let r = shop
-        .http
-        .get(format!("{}/me", shop.base))
-        .header("X-WX-OPENID", &openid)
-        .send()
-        .await
-        .unwrap();
+    let r = shop.http.get(format!("{}/me", shop.base)).header("X-WX-OPENID", &openid).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["openid"], json!(openid));
-    let bad = shop
-        .http
-        .get(format!("{}/me", shop.base))
-        .header("X-WX-OPENID", "not an openid!")
-        .send()
-        .await
-        .unwrap();
+    let bad = shop.http.get(format!("{}/me", shop.base)).header("X-WX-OPENID", "not an openid!").send().await.unwrap();
     assert_eq!(bad.status(), 401);
 }
 
 async fn phone_number_is_verified_and_masked(b: Backend) {
     let shop = Shop::start(b).await;
     let token = shop.login("gina").await;
-    let a = shop
-        .call(
-            "POST",
-            "/login/phone",
-            Some(&token),
-            Some(json!({"code": "phone-13800138000"})),
-        )
-        .await;
+    let a = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "phone-13800138000"}))).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["phone"], json!("138****8000"));
     assert!(a.body["phone_verified_at"].as_i64().is_some());
-    let stored = shop
-        .app
-        .store
-        .get(&keys::user(&shop.sim.sim.openid_for("gina")))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = shop.app.store.get(&keys::user(&shop.sim.sim.openid_for("gina"))).await.unwrap().unwrap();
     assert_eq!(stored["phone"], json!("13800138000"));
     // The access token is cached...
-    let b2 = shop
-        .call(
-            "POST",
-            "/login/phone",
-            Some(&token),
-            Some(json!({"code": "phone-13900139000"})),
-        )
-        .await;
+    let b2 = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "phone-13900139000"}))).await;
     assert_eq!(b2.body["phone"], json!("139****9000"));
     let stats = shop.sim.sim.mp.lock().unwrap().token_calls;
     assert_eq!(stats, 1, "one stable_token call serves both");
     // ...and refreshed once when WeChat refuses it.
-    shop.http
-        .post(format!("{}/sim/invalidate-tokens", shop.sim.base_url()))
-        .send()
-        .await
-        .unwrap();
-    let c = shop
-        .call(
-            "POST",
-            "/login/phone",
-            Some(&token),
-            Some(json!({"code": "phone-13700137000"})),
-        )
-        .await;
+    shop.http.post(format!("{}/sim/invalidate-tokens", shop.sim.base_url())).send().await.unwrap();
+    let c = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "phone-13700137000"}))).await;
     assert_eq!(c.status, 200, "{}", c.body);
     assert_eq!(shop.sim.sim.mp.lock().unwrap().token_calls, 2);
-    let blocked = shop
-        .call(
-            "POST",
-            "/login/phone",
-            Some(&token),
-            Some(json!({"code": "blocked-p"})),
-        )
-        .await;
+    let blocked = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "blocked-p"}))).await;
     assert_eq!((blocked.status, blocked.code()), (403, "PHONE_BLOCKED"));
-    let invalid = shop
-        .call(
-            "POST",
-            "/login/phone",
-            Some(&token),
-            Some(json!({"code": "invalid-p"})),
-        )
-        .await;
+    let invalid = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "invalid-p"}))).await;
     assert_eq!((invalid.status, invalid.code()), (400, "INVALID_CODE"));
-    let anon = shop
-        .call(
-            "POST",
-            "/login/phone",
-            None,
-            Some(json!({"code": "phone-1"})),
-        )
-        .await;
+    let anon = shop.call("POST", "/login/phone", None, Some(json!({"code": "phone-1"}))).await;
     assert_eq!(anon.status, 401);
 }
 

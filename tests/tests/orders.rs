@@ -36,7 +36,12 @@ async fn place_pay_and_notify(b: Backend) {
     let p = &params.body;
     assert_eq!(p["signType"], json!("RSA"));
     let public = PublicKey::from_pem(&e2e::pay::merchant_key().1).unwrap();
-    let msg = pay_sign_message(e2e::pay::APPID, p["timeStamp"].as_str().unwrap(), p["nonceStr"].as_str().unwrap(), p["package"].as_str().unwrap());
+    let msg = pay_sign_message(
+        e2e::pay::APPID,
+        p["timeStamp"].as_str().unwrap(),
+        p["nonceStr"].as_str().unwrap(),
+        p["package"].as_str().unwrap(),
+    );
     assert!(public.verify(&msg, p["paySign"].as_str().unwrap()), "paySign verifies with the merchant key");
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no})).await;
     let paid = wait_order(&shop, &order_no, |o| o["order"]["state"] == "paid").await;
@@ -53,10 +58,22 @@ async fn client_prices_are_never_taken(b: Backend) {
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
     let token = shop.login("cheapskate").await;
     let a = shop
-        .call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1, "price_fen": 1}]})))
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1, "price_fen": 1}]})),
+        )
         .await;
     assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "unknown fields such as a price are refused");
-    let a = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "payable": 1}))).await;
+    let a = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "payable": 1})),
+        )
+        .await;
     assert_eq!(a.status, 400);
     assert_eq!(stock(&shop, &sku).await, 5);
 }
@@ -71,7 +88,12 @@ async fn two_hundred_buyers_twenty_units(b: Backend) {
             tokio::spawn(async move {
                 let openid = format!("oBuyer{i:04}xxxxxxxxxxxxxxxxxxx");
                 let a = shop
-                    .call_as(&openid, "POST", "/orders", Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]})))
+                    .call_as(
+                        &openid,
+                        "POST",
+                        "/orders",
+                        Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]})),
+                    )
                     .await;
                 (a.status, a.code().to_owned(), a.body["error"]["details"]["sku_id"].clone())
             })
@@ -108,8 +130,13 @@ async fn orders_split_by_warehouse_and_bundles_take_components(b: Backend) {
     let one = place(&shop, &token, json!([{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 1}])).await;
     assert_eq!(one.body["sub_orders"].as_array().unwrap().len(), 1);
     assert_eq!(one.body["sub_orders"][0]["warehouse_id"], json!("SH01"));
-    let set = add_sku(&shop, &pid, json!({"name": "AC", "kind": "bundle", "price_fen": 250,
-        "components": [{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 2}]})).await;
+    let set = add_sku(
+        &shop,
+        &pid,
+        json!({"name": "AC", "kind": "bundle", "price_fen": 250,
+        "components": [{"sku_id": a, "quantity": 1}, {"sku_id": c, "quantity": 2}]}),
+    )
+    .await;
     let before = (stock(&shop, &a).await, stock(&shop, &c).await);
     let bundle = place(&shop, &token, json!([{"sku_id": set, "quantity": 2}])).await;
     assert_eq!(bundle.status, 201, "{}", bundle.body);
@@ -182,20 +209,43 @@ async fn only_the_owner_pays_an_unpaid_order(b: Backend) {
 async fn closer_returns_stock_and_coupon_once(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
-    let t = shop.admin("POST", "/admin/coupons", Some(json!({"name": "立减", "rule": {"kind": "no_threshold", "amount_off": 100},
-        "total": 10, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64}))).await;
+    let t = shop
+        .admin(
+            "POST",
+            "/admin/coupons",
+            Some(json!({"name": "立减", "rule": {"kind": "no_threshold", "amount_off": 100},
+        "total": 10, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64})),
+        )
+        .await;
     let token = shop.login("sleepy").await;
     let c = shop.call("POST", &format!("/coupons/{}/claim", t.body["id"].as_str().unwrap()), Some(&token), None).await;
     let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
-    let o = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 3}], "coupon_id": coupon}))).await;
+    let o = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 3}], "coupon_id": coupon})),
+        )
+        .await;
     assert_eq!(o.body["payable"], json!(2900));
-    let again = shop.call("POST", "/orders", Some(&token), Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": coupon}))).await;
+    let again = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": coupon})),
+        )
+        .await;
     assert_eq!((again.status, again.code()), (409, "COUPON_UNAVAILABLE"), "a locked coupon serves one order");
     assert_eq!(stock(&shop, &sku).await, 2);
     // Prepay so WeChat knows the order; then two closers run at once, past the expiry.
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
     let later = shared::clock::now() + 10_000;
-    let (r1, r2) = tokio::join!(shared::orders::close_expired(&shop.app, later, 100), shared::orders::close_expired(&shop.app, later, 100));
+    let (r1, r2) = tokio::join!(
+        shared::orders::close_expired(&shop.app, later, 100),
+        shared::orders::close_expired(&shop.app, later, 100)
+    );
     assert_eq!(r1.unwrap().closed + r2.unwrap().closed, 1, "closed exactly once");
     assert_eq!(stock(&shop, &sku).await, 5, "stock came back once");
     let mine = shop.call("GET", "/me/coupons", Some(&token), None).await;
@@ -241,7 +291,8 @@ async fn payment_after_close_is_refunded(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 5);
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
     let done = wait_order(&shop, &no(&o), |v| {
-        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "success")) && v["order"]["refunded"] == json!(1500)
+        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "success"))
+            && v["order"]["refunded"] == json!(1500)
     })
     .await;
     assert_eq!(done["order"]["state"], json!("closed"), "a closed order stays closed");
@@ -250,7 +301,13 @@ async fn payment_after_close_is_refunded(b: Backend) {
     assert_eq!(done["refunds"][0]["initiated_by"], json!("system"));
     assert_eq!(stock(&shop, &sku).await, 5, "stock is not returned twice");
     let cases = shop.admin("GET", "/admin/cases", None).await;
-    assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "paid_after_close" && c["order_no"] == json!(no(&o))));
+    assert!(
+        cases.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "paid_after_close" && c["order_no"] == json!(no(&o)))
+    );
 }
 
 async fn duplicate_and_reordered_notifies_apply_once(b: Backend) {
@@ -298,7 +355,12 @@ async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
         let tx = json!({"appid": e2e::pay::APPID, "mchid": e2e::pay::MCHID, "out_trade_no": order_no, "transaction_id": "4200000000000000000000000001",
             "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-11-25T10:00:00+08:00",
             "amount": {"total": 100, "payer_total": 100, "currency": "CNY"}, "payer": {"openid": "o"}});
-        sim_post(&shop, "/sim/send-notify", json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx})).await;
+        sim_post(
+            &shop,
+            "/sim/send-notify",
+            json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx}),
+        )
+        .await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(shop.sim.sim.deliveries().iter().all(|d| d.status == Some(401)), "{:?}", shop.sim.sim.deliveries());
@@ -306,15 +368,29 @@ async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
     // Genuine but wrong: an amount that is not the payable, another merchant, an unknown order.
     shop.sim.sim.set_faults(simulator::Faults { time_scale: 0.001, ..Default::default() });
     let cases = [
-        ("amount_mismatch", json!({"out_trade_no": order_no, "amount": {"total": 1, "currency": "CNY"}, "mchid": e2e::pay::MCHID})),
-        ("foreign_payment", json!({"out_trade_no": order_no, "amount": {"total": 100, "currency": "CNY"}, "mchid": "1999999999"})),
-        ("unknown_order", json!({"out_trade_no": "20990101000000nonexistent", "amount": {"total": 100, "currency": "CNY"}, "mchid": e2e::pay::MCHID})),
+        (
+            "amount_mismatch",
+            json!({"out_trade_no": order_no, "amount": {"total": 1, "currency": "CNY"}, "mchid": e2e::pay::MCHID}),
+        ),
+        (
+            "foreign_payment",
+            json!({"out_trade_no": order_no, "amount": {"total": 100, "currency": "CNY"}, "mchid": "1999999999"}),
+        ),
+        (
+            "unknown_order",
+            json!({"out_trade_no": "20990101000000nonexistent", "amount": {"total": 100, "currency": "CNY"}, "mchid": e2e::pay::MCHID}),
+        ),
     ];
     for (i, (kind, v)) in cases.iter().enumerate() {
         let tx = json!({"appid": e2e::pay::APPID, "mchid": v["mchid"], "out_trade_no": v["out_trade_no"], "transaction_id": format!("42000000000000000000000001{i:02}"),
             "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-11-25T10:00:00+08:00",
             "amount": v["amount"], "payer": {"openid": "o"}});
-        sim_post(&shop, "/sim/send-notify", json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx})).await;
+        sim_post(
+            &shop,
+            "/sim/send-notify",
+            json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx}),
+        )
+        .await;
         let mut found = false;
         for _ in 0..100 {
             let c = shop.admin("GET", "/admin/cases", None).await;
@@ -359,7 +435,8 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     // Refund: reserved on the order, then the WeChat call never happened; the sweep sends it.
     let mut offline = shop.app.clone();
     offline.pay = None;
-    let input: shared::refunds::RefundInput = serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
+    let input: shared::refunds::RefundInput =
+        serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
     let pending = shared::refunds::create(&offline, &no(&o), None, input, "operator").await;
     assert!(pending.is_err(), "the call to WeChat failed");
     let rec = shared::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
@@ -367,7 +444,9 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     assert!(rec.refund_id.is_none());
     shared::refunds::retry_pending(&shop.app, shared::clock::now() + 120).await.unwrap();
     // The order and its refunds are two reads: wait for both to show the completion.
-    let done = wait_order(&shop, &no(&o), |v| v["refunds"][0]["state"] == "success" && v["order"]["refunded"] == json!(700)).await;
+    let done =
+        wait_order(&shop, &no(&o), |v| v["refunds"][0]["state"] == "success" && v["order"]["refunded"] == json!(700))
+            .await;
     assert_eq!(done["order"]["refund_reserved"], json!(700));
     assert_eq!(stock(&shop, &sku).await, 4 + 1, "the unshipped unit came back");
 }
@@ -383,7 +462,11 @@ fn bad_orders(sku: &str) -> Vec<(Value, u16, &'static str)> {
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 0}]}), 400, "INVALID_INPUT"),
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": -1}]}), 400, "INVALID_INPUT"),
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 100}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 60}, {"sku_id": sku, "quantity": 60}]}), 400, "INVALID_INPUT"),
+        (
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 60}, {"sku_id": sku, "quantity": 60}]}),
+            400,
+            "INVALID_INPUT",
+        ),
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1.5}]}), 400, "INVALID_INPUT"),
         (json!({"request_id": rid(), "items": [{"sku_id": sku}]}), 400, "INVALID_INPUT"),
         (json!({"request_id": rid(), "items": [{"quantity": 1}]}), 400, "INVALID_INPUT"),
@@ -391,7 +474,11 @@ fn bad_orders(sku: &str) -> Vec<(Value, u16, &'static str)> {
         (json!({"request_id": rid(), "items": many}), 400, "INVALID_INPUT"),
         (json!({"request_id": rid(), "items": [{"sku_id": "Snope", "quantity": 1}]}), 422, "SKU_UNAVAILABLE"),
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 6}]}), 409, "OUT_OF_STOCK"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": "Unope"}), 404, "NOT_FOUND"),
+        (
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": "Unope"}),
+            404,
+            "NOT_FOUND",
+        ),
         (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "extra": 1}), 400, "INVALID_INPUT"),
         (json!({"request_id": 12345678, "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
         (json!([1, 2, 3]), 400, "INVALID_INPUT"),
@@ -422,22 +509,76 @@ async fn operators_search_and_ship(b: Backend) {
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
     let token = shop.login("shipme").await;
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
-    let early = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF1"}))).await;
+    let early = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{}/shipments/SH01", no(&o)),
+            Some(json!({"carrier": "SF", "tracking_no": "SF1"})),
+        )
+        .await;
     assert_eq!((early.status, early.code()), (409, "NOT_SHIPPABLE"), "unpaid orders do not ship");
     pay_and_wait(&shop, &token, &no(&o)).await;
     let paid = shop.admin("GET", "/admin/orders?state=paid", None).await;
     assert!(paid.body["items"].as_array().unwrap().iter().any(|x| x["order_no"] == json!(no(&o))));
-    let s = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF123"}))).await;
+    let s = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{}/shipments/SH01", no(&o)),
+            Some(json!({"carrier": "SF", "tracking_no": "SF123"})),
+        )
+        .await;
     assert_eq!(s.status, 200, "{}", s.body);
     assert_eq!(s.body["sub_orders"][0]["shipment"]["tracking_no"], json!("SF123"));
-    let twice = shop.admin("POST", &format!("/admin/orders/{}/shipments/SH01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF9"}))).await;
+    let twice = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{}/shipments/SH01", no(&o)),
+            Some(json!({"carrier": "SF", "tracking_no": "SF9"})),
+        )
+        .await;
     assert_eq!(twice.code(), "ALREADY_SHIPPED");
-    let wrong = shop.admin("POST", &format!("/admin/orders/{}/shipments/GZ01", no(&o)), Some(json!({"carrier": "SF", "tracking_no": "SF9"}))).await;
+    let wrong = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{}/shipments/GZ01", no(&o)),
+            Some(json!({"carrier": "SF", "tracking_no": "SF9"})),
+        )
+        .await;
     assert_eq!(wrong.status, 404);
     assert_eq!(shop.call("GET", "/admin/orders", Some(&token), None).await.status, 401);
 }
 
+async fn cart_shows_current_prices_and_availability(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (pid, sku) = product_with_stock(&shop, 500, &[("SH01", 3)]).await;
+    let gift = add_sku(&shop, &pid, json!({"name": "赠品", "kind": "gift", "price_fen": 0})).await;
+    let token = shop.login("carter").await;
+    let c = shop.call("PUT", &format!("/cart/{sku}"), Some(&token), Some(json!({"quantity": 2}))).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.body["total"], json!(1000));
+    assert_eq!(c.body["lines"][0]["purchasable"], json!(true));
+    // The price changes: the cart shows the new one; the stock falls short: it says so.
+    shop.admin("PATCH", &format!("/admin/skus/{sku}"), Some(json!({"price_fen": 600}))).await;
+    adjust(&shop, &sku, "SH01", -2).await;
+    let c = shop.call("GET", "/cart", Some(&token), None).await;
+    assert_eq!(c.body["lines"][0]["unit_price"], json!(600));
+    assert_eq!(c.body["lines"][0]["available"], json!(1));
+    assert_eq!(c.body["lines"][0]["purchasable"], json!(false));
+    assert_eq!(c.body["total"], json!(0));
+    for (path, body, code) in [
+        (format!("/cart/{gift}"), json!({"quantity": 1}), "INVALID_INPUT"),
+        (format!("/cart/{sku}"), json!({"quantity": 100}), "INVALID_INPUT"),
+        (format!("/cart/{sku}"), json!({"quantity": -1}), "INVALID_INPUT"),
+        ("/cart/Snope".to_string(), json!({"quantity": 1}), "NOT_FOUND"),
+    ] {
+        assert_eq!(shop.call("PUT", &path, Some(&token), Some(body)).await.code(), code, "{path}");
+    }
+    let removed = shop.call("DELETE", &format!("/cart/{sku}"), Some(&token), None).await;
+    assert!(removed.body["lines"].as_array().unwrap().is_empty());
+}
+
 on_both_stores!(
+    cart_shows_current_prices_and_availability,
     place_pay_and_notify,
     client_prices_are_never_taken,
     two_hundred_buyers_twenty_units,

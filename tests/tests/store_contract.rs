@@ -13,9 +13,7 @@ fn item(pk: &str, sk: &str, attrs: Value) -> Item {
 }
 
 fn stock_of(i: &Option<Item>) -> Option<i64> {
-    i.as_ref()
-        .and_then(|i| i.get("stock"))
-        .and_then(Value::as_i64)
+    i.as_ref().and_then(|i| i.get("stock")).and_then(Value::as_i64)
 }
 
 async fn round_trip_keeps_every_value(b: Backend) {
@@ -35,33 +33,19 @@ async fn round_trip_keeps_every_value(b: Backend) {
 
 async fn put_if_absent_refuses_the_second(b: Backend) {
     let s = store(b).await;
-    s.put(item("U", "1", json!({"v": 1})), Some(Cond::NotExists))
-        .await
-        .unwrap();
-    let e = s
-        .put(item("U", "1", json!({"v": 2})), Some(Cond::NotExists))
-        .await
-        .unwrap_err();
+    s.put(item("U", "1", json!({"v": 1})), Some(Cond::NotExists)).await.unwrap();
+    let e = s.put(item("U", "1", json!({"v": 2})), Some(Cond::NotExists)).await.unwrap_err();
     assert!(matches!(e, StoreError::ConditionFailed), "{e:?}");
-    assert_eq!(
-        s.get(&Key::new("U", "1")).await.unwrap().unwrap()["v"],
-        json!(1)
-    );
+    assert_eq!(s.get(&Key::new("U", "1")).await.unwrap().unwrap()["v"], json!(1));
 }
 
 async fn update_creates_and_counts_from_zero(b: Backend) {
     let s = store(b).await;
     let k = Key::new("C", "1");
-    let new = s
-        .update(&k, Update::new().add("hits", 3).set("name", "x"), None)
-        .await
-        .unwrap();
+    let new = s.update(&k, Update::new().add("hits", 3).set("name", "x"), None).await.unwrap();
     assert_eq!(new["hits"], json!(3));
     assert_eq!(item_key(&new).unwrap(), k);
-    let new = s
-        .update(&k, Update::new().add("hits", -5).remove("name"), None)
-        .await
-        .unwrap();
+    let new = s.update(&k, Update::new().add("hits", -5).remove("name"), None).await.unwrap();
     assert_eq!(new["hits"], json!(-2));
     assert!(new.get("name").is_none());
 }
@@ -69,34 +53,22 @@ async fn update_creates_and_counts_from_zero(b: Backend) {
 async fn conditional_decrement_refuses_below_zero(b: Backend) {
     let s = store(b).await;
     let k = Key::new("SKU#1", "STOCK#W#00");
-    s.put(item("SKU#1", "STOCK#W#00", json!({"stock": 2})), None)
-        .await
-        .unwrap();
+    s.put(item("SKU#1", "STOCK#W#00", json!({"stock": 2})), None).await.unwrap();
     let dec = |n: i64| Update::new().add("stock", -n);
-    s.update(&k, dec(2), Some(Cond::ge("stock", 2)))
-        .await
-        .unwrap();
-    let e = s
-        .update(&k, dec(1), Some(Cond::ge("stock", 1)))
-        .await
-        .unwrap_err();
+    s.update(&k, dec(2), Some(Cond::ge("stock", 2))).await.unwrap();
+    let e = s.update(&k, dec(1), Some(Cond::ge("stock", 1))).await.unwrap_err();
     assert!(matches!(e, StoreError::ConditionFailed));
     assert_eq!(stock_of(&s.get(&k).await.unwrap()), Some(0));
     // On a missing item the condition fails too, and nothing is created.
     let missing = Key::new("SKU#2", "STOCK#W#00");
-    assert!(matches!(
-        s.update(&missing, dec(1), Some(Cond::ge("stock", 1))).await,
-        Err(StoreError::ConditionFailed)
-    ));
+    assert!(matches!(s.update(&missing, dec(1), Some(Cond::ge("stock", 1))).await, Err(StoreError::ConditionFailed)));
     assert_eq!(s.get(&missing).await.unwrap(), None);
 }
 
 async fn conditions_compare_like_dynamodb(b: Backend) {
     let s = store(b).await;
     let k = Key::new("O", "1");
-    s.put(item("O", "1", json!({"state": "unpaid", "n": 5})), None)
-        .await
-        .unwrap();
+    s.put(item("O", "1", json!({"state": "unpaid", "n": 5})), None).await.unwrap();
     let set = || Update::new().set("touched", true);
     let cases: Vec<(Cond, bool)> = vec![
         (Cond::eq("state", "unpaid"), true),
@@ -129,26 +101,17 @@ async fn conditions_compare_like_dynamodb(b: Backend) {
 async fn delete_is_conditional(b: Backend) {
     let s = store(b).await;
     let k = Key::new("D", "1");
-    s.put(item("D", "1", json!({"state": "locked"})), None)
-        .await
-        .unwrap();
-    assert!(matches!(
-        s.delete(&k, Some(Cond::eq("state", "free"))).await,
-        Err(StoreError::ConditionFailed)
-    ));
+    s.put(item("D", "1", json!({"state": "locked"})), None).await.unwrap();
+    assert!(matches!(s.delete(&k, Some(Cond::eq("state", "free"))).await, Err(StoreError::ConditionFailed)));
     assert!(s.get(&k).await.unwrap().is_some());
-    s.delete(&k, Some(Cond::eq("state", "locked")))
-        .await
-        .unwrap();
+    s.delete(&k, Some(Cond::eq("state", "locked"))).await.unwrap();
     assert!(s.get(&k).await.unwrap().is_none());
     s.delete(&k, None).await.unwrap();
 }
 
 async fn transaction_applies_all(b: Backend) {
     let s = store(b).await;
-    s.put(item("S", "a", json!({"stock": 5})), None)
-        .await
-        .unwrap();
+    s.put(item("S", "a", json!({"stock": 5})), None).await.unwrap();
     s.put(item("S", "gone", json!({})), None).await.unwrap();
     s.transact(vec![
         TxOp::Update {
@@ -156,40 +119,22 @@ async fn transaction_applies_all(b: Backend) {
             update: Update::new().add("stock", -2),
             cond: Some(Cond::ge("stock", 2)),
         },
-        TxOp::Put {
-            item: item("O", "1", json!({"state": "unpaid"})),
-            cond: Some(Cond::NotExists),
-        },
-        TxOp::Delete {
-            key: Key::new("S", "gone"),
-            cond: Some(Cond::Exists),
-        },
-        TxOp::Check {
-            key: Key::new("IDEMPOTENCY", "req-1"),
-            cond: Cond::NotExists,
-        },
+        TxOp::Put { item: item("O", "1", json!({"state": "unpaid"})), cond: Some(Cond::NotExists) },
+        TxOp::Delete { key: Key::new("S", "gone"), cond: Some(Cond::Exists) },
+        TxOp::Check { key: Key::new("IDEMPOTENCY", "req-1"), cond: Cond::NotExists },
     ])
     .await
     .unwrap();
-    assert_eq!(
-        stock_of(&s.get(&Key::new("S", "a")).await.unwrap()),
-        Some(3)
-    );
+    assert_eq!(stock_of(&s.get(&Key::new("S", "a")).await.unwrap()), Some(3));
     assert!(s.get(&Key::new("O", "1")).await.unwrap().is_some());
     assert!(s.get(&Key::new("S", "gone")).await.unwrap().is_none());
 }
 
 async fn transaction_is_all_or_nothing(b: Backend) {
     let s = store(b).await;
-    s.put(item("S", "a", json!({"stock": 5})), None)
-        .await
-        .unwrap();
-    s.put(item("S", "b", json!({"stock": 1})), None)
-        .await
-        .unwrap();
-    s.put(item("S", "c", json!({"stock": 0})), None)
-        .await
-        .unwrap();
+    s.put(item("S", "a", json!({"stock": 5})), None).await.unwrap();
+    s.put(item("S", "b", json!({"stock": 1})), None).await.unwrap();
+    s.put(item("S", "c", json!({"stock": 0})), None).await.unwrap();
     let dec = |sk: &str, n: i64| TxOp::Update {
         key: Key::new("S", sk),
         update: Update::new().add("stock", -n),
@@ -199,10 +144,7 @@ async fn transaction_is_all_or_nothing(b: Backend) {
         .transact(vec![
             dec("a", 2),
             dec("b", 2),
-            TxOp::Put {
-                item: item("O", "1", json!({})),
-                cond: Some(Cond::NotExists),
-            },
+            TxOp::Put { item: item("O", "1", json!({})), cond: Some(Cond::NotExists) },
             dec("c", 1),
         ])
         .await
@@ -213,41 +155,20 @@ async fn transaction_is_all_or_nothing(b: Backend) {
         }
         other => panic!("expected a cancelled transaction, got {other:?}"),
     }
-    assert_eq!(
-        stock_of(&s.get(&Key::new("S", "a")).await.unwrap()),
-        Some(5),
-        "nothing applied"
-    );
-    assert_eq!(
-        stock_of(&s.get(&Key::new("S", "b")).await.unwrap()),
-        Some(1)
-    );
+    assert_eq!(stock_of(&s.get(&Key::new("S", "a")).await.unwrap()), Some(5), "nothing applied");
+    assert_eq!(stock_of(&s.get(&Key::new("S", "b")).await.unwrap()), Some(1));
     assert!(s.get(&Key::new("O", "1")).await.unwrap().is_none());
 }
 
 async fn transaction_shape_is_checked(b: Backend) {
     let s = store(b).await;
-    let put = |sk: String| TxOp::Put {
-        item: item("X", &sk, json!({})),
-        cond: None,
-    };
-    let e = s
-        .transact(vec![put("1".into()), put("1".into())])
-        .await
-        .unwrap_err();
+    let put = |sk: String| TxOp::Put { item: item("X", &sk, json!({})), cond: None };
+    let e = s.transact(vec![put("1".into()), put("1".into())]).await.unwrap_err();
     assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
-    let e = s
-        .transact((0..101).map(|i| put(i.to_string())).collect())
-        .await
-        .unwrap_err();
+    let e = s.transact((0..101).map(|i| put(i.to_string())).collect()).await.unwrap_err();
     assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
-    assert!(matches!(
-        s.transact(vec![]).await,
-        Err(StoreError::Invalid(_))
-    ));
-    s.transact((0..100).map(|i| put(format!("{i:03}"))).collect())
-        .await
-        .unwrap();
+    assert!(matches!(s.transact(vec![]).await, Err(StoreError::Invalid(_))));
+    s.transact((0..100).map(|i| put(format!("{i:03}"))).collect()).await.unwrap();
     let all = s.query(Query::table("X").limit(1000)).await.unwrap();
     assert_eq!(all.items.len(), 100);
 }
@@ -255,9 +176,7 @@ async fn transaction_shape_is_checked(b: Backend) {
 async fn query_pages_in_sort_order(b: Backend) {
     let s = store(b).await;
     for i in (0..25).rev() {
-        s.put(item("Q", &format!("ITEM#{i:02}"), json!({"i": i})), None)
-            .await
-            .unwrap();
+        s.put(item("Q", &format!("ITEM#{i:02}"), json!({"i": i})), None).await.unwrap();
     }
     s.put(item("Q", "META", json!({})), None).await.unwrap();
     s.put(item("Q2", "ITEM#00", json!({})), None).await.unwrap();
@@ -265,10 +184,7 @@ async fn query_pages_in_sort_order(b: Backend) {
     let mut after = None;
     let mut pages = 0;
     loop {
-        let p = s
-            .query(Query::table("Q").prefix("ITEM#").limit(10).after(after))
-            .await
-            .unwrap();
+        let p = s.query(Query::table("Q").prefix("ITEM#").limit(10).after(after)).await.unwrap();
         pages += 1;
         seen.extend(p.items.iter().map(|i| i["i"].as_i64().unwrap()));
         after = p.next;
@@ -278,10 +194,7 @@ async fn query_pages_in_sort_order(b: Backend) {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, (0..25).collect::<Vec<_>>());
-    let exact = s
-        .query(Query::table("Q").prefix("ITEM#").limit(25))
-        .await
-        .unwrap();
+    let exact = s.query(Query::table("Q").prefix("ITEM#").limit(25)).await.unwrap();
     assert_eq!(exact.items.len(), 25);
     assert!(exact.next.is_none(), "no cursor when nothing is left");
     let mut newest_first = Vec::new();
@@ -301,39 +214,23 @@ async fn query_pages_in_sort_order(b: Backend) {
 
 async fn secondary_index_query(b: Backend) {
     let s = store(b).await;
-    for (pk, cat, status) in [
-        ("P1", "fruit", "on"),
-        ("P2", "tea", "on"),
-        ("P3", "fruit", "on"),
-        ("P4", "fruit", "off"),
-    ] {
+    for (pk, cat, status) in [("P1", "fruit", "on"), ("P2", "tea", "on"), ("P3", "fruit", "on"), ("P4", "fruit", "off")]
+    {
         let mut it = item(pk, "META", json!({"id": pk}));
         it.insert("gsi1pk".into(), json!(format!("STATUS#{status}")));
         it.insert("gsi1sk".into(), json!(format!("{cat}#{pk}")));
         s.put(it, None).await.unwrap();
     }
-    s.put(item("P5", "META", json!({"id": "P5"})), None)
-        .await
-        .unwrap();
-    let ids = |p: &shared::store::Page| {
-        p.items
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
+    s.put(item("P5", "META", json!({"id": "P5"})), None).await.unwrap();
+    let ids =
+        |p: &shared::store::Page| p.items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let on = s.query(Query::gsi1("STATUS#on")).await.unwrap();
     assert_eq!(ids(&on), vec!["P1", "P3", "P2"]);
-    let fruit = s
-        .query(Query::gsi1("STATUS#on").prefix("fruit#"))
-        .await
-        .unwrap();
+    let fruit = s.query(Query::gsi1("STATUS#on").prefix("fruit#")).await.unwrap();
     assert_eq!(ids(&fruit), vec!["P1", "P3"]);
     let first = s.query(Query::gsi1("STATUS#on").limit(2)).await.unwrap();
     assert_eq!(ids(&first), vec!["P1", "P3"]);
-    let rest = s
-        .query(Query::gsi1("STATUS#on").limit(2).after(first.next))
-        .await
-        .unwrap();
+    let rest = s.query(Query::gsi1("STATUS#on").limit(2).after(first.next)).await.unwrap();
     assert_eq!(ids(&rest), vec!["P2"]);
     assert!(rest.next.is_none());
     let back = s.query(Query::gsi1("STATUS#on").limit(2).reverse()).await.unwrap();
@@ -345,18 +242,12 @@ async fn secondary_index_query(b: Backend) {
     moved.insert("gsi1pk".into(), json!("STATUS#off"));
     moved.insert("gsi1sk".into(), json!("fruit#P1"));
     s.put(moved, None).await.unwrap();
-    assert_eq!(
-        ids(&s.query(Query::gsi1("STATUS#off")).await.unwrap()),
-        vec!["P1", "P4"]
-    );
+    assert_eq!(ids(&s.query(Query::gsi1("STATUS#off")).await.unwrap()), vec!["P1", "P4"]);
 }
 
 async fn foreign_cursor_is_refused(b: Backend) {
     let s = store(b).await;
-    let e = s
-        .query(Query::table("Q").after(Some("not a cursor!".into())))
-        .await
-        .unwrap_err();
+    let e = s.query(Query::table("Q").after(Some("not a cursor!".into()))).await.unwrap_err();
     assert!(matches!(e, StoreError::BadCursor), "{e:?}");
 }
 
@@ -365,22 +256,13 @@ async fn foreign_cursor_is_refused(b: Backend) {
 async fn parallel_decrements_never_oversell(b: Backend) {
     let s = store(b).await;
     let k = Key::new("SKU#hot", "STOCK#W#00");
-    s.put(item("SKU#hot", "STOCK#W#00", json!({"stock": 20})), None)
-        .await
-        .unwrap();
+    s.put(item("SKU#hot", "STOCK#W#00", json!({"stock": 20})), None).await.unwrap();
     let tasks: Vec<_> = (0..120)
         .map(|_| {
             let (s, k) = (s.clone(), k.clone());
             tokio::spawn(async move {
                 loop {
-                    match s
-                        .update(
-                            &k,
-                            Update::new().add("stock", -1),
-                            Some(Cond::ge("stock", 1)),
-                        )
-                        .await
-                    {
+                    match s.update(&k, Update::new().add("stock", -1), Some(Cond::ge("stock", 1))).await {
                         Ok(_) => return true,
                         Err(StoreError::ConditionFailed) => return false,
                         Err(StoreError::Conflict) => continue,
@@ -403,12 +285,8 @@ async fn parallel_decrements_never_oversell(b: Backend) {
 /// The same through transactions touching two counters and an order row each.
 async fn parallel_transactions_never_oversell(b: Backend) {
     let s = store(b).await;
-    s.put(item("S", "a", json!({"stock": 7})), None)
-        .await
-        .unwrap();
-    s.put(item("S", "b", json!({"stock": 30})), None)
-        .await
-        .unwrap();
+    s.put(item("S", "a", json!({"stock": 7})), None).await.unwrap();
+    s.put(item("S", "b", json!({"stock": 30})), None).await.unwrap();
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let s = s.clone();
@@ -418,10 +296,8 @@ async fn parallel_transactions_never_oversell(b: Backend) {
                     update: Update::new().add("stock", -1),
                     cond: Some(Cond::ge("stock", 1)),
                 };
-                let order = TxOp::Put {
-                    item: item("ORDER", &format!("{i:03}"), json!({})),
-                    cond: Some(Cond::NotExists),
-                };
+                let order =
+                    TxOp::Put { item: item("ORDER", &format!("{i:03}"), json!({})), cond: Some(Cond::NotExists) };
                 loop {
                     match s.transact(vec![dec("a"), dec("b"), order.clone()]).await {
                         Ok(()) => return true,
@@ -443,22 +319,9 @@ async fn parallel_transactions_never_oversell(b: Backend) {
         }
     }
     assert_eq!(won, 7);
-    assert_eq!(
-        stock_of(&s.get(&Key::new("S", "a")).await.unwrap()),
-        Some(0)
-    );
-    assert_eq!(
-        stock_of(&s.get(&Key::new("S", "b")).await.unwrap()),
-        Some(23)
-    );
-    assert_eq!(
-        s.query(Query::table("ORDER").limit(100))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        7
-    );
+    assert_eq!(stock_of(&s.get(&Key::new("S", "a")).await.unwrap()), Some(0));
+    assert_eq!(stock_of(&s.get(&Key::new("S", "b")).await.unwrap()), Some(23));
+    assert_eq!(s.query(Query::table("ORDER").limit(100)).await.unwrap().items.len(), 7);
 }
 
 on_both_stores!(

@@ -165,7 +165,8 @@ async fn during_a_switch_notifies_signed_by_either_key_verify() {
         rig.pay(&no, None).await;
     }
     assert!(rig.wait_for(8, false).await);
-    let signers: std::collections::HashSet<String> = rig.sim.sim.deliveries().into_iter().map(|d| d.signed_by).collect();
+    let signers: std::collections::HashSet<String> =
+        rig.sim.sim.deliveries().into_iter().map(|d| d.signed_by).collect();
     assert!(signers.len() == 2 || signers.len() == 1, "{signers:?}");
     assert!(rig.received.lock().unwrap().refused.is_empty());
 }

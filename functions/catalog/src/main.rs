@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(
-        &[shared::api::catalog::handler],
-        shared::hosting::Uses::StoreOnly,
-    )
-    .await
+    shared::hosting::run(&[shared::api::catalog::handler], shared::hosting::Uses::StoreOnly).await
 }

@@ -14,10 +14,7 @@ async fn main() -> std::process::ExitCode {
     };
     if std::env::var("SEED_SAMPLE").as_deref() == Ok("1") {
         match shared::sample::load_if_empty(&app.store, SAMPLE).await {
-            Ok(loaded) => eprintln!(
-                "sample catalog {}",
-                if loaded { "loaded" } else { "already present" }
-            ),
+            Ok(loaded) => eprintln!("sample catalog {}", if loaded { "loaded" } else { "already present" }),
             Err(e) => {
                 eprintln!("sample catalog: {e}");
                 return std::process::ExitCode::FAILURE;

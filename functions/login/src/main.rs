@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(
-        &[shared::api::login::handler],
-        shared::hosting::Uses::WeChat,
-    )
-    .await
+    shared::hosting::run(&[shared::api::login::handler], shared::hosting::Uses::WeChat).await
 }

@@ -8,9 +8,7 @@ use serde_json::json;
 
 use super::{App, operator, page_limit, shopper};
 use crate::catalog;
-use crate::domain::catalog::{
-    ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch, Warehouse,
-};
+use crate::domain::catalog::{ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch, Warehouse};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 
@@ -69,18 +67,12 @@ fn status_param(req: &Request) -> Result<ProductStatus, ApiError> {
         None | Some("on_sale") => Ok(ProductStatus::OnSale),
         Some("draft") => Ok(ProductStatus::Draft),
         Some("off_sale") => Ok(ProductStatus::OffSale),
-        Some(_) => Err(ApiError::field(
-            "status",
-            "must be draft, on_sale or off_sale",
-        )),
+        Some(_) => Err(ApiError::field("status", "must be draft, on_sale or off_sale")),
     }
 }
 
 async fn admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Response, ApiError> {
-    let known = matches!(
-        segs.first(),
-        Some(&("products" | "skus" | "warehouses" | "stock" | "safety-stock"))
-    );
+    let known = matches!(segs.first(), Some(&("products" | "skus" | "warehouses" | "stock" | "safety-stock")));
     if !known {
         return Err(ApiError::no_route(m, &req.path));
     }
@@ -98,10 +90,9 @@ async fn admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Respo
             )
             .await?,
         ),
-        ("POST", ["products"]) => Response::json(
-            201,
-            &catalog::create_product(store, req.json::<ProductInput>()?).await?,
-        ),
+        ("POST", ["products"]) => {
+            Response::json(201, &catalog::create_product(store, req.json::<ProductInput>()?).await?)
+        }
         ("GET", ["products", id]) => Response::ok(&catalog::product_view(store, id, true).await?),
         ("PATCH", ["products", id]) => {
             Response::ok(&catalog::update_product(store, id, req.json::<ProductPatch>()?).await?)
@@ -112,40 +103,28 @@ async fn admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Respo
         ("POST", ["products", id, "unpublish"]) => {
             Response::ok(&catalog::set_status(store, id, ProductStatus::OffSale).await?)
         }
-        ("POST", ["products", id, "skus"]) => Response::json(
-            201,
-            &catalog::add_sku(store, id, req.json::<SkuInput>()?).await?,
-        ),
-        ("PATCH", ["skus", id]) => {
-            Response::ok(&catalog::update_sku(store, id, req.json::<SkuPatch>()?).await?)
+        ("POST", ["products", id, "skus"]) => {
+            Response::json(201, &catalog::add_sku(store, id, req.json::<SkuInput>()?).await?)
         }
+        ("PATCH", ["skus", id]) => Response::ok(&catalog::update_sku(store, id, req.json::<SkuPatch>()?).await?),
         ("GET", ["skus", id, "stock"]) => {
             catalog::get_sku(store, id).await?;
             Response::ok(&json!({ "sku_id": id, "stock": catalog::stock_levels(store, id).await? }))
         }
-        ("GET", ["warehouses"]) => {
-            Response::ok(&json!({ "items": catalog::warehouses(store).await? }))
-        }
+        ("GET", ["warehouses"]) => Response::ok(&json!({ "items": catalog::warehouses(store).await? })),
         ("PUT", ["warehouses", id]) => {
             let b: WarehouseBody = req.json()?;
-            let w = Warehouse {
-                id: (*id).to_owned(),
-                name: b.name,
-                region: b.region,
-            };
+            let w = Warehouse { id: (*id).to_owned(), name: b.name, region: b.region };
             Response::ok(&catalog::put_warehouse(store, w).await?)
         }
         ("POST", ["stock", "adjust"]) => {
             let a: Adjust = req.json()?;
-            let available =
-                catalog::adjust_stock(store, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
+            let available = catalog::adjust_stock(store, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
             Response::ok(&json!({
                 "sku_id": a.sku_id, "warehouse_id": a.warehouse_id, "shard": a.shard, "available": available,
             }))
         }
-        ("GET", ["safety-stock"]) => {
-            Response::ok(&json!({ "items": catalog::safety_stock_report(store).await? }))
-        }
+        ("GET", ["safety-stock"]) => Response::ok(&json!({ "items": catalog::safety_stock_report(store).await? })),
         _ => Err(ApiError::no_route(m, &req.path)),
     }
 }

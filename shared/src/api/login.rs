@@ -32,10 +32,7 @@ struct CodeBody {
 fn valid_code(code: &str) -> Result<&str, ApiError> {
     let code = code.trim();
     if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::field(
-            "code",
-            "must be the code from wx.login (1 to 128 visible characters)",
-        ));
+        return Err(ApiError::field("code", "must be the code from wx.login (1 to 128 visible characters)"));
     }
     Ok(code)
 }
@@ -53,19 +50,10 @@ async fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
     let code = valid_code(&body.code)?;
     let s = app.wechat.code2session(code).await?;
     let created = users::record_login(app, &s.openid, s.unionid.as_deref(), &s.session_key).await?;
-    let (token, expires_at) = session::issue(
-        &app.settings.session_secret,
-        &s.openid,
-        clock::now(),
-        app.settings.session_ttl_secs,
-    );
+    let (token, expires_at) =
+        session::issue(&app.settings.session_secret, &s.openid, clock::now(), app.settings.session_ttl_secs);
     tracing::info!(user = %mask_openid(&s.openid), new_user = created, "login");
-    Response::ok(&LoginAnswer {
-        token,
-        expires_at,
-        openid: s.openid,
-        new_user: created,
-    })
+    Response::ok(&LoginAnswer { token, expires_at, openid: s.openid, new_user: created })
 }
 
 #[derive(Serialize)]

@@ -64,34 +64,26 @@ pub fn http_client() -> reqwest::Client {
 }
 
 fn bearer(req: &Request) -> Option<&str> {
-    req.header("authorization")?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    req.header("authorization")?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
 /// configured to trust it, else the session token from `login`.
 pub async fn shopper(app: &App, req: &Request) -> Result<String, ApiError> {
-    if let Some(openid) = req
-        .header("x-wx-openid")
-        .filter(|_| app.settings.trust_wx_context)
-    {
+    if let Some(openid) = req.header("x-wx-openid").filter(|_| app.settings.trust_wx_context) {
         if !valid_openid(openid) {
             return Err(ApiError::unauthorized("X-WX-OPENID is not an openid"));
         }
         users::ensure(app, openid, req.header("x-wx-unionid")).await?;
         return Ok(openid.to_owned());
     }
-    let token = bearer(req).ok_or_else(|| {
-        ApiError::unauthorized("log in first: send Authorization: Bearer <token from /login>")
-    })?;
+    let token = bearer(req)
+        .ok_or_else(|| ApiError::unauthorized("log in first: send Authorization: Bearer <token from /login>"))?;
     match session::verify(&app.settings.session_secret, token, clock::now()) {
         Ok(c) => Ok(c.sub),
-        Err(session::TokenError::Expired) => Err(ApiError::new(
-            401,
-            "SESSION_EXPIRED",
-            "the session expired, log in again",
-        )),
+        Err(session::TokenError::Expired) => {
+            Err(ApiError::new(401, "SESSION_EXPIRED", "the session expired, log in again"))
+        }
         Err(e) => Err(ApiError::unauthorized(e.to_string())),
     }
 }
@@ -102,9 +94,7 @@ pub fn operator(app: &App, req: &Request) -> Result<(), ApiError> {
     if constant_time_eq(given.as_bytes(), app.settings.admin_token.as_bytes()) {
         Ok(())
     } else {
-        Err(ApiError::unauthorized(
-            "operator calls need Authorization: Bearer <ADMIN_TOKEN>",
-        ))
+        Err(ApiError::unauthorized("operator calls need Authorization: Bearer <ADMIN_TOKEN>"))
     }
 }
 
@@ -118,10 +108,7 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
         None => Ok(20),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::field(
-                "limit",
-                "must be a whole number from 1 to 100",
-            )),
+            _ => Err(ApiError::field("limit", "must be a whole number from 1 to 100")),
         },
     }
 }

@@ -29,7 +29,9 @@ async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         ("GET", ["admin", "refunds"]) => {
             operator(app, req)?;
             let state = req.query("state").unwrap_or("requested");
-            let (items, next) = refunds::with_state(&app.store, state, page_limit(req)?, req.query("cursor").map(str::to_owned)).await?;
+            let (items, next) =
+                refunds::with_state(&app.store, state, page_limit(req)?, req.query("cursor").map(str::to_owned))
+                    .await?;
             Response::ok(&json!({ "items": items, "next": next }))
         }
         ("POST", ["admin", "orders", no, "refunds"]) => {

@@ -4,23 +4,14 @@
 const WORDS: &str = include_str!("../../data/ad_banned_words.txt");
 
 pub fn banned_words() -> impl Iterator<Item = &'static str> {
-    WORDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    WORDS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
 /// The banned terms found in `texts`, each once, in list order. Latin letters compare
 /// case-insensitively so "NO.1" style variants of a term are caught too.
 pub fn violations<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
-    let joined: String = texts
-        .into_iter()
-        .collect::<Vec<_>>()
-        .join("\n")
-        .to_lowercase();
-    banned_words()
-        .filter(|w| joined.contains(&w.to_lowercase()))
-        .collect()
+    let joined: String = texts.into_iter().collect::<Vec<_>>().join("\n").to_lowercase();
+    banned_words().filter(|w| joined.contains(&w.to_lowercase())).collect()
 }
 
 #[cfg(test)]

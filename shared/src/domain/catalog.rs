@@ -50,12 +50,7 @@ pub struct Product {
 impl Product {
     /// The text the ad-copy check reads.
     pub fn texts(&self) -> [&str; 4] {
-        [
-            &self.title,
-            &self.subtitle,
-            &self.description,
-            &self.category,
-        ]
+        [&self.title, &self.subtitle, &self.description, &self.category]
     }
 }
 
@@ -176,32 +171,18 @@ fn text(field: &str, v: &str, min: usize, max: usize) -> Result<String, ApiError
     let v = v.trim();
     let n = v.chars().count();
     if n < min || n > max {
-        return Err(ApiError::field(
-            field,
-            format!("must be {min} to {max} characters, got {n}"),
-        ));
+        return Err(ApiError::field(field, format!("must be {min} to {max} characters, got {n}")));
     }
     if v.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::field(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ApiError::field(field, "must not contain control characters"));
     }
     Ok(v.to_owned())
 }
 
 /// Ids chosen by operators (warehouses): letters, digits, `-` and `_`, 1 to 32.
 pub fn valid_code(field: &str, v: &str) -> Result<String, ApiError> {
-    if v.is_empty()
-        || v.len() > 32
-        || !v
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::field(
-            field,
-            "must be 1 to 32 letters, digits, '-' or '_'",
-        ));
+    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ApiError::field(field, "must be 1 to 32 letters, digits, '-' or '_'"));
     }
     Ok(v.to_owned())
 }
@@ -248,27 +229,18 @@ const MAX_COMPONENT_QTY: u32 = 99;
 
 /// Checks a SKU's own fields; `component_kinds` gives the kind of every component SKU that
 /// exists (the caller reads them), so a bundle of unknown or non-main SKUs is refused.
-pub fn validate_sku(
-    input: &SkuInput,
-    component_kinds: &HashMap<String, SkuKind>,
-) -> Result<(), ApiError> {
+pub fn validate_sku(input: &SkuInput, component_kinds: &HashMap<String, SkuKind>) -> Result<(), ApiError> {
     text("name", &input.name, 1, 60)?;
     check_price(input.kind, input.price_fen)?;
     match input.kind {
         SkuKind::Bundle => {
             if input.components.len() < 2 || input.components.len() > MAX_COMPONENTS {
-                return Err(ApiError::field(
-                    "components",
-                    format!("a bundle is made of 2 to {MAX_COMPONENTS} SKUs"),
-                ));
+                return Err(ApiError::field("components", format!("a bundle is made of 2 to {MAX_COMPONENTS} SKUs")));
             }
             let mut seen = std::collections::HashSet::new();
             for c in &input.components {
                 if !seen.insert(&c.sku_id) {
-                    return Err(ApiError::field(
-                        "components",
-                        format!("SKU {} listed twice", c.sku_id),
-                    ));
+                    return Err(ApiError::field("components", format!("SKU {} listed twice", c.sku_id)));
                 }
                 if c.quantity == 0 || c.quantity > MAX_COMPONENT_QTY {
                     return Err(ApiError::field(
@@ -278,30 +250,20 @@ pub fn validate_sku(
                 }
                 match component_kinds.get(&c.sku_id) {
                     None => {
-                        return Err(ApiError::field(
-                            "components",
-                            format!("SKU {} does not exist", c.sku_id),
-                        ));
+                        return Err(ApiError::field("components", format!("SKU {} does not exist", c.sku_id)));
                     }
                     Some(SkuKind::Main) => {}
                     Some(k) => {
                         return Err(ApiError::field(
                             "components",
-                            format!(
-                                "SKU {} is a {} SKU; bundles are made of main SKUs",
-                                c.sku_id,
-                                k.as_str()
-                            ),
+                            format!("SKU {} is a {} SKU; bundles are made of main SKUs", c.sku_id, k.as_str()),
                         ));
                     }
                 }
             }
         }
         _ if !input.components.is_empty() => {
-            return Err(ApiError::field(
-                "components",
-                "only a bundle has components",
-            ));
+            return Err(ApiError::field("components", "only a bundle has components"));
         }
         _ => {}
     }
@@ -310,19 +272,13 @@ pub fn validate_sku(
 
 pub fn check_price(kind: SkuKind, price_fen: i64) -> Result<(), ApiError> {
     match kind {
-        SkuKind::Gift if price_fen != 0 => {
-            Err(ApiError::field("price_fen", "a gift SKU is priced 0"))
+        SkuKind::Gift if price_fen != 0 => Err(ApiError::field("price_fen", "a gift SKU is priced 0")),
+        SkuKind::Main | SkuKind::Bundle if price_fen <= 0 => {
+            Err(ApiError::field("price_fen", "must be a positive number of fen"))
         }
-        SkuKind::Main | SkuKind::Bundle if price_fen <= 0 => Err(ApiError::field(
-            "price_fen",
-            "must be a positive number of fen",
-        )),
         _ if price_fen > SINGLE_PAYMENT_LIMIT.0 => Err(ApiError::field(
             "price_fen",
-            format!(
-                "must not exceed the single-payment limit of {} yuan",
-                SINGLE_PAYMENT_LIMIT
-            ),
+            format!("must not exceed the single-payment limit of {} yuan", SINGLE_PAYMENT_LIMIT),
         )),
         _ => Ok(()),
     }
@@ -356,9 +312,7 @@ pub fn availability(sku: &Sku, own_stock: &HashMap<String, i64>) -> i64 {
         SkuKind::Bundle => sku
             .components
             .iter()
-            .map(|c| {
-                own_stock.get(&c.sku_id).copied().unwrap_or(0).max(0) / i64::from(c.quantity.max(1))
-            })
+            .map(|c| own_stock.get(&c.sku_id).copied().unwrap_or(0).max(0) / i64::from(c.quantity.max(1)))
             .min()
             .unwrap_or(0),
         _ => own_stock.get(&sku.id).copied().unwrap_or(0).max(0),
@@ -384,13 +338,7 @@ mod tests {
             name: id.into(),
             kind,
             price: Fen(100),
-            components: components
-                .into_iter()
-                .map(|(s, q)| Component {
-                    sku_id: s.into(),
-                    quantity: q,
-                })
-                .collect(),
+            components: components.into_iter().map(|(s, q)| Component { sku_id: s.into(), quantity: q }).collect(),
             daily_sales: 0,
             replenish_days: 0,
             created_at: 0,
@@ -417,38 +365,21 @@ mod tests {
 
     #[test]
     fn bundle_validation() {
-        let kinds = HashMap::from([
-            ("A".to_string(), SkuKind::Main),
-            ("G".to_string(), SkuKind::Gift),
-        ]);
+        let kinds = HashMap::from([("A".to_string(), SkuKind::Main), ("G".to_string(), SkuKind::Gift)]);
         let mut input = SkuInput {
             name: "套装".into(),
             kind: SkuKind::Bundle,
             price_fen: 1000,
-            components: vec![Component {
-                sku_id: "A".into(),
-                quantity: 1,
-            }],
+            components: vec![Component { sku_id: "A".into(), quantity: 1 }],
             daily_sales: 0,
             replenish_days: 0,
         };
-        assert!(
-            validate_sku(&input, &kinds).is_err(),
-            "one component is not a bundle"
-        );
-        input.components.push(Component {
-            sku_id: "G".into(),
-            quantity: 1,
-        });
+        assert!(validate_sku(&input, &kinds).is_err(), "one component is not a bundle");
+        input.components.push(Component { sku_id: "G".into(), quantity: 1 });
         let e = validate_sku(&input, &kinds).unwrap_err();
         assert!(e.message.contains("gift"), "{}", e.message);
         input.components[1].sku_id = "X".into();
-        assert!(
-            validate_sku(&input, &kinds)
-                .unwrap_err()
-                .message
-                .contains("does not exist")
-        );
+        assert!(validate_sku(&input, &kinds).unwrap_err().message.contains("does not exist"));
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub enum CouponRule {
     /// 满减: `amount_off` when the subtotal reaches `min_spend`.
     Threshold { min_spend: Fen, amount_off: Fen },
     /// A percentage off, optionally capped.
-    Percent { percent_off: u8, #[serde(default)] max_off: Option<Fen> },
+    Percent {
+        percent_off: u8,
+        #[serde(default)]
+        max_off: Option<Fen>,
+    },
     /// A fixed amount off any order.
     NoThreshold { amount_off: Fen },
     /// A fixed amount off, for new customers only.

@@ -215,12 +215,20 @@ pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced,
 /// one warehouse holding everything if any (the fullest such), else the fewest warehouses,
 /// greedily taking the one that covers most of what is left. Err names a SKU that cannot
 /// be covered.
-pub fn allocate(demand: &BTreeMap<String, i64>, stock: &HashMap<String, Vec<StockLevel>>) -> Result<Vec<Reservation>, String> {
+pub fn allocate(
+    demand: &BTreeMap<String, i64>,
+    stock: &HashMap<String, Vec<StockLevel>>,
+) -> Result<Vec<Reservation>, String> {
     // warehouse → sku → counters (shard, available), fullest first
     let mut by_wh: BTreeMap<String, HashMap<String, Vec<(u8, i64)>>> = BTreeMap::new();
     for (sku, levels) in stock {
         for l in levels.iter().filter(|l| l.available > 0) {
-            by_wh.entry(l.warehouse_id.clone()).or_default().entry(sku.clone()).or_default().push((l.shard, l.available));
+            by_wh
+                .entry(l.warehouse_id.clone())
+                .or_default()
+                .entry(sku.clone())
+                .or_default()
+                .push((l.shard, l.available));
         }
     }
     for skus in by_wh.values_mut() {
@@ -228,7 +236,9 @@ pub fn allocate(demand: &BTreeMap<String, i64>, stock: &HashMap<String, Vec<Stoc
             shards.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
     }
-    let held = |wh: &HashMap<String, Vec<(u8, i64)>>, sku: &str| wh.get(sku).map(|v| v.iter().map(|s| s.1).sum()).unwrap_or(0i64);
+    let held = |wh: &HashMap<String, Vec<(u8, i64)>>, sku: &str| {
+        wh.get(sku).map(|v| v.iter().map(|s| s.1).sum()).unwrap_or(0i64)
+    };
     let mut remaining = demand.clone();
     let mut out = Vec::new();
     let whole = by_wh
@@ -372,7 +382,10 @@ mod tests {
     #[test]
     fn lines_are_merged_and_bounded() {
         let l = |s: &str, q| LineInput { sku_id: s.into(), quantity: q };
-        assert_eq!(normalise_lines(&[l("A", 1), l("A", 2), l("B", 1)]).unwrap(), vec![("A".into(), 3), ("B".into(), 1)]);
+        assert_eq!(
+            normalise_lines(&[l("A", 1), l("A", 2), l("B", 1)]).unwrap(),
+            vec![("A".into(), 3), ("B".into(), 1)]
+        );
         assert!(normalise_lines(&[]).is_err());
         assert!(normalise_lines(&[l("A", 0)]).is_err());
         assert!(normalise_lines(&[l("A", 60), l("A", 60)]).is_err());

@@ -31,22 +31,13 @@ pub fn mask_phone(phone: &str) -> String {
 
 /// A short, stable form of an openid for logs: enough to correlate, not enough to identify.
 pub fn mask_openid(openid: &str) -> String {
-    let tail: String = openid
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail: String = openid.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     format!("…{tail}")
 }
 
 /// An openid as WeChat issues them: 28 URL-safe characters in practice; accept 6 to 64.
 pub fn valid_openid(s: &str) -> bool {
-    (6..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (6..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

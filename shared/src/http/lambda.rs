@@ -12,10 +12,7 @@ use crate::error::ApiError;
 
 pub fn from_event(ev: ApiGatewayV2httpRequest) -> Result<Request, ApiError> {
     let method = ev.request_context.http.method.as_str().to_owned();
-    let path = ev
-        .raw_path
-        .or(ev.request_context.http.path)
-        .unwrap_or_else(|| "/".into());
+    let path = ev.raw_path.or(ev.request_context.http.path).unwrap_or_else(|| "/".into());
     let mut r = Request::new(&method, &path);
     r.set_raw_query(ev.raw_query_string.as_deref().unwrap_or(""));
     r.headers = ev
@@ -31,11 +28,7 @@ pub fn from_event(ev: ApiGatewayV2httpRequest) -> Result<Request, ApiError> {
         Some(b) => b.into_bytes(),
     };
     if r.body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            413,
-            "BODY_TOO_LARGE",
-            format!("request bodies are limited to {MAX_BODY} bytes"),
-        ));
+        return Err(ApiError::new(413, "BODY_TOO_LARGE", format!("request bodies are limited to {MAX_BODY} bytes")));
     }
     Ok(r)
 }
@@ -53,9 +46,7 @@ pub fn to_event(resp: Response) -> ApiGatewayV2httpResponse {
         Ok(s) => Some(Body::Text(s)),
         Err(e) => {
             out.is_base64_encoded = true;
-            Some(Body::Text(
-                base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
-            ))
+            Some(Body::Text(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())))
         }
     };
     out
@@ -64,14 +55,12 @@ pub fn to_event(resp: Response) -> ApiGatewayV2httpResponse {
 pub async fn run(app: App, handlers: Vec<Handler>) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     let handlers = &handlers;
-    lambda_runtime::run(service_fn(
-        move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            let resp = match from_event(ev.payload) {
-                Ok(req) => dispatch(app, handlers, &req).await,
-                Err(e) => Response::error(&e),
-            };
-            Ok::<_, lambda_runtime::Error>(to_event(resp))
-        },
-    ))
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+        let resp = match from_event(ev.payload) {
+            Ok(req) => dispatch(app, handlers, &req).await,
+            Err(e) => Response::error(&e),
+        };
+        Ok::<_, lambda_runtime::Error>(to_event(resp))
+    }))
     .await
 }

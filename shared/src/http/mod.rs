@@ -28,24 +28,15 @@ pub struct Request {
 
 impl Request {
     pub fn new(method: &str, path: &str) -> Self {
-        Self {
-            method: method.to_ascii_uppercase(),
-            path: path.to_owned(),
-            ..Self::default()
-        }
+        Self { method: method.to_ascii_uppercase(), path: path.to_owned(), ..Self::default() }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn segments(&self) -> Vec<&str> {
@@ -57,8 +48,7 @@ impl Request {
         if self.body.is_empty() {
             return Err(ApiError::bad_request("a JSON body is required"));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
     }
 
     pub fn set_raw_query(&mut self, raw: &str) {
@@ -84,10 +74,7 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
+                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
                         out.push(b);
                         i += 2;
@@ -115,11 +102,7 @@ impl Response {
             tracing::error!(error = %e, "response did not serialise");
             ApiError::internal()
         })?;
-        Ok(Response {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body,
-        })
+        Ok(Response { status, headers: vec![("content-type".into(), "application/json".into())], body })
     }
 
     pub fn ok<T: Serialize>(value: &T) -> Result<Response, ApiError> {

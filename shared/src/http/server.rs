@@ -17,15 +17,10 @@ struct Served {
 }
 
 pub fn router(app: App, handlers: Vec<Handler>) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .with_state(Arc::new(Served { app, handlers }))
+    axum::Router::new().fallback(handle).with_state(Arc::new(Served { app, handlers }))
 }
 
-async fn handle(
-    State(served): State<Arc<Served>>,
-    req: axum::extract::Request,
-) -> axum::response::Response {
+async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let resp = match axum::body::to_bytes(body, MAX_BODY).await {
         Err(_) => Response::error(&ApiError::new(
@@ -39,9 +34,7 @@ async fn handle(
             r.headers = parts
                 .headers
                 .iter()
-                .filter_map(|(k, v)| {
-                    Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned()))
-                })
+                .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
                 .collect();
             r.body = bytes.to_vec();
             dispatch(&served.app, &served.handlers, &r).await
@@ -66,9 +59,7 @@ fn into_axum(resp: Response) -> axum::response::Response {
 pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(app, handlers))
-        .with_graceful_shutdown(shutdown())
-        .await
+    axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
 }
 
 async fn shutdown() {

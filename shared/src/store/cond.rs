@@ -93,18 +93,11 @@ impl Update {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
-        let names = self
-            .set
-            .iter()
-            .map(|(a, _)| a)
-            .chain(self.add.iter().map(|(a, _)| a))
-            .chain(self.remove.iter());
+        let names = self.set.iter().map(|(a, _)| a).chain(self.add.iter().map(|(a, _)| a)).chain(self.remove.iter());
         let mut seen = std::collections::HashSet::new();
         for a in names {
             if a == table::PK || a == table::SK {
-                return Err(StoreError::Invalid(
-                    "an update may not change the key".into(),
-                ));
+                return Err(StoreError::Invalid("an update may not change the key".into()));
             }
             if !seen.insert(a) {
                 return Err(StoreError::Invalid(format!("attribute {a} updated twice")));
@@ -130,13 +123,11 @@ impl Update {
         for (a, n) in &self.add {
             let cur = match item.get(a) {
                 None => 0,
-                Some(v) => v.as_i64().ok_or_else(|| {
-                    StoreError::Invalid(format!("ADD on non-integer attribute {a}"))
-                })?,
+                Some(v) => {
+                    v.as_i64().ok_or_else(|| StoreError::Invalid(format!("ADD on non-integer attribute {a}")))?
+                }
             };
-            let new = cur
-                .checked_add(*n)
-                .ok_or_else(|| StoreError::Invalid(format!("counter {a} overflows")))?;
+            let new = cur.checked_add(*n).ok_or_else(|| StoreError::Invalid(format!("counter {a} overflows")))?;
             item.insert(a.clone(), Value::from(new));
         }
         for a in &self.remove {

@@ -8,15 +8,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
-    TransactWriteItem, Update as DdbUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update as DdbUpdate,
 };
 use serde_json::{Map, Number, Value};
 
 use super::{
-    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor,
-    encode_cursor, item_key, table, validate_tx,
+    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor, encode_cursor,
+    item_key, table, validate_tx,
 };
 
 pub struct DynamoStore {
@@ -32,10 +31,7 @@ impl DynamoStore {
             loader = loader.endpoint_url(ep);
         }
         let conf = loader.load().await;
-        Self {
-            client: Client::new(&conf),
-            table: table.to_owned(),
-        }
+        Self { client: Client::new(&conf), table: table.to_owned() }
     }
 
     pub fn client(&self) -> &Client {
@@ -51,22 +47,13 @@ impl DynamoStore {
                 .build()
                 .map_err(backend)
         };
-        let k = |n: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .map_err(backend)
-        };
+        let k =
+            |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(backend);
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(table::GSI1)
             .key_schema(k(table::GSI1_PK, KeyType::Hash)?)
             .key_schema(k(table::GSI1_SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(backend)?;
         let mut req = self
@@ -89,17 +76,12 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
+fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
     match e.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
         Some("TransactionConflictException") => StoreError::Conflict,
         Some("ValidationException") => StoreError::Invalid(e.message().unwrap_or("").to_owned()),
-        _ => StoreError::Backend(format!(
-            "{}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-        )),
+        _ => StoreError::Backend(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
     }
 }
 
@@ -110,9 +92,7 @@ pub fn to_attr(v: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(m) => {
-            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
-        }
+        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
     }
 }
 
@@ -123,18 +103,11 @@ pub fn from_attr(a: &AttributeValue) -> Value {
             .parse::<i64>()
             .map(Value::from)
             .ok()
-            .or_else(|| {
-                n.parse::<f64>()
-                    .ok()
-                    .and_then(Number::from_f64)
-                    .map(Value::Number)
-            })
+            .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
             .unwrap_or(Value::Null),
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect()),
-        AttributeValue::M(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect())
-        }
+        AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect()),
         _ => Value::Null,
     }
 }
@@ -144,9 +117,7 @@ fn to_item_map(item: &Item) -> HashMap<String, AttributeValue> {
 }
 
 fn from_item_map(m: &HashMap<String, AttributeValue>) -> Item {
-    m.iter()
-        .map(|(k, v)| (k.clone(), from_attr(v)))
-        .collect::<Map<_, _>>()
+    m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect::<Map<_, _>>()
 }
 
 fn key_map(key: &Key) -> HashMap<String, AttributeValue> {
@@ -227,24 +198,15 @@ impl Expr {
     fn update(&mut self, u: &Update) -> String {
         let mut out = Vec::new();
         if !u.set.is_empty() {
-            let parts: Vec<String> = u
-                .set
-                .iter()
-                .map(|(a, v)| format!("{} = {}", self.name(a), self.value(to_attr(v))))
-                .collect();
+            let parts: Vec<String> =
+                u.set.iter().map(|(a, v)| format!("{} = {}", self.name(a), self.value(to_attr(v)))).collect();
             out.push(format!("SET {}", parts.join(", ")));
         }
         if !u.add.is_empty() {
             let parts: Vec<String> = u
                 .add
                 .iter()
-                .map(|(a, n)| {
-                    format!(
-                        "{} {}",
-                        self.name(a),
-                        self.value(AttributeValue::N(n.to_string()))
-                    )
-                })
+                .map(|(a, n)| format!("{} {}", self.name(a), self.value(AttributeValue::N(n.to_string()))))
                 .collect();
             out.push(format!("ADD {}", parts.join(", ")));
         }
@@ -402,19 +364,12 @@ impl Store for DynamoStore {
                 update.validate()?;
             }
         }
-        let items = ops
-            .iter()
-            .map(|op| tx_item(&self.table, op))
-            .collect::<Result<Vec<_>>>()?;
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let items = ops.iter().map(|op| tx_item(&self.table, op)).collect::<Result<Vec<_>>>()?;
+        let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let Err(err) = res else { return Ok(()) };
-        if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
-            err.as_service_error()
+        if let Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
+        ) = err.as_service_error()
         {
             let reasons = c.cancellation_reasons();
             let failed: Vec<usize> = reasons
@@ -447,11 +402,12 @@ impl Store for DynamoStore {
             let sk_v = e.value(AttributeValue::S(p.clone()));
             kce.push_str(&format!(" AND begins_with({sk_n}, {sk_v})"));
         }
-        let start = q.after.as_deref().map(decode_cursor).transpose()?.map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), to_attr(v)))
-                .collect::<HashMap<_, _>>()
-        });
+        let start = q
+            .after
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect::<HashMap<_, _>>());
         // One more than asked, so that `next` is set only when more items exist (as the
         // embedded store does), rather than whenever a page happens to be full.
         let mut items = Vec::new();

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
 
 use super::{
-    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor,
-    encode_cursor, item_key, table, validate_tx,
+    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor, encode_cursor,
+    item_key, table, validate_tx,
 };
 
 pub struct EmbeddedStore {
@@ -37,12 +37,9 @@ impl EmbeddedStore {
     }
 
     fn init(conn: Connection) -> Result<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
         // journal_mode answers with a row, so it is read rather than executed.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(backend)?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(backend)?;
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL;
              CREATE TABLE IF NOT EXISTS items (
@@ -55,9 +52,7 @@ impl EmbeddedStore {
                  WHERE gsi1pk IS NOT NULL;",
         )
         .map_err(backend)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
@@ -81,9 +76,7 @@ impl EmbeddedStore {
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     {
         self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let out = body(&tx)?;
             tx.commit().map_err(backend)?;
             Ok(out)
@@ -94,11 +87,7 @@ impl EmbeddedStore {
 
 fn read(conn: &Connection, key: &Key) -> Result<Option<Item>> {
     let data: Option<String> = conn
-        .query_row(
-            "SELECT data FROM items WHERE pk = ?1 AND sk = ?2",
-            params![key.pk, key.sk],
-            |r| r.get(0),
-        )
+        .query_row("SELECT data FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| r.get(0))
         .optional()
         .map_err(backend)?;
     data.map(|d| parse(&d)).transpose()
@@ -116,9 +105,7 @@ fn check_key_types(item: &Item) -> Result<()> {
         if let Some(v) = item.get(a)
             && (!v.is_string() || v.as_str() == Some(""))
         {
-            return Err(StoreError::Invalid(format!(
-                "key attribute {a} must be a non-empty string"
-            )));
+            return Err(StoreError::Invalid(format!("key attribute {a} must be a non-empty string")));
         }
     }
     Ok(())
@@ -143,11 +130,7 @@ fn write_item(conn: &Connection, item: &Item) -> Result<()> {
 }
 
 fn remove_item(conn: &Connection, key: &Key) -> Result<()> {
-    conn.execute(
-        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-        params![key.pk, key.sk],
-    )
-    .map_err(backend)?;
+    conn.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(backend)?;
     Ok(())
 }
 
@@ -263,12 +246,7 @@ impl Store for EmbeddedStore {
 
 fn run_query(c: &Connection, q: &Query, after: Option<Item>) -> Result<Page> {
     let cur = |a: &str| -> Result<String> {
-        after
-            .as_ref()
-            .and_then(|m| m.get(a))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or(StoreError::BadCursor)
+        after.as_ref().and_then(|m| m.get(a)).and_then(Value::as_str).map(str::to_owned).ok_or(StoreError::BadCursor)
     };
     let prefix = q.sk_prefix.clone().unwrap_or_default();
     let limit = q.limit as i64 + 1;

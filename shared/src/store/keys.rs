@@ -24,10 +24,7 @@ pub fn product(product_id: &str) -> Key {
 
 /// GSI1 of a product: products by status, then category, for the shopper's list.
 pub fn product_gsi1(status: &str, category: &str, product_id: &str) -> (String, String) {
-    (
-        products_with_status(status),
-        format!("{category}#{product_id}"),
-    )
+    (products_with_status(status), format!("{category}#{product_id}"))
 }
 
 pub fn products_with_status(status: &str) -> String {
@@ -50,10 +47,7 @@ pub fn skus_of_product(product_id: &str) -> String {
 /// One stock counter of a SKU in a warehouse. A hot SKU's stock may be split over several
 /// shards (one DynamoDB partition takes about 1,000 writes a second); shard 0 always exists.
 pub fn stock(sku_id: &str, warehouse_id: &str, shard: u8) -> Key {
-    Key::new(
-        format!("SKU#{sku_id}"),
-        format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"),
-    )
+    Key::new(format!("SKU#{sku_id}"), format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"))
 }
 
 /// The partition holding a SKU's definition and all its stock counters.
@@ -70,19 +64,6 @@ pub fn parse_stock_sk(sk: &str) -> Option<(&str, u8)> {
 
 pub fn warehouse(warehouse_id: &str) -> Key {
     Key::new(WAREHOUSES, warehouse_id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stock_keys_round_trip() {
-        let k = stock("S1", "SH-01", 7);
-        assert_eq!(k.sk, "STOCK#SH-01#07");
-        assert_eq!(parse_stock_sk(&k.sk), Some(("SH-01", 7)));
-        assert_eq!(parse_stock_sk("META"), None);
-    }
 }
 
 // ---- orders, payments, refunds, coupons, reconciliation -----------------------------------
@@ -192,4 +173,17 @@ pub const CASES: &str = "CASES";
 
 pub fn reconciliation(day: &str) -> Key {
     Key::new(format!("RECON#{day}"), "REPORT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_keys_round_trip() {
+        let k = stock("S1", "SH-01", 7);
+        assert_eq!(k.sk, "STOCK#SH-01#07");
+        assert_eq!(parse_stock_sk(&k.sk), Some(("SH-01", 7)));
+        assert_eq!(parse_stock_sk("META"), None);
+    }
 }

@@ -30,10 +30,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -64,32 +61,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// One action of an all-or-nothing transaction.
 #[derive(Debug, Clone)]
 pub enum TxOp {
-    Put {
-        item: Item,
-        cond: Option<Cond>,
-    },
-    Update {
-        key: Key,
-        update: Update,
-        cond: Option<Cond>,
-    },
-    Delete {
-        key: Key,
-        cond: Option<Cond>,
-    },
-    Check {
-        key: Key,
-        cond: Cond,
-    },
+    Put { item: Item, cond: Option<Cond> },
+    Update { key: Key, update: Update, cond: Option<Cond> },
+    Delete { key: Key, cond: Option<Cond> },
+    Check { key: Key, cond: Cond },
 }
 
 impl TxOp {
     pub fn key(&self) -> Result<Key> {
         match self {
             TxOp::Put { item, .. } => item_key(item),
-            TxOp::Update { key, .. } | TxOp::Delete { key, .. } | TxOp::Check { key, .. } => {
-                Ok(key.clone())
-            }
+            TxOp::Update { key, .. } | TxOp::Delete { key, .. } | TxOp::Check { key, .. } => Ok(key.clone()),
         }
     }
 }
@@ -117,21 +99,11 @@ pub struct Query {
 
 impl Query {
     pub fn table(pk: impl Into<String>) -> Self {
-        Self {
-            index: Index::Table,
-            pk: pk.into(),
-            sk_prefix: None,
-            limit: 100,
-            after: None,
-            reverse: false,
-        }
+        Self { index: Index::Table, pk: pk.into(), sk_prefix: None, limit: 100, after: None, reverse: false }
     }
 
     pub fn gsi1(pk: impl Into<String>) -> Self {
-        Self {
-            index: Index::Gsi1,
-            ..Self::table(pk)
-        }
+        Self { index: Index::Gsi1, ..Self::table(pk) }
     }
 
     pub fn prefix(mut self, p: impl Into<String>) -> Self {
@@ -184,9 +156,9 @@ pub async fn open(settings: &crate::config::StoreSettings) -> Result<SharedStore
     use crate::config::StoreKind;
     Ok(match settings.kind {
         StoreKind::Embedded => Arc::new(embedded::EmbeddedStore::open(&settings.path)?),
-        StoreKind::Dynamodb => Arc::new(
-            dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await,
-        ),
+        StoreKind::Dynamodb => {
+            Arc::new(dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await)
+        }
     })
 }
 
@@ -197,10 +169,7 @@ pub fn item_key(item: &Item) -> Result<Key> {
             .map(str::to_owned)
             .ok_or_else(|| StoreError::Invalid(format!("item without string attribute {name}")))
     };
-    Ok(Key {
-        pk: s(table::PK)?,
-        sk: s(table::SK)?,
-    })
+    Ok(Key { pk: s(table::PK)?, sk: s(table::SK)? })
 }
 
 /// Serialises a record into an item under `key`, with an optional GSI1 key.
@@ -208,9 +177,7 @@ pub fn to_item<T: Serialize>(key: &Key, gsi1: Option<(String, String)>, value: &
     let mut item = match serde_json::to_value(value) {
         Ok(Value::Object(m)) => m,
         Ok(_) => {
-            return Err(StoreError::Invalid(
-                "records must serialise to objects".into(),
-            ));
+            return Err(StoreError::Invalid("records must serialise to objects".into()));
         }
         Err(e) => return Err(StoreError::Invalid(e.to_string())),
     };
@@ -233,17 +200,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
 /// by the other too.
 pub(crate) fn validate_tx(ops: &[TxOp]) -> Result<()> {
     if ops.is_empty() || ops.len() > MAX_TX_OPS {
-        return Err(StoreError::Invalid(format!(
-            "a transaction takes 1 to {MAX_TX_OPS} actions, got {}",
-            ops.len()
-        )));
+        return Err(StoreError::Invalid(format!("a transaction takes 1 to {MAX_TX_OPS} actions, got {}", ops.len())));
     }
     let mut seen = std::collections::HashSet::new();
     for op in ops {
         if !seen.insert(op.key()?) {
-            return Err(StoreError::Invalid(
-                "two actions on the same item in one transaction".into(),
-            ));
+            return Err(StoreError::Invalid("two actions on the same item in one transaction".into()));
         }
     }
     Ok(())
@@ -256,9 +218,7 @@ pub(crate) fn encode_cursor(v: &Value) -> String {
 
 pub(crate) fn decode_cursor(s: &str) -> Result<Map<String, Value>> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| StoreError::BadCursor)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| StoreError::BadCursor)?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(StoreError::BadCursor),

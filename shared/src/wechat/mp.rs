@@ -59,20 +59,12 @@ impl From<WeChatError> for ApiError {
             WeChatError::RateLimited => ApiError::new(429, "WECHAT_RATE_LIMITED", msg),
             WeChatError::Blocked => ApiError::new(403, "USER_BLOCKED", msg),
             WeChatError::PhoneBlocked => ApiError::new(403, "PHONE_BLOCKED", msg),
-            WeChatError::Busy | WeChatError::Transport(_) => {
-                ApiError::new(503, "WECHAT_UNAVAILABLE", msg)
-            }
+            WeChatError::Busy | WeChatError::Transport(_) => ApiError::new(503, "WECHAT_UNAVAILABLE", msg),
             WeChatError::InvalidToken | WeChatError::Config(_) => {
                 tracing::error!(error = %msg, "WeChat refused the shop's credentials");
-                ApiError::new(
-                    502,
-                    "WECHAT_CONFIG",
-                    "the shop's WeChat settings were refused",
-                )
+                ApiError::new(502, "WECHAT_CONFIG", "the shop's WeChat settings were refused")
             }
-            WeChatError::Other(_) | WeChatError::BadAnswer => {
-                ApiError::new(502, "WECHAT_ERROR", msg)
-            }
+            WeChatError::Other(_) | WeChatError::BadAnswer => ApiError::new(502, "WECHAT_ERROR", msg),
         }
     }
 }
@@ -100,9 +92,7 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) => Ok(s),
         serde_json::Value::Number(n) => Ok(n.to_string()),
-        _ => Err(serde::de::Error::custom(
-            "countryCode must be a string or number",
-        )),
+        _ => Err(serde::de::Error::custom("countryCode must be a string or number")),
     }
 }
 
@@ -123,36 +113,21 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 impl MiniProgram {
     pub fn new(http: reqwest::Client, settings: WeChatSettings) -> Self {
-        Self {
-            http,
-            settings,
-            token: Mutex::new(None),
-        }
+        Self { http, settings, token: Mutex::new(None) }
     }
 
     /// Parses a WeChat answer: a non-zero errcode becomes its typed error.
-    async fn call<T: for<'de> Deserialize<'de>>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, WeChatError> {
+    async fn call<T: for<'de> Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, WeChatError> {
         let resp = req
             .timeout(Duration::from_secs(5))
             .send()
             .await
             .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
         if !resp.status().is_success() {
-            return Err(if resp.status().is_server_error() {
-                WeChatError::Busy
-            } else {
-                WeChatError::BadAnswer
-            });
+            return Err(if resp.status().is_server_error() { WeChatError::Busy } else { WeChatError::BadAnswer });
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| WeChatError::BadAnswer)?;
+        let body = resp.bytes().await.map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| WeChatError::BadAnswer)?;
         match v.get("errcode").and_then(|c| c.as_i64()) {
             None | Some(0) => {}
             Some(code) => {
@@ -189,22 +164,16 @@ impl MiniProgram {
             "force_refresh": false,
         }));
         let a: Answer = self.call(req).await?;
-        let life = Duration::from_secs(a.expires_in)
-            .saturating_sub(TOKEN_MARGIN)
-            .max(Duration::from_secs(30));
-        Ok(CachedToken {
-            token: a.access_token,
-            refresh_at: tokio::time::Instant::now() + life,
-        })
+        let life = Duration::from_secs(a.expires_in).saturating_sub(TOKEN_MARGIN).max(Duration::from_secs(30));
+        Ok(CachedToken { token: a.access_token, refresh_at: tokio::time::Instant::now() + life })
     }
 
     /// The cached access token, fetched when absent, near expiry, or when `stale` names the
     /// token that WeChat just refused.
     async fn access_token(&self, stale: Option<&str>) -> Result<String, WeChatError> {
         let mut guard = self.token.lock().await;
-        let fresh = guard.as_ref().filter(|t| {
-            t.refresh_at > tokio::time::Instant::now() && Some(t.token.as_str()) != stale
-        });
+        let fresh =
+            guard.as_ref().filter(|t| t.refresh_at > tokio::time::Instant::now() && Some(t.token.as_str()) != stale);
         if let Some(t) = fresh {
             return Ok(t.token.clone());
         }
@@ -224,11 +193,7 @@ impl MiniProgram {
         for _ in 0..2 {
             let token = self.access_token(stale.as_deref()).await?;
             let url = format!("{}/wxa/business/getuserphonenumber", self.settings.api_base);
-            let req = self
-                .http
-                .post(url)
-                .query(&[("access_token", token.as_str())])
-                .json(&json!({ "code": code }));
+            let req = self.http.post(url).query(&[("access_token", token.as_str())]).json(&json!({ "code": code }));
             match self.call::<Answer>(req).await {
                 Err(WeChatError::InvalidToken) => stale = Some(token),
                 other => return other.map(|a| a.phone_info),

@@ -144,8 +144,8 @@ impl PayClient {
     async fn send_once(&self, method: &str, path: &str, body: &[u8]) -> Result<Answer, PayError> {
         let nonce = sign::nonce();
         let ts = clock::now();
-        let auth = sign::authorization(&self.mchid, &self.serial, &self.key, method, path, body, ts, &nonce)
-            .map_err(PayError::Key)?;
+        let who = sign::Credentials { mchid: &self.mchid, serial_no: &self.serial, key: &self.key };
+        let auth = sign::authorization(&who, method, path, body, ts, &nonce).map_err(PayError::Key)?;
         let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| PayError::Transport(e.to_string()))?;
         let mut req = self
             .http
@@ -322,7 +322,8 @@ impl PayClient {
 
     /// Closes an unpaid order. A paid one answers `ORDERPAID`.
     pub async fn close(&self, out_trade_no: &str) -> Result<(), PayError> {
-        let body = serde_json::to_vec(&serde_json::json!({ "mchid": self.mchid })).map_err(|e| PayError::BadAnswer(e.to_string()))?;
+        let body = serde_json::to_vec(&serde_json::json!({ "mchid": self.mchid }))
+            .map_err(|e| PayError::BadAnswer(e.to_string()))?;
         let path = format!("/v3/pay/transactions/out-trade-no/{}/close", path_safe(out_trade_no)?);
         self.send("POST", &path, &body, true, true).await.map(|_| ())
     }
@@ -338,18 +339,17 @@ impl PayClient {
 
     /// Where the trade bill (all payments and refunds) of a `YYYY-MM-DD` day can be fetched.
     pub async fn trade_bill(&self, date: &str) -> Result<BillLocation, PayError> {
-        let ok = date.len() == 10 && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        let ok = date.len() == 10
+            && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
         if !ok {
             return Err(PayError::BadAnswer(format!("bill date must be YYYY-MM-DD, not {date:?}")));
         }
-        self.get(&format!("/v3/bill/tradebill?bill_date={date}&bill_type=ALL"))
-            .await?
-            .ok_or_else(|| PayError::Api {
-                status: 404,
-                code: "NO_STATEMENT_EXIST".into(),
-                message: String::new(),
-                verified: true,
-            })
+        self.get(&format!("/v3/bill/tradebill?bill_date={date}&bill_type=ALL")).await?.ok_or_else(|| PayError::Api {
+            status: 404,
+            code: "NO_STATEMENT_EXIST".into(),
+            message: String::new(),
+            verified: true,
+        })
     }
 
     /// Downloads and parses a bill. The file is not signed; its SHA1 from the signed
@@ -407,7 +407,9 @@ fn path_safe(s: &str) -> Result<&str, PayError> {
 
 /// Unix seconds as RFC 3339 in Shanghai time, the form WeChat Pay uses.
 pub fn rfc3339(unix: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH).to_offset(clock::SHANGHAI);
+    let t = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(clock::SHANGHAI);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
         t.year(),

@@ -40,18 +40,24 @@ pub fn nonce() -> String {
     bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
+/// Who signs a merchant request: the merchant id, its API certificate's serial and its key.
+pub struct Credentials<'a> {
+    pub mchid: &'a str,
+    pub serial_no: &'a str,
+    pub key: &'a MerchantKey,
+}
+
 /// The `Authorization` header of a merchant request.
 pub fn authorization(
-    mchid: &str,
-    serial_no: &str,
-    key: &MerchantKey,
+    who: &Credentials<'_>,
     method: &str,
     canonical_url: &str,
     body: &[u8],
     timestamp: i64,
     nonce: &str,
 ) -> Result<String, KeyError> {
-    let signature = key.sign(&request_message(method, canonical_url, timestamp, nonce, body))?;
+    let signature = who.key.sign(&request_message(method, canonical_url, timestamp, nonce, body))?;
+    let (mchid, serial_no) = (who.mchid, who.serial_no);
     Ok(format!(
         r#"{SCHEME} mchid="{mchid}",nonce_str="{nonce}",timestamp="{timestamp}",serial_no="{serial_no}",signature="{signature}""#
     ))

@@ -58,6 +58,5 @@ pub fn verify(params: &BTreeMap<String, String>, key: &str) -> bool {
     let Some(given) = params.get("sign") else { return false };
     let Some(t) = SignType::parse(params.get("sign_type").map(String::as_str)) else { return false };
     let expected = sign(params, key, t);
-    given.len() == expected.len()
-        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }

@@ -84,9 +84,8 @@ impl Verifier {
             return Err(VerifyError::Stale);
         }
         let keys = self.keys.read().map_err(|_| VerifyError::BadSignature)?;
-        let key = keys
-            .get(&h.serial.to_ascii_uppercase())
-            .ok_or_else(|| VerifyError::UnknownSerial(h.serial.clone()))?;
+        let key =
+            keys.get(&h.serial.to_ascii_uppercase()).ok_or_else(|| VerifyError::UnknownSerial(h.serial.clone()))?;
         if key.verify(&response_message(&h.timestamp, &h.nonce, body), &h.signature) {
             Ok(())
         } else {

@@ -1,0 +1,200 @@
+//! Coupon limits under parallel claims, the new-customer window and the redemption rate;
+//! and the daily reconciliation against the trade bill. Both stores.
+
+use std::sync::Arc;
+
+use e2e::shop::*;
+use e2e::{Backend, Shop, on_both_stores};
+use serde_json::{Value, json};
+use shared::store::{Update, keys};
+
+async fn template(shop: &Shop, rule: Value, total: i64, per_user: i64) -> String {
+    let t = shop
+        .admin("POST", "/admin/coupons", Some(json!({"name": "券", "rule": rule, "total": total, "per_user": per_user, "valid_from": 0, "valid_to": 4_000_000_000i64})))
+        .await;
+    assert_eq!(t.status, 201, "{}", t.body);
+    t.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn claim_as(shop: &Shop, openid: &str, t: &str) -> (u16, String) {
+    let a = shop.call_as(openid, "POST", &format!("/coupons/{t}/claim"), None).await;
+    (a.status, a.code().to_owned())
+}
+
+async fn many_shoppers_never_exceed_the_total(b: Backend) {
+    let shop = Arc::new(Shop::start_with(b, true).await);
+    let t = template(&shop, json!({"kind": "no_threshold", "amount_off": 100}), 10, 1).await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (shop, t) = (shop.clone(), t.clone());
+            tokio::spawn(async move { claim_as(&shop, &format!("oClaimer{i:04}xxxxxxxxxxxxxxxxx"), &t).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (201, _) => ok += 1,
+            (409, c) => assert!(c == "COUPON_EXHAUSTED" || c == "CONFLICT", "{c}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ok, 10);
+    let stats = shop.admin("GET", "/admin/coupons", None).await;
+    assert_eq!(stats.body["items"][0]["claimed"], json!(10));
+}
+
+async fn one_shopper_on_several_phones_gets_their_share(b: Backend) {
+    let shop = Arc::new(Shop::start_with(b, true).await);
+    let t = template(&shop, json!({"kind": "percent", "percent_off": 10}), 100, 2).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (shop, t) = (shop.clone(), t.clone());
+            tokio::spawn(async move { claim_as(&shop, "oSamePersonxxxxxxxxxxxxxxxxx", &t).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (201, _) => ok += 1,
+            (409, c) => assert!(c == "COUPON_LIMIT_REACHED" || c == "CONFLICT", "{c}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ok, 2);
+    let mine = shop.call_as("oSamePersonxxxxxxxxxxxxxxxxx", "GET", "/me/coupons", None).await;
+    assert_eq!(mine.body["items"].as_array().unwrap().len(), 2);
+}
+
+async fn new_customer_coupons_are_for_three_days(b: Backend) {
+    let shop = Shop::start_with(b, true).await;
+    let t = template(&shop, json!({"kind": "new_customer", "amount_off": 300}), 100, 1).await;
+    let (status, _) = claim_as(&shop, "oNewcomerxxxxxxxxxxxxxxxxxxx", &t).await;
+    assert_eq!(status, 201);
+    let mine = shop.call_as("oNewcomerxxxxxxxxxxxxxxxxxxx", "GET", "/me/coupons", None).await;
+    let valid_to = mine.body["items"][0]["valid_to"].as_i64().unwrap();
+    assert!(valid_to <= shared::clock::now() + 3 * 86_400, "the coupon ends with the new-customer window");
+    // A shopper who joined four days ago is no longer new.
+    shop.call_as("oVeteranxxxxxxxxxxxxxxxxxxxx", "GET", "/me", None).await;
+    shop.app
+        .store
+        .update(
+            &keys::user("oVeteranxxxxxxxxxxxxxxxxxxxx"),
+            Update::new().set("created_at", shared::clock::now() - 4 * 86_400),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim_as(&shop, "oVeteranxxxxxxxxxxxxxxxxxxxx", &t).await, (403, "NOT_NEW_CUSTOMER".into()));
+}
+
+async fn thresholds_templates_and_redemption_rate(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 10)]).await;
+    let t = template(&shop, json!({"kind": "threshold", "min_spend": 3000, "amount_off": 500}), 10, 2).await;
+    let token = shop.login("saver").await;
+    let c1 = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await.body["coupon_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c2 = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await.body["coupon_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let small = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 2}], "coupon_id": c1})),
+        )
+        .await;
+    assert_eq!((small.status, small.code()), (422, "COUPON_NOT_APPLICABLE"), "20 yuan does not reach 30");
+    let big = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 3}], "coupon_id": c1})),
+        )
+        .await;
+    assert_eq!(big.body["payable"], json!(2500));
+    pay_and_wait(&shop, &token, big.body["order_no"].as_str().unwrap()).await;
+    let stats = shop.admin("GET", "/admin/coupons", None).await;
+    let s = &stats.body["items"][0];
+    assert_eq!((s["claimed"].clone(), s["used"].clone()), (json!(2), json!(1)));
+    assert_eq!(s["redemption_rate_pct"], json!(50.0));
+    let _ = c2;
+    let bad = [
+        json!({"name": "x", "rule": {"kind": "percent", "percent_off": 100}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "threshold", "min_spend": 100, "amount_off": 200}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 0}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 0, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 2, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 10, "valid_to": 10}),
+        json!({"name": "", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        json!({"name": "x", "rule": {"kind": "cashback", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+    ];
+    for body in bad {
+        let a = shop.admin("POST", "/admin/coupons", Some(body.clone())).await;
+        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{body}");
+    }
+    assert_eq!(shop.call("POST", "/coupons/Cnope/claim", Some(&token), None).await.status, 404);
+}
+
+/// A payment of yesterday whose notify was lost: only the trade bill knows. Reconciliation
+/// finds it, asks WeChat Pay, applies it as a notify would, and a re-run finds nothing left.
+async fn reconciliation_repairs_a_lost_notify(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1234, &[("SH01", 5)]).await;
+    let token = shop.login("lost").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = o.body["order_no"].as_str().unwrap().to_owned();
+    assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
+    shop.sim.sim.set_faults(simulator::Faults { lose: true, time_scale: 0.001, ..Default::default() });
+    let yesterday = shared::clock::now() - 86_400;
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "the notify was lost");
+    // And a payment the shop recorded that WeChat's bill does not have.
+    let day = shared::clock::business_day(yesterday).unwrap().to_string();
+    let ghost = json!({"transaction_id": "4200GHOST", "order_no": "2000ghost", "openid": "o", "amount": 99, "success_time": yesterday,
+        "day": day, "source": "notify", "outcome": "applied", "recorded_at": yesterday});
+    shop.app
+        .store
+        .put(
+            shared::store::to_item(&keys::payment("4200GHOST"), Some(keys::payment_gsi1(&day, "4200GHOST")), &ghost)
+                .unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let r = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["wechat"]["payments"], json!(1));
+    assert_eq!(r.body["wechat"]["payment_fen"], json!(1234));
+    let diffs = r.body["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 2, "{diffs:?}");
+    assert!(diffs.iter().any(|d| d["kind"] == "missing_locally"
+        && d["order_no"] == json!(order_no)
+        && d["action"].as_str().unwrap().starts_with("repaired")));
+    assert!(diffs.iter().any(|d| d["kind"] == "missing_at_wechat" && d["reference"] == "4200GHOST"));
+    assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("paid"), "repaired as a notify would");
+    let again = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    let diffs = again.body["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "only the unrepairable difference remains: {diffs:?}");
+    let stored = shop.admin("GET", &format!("/admin/reconciliation/{day}"), None).await;
+    assert_eq!(stored.body["differences"], again.body["differences"], "the report is stored per day");
+    let today = shared::clock::business_day(shared::clock::now()).unwrap().to_string();
+    let early = shop.admin("POST", &format!("/admin/reconciliation/{today}"), None).await;
+    assert_eq!((early.status, early.code()), (409, "BILL_NOT_READY"));
+    assert_eq!(shop.admin("POST", "/admin/reconciliation/yesterday", None).await.status, 400);
+}
+
+on_both_stores!(
+    many_shoppers_never_exceed_the_total,
+    one_shopper_on_several_phones_gets_their_share,
+    new_customer_coupons_are_for_three_days,
+    thresholds_templates_and_redemption_rate,
+    reconciliation_repairs_a_lost_notify,
+);
