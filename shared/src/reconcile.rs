@@ -145,6 +145,14 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
         report.wechat.payments += 1;
         report.wechat.payment_fen += row.settlement_total.0;
         match pays.remove(&row.transaction_id) {
+            Some(p) if p.outcome == "rejected" => report.differences.push(diff(
+                "rejected_payment",
+                &row.out_trade_no,
+                &row.transaction_id,
+                Some(row.order_total.0),
+                Some(p.amount),
+                "reported: received but not applied; see the case".into(),
+            )),
             Some(p) if p.amount != row.order_total.0 => report.differences.push(diff(
                 "amount_mismatch",
                 &row.out_trade_no,
