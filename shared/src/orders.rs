@@ -18,6 +18,7 @@ use crate::domain::order::{
 use crate::error::ApiError;
 use crate::payments;
 use crate::store::{Cond, Item, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
+use crate::wechat::pay::client::ErrorCode;
 use crate::wechat::pay::types::RequestPayment;
 
 /// The seed's rule: after this many payments in a Shanghai day, the next one needs a fresh
@@ -326,12 +327,12 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
     let prepay_id =
         match client.prepay(&order.order_no, &description, order.payable.0, openid, order.expires_at, None).await {
             Ok(id) => id,
-            Err(e) if e.verified_code() == Some("ORDERPAID") => {
+            Err(e) if e.verified_kind() == Some(ErrorCode::OrderPaid) => {
                 // Paid already (a notify still on its way): apply it from the query.
                 payments::sync_from_wechat(app, &order.order_no).await?;
                 return Err(ApiError::conflict("ALREADY_PAID", "this order is paid"));
             }
-            Err(e) if e.verified_code() == Some("ORDER_CLOSED") => {
+            Err(e) if e.verified_kind() == Some(ErrorCode::OrderClosed) => {
                 return Err(ApiError::conflict("ORDER_CLOSED", "this order is closed"));
             }
             Err(e) => {
@@ -383,11 +384,11 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, ApiErr
     if let Some(client) = &app.pay {
         match client.close(order_no).await {
             Ok(()) => {}
-            Err(e) if e.verified_code() == Some("ORDERPAID") => {
+            Err(e) if e.verified_kind() == Some(ErrorCode::OrderPaid) => {
                 payments::sync_from_wechat(app, order_no).await?;
                 return Ok(CloseOutcome::Paid);
             }
-            Err(e) if e.verified_code() == Some("ORDER_NOT_EXIST") || e.verified_code() == Some("ORDER_CLOSED") => {}
+            Err(e) if matches!(e.verified_kind(), Some(ErrorCode::OrderNotExist | ErrorCode::OrderClosed)) => {}
             Err(e) => {
                 tracing::warn!(error = %e, order_no, "closing at WeChat Pay failed; will retry");
                 return Ok(CloseOutcome::Retry);

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::payments::{self, Outcome, PaymentRecord};
 use crate::refunds::{self, RefundRecord};
 use crate::store::{Query, SharedStore, from_item, keys, to_item};
+use crate::wechat::pay::client::ErrorCode;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Difference {
@@ -68,8 +69,8 @@ pub fn yesterday(now: i64) -> String {
 pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
     let client = app.pay()?;
     tracing::info!(day, "reconciliation: fetching the trade bill");
-    let loc = client.trade_bill(day).await.map_err(|e| match e.verified_code() {
-        Some("NO_STATEMENT_EXIST") | Some("STATEMENT_CREATING") => {
+    let loc = client.trade_bill(day).await.map_err(|e| match e.verified_kind() {
+        Some(ErrorCode::NoStatementExist | ErrorCode::StatementCreating) => {
             ApiError::conflict("BILL_NOT_READY", format!("WeChat Pay has not published the bill of {day} yet"))
         }
         _ => ApiError::new(502, "PAY_UNAVAILABLE", format!("the trade bill could not be fetched: {e}")),

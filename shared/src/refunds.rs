@@ -366,13 +366,7 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, ApiErro
             }
             Ok(next)
         }
-        Err(e)
-            if e.verified_code().is_some()
-                && !matches!(
-                    e.verified_code(),
-                    Some("SYSTEM_ERROR") | Some("FREQUENCY_LIMITED") | Some("BANK_ERROR")
-                ) =>
-        {
+        Err(e) if e.verified_kind().is_some_and(|k| !k.transient()) => {
             tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "WeChat Pay refused the refund");
             let (_, ops) = release_ops(&app.store, &r).await?;
             let msg = e.to_string();

@@ -106,6 +106,12 @@ impl Shop {
     }
 
     pub async fn start_with(backend: Backend, trust_wx_context: bool) -> Shop {
+        Self::start_full(backend, trust_wx_context, None).await
+    }
+
+    /// As [`Shop::start_with`], trusting `platform_key` (id, PEM) as WeChat Pay's public key
+    /// instead of the simulator's, so a test can sign notifies of its own making.
+    pub async fn start_full(backend: Backend, trust_wx_context: bool, platform_key: Option<(String, String)>) -> Shop {
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let listener = tokio::net::TcpListener::bind(local).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -132,8 +138,12 @@ impl Shop {
             Backend::Embedded => StoreKind::Embedded,
             Backend::Dynamo => StoreKind::Dynamodb,
         };
-        settings.pay =
-            Some(pay::Rig::settings(&sim, key_pem, &format!("http://{addr}/pay/notify"), pay::Trust::PublicKey));
+        let mut pay_settings =
+            pay::Rig::settings(&sim, key_pem, &format!("http://{addr}/pay/notify"), pay::Trust::PublicKey);
+        if platform_key.is_some() {
+            pay_settings.public_key = platform_key;
+        }
+        settings.pay = Some(pay_settings);
         settings.order_ttl_secs = 120;
         let app = App::new(store(backend).await, settings).expect("app builds");
         let router = shared::http::server::router(app.clone(), shared::api::ALL.to_vec());

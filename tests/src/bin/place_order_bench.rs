@@ -69,7 +69,9 @@ async fn run(backend: Backend, name: &'static str) -> Outcome {
     let out_of_stock = all.iter().filter(|r| r.2 == "OUT_OF_STOCK").count();
     let mut lat: Vec<Duration> = all.iter().filter(|r| r.1 == 201).map(|r| r.0).collect();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
     let mut left = 0;
     for s in skus.iter() {
         left += stock(&shop, s).await;
@@ -79,7 +81,16 @@ async fn run(backend: Backend, name: &'static str) -> Outcome {
     // without one): both must be zero.
     let oversold = (placed as i64 - initial).max(0) + (-left).max(0);
     assert_eq!(initial - left, placed as i64, "every unit that left stock belongs to an order");
-    Outcome { backend: name, placed, out_of_stock, other: all.len() - placed - out_of_stock, secs, p50: pct(0.5), p99: pct(0.99), oversold }
+    Outcome {
+        backend: name,
+        placed,
+        out_of_stock,
+        other: all.len() - placed - out_of_stock,
+        secs,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        oversold,
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -90,7 +101,14 @@ async fn main() {
         let o = run(b, name).await;
         eprintln!(
             "{}: {} placed, {} out of stock, {} other, {:.0} orders/s, p50 {:?}, p99 {:?}, oversold {}",
-            o.backend, o.placed, o.out_of_stock, o.other, o.placed as f64 / o.secs, o.p50, o.p99, o.oversold
+            o.backend,
+            o.placed,
+            o.out_of_stock,
+            o.other,
+            o.placed as f64 / o.secs,
+            o.p50,
+            o.p99,
+            o.oversold
         );
         rows.push(o);
     }

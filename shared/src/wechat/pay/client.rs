@@ -60,12 +60,60 @@ impl PayError {
         }
     }
 
+    /// The typed code of a signed error answer: what the shop may act on.
+    pub fn verified_kind(&self) -> Option<ErrorCode> {
+        self.verified_code().map(ErrorCode::parse)
+    }
+
     fn retryable(&self) -> bool {
         match self {
             PayError::Transport(_) => true,
             PayError::Api { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
+    }
+}
+
+/// WeChat Pay's error codes the shop acts on, typed; any other code is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    OrderPaid,
+    OrderClosed,
+    OrderNotExist,
+    NotEnough,
+    FrequencyLimited,
+    SystemError,
+    BankError,
+    SignError,
+    ParamError,
+    InvalidRequest,
+    NoStatementExist,
+    StatementCreating,
+    Other,
+}
+
+impl ErrorCode {
+    pub fn parse(code: &str) -> ErrorCode {
+        match code {
+            "ORDERPAID" => Self::OrderPaid,
+            "ORDER_CLOSED" => Self::OrderClosed,
+            "ORDER_NOT_EXIST" | "RESOURCE_NOT_EXISTS" => Self::OrderNotExist,
+            "NOT_ENOUGH" => Self::NotEnough,
+            "FREQUENCY_LIMITED" => Self::FrequencyLimited,
+            "SYSTEM_ERROR" => Self::SystemError,
+            "BANK_ERROR" => Self::BankError,
+            "SIGN_ERROR" => Self::SignError,
+            "PARAM_ERROR" => Self::ParamError,
+            "INVALID_REQUEST" => Self::InvalidRequest,
+            "NO_STATEMENT_EXIST" => Self::NoStatementExist,
+            "STATEMENT_CREATING" => Self::StatementCreating,
+            _ => Self::Other,
+        }
+    }
+
+    /// Worth retrying with the same parameters (WeChat's advice for these).
+    pub fn transient(self) -> bool {
+        matches!(self, Self::SystemError | Self::BankError | Self::FrequencyLimited)
     }
 }
 
