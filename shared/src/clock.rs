@@ -12,6 +12,11 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A unix time in Shanghai (out-of-range times read as the epoch).
+pub fn shanghai(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH).to_offset(SHANGHAI)
+}
+
 /// The Shanghai business day a unix time falls on.
 pub fn business_day(unix: i64) -> Option<Date> {
     OffsetDateTime::from_unix_timestamp(unix).ok().map(|t| t.to_offset(SHANGHAI).date())

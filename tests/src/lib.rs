@@ -153,27 +153,23 @@ impl Shop {
         Shop { base: format!("http://{addr}"), http: reqwest::Client::new(), sim, app, server }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("shop answers");
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Answer { status, body }
-    }
-
     /// A call as the shopper `openid`, through WeChat Cloud Hosting's identity header (the
     /// shop must be started trusting it).
     pub async fn call_as(&self, openid: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.send(method, path, ("X-WX-OPENID", openid.to_owned()), body).await
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}")).unwrap_or_default();
+        self.send(method, path, ("Authorization", auth), body).await
+    }
+
+    async fn send(&self, method: &str, path: &str, header: (&str, String), body: Option<Value>) -> Answer {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, format!("{}{path}", self.base)).header("X-WX-OPENID", openid);
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if !header.1.is_empty() {
+            req = req.header(header.0, header.1);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -314,19 +314,10 @@ pub fn demand(lines: &[OrderLine]) -> BTreeMap<String, i64> {
 /// Order numbers: the Shanghai date and time, then random digits; 6-32 characters of
 /// [0-9A-Za-z], as WeChat Pay's out_trade_no wants, and sortable by time.
 pub fn new_order_no(now: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(now)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(crate::clock::SHANGHAI);
+    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]");
+    let stamp = crate::clock::shanghai(now).format(&fmt).unwrap_or_default();
     let r = uuid::Uuid::new_v4().as_u128() % 10u128.pow(10);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{r:010}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format!("{stamp}{r:010}")
 }
 
 #[cfg(test)]

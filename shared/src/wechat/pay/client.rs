@@ -455,18 +455,8 @@ fn path_safe(s: &str) -> Result<&str, PayError> {
 
 /// Unix seconds as RFC 3339 in Shanghai time, the form WeChat Pay uses.
 pub fn rfc3339(unix: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(clock::SHANGHAI);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+08:00");
+    clock::shanghai(unix).format(&fmt).unwrap_or_default()
 }
 
 /// Parses WeChat Pay's RFC 3339 times into unix seconds.
