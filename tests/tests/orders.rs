@@ -317,8 +317,14 @@ async fn duplicate_and_reordered_notifies_apply_once(b: Backend) {
     shop.sim.sim.set_faults(simulator::Faults { duplicate: 3, time_scale: 0.001, ..Default::default() });
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     let paid = pay_and_wait(&shop, &token, &no(&o)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let deliveries: Vec<_> = shop.sim.sim.deliveries().into_iter().filter(|d| d.key == no(&o)).collect();
+    let mut deliveries = Vec::new();
+    for _ in 0..500 {
+        deliveries = shop.sim.sim.deliveries().into_iter().filter(|d| d.key == no(&o)).collect();
+        if deliveries.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(deliveries.len(), 4);
     assert!(deliveries.iter().all(|d| d.status == Some(204)), "every duplicate is acknowledged");
     let now = order(&shop, &no(&o)).await;

@@ -41,8 +41,10 @@ async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         }
         ("GET", ["orders", no]) => {
             let openid = shopper(app, req).await?;
-            let order = orders::get_own(&app.store, &openid, no).await?;
+            // Refunds first: a refund's completion and the order's totals commit together, so
+            // an order read after its refunds never shows less than they do.
             let refunds = refunds::of_order(&app.store, no).await?;
+            let order = orders::get_own(&app.store, &openid, no).await?;
             Response::ok(&json!({ "order": order, "refunds": refunds }))
         }
         ("POST", ["orders", no, "pay"]) => {
@@ -59,8 +61,8 @@ async fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         }
         ("GET", ["admin", "orders", no]) => {
             operator(app, req)?;
-            let order = orders::get(&app.store, no).await?;
             let refunds = refunds::of_order(&app.store, no).await?;
+            let order = orders::get(&app.store, no).await?;
             Response::ok(&json!({ "order": order, "refunds": refunds }))
         }
         ("POST", ["admin", "orders", no, "shipments", warehouse]) => {
