@@ -74,7 +74,10 @@ pub async fn shopper(app: &App, req: &Request) -> Result<String, ApiError> {
         if !valid_openid(openid) {
             return Err(ApiError::unauthorized("X-WX-OPENID is not an openid"));
         }
-        users::ensure(app, openid, req.header("x-wx-unionid")).await?;
+        // A read first: the conditional create is a write, and this runs on every call.
+        if app.store.get(&crate::store::keys::user(openid)).await?.is_none() {
+            users::ensure(app, openid, req.header("x-wx-unionid")).await?;
+        }
         return Ok(openid.to_owned());
     }
     let token = bearer(req)
