@@ -369,7 +369,15 @@ async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(shop.sim.sim.deliveries().iter().all(|d| d.status == Some(401)), "{:?}", shop.sim.sim.deliveries());
+    for _ in 0..300 {
+        if shop.sim.sim.deliveries().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let refused = shop.sim.sim.deliveries();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|d| d.status == Some(401)), "{refused:?}");
     assert_eq!(order(&shop, &order_no).await["order"], before["order"], "refused notifies change nothing");
     // Genuine but wrong: an amount that is not the payable, another merchant, an unknown order.
     shop.sim.sim.set_faults(simulator::Faults { time_scale: 0.001, ..Default::default() });
