@@ -61,6 +61,12 @@ async fn all<T: serde::de::DeserializeOwned>(store: &SharedStore, gsi_pk: String
     }
 }
 
+/// A bill's `YYYY-MM-DD hh:mm:ss` (Beijing time) as unix seconds.
+fn bill_time(s: &str) -> Option<i64> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_offset(clock::SHANGHAI).unix_timestamp())
+}
+
 /// The business day before `now` (what the daily schedule reconciles).
 pub fn yesterday(now: i64) -> String {
     clock::business_day(now - 86_400).map(|d| d.to_string()).unwrap_or_default()
@@ -126,19 +132,29 @@ pub async fn run(app: &App, day: &str) -> Result<Report, ApiError> {
                 )),
                 Some(_) => {}
                 None => {
-                    let action = match refunds::complete(app, &row.out_trade_no, &row.out_refund_no).await {
-                        Ok(r) if r.state == refunds::RefundState::Success => "repaired: refund completed".to_owned(),
-                        Ok(r) => format!("reported: local refund is {:?}", r.state),
-                        Err(e) => format!("reported: {}", e.message),
+                    let at = bill_time(&row.trade_time);
+                    let action = match refunds::get(store, &row.out_trade_no, &row.out_refund_no).await {
+                        // Done here too, but booked on another day: not a difference of money.
+                        Ok(r) if r.state == refunds::RefundState::Success && r.amount == row.refund => None,
+                        Ok(_) => Some(match refunds::complete(app, &row.out_trade_no, &row.out_refund_no, at).await {
+                            Ok(r) if r.state == refunds::RefundState::Success => {
+                                "repaired: refund completed".to_owned()
+                            }
+                            Ok(r) => format!("reported: local refund is {:?}", r.state),
+                            Err(e) => format!("reported: {}", e.message),
+                        }),
+                        Err(_) => Some("reported: no such refund here".to_owned()),
                     };
-                    report.differences.push(diff(
-                        "refund_missing_locally",
-                        &row.out_trade_no,
-                        &row.out_refund_no,
-                        Some(row.refund.0),
-                        None,
-                        action,
-                    ));
+                    if let Some(action) = action {
+                        report.differences.push(diff(
+                            "refund_missing_locally",
+                            &row.out_trade_no,
+                            &row.out_refund_no,
+                            Some(row.refund.0),
+                            None,
+                            action,
+                        ));
+                    }
                 }
             }
             continue;

@@ -24,6 +24,7 @@ use crate::domain::order::{Order, OrderState, Reservation};
 use crate::error::ApiError;
 use crate::orders::{self, order_item, restock};
 use crate::store::{Cond, Query, SharedStore, StoreError, TxOp, from_item, keys, to_item};
+use crate::wechat::pay::client::parse_rfc3339;
 use crate::wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest};
 
 /// What WeChat Pay tells shoppers about when the money arrives.
@@ -362,7 +363,8 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, ApiErro
             .await?
             .unwrap_or(r);
             if answer.status == "SUCCESS" {
-                return complete(app, &next.order_no, &next.out_refund_no).await;
+                let at = answer.success_time.as_deref().and_then(parse_rfc3339);
+                return complete(app, &next.order_no, &next.out_refund_no, at).await;
             }
             Ok(next)
         }
@@ -446,7 +448,10 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), ApiError> {
         return Ok(());
     }
     match n.refund_status.as_str() {
-        "SUCCESS" => complete(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
+        "SUCCESS" => {
+            let at = n.success_time.as_deref().and_then(parse_rfc3339);
+            complete(app, &r.order_no, &r.out_refund_no, at).await.map(|_| ())
+        }
         "CLOSED" => close(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
         "ABNORMAL" => {
             if r.state == RefundState::Processing {
@@ -507,7 +512,14 @@ fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservation>
 
 /// REFUND.SUCCESS: the refund is done; unshipped units go back to stock; a full refund gives
 /// the coupon back while it is still valid. Applied once (conditioned on both versions).
-pub async fn complete(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, ApiError> {
+/// `success_time` is WeChat's (from the notify, the query or the bill), so the refund counts
+/// on the same business day in the shop's books as in WeChat's.
+pub async fn complete(
+    app: &App,
+    order_no: &str,
+    out_refund_no: &str,
+    success_time: Option<i64>,
+) -> Result<RefundRecord, ApiError> {
     let store = &app.store;
     for _ in 0..3 {
         let r = get(store, order_no, out_refund_no).await?;
@@ -534,7 +546,8 @@ pub async fn complete(app: &App, order_no: &str, out_refund_no: &str) -> Result<
                 }
             }
         }
-        if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(now)).await? {
+        let at = success_time.unwrap_or(now);
+        if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
             tracing::info!(order_no, out_refund_no, amount = r.amount.0, restocked = back.len(), "refund completed");
             return Ok(next);
         }
@@ -569,7 +582,8 @@ pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, ApiError
         } else if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
             match w.status.as_str() {
                 "SUCCESS" => {
-                    complete(app, &r.order_no, &r.out_refund_no).await?;
+                    complete(app, &r.order_no, &r.out_refund_no, w.success_time.as_deref().and_then(parse_rfc3339))
+                        .await?;
                 }
                 "CLOSED" => {
                     close(app, &r.order_no, &r.out_refund_no).await?;

@@ -123,6 +123,8 @@ pub struct Faults {
     /// How refunds end (SUCCESS, CLOSED or ABNORMAL) and after how long.
     pub refund_result: String,
     pub refund_delay_ms: u64,
+    /// Shifts refunds' success time (seconds; -86400 books them yesterday, for bills).
+    pub refund_time_shift: i64,
     /// Scales WeChat's notify retry schedule (15 s, 15 s, 30 s, 3 min, …): 0.001 makes it ms.
     pub time_scale: f64,
 }
@@ -143,6 +145,7 @@ impl Default for Faults {
             api_hang_ms: 0,
             refund_result: "SUCCESS".into(),
             refund_delay_ms: 50,
+            refund_time_shift: 0,
             time_scale: 1.0,
         }
     }
@@ -575,10 +578,11 @@ fn finish_refund(sim: &Sim, out_refund_no: &str, result: &str) {
     let pay = &sim.pay;
     let Some(m) = pay.merchant.clone() else { return };
     let mut st = pay.state();
+    let shift = st.faults.refund_time_shift;
     let Some(r) = st.refunds.get_mut(out_refund_no) else { return };
     r.status = result.to_owned();
     if result == "SUCCESS" {
-        r.success_time = Some(clock::now());
+        r.success_time = Some(clock::now() + shift);
     }
     let r = r.clone();
     if result == "CLOSED"

@@ -191,7 +191,51 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     assert_eq!(shop.admin("POST", "/admin/reconciliation/yesterday", None).await.status, 400);
 }
 
+/// A refund WeChat completed yesterday whose notify never came: the bill shows it, and
+/// reconciliation completes it here (stock, totals) on WeChat's day.
+async fn reconciliation_completes_a_refund_whose_notify_was_lost(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 800, &[("SH01", 5)]).await;
+    let token = shop.login("refundlost").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = o.body["order_no"].as_str().unwrap().to_owned();
+    assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
+    let yesterday = shared::clock::now() - 86_400;
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
+    wait_order(&shop, &order_no, |o| o["order"]["state"] == "paid").await;
+    shop.sim.sim.set_faults(simulator::Faults {
+        lose: true,
+        refund_time_shift: -86_400,
+        time_scale: 0.001,
+        ..Default::default()
+    });
+    let r = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{order_no}/refunds"),
+            Some(json!({"request_id": "lost-refund-1", "full": true})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(order(&shop, &order_no).await["refunds"][0]["state"], json!("processing"), "the notify was lost");
+    let day = shared::clock::business_day(yesterday).unwrap().to_string();
+    let report = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert_eq!(report.body["wechat"]["refunds"], json!(1));
+    let diffs = report.body["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0]["kind"], json!("refund_missing_locally"));
+    assert_eq!(diffs[0]["action"], json!("repaired: refund completed"));
+    let done = order(&shop, &order_no).await;
+    assert_eq!(done["order"]["refunded"], json!(800));
+    assert_eq!(stock(&shop, &sku).await, 5, "the unit came back");
+    let again = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert!(again.body["differences"].as_array().unwrap().is_empty(), "booked on WeChat's day: {}", again.body);
+}
+
 on_both_stores!(
+    reconciliation_completes_a_refund_whose_notify_was_lost,
     many_shoppers_never_exceed_the_total,
     one_shopper_on_several_phones_gets_their_share,
     new_customer_coupons_are_for_three_days,
