@@ -243,6 +243,13 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
             cond: Some(Cond::NotExists),
         });
         let request_index = ops.len() - 1;
+        if ops.len() > crate::store::MAX_TX_OPS {
+            return Err(ApiError::new(
+                422,
+                "ORDER_TOO_SPREAD",
+                "this order would draw on too many stock counters at once; split it into smaller orders",
+            ));
+        }
         match store.transact(ops).await {
             Ok(()) => {
                 tracing::info!(

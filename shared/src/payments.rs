@@ -198,6 +198,9 @@ async fn late_payment(
         let mut o = order.clone();
         o.paid_after_close = true;
         o.transaction_id = Some(tid.to_owned());
+        // The automatic refund below takes the whole payment back: reserve it, as every
+        // refund does, so the order's totals stay true.
+        o.refund_reserved = crate::domain::money::Fen(o.refund_reserved.0 + amount);
         o.version += 1;
         ops.push(TxOp::Put { item: order_item(&o)?, cond: Some(Cond::eq("version", order.version)) });
     }

@@ -297,6 +297,7 @@ async fn payment_after_close_is_refunded(b: Backend) {
     .await;
     assert_eq!(done["order"]["state"], json!("closed"), "a closed order stays closed");
     assert_eq!(done["order"]["paid_after_close"], json!(true));
+    assert_eq!(done["order"]["refund_reserved"], json!(1500), "the automatic refund is reserved like any other");
     assert_eq!(done["refunds"][0]["amount"], json!(1500));
     assert_eq!(done["refunds"][0]["initiated_by"], json!("system"));
     assert_eq!(stock(&shop, &sku).await, 5, "stock is not returned twice");
