@@ -83,6 +83,37 @@ pub struct RefundRecord {
     pub version: i64,
 }
 
+impl RefundRecord {
+    fn new(
+        out_refund_no: String,
+        order: &Order,
+        amount: Fen,
+        lines: BTreeMap<String, i64>,
+        reason: String,
+        state: RefundState,
+        by: &str,
+    ) -> Self {
+        let now = clock::now();
+        RefundRecord {
+            out_refund_no,
+            order_no: order.order_no.clone(),
+            openid: order.openid.clone(),
+            amount,
+            lines,
+            reason,
+            state,
+            initiated_by: by.to_owned(),
+            refund_id: None,
+            wechat_error: None,
+            created_at: now,
+            updated_at: now,
+            success_time: None,
+            arrival_note: ARRIVAL_NOTE.into(),
+            version: 1,
+        }
+    }
+}
+
 fn refund_item(r: &RefundRecord) -> Result<crate::store::Item, StoreError> {
     let gsi = match r.state {
         RefundState::Success => {
@@ -221,25 +252,16 @@ pub async fn create(
                 format!("at most {} yuan can still be refunded", order.refundable()),
             ));
         }
-        let now = clock::now();
         let state = if by == "shopper" { RefundState::Requested } else { RefundState::Processing };
-        let record = RefundRecord {
-            out_refund_no: out_refund_no.clone(),
-            order_no: order_no.to_owned(),
-            openid: order.openid.clone(),
+        let record = RefundRecord::new(
+            out_refund_no.clone(),
+            &order,
             amount,
-            lines: lines.clone(),
-            reason: input.reason.chars().take(80).collect(),
+            lines.clone(),
+            input.reason.chars().take(80).collect(),
             state,
-            initiated_by: by.to_owned(),
-            refund_id: None,
-            wechat_error: None,
-            created_at: now,
-            updated_at: now,
-            success_time: None,
-            arrival_note: ARRIVAL_NOTE.into(),
-            version: 1,
-        };
+            by,
+        );
         let mut updated = order.clone();
         updated.refund_reserved = Fen(order.refund_reserved.0 + amount.0);
         for (sku, n) in &lines {
@@ -394,24 +416,15 @@ pub async fn refund_late_payment(
     if let Ok(r) = get(&app.store, &order.order_no, &out_refund_no).await {
         return Ok(r);
     }
-    let now = clock::now();
-    let r = RefundRecord {
+    let r = RefundRecord::new(
         out_refund_no,
-        order_no: order.order_no.clone(),
-        openid: order.openid.clone(),
-        amount: Fen(amount),
-        lines: BTreeMap::new(),
-        reason: "订单已关闭，自动退款".into(),
-        state: RefundState::Processing,
-        initiated_by: "system".into(),
-        refund_id: None,
-        wechat_error: None,
-        created_at: now,
-        updated_at: now,
-        success_time: None,
-        arrival_note: ARRIVAL_NOTE.into(),
-        version: 1,
-    };
+        order,
+        Fen(amount),
+        BTreeMap::new(),
+        "订单已关闭，自动退款".into(),
+        RefundState::Processing,
+        "system",
+    );
     match app.store.put(refund_item(&r)?, Some(Cond::NotExists)).await {
         Ok(()) | Err(StoreError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),

@@ -450,6 +450,14 @@ pub mod shop {
         a.body["stock"].as_array().map(|v| v.iter().map(|l| l["available"].as_i64().unwrap()).sum()).unwrap_or(0)
     }
 
+    /// A coupon template valid from 1970 to 2096.
+    pub async fn coupon_template(shop: &Shop, name: &str, rule: Value, total: i64, per_user: i64) -> String {
+        let body = json!({"name": name, "rule": rule, "total": total, "per_user": per_user, "valid_from": 0, "valid_to": 4_000_000_000i64});
+        let t = shop.admin("POST", "/admin/coupons", Some(body)).await;
+        assert_eq!(t.status, 201, "{}", t.body);
+        t.body["id"].as_str().unwrap().to_owned()
+    }
+
     pub fn rid() -> String {
         format!("req-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
     }

@@ -5,16 +5,8 @@ use std::sync::Arc;
 
 use e2e::shop::*;
 use e2e::{Backend, Shop, on_both_stores};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::store::{Update, keys};
-
-async fn template(shop: &Shop, rule: Value, total: i64, per_user: i64) -> String {
-    let t = shop
-        .admin("POST", "/admin/coupons", Some(json!({"name": "券", "rule": rule, "total": total, "per_user": per_user, "valid_from": 0, "valid_to": 4_000_000_000i64})))
-        .await;
-    assert_eq!(t.status, 201, "{}", t.body);
-    t.body["id"].as_str().unwrap().to_owned()
-}
 
 async fn claim_as(shop: &Shop, openid: &str, t: &str) -> (u16, String) {
     let a = shop.call_as(openid, "POST", &format!("/coupons/{t}/claim"), None).await;
@@ -23,7 +15,7 @@ async fn claim_as(shop: &Shop, openid: &str, t: &str) -> (u16, String) {
 
 async fn many_shoppers_never_exceed_the_total(b: Backend) {
     let shop = Arc::new(Shop::start_with(b, true).await);
-    let t = template(&shop, json!({"kind": "no_threshold", "amount_off": 100}), 10, 1).await;
+    let t = coupon_template(&shop, "券", json!({"kind": "no_threshold", "amount_off": 100}), 10, 1).await;
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let (shop, t) = (shop.clone(), t.clone());
@@ -45,7 +37,7 @@ async fn many_shoppers_never_exceed_the_total(b: Backend) {
 
 async fn one_shopper_on_several_phones_gets_their_share(b: Backend) {
     let shop = Arc::new(Shop::start_with(b, true).await);
-    let t = template(&shop, json!({"kind": "percent", "percent_off": 10}), 100, 2).await;
+    let t = coupon_template(&shop, "券", json!({"kind": "percent", "percent_off": 10}), 100, 2).await;
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (shop, t) = (shop.clone(), t.clone());
@@ -67,7 +59,7 @@ async fn one_shopper_on_several_phones_gets_their_share(b: Backend) {
 
 async fn new_customer_coupons_are_for_three_days(b: Backend) {
     let shop = Shop::start_with(b, true).await;
-    let t = template(&shop, json!({"kind": "new_customer", "amount_off": 300}), 100, 1).await;
+    let t = coupon_template(&shop, "券", json!({"kind": "new_customer", "amount_off": 300}), 100, 1).await;
     let (status, _) = claim_as(&shop, "oNewcomerxxxxxxxxxxxxxxxxxxx", &t).await;
     assert_eq!(status, 201);
     let mine = shop.call_as("oNewcomerxxxxxxxxxxxxxxxxxxx", "GET", "/me/coupons", None).await;
@@ -90,7 +82,8 @@ async fn new_customer_coupons_are_for_three_days(b: Backend) {
 async fn thresholds_templates_and_redemption_rate(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 10)]).await;
-    let t = template(&shop, json!({"kind": "threshold", "min_spend": 3000, "amount_off": 500}), 10, 2).await;
+    let t =
+        coupon_template(&shop, "券", json!({"kind": "threshold", "min_spend": 3000, "amount_off": 500}), 10, 2).await;
     let token = shop.login("saver").await;
     let c1 = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await.body["coupon_id"]
         .as_str()

@@ -209,16 +209,9 @@ async fn only_the_owner_pays_an_unpaid_order(b: Backend) {
 async fn closer_returns_stock_and_coupon_once(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
-    let t = shop
-        .admin(
-            "POST",
-            "/admin/coupons",
-            Some(json!({"name": "立减", "rule": {"kind": "no_threshold", "amount_off": 100},
-        "total": 10, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64})),
-        )
-        .await;
+    let t = coupon_template(&shop, "立减", json!({"kind": "no_threshold", "amount_off": 100}), 10, 1).await;
     let token = shop.login("sleepy").await;
-    let c = shop.call("POST", &format!("/coupons/{}/claim", t.body["id"].as_str().unwrap()), Some(&token), None).await;
+    let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await;
     let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
     let o = shop
         .call(

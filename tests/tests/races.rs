@@ -32,16 +32,9 @@ async fn one_request_id_from_two_phones_is_one_order(b: Backend) {
 async fn one_coupon_cannot_serve_two_orders(b: Backend) {
     let shop = Arc::new(Shop::start(b).await);
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 10)]).await;
-    let t = shop
-        .admin(
-            "POST",
-            "/admin/coupons",
-            Some(json!({"name": "减", "rule": {"kind": "no_threshold", "amount_off": 300},
-        "total": 5, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64})),
-        )
-        .await;
+    let t = coupon_template(&shop, "减", json!({"kind": "no_threshold", "amount_off": 300}), 5, 1).await;
     let token = shop.login("couponrace").await;
-    let c = shop.call("POST", &format!("/coupons/{}/claim", t.body["id"].as_str().unwrap()), Some(&token), None).await;
+    let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await;
     let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
     let tasks: Vec<_> = (0..5)
         .map(|_| {

@@ -35,16 +35,10 @@ async fn wait_refund(shop: &Shop, order: &str, state: &str) -> Value {
 async fn shopper_refund_approved_returns_stock_and_coupon(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
-    let t = shop
-        .admin(
-            "POST",
-            "/admin/coupons",
-            Some(json!({"name": "满20减5", "rule": {"kind": "threshold", "min_spend": 2000, "amount_off": 500},
-        "total": 5, "per_user": 1, "valid_from": 0, "valid_to": 4_000_000_000i64})),
-        )
+    let t = coupon_template(&shop, "满20减5", json!({"kind": "threshold", "min_spend": 2000, "amount_off": 500}), 5, 1)
         .await;
     let token = shop.login("returner").await;
-    let c = shop.call("POST", &format!("/coupons/{}/claim", t.body["id"].as_str().unwrap()), Some(&token), None).await;
+    let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await;
     let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
     let order = paid_order(&shop, &token, &sku, 2, Some(&coupon)).await;
     assert_eq!(stock(&shop, &sku).await, 3);
