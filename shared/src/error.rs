@@ -95,6 +95,11 @@ impl From<crate::store::StoreError> for ApiError {
                 Self::new(409, "CONFLICT", "the data changed meanwhile, please retry")
             }
             E::BadCursor => Self::new(400, "INVALID_CURSOR", "the page cursor is not one this API gave out"),
+            E::Invalid(why) => {
+                // A request the store refuses by its shape is the shop's bug, not an outage.
+                tracing::error!(error = %why, "invalid store request");
+                Self::internal()
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::unavailable("storage is unavailable, please retry")
