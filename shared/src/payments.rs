@@ -204,16 +204,12 @@ async fn late_payment(
         o.version += 1;
         ops.push(TxOp::Put { item: order_item(&o)?, cond: Some(Cond::eq("version", order.version)) });
     }
-    store_transact(app, ops).await?;
+    app.store.transact(ops).await?;
     if let Err(e) = refunds::refund_late_payment(app, order, tid, amount).await {
         // The case is recorded; the refund is retried by the closer's sweep.
         tracing::error!(error = %e, order_no = %order.order_no, "automatic refund of a late payment failed");
     }
     Ok(Outcome::PaidAfterClose)
-}
-
-async fn store_transact(app: &App, ops: Vec<TxOp>) -> Result<(), StoreError> {
-    app.store.transact(ops).await
 }
 
 /// Asks WeChat Pay about an order and applies what it says (the closer and `pay` use this

@@ -317,7 +317,7 @@ async fn transition(
 }
 
 /// Gives back a refund's reservation on its order (refused, closed or failed refunds).
-async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<(Order, Vec<TxOp>), ApiError> {
+async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, ApiError> {
     let order = orders::get(store, &r.order_no).await?;
     let mut o = order.clone();
     o.refund_reserved = Fen(o.refund_reserved.0 - r.amount.0);
@@ -328,7 +328,7 @@ async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<(Order, Ve
     }
     o.version += 1;
     let op = TxOp::Put { item: order_item(&o)?, cond: Some(Cond::eq("version", order.version)) };
-    Ok((order, vec![op]))
+    Ok(vec![op])
 }
 
 pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, ApiError> {
@@ -354,7 +354,7 @@ pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<Re
                 format!("a {} refund cannot be refused", r.state.as_str()),
             ));
         }
-        let (_, ops) = release_ops(&app.store, &r).await?;
+        let ops = release_ops(&app.store, &r).await?;
         if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
             return Ok(next);
         }
@@ -392,7 +392,7 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, ApiErro
         }
         Err(e) if e.verified_kind().is_some_and(|k| !k.transient()) => {
             tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "WeChat Pay refused the refund");
-            let (_, ops) = release_ops(&app.store, &r).await?;
+            let ops = release_ops(&app.store, &r).await?;
             let msg = e.to_string();
             Ok(transition(&app.store, &r, RefundState::Failed, ops, |n| n.wechat_error = Some(msg)).await?.unwrap_or(r))
         }
@@ -575,7 +575,7 @@ pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<Ref
         if !matches!(r.state, RefundState::Processing | RefundState::Abnormal) {
             return Ok(r);
         }
-        let (_, ops) = release_ops(&app.store, &r).await?;
+        let ops = release_ops(&app.store, &r).await?;
         if let Some(next) = transition(&app.store, &r, RefundState::Closed, ops, |_| {}).await? {
             return Ok(next);
         }

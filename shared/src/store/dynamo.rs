@@ -34,10 +34,6 @@ impl DynamoStore {
         Self { client: Client::new(&conf), table: table.to_owned() }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Creates the table as `template.yaml` declares it (for DynamoDB Local and tests).
     pub async fn create_table(&self) -> Result<()> {
         let s = |n: &str| {

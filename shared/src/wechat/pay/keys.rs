@@ -96,10 +96,6 @@ impl std::fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    pub fn from_der(der: &[u8]) -> Self {
-        Self { der: der.to_vec() }
-    }
-
     /// A `PUBLIC KEY` (SubjectPublicKeyInfo, as WeChat Pay's public key file) or a
     /// `CERTIFICATE` PEM.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
@@ -115,10 +111,6 @@ impl PublicKey {
     pub fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
         let Ok(sig) = B64.decode(signature_b64.trim()) else { return false };
         UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &self.der).verify(message, &sig).is_ok()
-    }
-
-    pub fn der(&self) -> &[u8] {
-        &self.der
     }
 }
 
