@@ -192,6 +192,22 @@ async fn a_notify_from_an_unseen_certificate_fetches_certificates_once() {
     assert_eq!(rig.client.verifier().serials().len(), 2, "the public key and the fetched certificate");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifies_cannot_make_the_shop_download_certificates_over_and_over() {
+    let rig = Rig::start(Trust::PublicKey).await;
+    rig.faults(Faults { sign_with: SignWith::Certificate, ..Default::default() });
+    let first = order_no();
+    rig.client.prepay(&first, "节流", 100, OPENID, later(), None).await.unwrap();
+    rig.pay(&first, None).await;
+    assert!(rig.wait_for(1, false).await, "the first unseen serial is fetched");
+    simulator::pay::rotate_certificate(&rig.sim.sim).unwrap();
+    let second = order_no();
+    rig.client.prepay(&second, "节流", 100, OPENID, later(), None).await.unwrap();
+    rig.pay(&second, None).await;
+    assert!(rig.wait_for(2, true).await, "within a minute, another unseen serial is refused, not fetched");
+    assert_eq!(rig.client.verifier().serials().len(), 2, "no second download");
+}
+
 async fn paid_order(rig: &Rig) -> String {
     let no = order_no();
     rig.client.prepay(&no, "故障", 100, OPENID, later(), None).await.unwrap();

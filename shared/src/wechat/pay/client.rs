@@ -119,6 +119,9 @@ impl ErrorCode {
 
 const ATTEMPTS: u32 = 3;
 
+/// Least time between certificate downloads caused by notifies.
+const NOTIFY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
 pub struct PayClient {
     http: reqwest::Client,
     base: String,
@@ -130,7 +133,8 @@ pub struct PayClient {
     notify_url: String,
     public_key_id: Option<String>,
     verifier: Verifier,
-    refresh: tokio::sync::Mutex<()>,
+    /// Serialises certificate downloads and remembers when a notify last caused one.
+    refresh: tokio::sync::Mutex<Option<tokio::time::Instant>>,
     backoff: Duration,
     timeout: Duration,
 }
@@ -164,7 +168,7 @@ impl PayClient {
             notify_url: s.notify_url.clone(),
             public_key_id: s.public_key.as_ref().map(|(id, _)| id.clone()),
             verifier,
-            refresh: tokio::sync::Mutex::new(()),
+            refresh: tokio::sync::Mutex::new(None),
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(10),
         })
@@ -262,7 +266,7 @@ impl PayClient {
     async fn verify_answer(&self, h: &SignedHeaders, body: &[u8]) -> Result<(), PayError> {
         match self.verifier.verify(h, body, clock::now()) {
             Err(VerifyError::UnknownSerial(serial)) => {
-                self.refresh_certificates_for(&serial).await?;
+                self.refresh_certificates_for(&serial, false).await?;
                 self.verifier.verify(h, body, clock::now()).map_err(PayError::Signature)
             }
             other => other.map_err(PayError::Signature),
@@ -270,10 +274,19 @@ impl PayClient {
     }
 
     /// Downloads the platform certificates unless another task just fetched `serial`.
-    async fn refresh_certificates_for(&self, serial: &str) -> Result<(), PayError> {
-        let _guard = self.refresh.lock().await;
+    /// `from_notify`: the serial came from the public webhook, where anyone can send one;
+    /// such requests download at most once a minute, so forged serials cannot make the shop
+    /// call WeChat Pay for every request. Answers to the shop's own calls are not throttled.
+    async fn refresh_certificates_for(&self, serial: &str, from_notify: bool) -> Result<(), PayError> {
+        let mut last = self.refresh.lock().await;
         if self.verifier.knows(serial) {
             return Ok(());
+        }
+        if from_notify {
+            if last.is_some_and(|t| t.elapsed() < NOTIFY_REFRESH_INTERVAL) {
+                return Ok(());
+            }
+            *last = Some(tokio::time::Instant::now());
         }
         self.refresh_certificates().await
     }
@@ -428,7 +441,7 @@ impl PayClient {
     pub async fn open_notify(&self, headers: &SignedHeaders, body: &[u8]) -> Result<Verified, NotifyError> {
         match self.verifier.verify(headers, body, clock::now()) {
             Err(VerifyError::UnknownSerial(serial)) => {
-                if let Err(e) = self.refresh_certificates_for(&serial).await {
+                if let Err(e) = self.refresh_certificates_for(&serial, true).await {
                     tracing::warn!(error = %e, "certificate refresh for a notify failed");
                 }
                 notify::open(&self.verifier, &self.apiv3, headers, body, clock::now())
