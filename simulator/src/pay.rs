@@ -12,17 +12,17 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use domain::clock;
+use domain::money::Fen;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::clock;
-use shared::domain::money::Fen;
-use shared::wechat::pay::bill::{self, BillRow};
-use shared::wechat::pay::client::{parse_rfc3339, rfc3339};
-use shared::wechat::pay::keys::{MerchantKey, PublicKey};
-use shared::wechat::pay::sign::{nonce, parse_authorization, request_message, response_message};
-use shared::wechat::pay::types::{PrepayRequest, RefundRequest};
-use shared::wechat::pay::verify::MAX_SKEW_SECS;
-use shared::wechat::pay::{ApiV3Key, SCHEME};
+use wechat::pay::bill::{self, BillRow};
+use wechat::pay::client::{parse_rfc3339, rfc3339};
+use wechat::pay::keys::{MerchantKey, PublicKey};
+use wechat::pay::sign::{nonce, parse_authorization, request_message, response_message};
+use wechat::pay::types::{PrepayRequest, RefundRequest};
+use wechat::pay::verify::MAX_SKEW_SECS;
+use wechat::pay::{ApiV3Key, SCHEME};
 
 use crate::Sim;
 
@@ -349,7 +349,7 @@ pub async fn api(State(sim): State<Sim>, req: Request) -> Response {
     }
     let path = parts.uri.path().to_owned();
     let query: HashMap<String, String> =
-        shared::http::parse_query(parts.uri.query().unwrap_or("")).into_iter().collect();
+        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if method == "GET" && segs == ["v3", "billdownload", "file"] {
         // The bill file is the one answer WeChat Pay does not sign.

@@ -7,10 +7,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use app::App;
+use app::config::{Settings, StoreKind};
 use serde_json::Value;
-use shared::api::App;
-use shared::config::{Settings, StoreKind};
-use shared::store::{SharedStore, dynamo::DynamoStore, embedded::EmbeddedStore};
+use store::{SharedStore, dynamo::DynamoStore, embedded::EmbeddedStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -69,7 +69,7 @@ pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
                 .to_owned(),
             )
         },
-        shared::config::Uses::WeChat,
+        hosting::Uses::WeChat,
     )
     .expect("test settings are complete")
 }
@@ -146,7 +146,7 @@ impl Shop {
         settings.pay = Some(pay_settings);
         settings.order_ttl_secs = 120;
         let app = App::new(store(backend).await, settings).expect("app builds");
-        let router = shared::http::server::router(app.clone(), shared::api::ALL.to_vec());
+        let router = hosting::server::router(app.clone(), hosting::routes::ALL.to_vec());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -219,14 +219,14 @@ pub mod pay {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use app::config::PaySettings;
     use axum::body::Bytes;
     use axum::extract::State;
     use axum::http::HeaderMap;
-    use shared::config::PaySettings;
-    use shared::wechat::pay::keys::MerchantKey;
-    use shared::wechat::pay::notify::Verified;
-    use shared::wechat::pay::{PayClient, SignedHeaders};
     use simulator::{MerchantConfig, SimConfig};
+    use wechat::pay::keys::MerchantKey;
+    use wechat::pay::notify::Verified;
+    use wechat::pay::{PayClient, SignedHeaders};
 
     pub const MCHID: &str = "1900000001";
     pub const APPID: &str = "wx0000000000000001";

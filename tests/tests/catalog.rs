@@ -291,7 +291,7 @@ async fn access_is_checked(b: Backend) {
     assert_eq!(shop.call("GET", "/products", None, None).await.status, 401);
     let unknown = shop.call("GET", "/nowhere", None, None).await;
     assert_eq!((unknown.status, unknown.code()), (404, "NO_ROUTE"));
-    let big = "x".repeat(shared::http::MAX_BODY + 1);
+    let big = "x".repeat(hosting::request::MAX_BODY + 1);
     let r = shop
         .http
         .post(format!("{}/admin/products", shop.base))
@@ -306,8 +306,8 @@ async fn access_is_checked(b: Backend) {
 async fn sample_catalog_loads(b: Backend) {
     let shop = Shop::start(b).await;
     let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-catalog.json")).unwrap();
-    assert!(shared::sample::load_if_empty(&shop.app.store, &json).await.unwrap());
-    assert!(!shared::sample::load_if_empty(&shop.app.store, &json).await.unwrap(), "loads once");
+    assert!(app::sample::load_if_empty(&shop.app.store, &json).await.unwrap());
+    assert!(!app::sample::load_if_empty(&shop.app.store, &json).await.unwrap(), "loads once");
     let token = shop.login("newcomer").await;
     let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "two sample products are published");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use e2e::shop::*;
 use e2e::{Backend, Shop, on_both_stores};
 use serde_json::json;
-use shared::store::{Update, keys};
+use store::{Update, keys};
 
 async fn claim_as(shop: &Shop, openid: &str, t: &str) -> (u16, String) {
     let a = shop.call_as(openid, "POST", &format!("/coupons/{t}/claim"), None).await;
@@ -64,14 +64,14 @@ async fn new_customer_coupons_are_for_three_days(b: Backend) {
     assert_eq!(status, 201);
     let mine = shop.call_as("oNewcomerxxxxxxxxxxxxxxxxxxx", "GET", "/me/coupons", None).await;
     let valid_to = mine.body["items"][0]["valid_to"].as_i64().unwrap();
-    assert!(valid_to <= shared::clock::now() + 3 * 86_400, "the coupon ends with the new-customer window");
+    assert!(valid_to <= domain::clock::now() + 3 * 86_400, "the coupon ends with the new-customer window");
     // A shopper who joined four days ago is no longer new.
     shop.call_as("oVeteranxxxxxxxxxxxxxxxxxxxx", "GET", "/me", None).await;
     shop.app
         .store
         .update(
             &keys::user("oVeteranxxxxxxxxxxxxxxxxxxxx"),
-            Update::new().set("created_at", shared::clock::now() - 4 * 86_400),
+            Update::new().set("created_at", domain::clock::now() - 4 * 86_400),
             None,
         )
         .await
@@ -144,19 +144,18 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     let order_no = o.body["order_no"].as_str().unwrap().to_owned();
     assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
     shop.sim.sim.set_faults(simulator::Faults { lose: true, time_scale: 0.001, ..Default::default() });
-    let yesterday = shared::clock::now() - 86_400;
+    let yesterday = domain::clock::now() - 86_400;
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "the notify was lost");
     // And a payment the shop recorded that WeChat's bill does not have.
-    let day = shared::clock::business_day(yesterday).unwrap().to_string();
+    let day = domain::clock::business_day(yesterday).unwrap().to_string();
     let ghost = json!({"transaction_id": "4200GHOST", "order_no": "2000ghost", "openid": "o", "amount": 99, "success_time": yesterday,
         "day": day, "source": "notify", "outcome": "applied", "recorded_at": yesterday});
     shop.app
         .store
         .put(
-            shared::store::to_item(&keys::payment("4200GHOST"), Some(keys::payment_gsi1(&day, "4200GHOST")), &ghost)
-                .unwrap(),
+            store::to_item(&keys::payment("4200GHOST"), Some(keys::payment_gsi1(&day, "4200GHOST")), &ghost).unwrap(),
             None,
         )
         .await
@@ -178,7 +177,7 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     assert_eq!(diffs.len(), 1, "only the unrepairable difference remains: {diffs:?}");
     let stored = shop.admin("GET", &format!("/admin/reconciliation/{day}"), None).await;
     assert_eq!(stored.body["differences"], again.body["differences"], "the report is stored per day");
-    let today = shared::clock::business_day(shared::clock::now()).unwrap().to_string();
+    let today = domain::clock::business_day(domain::clock::now()).unwrap().to_string();
     let early = shop.admin("POST", &format!("/admin/reconciliation/{today}"), None).await;
     assert_eq!((early.status, early.code()), (409, "BILL_NOT_READY"));
     assert_eq!(shop.admin("POST", "/admin/reconciliation/yesterday", None).await.status, 400);
@@ -193,7 +192,7 @@ async fn reconciliation_completes_a_refund_whose_notify_was_lost(b: Backend) {
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     let order_no = o.body["order_no"].as_str().unwrap().to_owned();
     assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
-    let yesterday = shared::clock::now() - 86_400;
+    let yesterday = domain::clock::now() - 86_400;
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
     wait_order(&shop, &order_no, |o| o["order"]["state"] == "paid").await;
     shop.sim.sim.set_faults(simulator::Faults {
@@ -212,7 +211,7 @@ async fn reconciliation_completes_a_refund_whose_notify_was_lost(b: Backend) {
     assert_eq!(r.status, 202, "{}", r.body);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(order(&shop, &order_no).await["refunds"][0]["state"], json!("processing"), "the notify was lost");
-    let day = shared::clock::business_day(yesterday).unwrap().to_string();
+    let day = domain::clock::business_day(yesterday).unwrap().to_string();
     let report = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
     assert_eq!(report.status, 200, "{}", report.body);
     assert_eq!(report.body["wechat"]["refunds"], json!(1));

@@ -2,7 +2,7 @@
 
 use e2e::{Backend, Shop, on_both_stores};
 use serde_json::json;
-use shared::store::keys;
+use store::keys;
 
 async fn login_creates_then_finds_the_user(b: Backend) {
     let shop = Shop::start(b).await;
@@ -74,10 +74,10 @@ async fn wrong_app_secret_is_a_config_error_without_the_secret(b: Backend) {
     let mut shop = Shop::start(b).await;
     let mut settings = (*shop.app.settings).clone();
     settings.wechat.app_secret = "a-wrong-secret-value".into();
-    shop.app = shared::api::App::new(shop.app.store.clone(), settings).unwrap();
+    shop.app = app::App::new(shop.app.store.clone(), settings).unwrap();
     let r = shop.app.wechat.code2session("carol.1").await.unwrap_err();
-    let api: shared::ApiError = r.into();
-    assert_eq!((api.status, api.code), (502, "WECHAT_CONFIG"));
+    let api: app::AppError = r.into();
+    assert_eq!((hosting::errors::status(api.code), api.code.as_str()), (502, "WECHAT_CONFIG"));
     assert!(!api.message.contains("a-wrong-secret-value"));
 }
 
@@ -87,9 +87,9 @@ async fn unreachable_wechat_is_unavailable(b: Backend) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut settings = (*shop.app.settings).clone();
     settings.wechat.api_base = format!("http://127.0.0.1:{port}");
-    let app = shared::api::App::new(shop.app.store.clone(), settings).unwrap();
-    let e: shared::ApiError = app.wechat.code2session("dave.1").await.unwrap_err().into();
-    assert_eq!((e.status, e.code), (503, "WECHAT_UNAVAILABLE"));
+    let app = app::App::new(shop.app.store.clone(), settings).unwrap();
+    let e: app::AppError = app.wechat.code2session("dave.1").await.unwrap_err().into();
+    assert_eq!((hosting::errors::status(e.code), e.code.as_str()), (503, "WECHAT_UNAVAILABLE"));
 }
 
 async fn session_tokens_are_checked(b: Backend) {
@@ -103,7 +103,7 @@ async fn session_tokens_are_checked(b: Backend) {
     let forged = String::from_utf8(forged).unwrap();
     assert_eq!(shop.call("GET", "/me", Some(&forged), None).await.status, 401);
     let openid = shop.sim.sim.openid_for("erin");
-    let (expired, _) = shared::session::issue(&shop.app.settings.session_secret, &openid, 1_000, 60);
+    let (expired, _) = app::session::issue(&shop.app.settings.session_secret, &openid, 1_000, 60);
     let a = shop.call("GET", "/me", Some(&expired), None).await;
     assert_eq!((a.status, a.code()), (401, "SESSION_EXPIRED"));
     // A header naming a user is not trusted unless the shop is told to trust it.

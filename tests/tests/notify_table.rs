@@ -8,9 +8,9 @@ use e2e::pay::{APIV3_KEY, APPID, MCHID};
 use e2e::shop::*;
 use e2e::{Backend, Shop, on_both_stores};
 use serde_json::{Value, json};
-use shared::wechat::pay::ApiV3Key;
-use shared::wechat::pay::keys::MerchantKey;
-use shared::wechat::pay::sign::response_message;
+use wechat::pay::ApiV3Key;
+use wechat::pay::keys::MerchantKey;
+use wechat::pay::sign::response_message;
 
 const KEY_ID: &str = "PUB_KEY_ID_0000000000000000000000000000TEST";
 
@@ -229,7 +229,7 @@ async fn every_wrong_notify_is_refused_or_set_aside(b: Backend) {
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     let order_no = o.body["order_no"].as_str().unwrap().to_owned();
     let before = order(&shop, &order_no).await;
-    let now = shared::clock::now();
+    let now = domain::clock::now();
     let mut expected_cases = Vec::new();
     for (name, n, status, case) in cases(&order_no, 2500, now) {
         assert_eq!(post(&shop, &n).await, status, "{name}");

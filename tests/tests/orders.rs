@@ -6,8 +6,8 @@
 use e2e::shop::*;
 use e2e::{Backend, Shop, on_both_stores};
 use serde_json::{Value, json};
-use shared::wechat::pay::keys::PublicKey;
-use shared::wechat::pay::sign::pay_sign_message;
+use wechat::pay::keys::PublicKey;
+use wechat::pay::sign::pay_sign_message;
 
 fn no(a: &e2e::Answer) -> String {
     a.body["order_no"].as_str().unwrap_or_else(|| panic!("no order in {}", a.body)).to_owned()
@@ -234,10 +234,10 @@ async fn closer_returns_stock_and_coupon_once(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 2);
     // Prepay so WeChat knows the order; then two closers run at once, past the expiry.
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
-    let later = shared::clock::now() + 10_000;
+    let later = domain::clock::now() + 10_000;
     let (r1, r2) = tokio::join!(
-        shared::orders::close_expired(&shop.app, later, 100),
-        shared::orders::close_expired(&shop.app, later, 100)
+        app::ordering::close_expired(&shop.app, later, 100),
+        app::ordering::close_expired(&shop.app, later, 100)
     );
     assert_eq!(r1.unwrap().closed + r2.unwrap().closed, 1, "closed exactly once");
     assert_eq!(stock(&shop, &sku).await, 5, "stock came back once");
@@ -258,7 +258,7 @@ async fn notify_racing_the_closer(b: Backend) {
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     shop.sim.sim.set_faults(simulator::Faults { hold: true, time_scale: 0.001, ..Default::default() });
     pay(&shop, &token, &no(&o)).await;
-    let r = shared::orders::close_expired(&shop.app, shared::clock::now() + 10_000, 100).await.unwrap();
+    let r = app::ordering::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
     assert_eq!((r.closed, r.paid), (0, 1));
     let order = order(&shop, &no(&o)).await;
     assert_eq!(order["order"]["state"], json!("paid"));
@@ -280,7 +280,7 @@ async fn payment_after_close_is_refunded(b: Backend) {
     // Close locally only, as if WeChat could not be told (a shop without pay configured).
     let mut offline = shop.app.clone();
     offline.pay = None;
-    assert_eq!(shared::orders::close_one(&offline, &no(&o)).await.unwrap(), shared::orders::CloseOutcome::Closed);
+    assert_eq!(app::ordering::close_one(&offline, &no(&o)).await.unwrap(), app::ordering::CloseOutcome::Closed);
     assert_eq!(stock(&shop, &sku).await, 5);
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
     let done = wait_order(&shop, &no(&o), |v| {
@@ -430,7 +430,7 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     // closes at WeChat again (harmless) and releases once.
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&first)), Some(&token), None).await.status, 200);
     shop.app.pay.as_ref().unwrap().close(&no(&first)).await.unwrap();
-    let r = shared::orders::close_expired(&shop.app, shared::clock::now() + 10_000, 100).await.unwrap();
+    let r = app::ordering::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
     assert_eq!(r.closed, 1);
     assert_eq!(stock(&shop, &sku).await, 5);
     // Notify: applied, then the acknowledgement was lost; WeChat retries (the simulator
@@ -443,14 +443,14 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     // Refund: reserved on the order, then the WeChat call never happened; the sweep sends it.
     let mut offline = shop.app.clone();
     offline.pay = None;
-    let input: shared::refunds::RefundInput =
+    let input: app::refunds::RefundInput =
         serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
-    let pending = shared::refunds::create(&offline, &no(&o), None, input, "operator").await;
+    let pending = app::refunds::create(&offline, &no(&o), None, input, "operator").await;
     assert!(pending.is_err(), "the call to WeChat failed");
-    let rec = shared::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
-    assert_eq!(rec.state, shared::refunds::RefundState::Processing);
+    let rec = app::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
+    assert_eq!(rec.state, app::refunds::RefundState::Processing);
     assert!(rec.refund_id.is_none());
-    shared::refunds::retry_pending(&shop.app, shared::clock::now() + 120).await.unwrap();
+    app::refunds::retry_pending(&shop.app, domain::clock::now() + 120).await.unwrap();
     // The order and its refunds are two reads: wait for both to show the completion.
     let done =
         wait_order(&shop, &no(&o), |v| v["refunds"][0]["state"] == "success" && v["order"]["refunded"] == json!(700))

@@ -3,7 +3,7 @@
 
 use e2e::{Backend, on_both_stores, store};
 use serde_json::{Value, json};
-use shared::store::{Cond, Item, Key, Query, StoreError, TxOp, Update, item_key};
+use store::{Cond, Item, Key, Query, StoreError, TxOp, Update, item_key};
 
 fn item(pk: &str, sk: &str, attrs: Value) -> Item {
     let mut m = attrs.as_object().cloned().unwrap_or_default();
@@ -222,8 +222,7 @@ async fn secondary_index_query(b: Backend) {
         s.put(it, None).await.unwrap();
     }
     s.put(item("P5", "META", json!({"id": "P5"})), None).await.unwrap();
-    let ids =
-        |p: &shared::store::Page| p.items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let ids = |p: &store::Page| p.items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let on = s.query(Query::gsi1("STATUS#on")).await.unwrap();
     assert_eq!(ids(&on), vec!["P1", "P3", "P2"]);
     let fruit = s.query(Query::gsi1("STATUS#on").prefix("fruit#")).await.unwrap();

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeSet;
 
+use hosting::{Request, dispatch};
 use serde_json::{Value, json};
-use shared::http::{Request, dispatch};
-use shared::store::table;
+use store::table;
 
 fn root(p: &str) -> String {
     format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
 }
 
-async fn app() -> shared::api::App {
+async fn app() -> app::App {
     let store = e2e::store(e2e::Backend::Embedded).await;
-    shared::api::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
+    app::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
 }
 
 #[tokio::test]
@@ -32,14 +32,14 @@ async fn every_documented_route_exists() {
                 .replace("{out_refund_no}", "R1")
                 .replace("{day}", "2026-01-01");
             let req = Request::new(method, &concrete);
-            let resp = dispatch(&app, shared::api::ALL, &req).await;
+            let resp = dispatch(&app, hosting::routes::ALL, &req).await;
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             assert_ne!(body["error"]["code"], json!("NO_ROUTE"), "{method} {path} is documented but not routed");
             count += 1;
         }
     }
     assert!(count >= 40, "the document lists the routes ({count})");
-    let resp = dispatch(&app, shared::api::ALL, &Request::new("GET", "/not/documented")).await;
+    let resp = dispatch(&app, hosting::routes::ALL, &Request::new("GET", "/not/documented")).await;
     assert_eq!(resp.status, 404);
 }
 
@@ -104,10 +104,10 @@ async fn lambda_events_reach_the_handlers() {
         "isBase64Encoded": false
     });
     let ev = serde_json::from_value(event.clone()).unwrap();
-    let req = shared::http::lambda::from_event(ev).unwrap();
+    let req = hosting::lambda::from_event(ev).unwrap();
     assert_eq!(req.query("limit"), Some("0"));
     let app = app().await;
-    let out = shared::http::lambda::to_event(dispatch(&app, shared::api::ALL, &req).await);
+    let out = hosting::lambda::to_event(dispatch(&app, hosting::routes::ALL, &req).await);
     assert_eq!(out.status_code, 401);
     let body = serde_json::to_value(&out).unwrap();
     assert!(body["body"].as_str().unwrap().contains("UNAUTHORIZED"));
@@ -115,9 +115,9 @@ async fn lambda_events_reach_the_handlers() {
     let mut b64 = event.clone();
     b64["isBase64Encoded"] = json!(true);
     b64["body"] = json!("eyJjb2RlIjoiYSJ9");
-    let req = shared::http::lambda::from_event(serde_json::from_value(b64.clone()).unwrap()).unwrap();
+    let req = hosting::lambda::from_event(serde_json::from_value(b64.clone()).unwrap()).unwrap();
     assert_eq!(req.body, br#"{"code":"a"}"#);
     b64["body"] = json!("!!!");
-    let e = shared::http::lambda::from_event(serde_json::from_value(b64).unwrap()).unwrap_err();
-    assert_eq!(e.code, "INVALID_INPUT");
+    let e = hosting::lambda::from_event(serde_json::from_value(b64).unwrap()).unwrap_err();
+    assert_eq!(e.code.as_str(), "INVALID_INPUT");
 }

@@ -1,15 +1,15 @@
 //! WeChat Pay v3 end to end against the simulator: the shop's client signs, the simulator
 //! checks; the simulator signs and encrypts, the client verifies and decrypts.
 
+use domain::money::Fen;
 use e2e::pay::{APPID, Rig, Trust};
-use shared::domain::money::Fen;
-use shared::wechat::pay::keys::MerchantKey;
-use shared::wechat::pay::notify::Event;
-use shared::wechat::pay::sign::pay_sign_message;
-use shared::wechat::pay::types::{RefundAmountRequest, RefundRequest};
-use shared::wechat::pay::{PayError, VerifyError};
 use simulator::Faults;
 use simulator::pay::SignWith;
+use wechat::pay::keys::MerchantKey;
+use wechat::pay::notify::Event;
+use wechat::pay::sign::pay_sign_message;
+use wechat::pay::types::{RefundAmountRequest, RefundRequest};
+use wechat::pay::{PayError, VerifyError};
 
 const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
@@ -18,7 +18,7 @@ fn order_no() -> String {
 }
 
 fn later() -> i64 {
-    shared::clock::now() + 1800
+    domain::clock::now() + 1800
 }
 
 fn refund_req(out_trade_no: &str, out_refund_no: &str, refund: i64, total: i64) -> RefundRequest {
@@ -96,18 +96,18 @@ async fn prepay_pay_notify_query_close_refund_bill() {
     assert_eq!(c.query_refund(&format!("R{no}")).await.unwrap().unwrap().status, "SUCCESS");
 
     // Yesterday's bill (Shanghai day) lists a payment made yesterday; today's is not out yet.
-    let yesterday_noon = shared::clock::now() - 86_400;
+    let yesterday_noon = domain::clock::now() - 86_400;
     let y = order_no();
     c.prepay(&y, "昨日订单", 500, OPENID, later(), None).await.unwrap();
     assert_eq!(rig.pay(&y, Some(yesterday_noon)).await.status(), 200);
-    let day = shared::clock::business_day(yesterday_noon).unwrap().to_string();
+    let day = domain::clock::business_day(yesterday_noon).unwrap().to_string();
     let loc = c.trade_bill(&day).await.unwrap();
     let bill = c.download_bill(&loc).await.unwrap();
     let row = bill.rows.iter().find(|r| r.out_trade_no == y).expect("yesterday's payment is in the bill");
     assert_eq!(row.settlement_total, Fen(500));
     assert_eq!(row.fee_milli_fen, 3000, "0.6% of 5 yuan is 3 fen");
     assert!(bill.rows.iter().all(|r| r.out_trade_no != no), "today's payment is not");
-    let today = shared::clock::business_day(shared::clock::now()).unwrap().to_string();
+    let today = domain::clock::business_day(domain::clock::now()).unwrap().to_string();
     assert_eq!(c.trade_bill(&today).await.unwrap_err().code(), Some("NO_STATEMENT_EXIST"));
     // A bill whose bytes do not match the signed hash is refused.
     let mut wrong = loc.clone();
@@ -130,7 +130,7 @@ async fn answers_signed_by_an_untrusted_key_are_refused() {
     let mut settings = Rig::settings(&rig.sim, &rig.merchant_key_pem, &rig.notify_url, Trust::PublicKey);
     let (stranger, _) = MerchantKey::generate().unwrap();
     settings.public_key = Some((simulator::pay::PUBLIC_KEY_ID.into(), stranger.public_key_pem().unwrap()));
-    let c = shared::wechat::pay::PayClient::new(reqwest::Client::new(), APPID, &settings).unwrap();
+    let c = wechat::pay::PayClient::new(reqwest::Client::new(), APPID, &settings).unwrap();
     let e = c.query("T1234567890").await.unwrap_err();
     assert_eq!(e, PayError::Signature(VerifyError::BadSignature));
 }

@@ -1,6 +1,6 @@
-//! The `cart` function: see `shared::api::cart`.
+//! The `cart` function: see `hosting::routes::cart`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::cart::handler], shared::hosting::Uses::StoreOnly).await
+    hosting::run(&[hosting::routes::cart::handler], hosting::Uses::StoreOnly).await
 }

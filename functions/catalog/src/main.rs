@@ -1,6 +1,6 @@
-//! The `catalog` function: see `shared::api::catalog`.
+//! The `catalog` function: see `hosting::routes::catalog`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::catalog::handler], shared::hosting::Uses::StoreOnly).await
+    hosting::run(&[hosting::routes::catalog::handler], hosting::Uses::StoreOnly).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run_job(shared::api::jobs::close_unpaid, shared::hosting::Uses::WeChatPay).await
+    hosting::run_job(hosting::routes::jobs::close_unpaid, hosting::Uses::WeChatPay).await
 }

@@ -1,6 +1,6 @@
-//! The `coupon-claim` function: see `shared::api::coupons`.
+//! The `coupon-claim` function: see `hosting::routes::coupons`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::coupons::handler], shared::hosting::Uses::StoreOnly).await
+    hosting::run(&[hosting::routes::coupons::handler], hosting::Uses::StoreOnly).await
 }

@@ -1,19 +1,19 @@
 //! `shop-local`: every function behind one port, for running the shop on a laptop. With
 //! `SEED_SAMPLE=1` an empty store is filled from `scripts/sample-catalog.json`.
 
-use shared::api;
+use hosting::routes;
 
 const SAMPLE: &str = include_str!("../../../scripts/sample-catalog.json");
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::init_tracing();
-    let app = match shared::hosting::app_from_env(shared::hosting::Uses::WeChat).await {
+    hosting::init_tracing();
+    let app = match hosting::app_from_env(hosting::Uses::WeChat).await {
         Ok(a) => a,
         Err(code) => return code,
     };
     if std::env::var("SEED_SAMPLE").as_deref() == Ok("1") {
-        match shared::sample::load_if_empty(&app.store, SAMPLE).await {
+        match app::sample::load_if_empty(&app.store, SAMPLE).await {
             Ok(loaded) => eprintln!("sample catalog {}", if loaded { "loaded" } else { "already present" }),
             Err(e) => {
                 eprintln!("sample catalog: {e}");
@@ -21,5 +21,5 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    shared::hosting::serve(app, api::ALL.to_vec()).await
+    hosting::serve(app, routes::ALL.to_vec()).await
 }

@@ -1,6 +1,6 @@
-//! The `login` function: see `shared::api::login`.
+//! The `login` function: see `hosting::routes::login`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::login::handler], shared::hosting::Uses::WeChat).await
+    hosting::run(&[hosting::routes::login::handler], hosting::Uses::WeChat).await
 }

@@ -1,6 +1,6 @@
-//! The `pay-notify` function, WeChat Pay's webhook: see `shared::api::pay_notify`.
+//! The `pay-notify` function, WeChat Pay's webhook: see `hosting::routes::pay_notify`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::pay_notify::handler], shared::hosting::Uses::WeChatPay).await
+    hosting::run(&[hosting::routes::pay_notify::handler], hosting::Uses::WeChatPay).await
 }

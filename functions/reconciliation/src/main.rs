@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run_job(shared::api::jobs::reconcile_day, shared::hosting::Uses::WeChatPay).await
+    hosting::run_job(hosting::routes::jobs::reconcile_day, hosting::Uses::WeChatPay).await
 }

@@ -1,6 +1,6 @@
-//! The `refund` function: see `shared::api::refunds`.
+//! The `refund` function: see `hosting::routes::refunds`.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::hosting::run(&[shared::api::refunds::handler], shared::hosting::Uses::WeChatPay).await
+    hosting::run(&[hosting::routes::refunds::handler], hosting::Uses::WeChatPay).await
 }

@@ -1,0 +1,103 @@
+//! The shopper's cart: SKUs and quantities, shown with today's prices and availability.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::catalog;
+use crate::error::AppError;
+use domain::catalog::{ProductStatus, SkuKind, availability};
+use domain::clock;
+use domain::money::Fen;
+use domain::order::MAX_QUANTITY;
+use store::{Query, SharedStore, keys, to_item};
+
+const MAX_CART_LINES: usize = 50;
+
+#[derive(Debug, Serialize)]
+pub struct CartLine {
+    pub sku_id: String,
+    pub quantity: i64,
+    pub name: String,
+    pub unit_price: Option<Fen>,
+    pub available: i64,
+    /// False when the SKU is off sale, gone, or short of the quantity.
+    pub purchasable: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Cart {
+    pub lines: Vec<CartLine>,
+    pub total: Fen,
+}
+
+pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64) -> Result<Cart, AppError> {
+    if !(0..=MAX_QUANTITY).contains(&quantity) {
+        return Err(AppError::field("quantity", format!("must be 0 to {MAX_QUANTITY} (0 removes)")));
+    }
+    let key = keys::cart_item(openid, sku_id);
+    if quantity == 0 {
+        store.delete(&key, None).await?;
+        return view(store, openid).await;
+    }
+    let sku = catalog::get_sku(store, sku_id).await?;
+    if sku.kind == SkuKind::Gift {
+        return Err(AppError::field("sku_id", "gifts come with orders and cannot be added"));
+    }
+    let count = store
+        .query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1))
+        .await?
+        .items
+        .len();
+    if count >= MAX_CART_LINES && store.get(&key).await?.is_none() {
+        return Err(AppError::field("sku_id", format!("a cart holds at most {MAX_CART_LINES} SKUs")));
+    }
+    store
+        .put(to_item(&key, None, &json!({ "sku_id": sku_id, "quantity": quantity, "added_at": clock::now() }))?, None)
+        .await?;
+    view(store, openid).await
+}
+
+pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
+    let page =
+        store.query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
+    let mut lines = Vec::new();
+    let mut total = Fen::ZERO;
+    for item in page.items {
+        let sku_id = item.get("sku_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let quantity = item.get("quantity").and_then(|v| v.as_i64()).unwrap_or(0);
+        let Ok(sku) = catalog::get_sku(store, &sku_id).await else {
+            lines.push(CartLine {
+                sku_id,
+                quantity,
+                name: String::new(),
+                unit_price: None,
+                available: 0,
+                purchasable: false,
+            });
+            continue;
+        };
+        let on_sale = catalog::get_product(store, &sku.product_id)
+            .await
+            .map(|p| p.status == ProductStatus::OnSale)
+            .unwrap_or(false);
+        let mut own = HashMap::new();
+        let ids: Vec<String> = if sku.kind.has_own_stock() {
+            vec![sku.id.clone()]
+        } else {
+            sku.components.iter().map(|c| c.sku_id.clone()).collect()
+        };
+        for id in ids {
+            let n = catalog::stock_levels(store, &id).await?.iter().map(|l| l.available).sum();
+            own.insert(id, n);
+        }
+        let available = availability(&sku, &own);
+        let purchasable = on_sale && available >= quantity;
+        if purchasable {
+            total = Fen(total.0 + sku.price.0 * quantity);
+        }
+        lines.push(CartLine { sku_id, quantity, name: sku.name, unit_price: Some(sku.price), available, purchasable });
+    }
+    Ok(Cart { lines, total })
+}

@@ -1,0 +1,430 @@
+//! The catalog in storage: products, SKUs, warehouses and stock counters, and the views
+//! shoppers and operators read.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::error::{AppError, Code};
+use domain::adcopy;
+use domain::catalog::{
+    Product, ProductInput, ProductPatch, ProductStatus, STOCK_ATTR, Sku, SkuInput, SkuKind, SkuPatch, StockLevel,
+    Warehouse, availability, safety_stock, validate_sku,
+};
+use domain::clock;
+use domain::money::Fen;
+use store::{Cond, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
+
+fn new_id(prefix: char) -> String {
+    format!("{prefix}{}", uuid::Uuid::now_v7().simple())
+}
+
+pub async fn get_product(store: &SharedStore, id: &str) -> Result<Product, AppError> {
+    let item = store.get(&keys::product(id)).await?.ok_or_else(|| AppError::not_found("product"))?;
+    Ok(from_item(item)?)
+}
+
+pub async fn get_sku(store: &SharedStore, id: &str) -> Result<Sku, AppError> {
+    let item = store.get(&keys::sku(id)).await?.ok_or_else(|| AppError::not_found("SKU"))?;
+    Ok(from_item(item)?)
+}
+
+fn product_item(p: &Product) -> Result<store::Item, StoreError> {
+    to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)
+}
+
+pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<Product, AppError> {
+    let input = input.validate()?;
+    let now = clock::now();
+    let p = Product {
+        id: new_id('P'),
+        title: input.title,
+        subtitle: input.subtitle,
+        description: input.description,
+        category: input.category,
+        status: ProductStatus::Draft,
+        price_from: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store.put(product_item(&p)?, Some(Cond::NotExists)).await?;
+    Ok(p)
+}
+
+/// Writes `p` (with its version bumped) only if nobody changed it since it was read.
+async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, AppError> {
+    let read_version = p.version;
+    p.version += 1;
+    p.updated_at = clock::now();
+    store.put(product_item(&p)?, Some(Cond::eq("version", read_version))).await.map_err(|e| match e {
+        StoreError::ConditionFailed => {
+            AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; reload and retry")
+        }
+        e => e.into(),
+    })?;
+    Ok(p)
+}
+
+pub async fn update_product(store: &SharedStore, id: &str, patch: ProductPatch) -> Result<Product, AppError> {
+    let mut p = get_product(store, id).await?;
+    patch.apply(&mut p)?;
+    if p.status == ProductStatus::OnSale {
+        // Text on sale must stay lawful: an edit is checked as publishing is.
+        let skus = skus_of(store, id).await?;
+        check_ad_copy(&p, &skus)?;
+    }
+    save_product(store, p).await
+}
+
+fn check_ad_copy(p: &Product, skus: &[Sku]) -> Result<(), AppError> {
+    let texts = p.texts().into_iter().chain(skus.iter().map(|s| s.name.as_str()));
+    let found = adcopy::violations(texts);
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        Code::AdCopyViolation,
+        format!("product text uses absolute terms forbidden by the Advertising Law: {}", found.join(", ")),
+    )
+    .with_details(serde_json::json!({ "words": found })))
+}
+
+pub async fn set_status(store: &SharedStore, id: &str, to: ProductStatus) -> Result<Product, AppError> {
+    let mut p = get_product(store, id).await?;
+    if to == ProductStatus::OnSale {
+        let skus = skus_of(store, id).await?;
+        if !skus.iter().any(|s| s.kind != SkuKind::Gift) {
+            return Err(AppError::new(Code::NoSku, "a product needs a main or bundle SKU before it is published"));
+        }
+        check_ad_copy(&p, &skus)?;
+    }
+    if to == ProductStatus::Draft {
+        return Err(AppError::field("status", "a product can be published or unpublished, not made a draft again"));
+    }
+    if p.status == to {
+        return Ok(p);
+    }
+    p.status = to;
+    save_product(store, p).await
+}
+
+/// All SKUs of a product, read through the product's index.
+pub async fn skus_of(store: &SharedStore, product_id: &str) -> Result<Vec<Sku>, AppError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query(Query::gsi1(keys::skus_of_product(product_id)).limit(100).after(after)).await?;
+        for item in page.items {
+            out.push(from_item::<Sku>(item)?);
+        }
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Keeps the product's list price (lowest main or bundle price) in step with its SKUs.
+async fn refresh_price_from(store: &SharedStore, product_id: &str, changed: &Sku) -> Result<(), AppError> {
+    let mut skus = skus_of(store, product_id).await?;
+    // The index may lag the write just made; the changed SKU is taken as written.
+    skus.retain(|s| s.id != changed.id);
+    skus.push(changed.clone());
+    let price_from = skus.iter().filter(|s| s.kind != SkuKind::Gift).map(|s| s.price).min();
+    for _ in 0..3 {
+        let mut p = get_product(store, product_id).await?;
+        if p.price_from == price_from {
+            return Ok(());
+        }
+        p.price_from = price_from;
+        match save_product(store, p).await {
+            Err(e) if e.code == Code::ConcurrentEdit => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+    Err(AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; retry"))
+}
+
+pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> Result<Sku, AppError> {
+    get_product(store, product_id).await?;
+    let mut kinds = HashMap::new();
+    for c in &input.components {
+        if let Some(item) = store.get(&keys::sku(&c.sku_id)).await? {
+            let s: Sku = from_item(item)?;
+            kinds.insert(s.id, s.kind);
+        }
+    }
+    validate_sku(&input, &kinds)?;
+    let now = clock::now();
+    let sku = Sku {
+        id: new_id('S'),
+        product_id: product_id.to_owned(),
+        name: input.name.trim().to_owned(),
+        kind: input.kind,
+        price: Fen(input.price_fen),
+        components: input.components,
+        daily_sales: input.daily_sales,
+        replenish_days: input.replenish_days,
+        created_at: now,
+        updated_at: now,
+    };
+    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(product_id, &sku.id)), &sku)?;
+    // The product and every component must still exist when the SKU is written.
+    let mut ops = vec![
+        TxOp::Put { item, cond: Some(Cond::NotExists) },
+        TxOp::Check { key: keys::product(product_id), cond: Cond::Exists },
+    ];
+    for c in &sku.components {
+        ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
+    }
+    store.transact(ops).await.map_err(|e| match e {
+        StoreError::Cancelled { .. } => {
+            AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile")
+        }
+        e => e.into(),
+    })?;
+    refresh_price_from(store, product_id, &sku).await?;
+    Ok(sku)
+}
+
+pub async fn update_sku(store: &SharedStore, sku_id: &str, patch: SkuPatch) -> Result<Sku, AppError> {
+    let mut sku = get_sku(store, sku_id).await?;
+    let read_at = sku.updated_at;
+    let renamed = patch.name.is_some();
+    patch.apply(&mut sku)?;
+    if renamed {
+        let p = get_product(store, &sku.product_id).await?;
+        if p.status == ProductStatus::OnSale {
+            check_ad_copy(&p, std::slice::from_ref(&sku))?;
+        }
+    }
+    sku.updated_at = clock::now().max(read_at + 1);
+    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(&sku.product_id, &sku.id)), &sku)?;
+    store.put(item, Some(Cond::eq("updated_at", read_at))).await.map_err(|e| match e {
+        StoreError::ConditionFailed => {
+            AppError::new(Code::ConcurrentEdit, "the SKU changed meanwhile; reload and retry")
+        }
+        e => e.into(),
+    })?;
+    refresh_price_from(store, &sku.product_id, &sku).await?;
+    Ok(sku)
+}
+
+pub async fn put_warehouse(store: &SharedStore, w: Warehouse) -> Result<Warehouse, AppError> {
+    let w = Warehouse {
+        id: domain::catalog::valid_code("id", &w.id)?,
+        name: w.name.trim().to_owned(),
+        region: w.region.trim().to_owned(),
+    };
+    if w.name.is_empty() || w.name.chars().count() > 40 {
+        return Err(AppError::field("name", "must be 1 to 40 characters"));
+    }
+    if w.region.is_empty() || w.region.chars().count() > 40 {
+        return Err(AppError::field("region", "must be 1 to 40 characters"));
+    }
+    store.put(to_item(&keys::warehouse(&w.id), None, &w)?, None).await?;
+    Ok(w)
+}
+
+pub async fn warehouses(store: &SharedStore) -> Result<Vec<Warehouse>, AppError> {
+    let page = store.query(Query::table(keys::WAREHOUSES).limit(1000)).await?;
+    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+}
+
+/// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
+pub async fn stock_levels(store: &SharedStore, sku_id: &str) -> Result<Vec<StockLevel>, AppError> {
+    let page = store.query(Query::table(keys::sku_partition(sku_id)).prefix(keys::STOCK_PREFIX).limit(1000)).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|item| {
+            let sk = item.get("sk")?.as_str()?;
+            let (wh, shard) = keys::parse_stock_sk(sk)?;
+            Some(StockLevel { warehouse_id: wh.to_owned(), shard, available: item.get(STOCK_ATTR)?.as_i64()? })
+        })
+        .collect())
+}
+
+/// Adds `delta` units (negative to remove) to a SKU's stock in a warehouse. Removal is
+/// conditional on enough stock, so it can never drive a counter below zero, however many
+/// orders decrement it at the same moment.
+pub async fn adjust_stock(
+    store: &SharedStore,
+    sku_id: &str,
+    warehouse_id: &str,
+    delta: i64,
+    shard: u8,
+) -> Result<i64, AppError> {
+    if delta == 0 || delta.abs() > 1_000_000 {
+        return Err(AppError::field("delta", "must be a non-zero number of units up to 1,000,000"));
+    }
+    let key = keys::stock(sku_id, warehouse_id, shard);
+    let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
+    let ops = vec![
+        TxOp::Check { key: keys::sku(sku_id), cond: Cond::one_of("kind", ["main", "gift"]) },
+        TxOp::Check { key: keys::warehouse(warehouse_id), cond: Cond::Exists },
+        TxOp::Update {
+            key: key.clone(),
+            update: Update::new().add(STOCK_ATTR, delta).set("updated_at", clock::now()),
+            cond: enough,
+        },
+    ];
+    match store.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::Cancelled { failed }) => {
+            return Err(match failed.first() {
+                Some(0) => match store.get(&keys::sku(sku_id)).await? {
+                    None => AppError::not_found("SKU"),
+                    Some(_) => AppError::field("sku_id", "a bundle has no stock of its own; adjust its components"),
+                },
+                Some(1) => AppError::not_found("warehouse"),
+                _ => AppError::new(Code::InsufficientStock, "not enough stock to remove that many units"),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let item = store.get(&key).await?;
+    Ok(item.and_then(|i| i.get(STOCK_ATTR)?.as_i64()).unwrap_or(0))
+}
+
+#[derive(Debug, Serialize)]
+pub struct SkuView {
+    #[serde(flatten)]
+    pub sku: Sku,
+    pub available: i64,
+    pub purchasable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<Vec<StockLevel>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductView {
+    #[serde(flatten)]
+    pub product: Product,
+    pub skus: Vec<SkuView>,
+}
+
+/// A product with its SKUs and what each can sell now. Operators also see every counter.
+pub async fn product_view(store: &SharedStore, id: &str, operator: bool) -> Result<ProductView, AppError> {
+    let product = get_product(store, id).await?;
+    if !operator && product.status != ProductStatus::OnSale {
+        return Err(AppError::not_found("product"));
+    }
+    let skus = skus_of(store, id).await?;
+    let mut own: HashMap<String, i64> = HashMap::new();
+    let mut levels: HashMap<String, Vec<StockLevel>> = HashMap::new();
+    let needed = skus.iter().flat_map(|s| {
+        if s.kind.has_own_stock() {
+            vec![s.id.clone()]
+        } else {
+            s.components.iter().map(|c| c.sku_id.clone()).collect()
+        }
+    });
+    for sku_id in needed.collect::<std::collections::BTreeSet<_>>() {
+        let l = stock_levels(store, &sku_id).await?;
+        own.insert(sku_id.clone(), l.iter().map(|x| x.available).sum());
+        levels.insert(sku_id, l);
+    }
+    let skus = skus
+        .into_iter()
+        .map(|sku| {
+            let available = availability(&sku, &own);
+            SkuView {
+                purchasable: sku.kind != SkuKind::Gift && available > 0,
+                stock: if operator { Some(levels.get(&sku.id).cloned().unwrap_or_default()) } else { None },
+                available,
+                sku,
+            }
+        })
+        .collect();
+    Ok(ProductView { product, skus })
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    pub next: Option<String>,
+}
+
+/// Products with one status, optionally in one category and matching a keyword, paged.
+/// A keyword filters within each page, so a page may hold fewer than `limit` items while
+/// `next` still leads on.
+pub async fn list_products(
+    store: &SharedStore,
+    status: ProductStatus,
+    category: Option<&str>,
+    keyword: Option<&str>,
+    limit: usize,
+    after: Option<String>,
+) -> Result<ProductPage, AppError> {
+    let mut q = Query::gsi1(keys::products_with_status(status.as_str())).limit(limit).after(after);
+    if let Some(c) = category {
+        q = q.prefix(format!("{c}#"));
+    }
+    let page = store.query(q).await?;
+    let kw = keyword.map(str::to_lowercase);
+    let mut items = Vec::new();
+    for item in page.items {
+        let p: Product = from_item(item)?;
+        // The index is eventually consistent: drop a product whose status moved on.
+        if p.status != status {
+            continue;
+        }
+        if let Some(k) = &kw
+            && !(p.title.to_lowercase().contains(k) || p.subtitle.to_lowercase().contains(k))
+        {
+            continue;
+        }
+        items.push(p);
+    }
+    Ok(ProductPage { items, next: page.next })
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct SafetyStockRow {
+    pub sku_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub available: i64,
+    pub safety_stock: i64,
+    pub daily_sales: u32,
+    pub replenish_days: u32,
+}
+
+/// The SKUs (with stock of their own) whose total stock is below their safety stock.
+pub async fn safety_stock_report(store: &SharedStore) -> Result<Vec<SafetyStockRow>, AppError> {
+    let mut rows = Vec::new();
+    for status in ProductStatus::ALL {
+        let mut after = None;
+        loop {
+            let page = list_products(store, status, None, None, 100, after).await?;
+            for p in page.items {
+                for sku in skus_of(store, &p.id).await? {
+                    if !sku.kind.has_own_stock() {
+                        continue;
+                    }
+                    let safety = safety_stock(sku.daily_sales, sku.replenish_days);
+                    let available: i64 = stock_levels(store, &sku.id).await?.iter().map(|l| l.available).sum();
+                    if available < safety {
+                        rows.push(SafetyStockRow {
+                            sku_id: sku.id,
+                            product_id: p.id.clone(),
+                            name: sku.name,
+                            available,
+                            safety_stock: safety,
+                            daily_sales: sku.daily_sales,
+                            replenish_days: sku.replenish_days,
+                        });
+                    }
+                }
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.available - r.safety_stock);
+    Ok(rows)
+}

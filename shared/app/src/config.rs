@@ -1,0 +1,305 @@
+//! Every setting comes from the environment into one typed struct, validated at start: a
+//! missing or malformed setting stops the start with a message naming it, never a request.
+//! The README's configuration table lists the same names and defaults.
+
+pub use store::{StoreKind, StoreSettings};
+pub use wechat::settings::{PaySettings, WeChatSettings};
+
+/// What a function talks to, and so which settings it cannot start without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uses {
+    /// The store only: no WeChat secret is given to it.
+    StoreOnly,
+    /// WeChat's server API (login, phone numbers).
+    WeChat,
+    /// WeChat Pay as well.
+    WeChatPay,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub store: StoreSettings,
+    pub port: u16,
+    pub wechat: WeChatSettings,
+    pub session_secret: Vec<u8>,
+    pub session_ttl_secs: i64,
+    pub admin_token: String,
+    pub trust_wx_context: bool,
+    pub pay: Option<PaySettings>,
+    /// How long an unpaid order holds its stock (and WeChat's time_expire).
+    pub order_ttl_secs: i64,
+    /// How recent a phone verification must be to pass the daily-payments risk rule.
+    pub pay_verify_window_secs: i64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("store", &self.store)
+            .field("port", &self.port)
+            .field("wechat", &self.wechat)
+            .field("trust_wx_context", &self.trust_wx_context)
+            .field("pay", &self.pay)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration: {}", .0.join("; "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// The shortest secret accepted for signing session tokens.
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// `uses` says what the function talks to: the WeChat app secret and the WeChat Pay
+    /// merchant settings are required only where they are used, and given nowhere else.
+    pub fn from_env(uses: Uses) -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), uses)
+    }
+
+    /// Reads settings through `get`, so tests can pass a map instead of the process
+    /// environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, uses: Uses) -> Result<Self, ConfigError> {
+        let uses_wechat = uses != Uses::StoreOnly;
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let mut required = |k: &str| {
+            get(k).unwrap_or_else(|| {
+                problems.push(format!("{k} is required"));
+                String::new()
+            })
+        };
+        let appid = required("WECHAT_APPID");
+        let app_secret =
+            if uses_wechat { required("WECHAT_APP_SECRET") } else { get("WECHAT_APP_SECRET").unwrap_or_default() };
+        let session_secret = required("SESSION_SECRET");
+        let admin_token = required("ADMIN_TOKEN");
+        if !session_secret.is_empty() && session_secret.len() < MIN_SECRET_BYTES {
+            problems.push(format!("SESSION_SECRET must be at least {MIN_SECRET_BYTES} bytes"));
+        }
+        if !admin_token.is_empty() && admin_token.len() < 16 {
+            problems.push("ADMIN_TOKEN must be at least 16 characters".into());
+        }
+        let kind = match get("STORE").as_deref() {
+            None | Some("embedded") => StoreKind::Embedded,
+            Some("dynamodb") => StoreKind::Dynamodb,
+            Some(other) => {
+                problems.push(format!("STORE must be embedded or dynamodb, not {other:?}"));
+                StoreKind::Embedded
+            }
+        };
+        let port = match get("PORT").map(|p| p.parse::<u16>()) {
+            None => 9000,
+            Some(Ok(p)) => p,
+            Some(Err(_)) => {
+                problems.push("PORT must be a port number".into());
+                9000
+            }
+        };
+        let session_ttl_secs = match get("SESSION_TTL_SECS").map(|p| p.parse::<i64>()) {
+            None => 7 * 24 * 3600,
+            Some(Ok(s)) if s > 0 => s,
+            Some(_) => {
+                problems.push("SESSION_TTL_SECS must be a positive number of seconds".into());
+                0
+            }
+        };
+        let mut secs = |k: &str, default: i64, min: i64, max: i64| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (min..=max).contains(&n) => n,
+            Some(_) => {
+                problems.push(format!("{k} must be a number of seconds from {min} to {max}"));
+                default
+            }
+        };
+        // WeChat Pay's time_expire must lie at least a minute ahead; a day is plenty.
+        let order_ttl_secs = secs("ORDER_EXPIRY_SECS", 1800, 60, 86_400);
+        let pay_verify_window_secs = secs("PAY_VERIFY_WINDOW_SECS", 600, 30, 86_400);
+        let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(_) => {
+                problems.push("TRUST_WX_CONTEXT must be 1 or 0".into());
+                false
+            }
+        };
+        let api_base = get("WECHAT_API_BASE").unwrap_or_else(|| "https://api.weixin.qq.com".into());
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            problems.push("WECHAT_API_BASE must be an http(s) URL".into());
+        }
+        let pay = if uses == Uses::WeChatPay || get("WECHATPAY_MCHID").is_some() {
+            pay_settings(&get, &mut problems)
+        } else {
+            None
+        };
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        Ok(Self {
+            store: StoreSettings {
+                kind,
+                path: get("STORE_PATH").unwrap_or_else(|| "data/shop.db".into()).into(),
+                table: get("TABLE_NAME").unwrap_or_else(|| "shop".into()),
+                endpoint: get("DYNAMODB_ENDPOINT"),
+            },
+            port,
+            wechat: WeChatSettings { api_base: api_base.trim_end_matches('/').to_owned(), appid, app_secret },
+            session_secret: session_secret.into_bytes(),
+            session_ttl_secs,
+            admin_token,
+            trust_wx_context,
+            pay,
+            order_ttl_secs,
+            pay_verify_window_secs,
+        })
+    }
+}
+
+fn read_file(var: &str, path: &str, problems: &mut Vec<String>) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| {
+        problems.push(format!("{var}: cannot read {path}: {e}"));
+        String::new()
+    })
+}
+
+fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Option<PaySettings> {
+    let before = problems.len();
+    let mut required = |k: &str| {
+        get(k).unwrap_or_else(|| {
+            problems.push(format!("{k} is required"));
+            String::new()
+        })
+    };
+    let mchid = required("WECHATPAY_MCHID");
+    let mch_serial = required("WECHATPAY_MCH_SERIAL");
+    // The key as a file (a mounted secret) or, where files are awkward (Lambda), as text.
+    let key_text = get("WECHATPAY_MCH_KEY");
+    let key_file = if key_text.is_some() { String::new() } else { required("WECHATPAY_MCH_KEY_FILE") };
+    let apiv3_key = required("WECHATPAY_APIV3_KEY");
+    let notify_url = required("WECHATPAY_NOTIFY_URL");
+    if !apiv3_key.is_empty() && apiv3_key.len() != 32 {
+        problems.push("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key".into());
+    }
+    if !notify_url.is_empty() && (notify_url.contains('?') || !notify_url.starts_with("http")) {
+        problems.push("WECHATPAY_NOTIFY_URL must be an http(s) URL without a query string".into());
+    }
+    let mch_key_pem = match key_text {
+        Some(k) => k,
+        None if key_file.is_empty() => String::new(),
+        None => read_file("WECHATPAY_MCH_KEY_FILE", &key_file, problems),
+    };
+    let public_key =
+        match (get("WECHATPAY_PUBLIC_KEY_ID"), get("WECHATPAY_PUBLIC_KEY_FILE"), get("WECHATPAY_PUBLIC_KEY")) {
+            (Some(id), _, Some(text)) => Some((id, text)),
+            (Some(id), Some(file), None) => Some((id, read_file("WECHATPAY_PUBLIC_KEY_FILE", &file, problems))),
+            (None, None, None) => None,
+            _ => {
+                problems.push(
+                    "WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE (or WECHATPAY_PUBLIC_KEY) go together"
+                        .into(),
+                );
+                None
+            }
+        };
+    let api_base = get("WECHATPAY_API_BASE").unwrap_or_else(|| "https://api.mch.weixin.qq.com".into());
+    if problems.len() > before {
+        return None;
+    }
+    Some(PaySettings {
+        api_base: api_base.trim_end_matches('/').to_owned(),
+        mchid,
+        mch_serial,
+        mch_key_pem,
+        apiv3_key,
+        public_key,
+        notify_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    const GOOD: [(&str, &str); 4] = [
+        ("WECHAT_APPID", "wx0000000000000001"),
+        ("WECHAT_APP_SECRET", "app-secret"),
+        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("ADMIN_TOKEN", "admin-token-0123456789"),
+    ];
+
+    #[test]
+    fn missing_settings_are_all_named() {
+        let err = Settings::from_lookup(lookup(&[]), Uses::WeChat).unwrap_err();
+        let text = err.to_string();
+        for k in ["WECHAT_APPID", "WECHAT_APP_SECRET", "SESSION_SECRET", "ADMIN_TOKEN"] {
+            assert!(text.contains(k), "{text} should name {k}");
+        }
+    }
+
+    #[test]
+    fn functions_without_wechat_need_no_secret() {
+        let pairs: Vec<_> = GOOD.iter().copied().filter(|(k, _)| *k != "WECHAT_APP_SECRET").collect();
+        assert!(Settings::from_lookup(lookup(&pairs), Uses::StoreOnly).is_ok());
+        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
+        assert_eq!(err, ConfigError(vec!["WECHAT_APP_SECRET is required".into()]));
+    }
+
+    #[test]
+    fn pay_settings_are_required_where_pay_is_used() {
+        let err = Settings::from_lookup(lookup(&GOOD), Uses::WeChatPay).unwrap_err().to_string();
+        for k in [
+            "WECHATPAY_MCHID",
+            "WECHATPAY_MCH_SERIAL",
+            "WECHATPAY_MCH_KEY_FILE",
+            "WECHATPAY_APIV3_KEY",
+            "WECHATPAY_NOTIFY_URL",
+        ] {
+            assert!(err.contains(k), "{err} should name {k}");
+        }
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([
+            ("WECHATPAY_MCHID", "1900000001"),
+            ("WECHATPAY_MCH_SERIAL", "ABC"),
+            ("WECHATPAY_MCH_KEY_FILE", "/nonexistent/apiclient_key.pem"),
+            ("WECHATPAY_APIV3_KEY", "short"),
+            ("WECHATPAY_NOTIFY_URL", "https://shop.example/pay/notify?x=1"),
+            ("WECHATPAY_PUBLIC_KEY_ID", "PUB_KEY_ID_01"),
+        ]);
+        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChatPay).unwrap_err().to_string();
+        assert!(err.contains("cannot read /nonexistent/apiclient_key.pem"), "{err}");
+        assert!(err.contains("32-character") && err.contains("query string") && err.contains("go together"), "{err}");
+        assert!(!err.contains("short"), "the key's value is never echoed");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
+        assert_eq!(s.port, 9000);
+        assert_eq!(s.store.kind, StoreKind::Embedded);
+        assert_eq!(s.store.table, "shop");
+        assert_eq!(s.wechat.api_base, "https://api.weixin.qq.com");
+        assert!(!s.trust_wx_context);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([("STORE", "redis"), ("PORT", "x"), ("TRUST_WX_CONTEXT", "yes")]);
+        let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err().to_string();
+        assert!(text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT"));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("app-secret") && !d.contains("0123456789abcdef") && !d.contains("admin-token"));
+    }
+}

@@ -1,0 +1,542 @@
+//! Orders in storage: place (one all-or-nothing reservation), pay, cancel, close when
+//! expired, list and ship. Stock only moves through conditional writes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::App;
+use crate::catalog;
+use crate::coupons::{self, CouponState};
+use crate::error::{AppError, Code};
+use crate::payments;
+use domain::catalog::{ProductStatus, SkuKind};
+use domain::clock;
+use domain::order::{
+    LineInput, Order, OrderLine, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines, price,
+    sub_orders,
+};
+use store::repo;
+use store::{Cond, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
+use wechat::pay::client::ErrorCode;
+use wechat::pay::types::RequestPayment;
+
+/// The seed's rule: after this many payments in a Shanghai day, the next one needs a fresh
+/// phone verification.
+pub const DAILY_PAYMENTS_BEFORE_VERIFY: i64 = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    /// The client's id for this attempt: a retry with the same id returns the same order.
+    pub request_id: String,
+    pub items: Vec<LineInput>,
+    #[serde(default)]
+    pub coupon_id: Option<String>,
+}
+
+fn valid_request_id(id: &str) -> Result<(), AppError> {
+    if id.len() < 8 || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AppError::field("request_id", "must be 8 to 32 letters, digits, '-' or '_'"));
+    }
+    Ok(())
+}
+
+pub async fn get(store: &SharedStore, order_no: &str) -> Result<Order, AppError> {
+    repo::orders::get(store.as_ref(), order_no).await?.ok_or_else(|| AppError::not_found("order"))
+}
+
+/// The shopper's own order; someone else's is "not found", never "forbidden".
+pub async fn get_own(store: &SharedStore, openid: &str, order_no: &str) -> Result<Order, AppError> {
+    let o = get(store, order_no).await?;
+    if o.openid != openid {
+        return Err(AppError::not_found("order"));
+    }
+    Ok(o)
+}
+
+async fn existing_for_request(store: &SharedStore, openid: &str, request_id: &str) -> Result<Option<Order>, AppError> {
+    match store.get(&keys::user_request(openid, request_id)).await? {
+        Some(item) => {
+            let no = item.get("order_no").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            Ok(Some(get(store, &no).await?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Prices the request from the catalog: lines, their bundle components and the gifts.
+async fn build_lines(
+    store: &SharedStore,
+    items: &[(String, i64)],
+) -> Result<(Vec<OrderLine>, Vec<OrderLine>), AppError> {
+    let mut lines = Vec::new();
+    let mut products = BTreeSet::new();
+    for (sku_id, qty) in items {
+        let sku = catalog::get_sku(store, sku_id)
+            .await
+            .map_err(|_| AppError::new(Code::SkuUnavailable, format!("SKU {sku_id} is not for sale")))?;
+        let product = catalog::get_product(store, &sku.product_id).await?;
+        if product.status != ProductStatus::OnSale {
+            return Err(AppError::new(Code::SkuUnavailable, format!("{} is not on sale", product.title)));
+        }
+        if sku.kind == SkuKind::Gift {
+            return Err(AppError::new(Code::SkuUnavailable, format!("{} is a gift and cannot be bought", sku.name)));
+        }
+        let amount = sku.price.checked_mul(*qty).ok_or_else(|| AppError::bad_request("amount overflows"))?;
+        lines.push(OrderLine {
+            sku_id: sku.id.clone(),
+            product_id: sku.product_id.clone(),
+            name: format!("{} {}", product.title, sku.name),
+            kind: sku.kind,
+            unit_price: sku.price,
+            quantity: *qty,
+            amount,
+            components: sku.components.iter().map(|c| (c.sku_id.clone(), i64::from(c.quantity))).collect(),
+        });
+        products.insert(sku.product_id);
+    }
+    // The gift rule: each product ordered brings one of each of its gift SKUs, while gift
+    // stock lasts.
+    let mut gifts = Vec::new();
+    for p in products {
+        for g in catalog::skus_of(store, &p).await?.into_iter().filter(|s| s.kind == SkuKind::Gift) {
+            gifts.push(OrderLine {
+                sku_id: g.id.clone(),
+                product_id: p.clone(),
+                name: g.name.clone(),
+                kind: SkuKind::Gift,
+                unit_price: g.price,
+                quantity: 1,
+                amount: g.price,
+                components: Vec::new(),
+            });
+        }
+    }
+    Ok((lines, gifts))
+}
+
+async fn stock_snapshot(
+    store: &SharedStore,
+    skus: &[String],
+) -> Result<HashMap<String, Vec<domain::catalog::StockLevel>>, AppError> {
+    let mut out = HashMap::new();
+    for s in skus {
+        out.insert(s.clone(), catalog::stock_levels(store, s).await?);
+    }
+    Ok(out)
+}
+
+/// Places an order: one transaction decrements every counter, locks the coupon, writes the
+/// order and the request id. Returns the order and whether this call created it.
+pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order, bool), AppError> {
+    let store = &app.store;
+    valid_request_id(&input.request_id)?;
+    let items = normalise_lines(&input.items)?;
+    if let Some(o) = existing_for_request(store, openid, &input.request_id).await? {
+        return Ok((o, false));
+    }
+    let (lines, mut gifts) = build_lines(store, &items).await?;
+    let now = clock::now();
+    let coupon = match &input.coupon_id {
+        Some(id) => {
+            let c = coupons::get_user_coupon(store, openid, id).await?;
+            if c.state != CouponState::Available || now < c.valid_from || now > c.valid_to {
+                return Err(AppError::new(
+                    Code::CouponUnavailable,
+                    "the coupon is used, locked to another order, or not valid now",
+                ));
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let priced = price(&lines, coupon.as_ref().map(|c| &c.rule))?;
+    let need = demand(&lines);
+    for attempt in 0..4 {
+        let wanted: Vec<String> = need.keys().cloned().chain(gifts.iter().map(|g| g.sku_id.clone())).collect();
+        let snapshot = stock_snapshot(store, &wanted).await?;
+        let reservations = match allocate(&need, &snapshot) {
+            Ok(r) => r,
+            Err(sku) => return Err(out_of_stock(store, &sku).await),
+        };
+        // Gifts come while their stock lasts; one that cannot be covered is left out.
+        let mut gift_res = Vec::new();
+        gifts.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), &snapshot) {
+            Ok(r) => {
+                gift_res.extend(r);
+                true
+            }
+            Err(_) => false,
+        });
+        let order_no = new_order_no(now, uuid::Uuid::new_v4().as_u128());
+        let mut all = reservations.clone();
+        all.extend(gift_res.iter().cloned());
+        let order = Order {
+            order_no: order_no.clone(),
+            openid: openid.to_owned(),
+            state: OrderState::Unpaid,
+            lines: lines.clone(),
+            gifts: gifts.clone(),
+            sub_orders: sub_orders(&all),
+            reservations: all.clone(),
+            subtotal: priced.subtotal,
+            discount: priced.discount,
+            payable: priced.payable,
+            coupon_id: coupon.as_ref().map(|c| c.coupon_id.clone()),
+            coupon_template: coupon.as_ref().map(|c| c.template_id.clone()),
+            request_id: input.request_id.clone(),
+            created_at: now,
+            expires_at: now + app.settings.order_ttl_secs,
+            prepay_id: None,
+            transaction_id: None,
+            paid_at: None,
+            closed_at: None,
+            refund_reserved: Default::default(),
+            refunded: Default::default(),
+            returned_units: BTreeMap::new(),
+            restocked: Vec::new(),
+            paid_after_close: false,
+            version: 1,
+        };
+        let mut ops: Vec<TxOp> = reservations.iter().map(repo::orders::take_stock).collect();
+        let gift_range = ops.len()..ops.len() + gift_res.len();
+        ops.extend(gift_res.iter().map(repo::orders::take_stock));
+        let coupon_index = coupon.as_ref().map(|c| {
+            ops.push(coupons::lock_op(c, &order_no, now));
+            ops.len() - 1
+        });
+        ops.push(repo::orders::create(&order)?);
+        ops.push(repo::orders::link_to_shopper(openid, &order_no, now)?);
+        ops.push(TxOp::Put {
+            item: to_item(&keys::user_request(openid, &input.request_id), None, &json!({ "order_no": order_no }))?,
+            cond: Some(Cond::NotExists),
+        });
+        let request_index = ops.len() - 1;
+        if ops.len() > store::MAX_TX_OPS {
+            return Err(AppError::new(
+                Code::OrderTooSpread,
+                "this order would draw on too many stock counters at once; split it into smaller orders",
+            ));
+        }
+        match store.transact(ops).await {
+            Ok(()) => {
+                tracing::info!(
+                    order_no,
+                    payable = order.payable.0,
+                    warehouses = order.sub_orders.len(),
+                    "order placed"
+                );
+                return Ok((order, true));
+            }
+            Err(StoreError::Cancelled { failed }) => {
+                if failed.contains(&request_index)
+                    && let Some(o) = existing_for_request(store, openid, &input.request_id).await?
+                {
+                    return Ok((o, false));
+                }
+                if coupon_index.is_some_and(|i| failed.contains(&i)) {
+                    return Err(AppError::new(Code::CouponUnavailable, "the coupon was used or locked meanwhile"));
+                }
+                if failed.iter().all(|i| gift_range.contains(i)) {
+                    // Only a gift ran out: the next attempt reads its stock again.
+                    continue;
+                }
+                tracing::debug!(attempt, "stock moved during reservation, retrying with fresh counts");
+            }
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Still contended after fresh reads: find the SKU that is short now, or ask for a retry.
+    let wanted: Vec<String> = need.keys().cloned().collect();
+    let snapshot = stock_snapshot(store, &wanted).await?;
+    match allocate(&need, &snapshot) {
+        Err(sku) => Err(out_of_stock(store, &sku).await),
+        Ok(_) => Err(AppError::new(Code::Busy, "many shoppers are buying this right now; please retry")),
+    }
+}
+
+async fn out_of_stock(store: &SharedStore, sku_id: &str) -> AppError {
+    let name = catalog::get_sku(store, sku_id).await.map(|s| s.name).unwrap_or_default();
+    AppError::new(Code::OutOfStock, format!("not enough stock of {name} ({sku_id})"))
+        .with_details(json!({ "sku_id": sku_id }))
+}
+
+/// Starts payment: the JSAPI prepay and the `wx.requestPayment` parameters.
+pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayment, AppError> {
+    let store = &app.store;
+    let order = get_own(store, openid, order_no).await?;
+    match order.state {
+        OrderState::Paid => return Err(AppError::new(Code::AlreadyPaid, "this order is paid")),
+        OrderState::Closed => return Err(AppError::new(Code::OrderClosed, "this order is closed")),
+        OrderState::Unpaid => {}
+    }
+    let now = clock::now();
+    if now >= order.expires_at {
+        return Err(AppError::new(Code::OrderExpired, "this order expired; place it again"));
+    }
+    let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
+    let paid_today = store
+        .get(&keys::pay_count(openid, &day))
+        .await?
+        .and_then(|i| i.get("count").and_then(|c| c.as_i64()))
+        .unwrap_or(0);
+    if paid_today >= DAILY_PAYMENTS_BEFORE_VERIFY {
+        let user = crate::users::get(app, openid).await?;
+        let fresh = user.phone_verified_at.is_some_and(|t| now - t <= app.settings.pay_verify_window_secs);
+        if !fresh {
+            return Err(AppError::new(
+                Code::VerificationRequired,
+                format!("more than {DAILY_PAYMENTS_BEFORE_VERIFY} payments today: verify your phone number, then pay"),
+            )
+            .with_details(json!({ "verify_with": "/login/phone" })));
+        }
+    }
+    let client = app.pay()?;
+    let description = match order.lines.as_slice() {
+        [one] => one.name.clone(),
+        [first, rest @ ..] => format!("{} 等{}件", first.name, rest.len() + 1),
+        [] => "订单".into(),
+    };
+    let prepay_id = match client
+        .prepay(&order.order_no, &description, order.payable.0, openid, order.expires_at, None)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) if e.verified_kind() == Some(ErrorCode::OrderPaid) => {
+            // Paid already (a notify still on its way): apply it from the query.
+            payments::sync_from_wechat(app, &order.order_no).await?;
+            return Err(AppError::new(Code::AlreadyPaid, "this order is paid"));
+        }
+        Err(e) if e.verified_kind() == Some(ErrorCode::OrderClosed) => {
+            return Err(AppError::new(Code::OrderClosed, "this order is closed"));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, order_no, "prepay failed");
+            return Err(AppError::new(Code::PayUnavailable, "WeChat Pay did not accept the payment now; please retry"));
+        }
+    };
+    store
+        .update(
+            &keys::order(order_no),
+            Update::new().set("prepay_id", prepay_id.as_str()).add("version", 1),
+            Some(Cond::eq("state", "unpaid")),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed => AppError::new(Code::OrderNotPayable, "the order changed meanwhile"),
+            e => e.into(),
+        })?;
+    client.request_payment(&prepay_id).map_err(|e| {
+        tracing::error!(error = %e, "paySign failed");
+        AppError::internal()
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseOutcome {
+    Closed,
+    /// WeChat said it was paid: the payment was applied instead.
+    Paid,
+    /// Already closed or paid by someone else.
+    Unchanged,
+    /// WeChat could not be asked now; the next run tries again.
+    Retry,
+}
+
+/// Closes one unpaid order: WeChat Pay first (so it can no longer be paid), then stock and
+/// coupon come back in one conditional transaction. Safe to run twice at once.
+pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppError> {
+    let store = &app.store;
+    let order = get(store, order_no).await?;
+    if order.state != OrderState::Unpaid {
+        return Ok(CloseOutcome::Unchanged);
+    }
+    if let Some(client) = &app.pay {
+        match client.close(order_no).await {
+            Ok(()) => {}
+            Err(e) if e.verified_kind() == Some(ErrorCode::OrderPaid) => {
+                payments::sync_from_wechat(app, order_no).await?;
+                return Ok(CloseOutcome::Paid);
+            }
+            Err(e) if matches!(e.verified_kind(), Some(ErrorCode::OrderNotExist | ErrorCode::OrderClosed)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, order_no, "closing at WeChat Pay failed; will retry");
+                return Ok(CloseOutcome::Retry);
+            }
+        }
+    }
+    let now = clock::now();
+    let mut closed = order.clone();
+    closed.state = OrderState::Closed;
+    closed.closed_at = Some(now);
+    closed.version += 1;
+    let mut ops = vec![repo::orders::transition(&closed, OrderState::Unpaid, order.version)?];
+    ops.extend(order.reservations.iter().map(repo::orders::return_stock));
+    if let Some(c) = &order.coupon_id {
+        ops.push(coupons::unlock_op(&order.openid, c, order_no));
+    }
+    match store.transact(ops).await {
+        Ok(()) => {
+            tracing::info!(order_no, "order closed; stock and coupon returned");
+            Ok(CloseOutcome::Closed)
+        }
+        Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => Ok(CloseOutcome::Unchanged),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The shopper cancels an unpaid order.
+pub async fn cancel(app: &App, openid: &str, order_no: &str) -> Result<Order, AppError> {
+    let order = get_own(&app.store, openid, order_no).await?;
+    if order.state == OrderState::Paid {
+        return Err(AppError::new(Code::AlreadyPaid, "a paid order is refunded, not cancelled"));
+    }
+    match close_one(app, order_no).await? {
+        CloseOutcome::Paid => Err(AppError::new(Code::AlreadyPaid, "this order was paid meanwhile")),
+        CloseOutcome::Retry => Err(AppError::unavailable("WeChat Pay could not be reached; please retry")),
+        _ => get(&app.store, order_no).await,
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CloseReport {
+    pub examined: usize,
+    pub closed: usize,
+    pub paid: usize,
+    pub retry: usize,
+}
+
+/// The scheduled closer: every unpaid order past its expiry, oldest first.
+pub async fn close_expired(app: &App, now: i64, max: usize) -> Result<CloseReport, AppError> {
+    let mut report = CloseReport::default();
+    let mut after = None;
+    'pages: loop {
+        let page = app.store.query(Query::gsi1(keys::orders_with_state("unpaid")).limit(100).after(after)).await?;
+        for item in page.items {
+            let o: Order = from_item(item)?;
+            if o.expires_at > now {
+                break 'pages;
+            }
+            report.examined += 1;
+            match close_one(app, &o.order_no).await? {
+                CloseOutcome::Closed => report.closed += 1,
+                CloseOutcome::Paid => report.paid += 1,
+                CloseOutcome::Retry => report.retry += 1,
+                CloseOutcome::Unchanged => {}
+            }
+            if report.examined >= max {
+                break 'pages;
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    tracing::info!(
+        examined = report.examined,
+        closed = report.closed,
+        paid = report.paid,
+        retry = report.retry,
+        "closer run"
+    );
+    Ok(report)
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub next: Option<String>,
+}
+
+pub async fn list_mine(
+    store: &SharedStore,
+    openid: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<OrderPage, AppError> {
+    let page = store
+        .query(
+            Query::table(format!("USER#{openid}")).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse(),
+        )
+        .await?;
+    let mut items = Vec::new();
+    for p in page.items {
+        if let Some(no) = p.get("order_no").and_then(|v| v.as_str()) {
+            items.push(get(store, no).await?);
+        }
+    }
+    Ok(OrderPage { items, next: page.next })
+}
+
+pub async fn search(
+    store: &SharedStore,
+    state: OrderState,
+    limit: usize,
+    after: Option<String>,
+) -> Result<OrderPage, AppError> {
+    let page =
+        store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
+    let mut items = Vec::new();
+    for i in page.items {
+        let o: Order = from_item(i)?;
+        // The index may lag a state change; read the order itself.
+        let fresh = get(store, &o.order_no).await?;
+        if fresh.state == state {
+            items.push(fresh);
+        }
+    }
+    Ok(OrderPage { items, next: page.next })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipInput {
+    pub carrier: String,
+    pub tracking_no: String,
+}
+
+/// Marks one warehouse's sub-order shipped.
+pub async fn ship(
+    store: &SharedStore,
+    order_no: &str,
+    warehouse_id: &str,
+    input: ShipInput,
+) -> Result<Order, AppError> {
+    let carrier = input.carrier.trim();
+    let tracking = input.tracking_no.trim();
+    if carrier.is_empty() || carrier.chars().count() > 32 || tracking.is_empty() || tracking.len() > 64 {
+        return Err(AppError::bad_request("carrier (1-32 characters) and tracking_no (1-64) are required"));
+    }
+    for _ in 0..3 {
+        let mut o = get(store, order_no).await?;
+        if o.state != OrderState::Paid {
+            return Err(AppError::new(Code::NotShippable, "only paid orders ship"));
+        }
+        if o.refund_reserved == o.payable {
+            return Err(AppError::new(Code::NotShippable, "this order is fully refunded"));
+        }
+        let version = o.version;
+        let sub = o
+            .sub_orders
+            .iter_mut()
+            .find(|s| s.warehouse_id == warehouse_id)
+            .ok_or_else(|| AppError::not_found("sub-order"))?;
+        if sub.shipment.is_some() {
+            return Err(AppError::new(Code::AlreadyShipped, "this sub-order shipped already"));
+        }
+        sub.shipment =
+            Some(Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() });
+        o.version += 1;
+        match store.transact(vec![repo::orders::rewrite(&o, version)?]).await {
+            Ok(()) => return Ok(o),
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}

@@ -1,0 +1,225 @@
+//! Applying a WeChat Pay payment, whichever way it arrives (notify, query, reconciliation):
+//! keyed by transaction_id, so it is applied once; the order moves unpaid → paid only under
+//! a condition on its state; a payment for a closed order is recorded and refunded.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::App;
+use crate::cases;
+use crate::coupons;
+use crate::error::{AppError, Code};
+use crate::ordering;
+use crate::refunds;
+use domain::clock;
+use domain::order::{Order, OrderState};
+use store::repo;
+use store::{Cond, StoreError, TxOp, Update, keys, to_item};
+use wechat::pay::client::parse_rfc3339;
+use wechat::pay::types::Transaction;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaymentRecord {
+    pub transaction_id: String,
+    pub order_no: String,
+    pub openid: String,
+    pub amount: i64,
+    pub success_time: i64,
+    pub day: String,
+    /// notify, query or reconciliation.
+    pub source: String,
+    /// applied, paid_after_close or rejected.
+    pub outcome: String,
+    pub recorded_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    /// The order had closed: the payment is recorded and refunded in full.
+    PaidAfterClose,
+    /// Not this shop's, or not matching the order: recorded as a case, not applied.
+    Rejected,
+    /// WeChat says the order is not paid.
+    NotPaid,
+}
+
+fn record_op(
+    tx: &Transaction,
+    tid: &str,
+    order_no: &str,
+    openid: &str,
+    source: &str,
+    outcome: &str,
+) -> Result<TxOp, StoreError> {
+    let success_time = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or_else(clock::now);
+    let day = clock::business_day(success_time).map(|d| d.to_string()).unwrap_or_default();
+    let rec = PaymentRecord {
+        transaction_id: tid.to_owned(),
+        order_no: order_no.to_owned(),
+        openid: openid.to_owned(),
+        amount: tx.amount.as_ref().map(|a| a.total).unwrap_or(0),
+        success_time,
+        day: day.clone(),
+        source: source.to_owned(),
+        outcome: outcome.to_owned(),
+        recorded_at: clock::now(),
+    };
+    Ok(TxOp::Put {
+        item: to_item(&keys::payment(tid), Some(keys::payment_gsi1(&day, tid)), &rec)?,
+        cond: Some(Cond::NotExists),
+    })
+}
+
+/// Applies a verified payment. Every path is idempotent: the payment record is written with
+/// `attribute_not_exists`, and the order moves only from the state that was read.
+pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome, AppError> {
+    let store = &app.store;
+    if !tx.is_paid() {
+        return Ok(Outcome::NotPaid);
+    }
+    let Some(tid) = tx.transaction_id.clone() else {
+        cases::record(
+            store,
+            "payment_without_transaction_id",
+            &tx.out_trade_no,
+            &tx.out_trade_no,
+            json!({ "source": source }),
+        )
+        .await?;
+        return Ok(Outcome::Rejected);
+    };
+    let client = app.pay()?;
+    if tx.mchid != client.mchid() || tx.appid != client.appid() {
+        cases::record(
+            store,
+            "foreign_payment",
+            &tid,
+            &tx.out_trade_no,
+            json!({ "mchid": tx.mchid, "appid": tx.appid }),
+        )
+        .await?;
+        return Ok(Outcome::Rejected);
+    }
+    if store.get(&keys::payment(&tid)).await?.is_some() {
+        return Ok(Outcome::Duplicate);
+    }
+    for _ in 0..3 {
+        let order = match ordering::get(store, &tx.out_trade_no).await {
+            Ok(o) => o,
+            Err(e) if e.code == Code::NotFound => {
+                cases::record(
+                    store,
+                    "unknown_order",
+                    &tid,
+                    &tx.out_trade_no,
+                    json!({ "amount": tx.amount.as_ref().map(|a| a.total) }),
+                )
+                .await?;
+                return Ok(Outcome::Rejected);
+            }
+            Err(e) => return Err(e),
+        };
+        let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
+        if paid_total != order.payable.0 {
+            let detail = json!({ "paid": paid_total, "payable": order.payable.0 });
+            let ops = vec![
+                record_op(tx, &tid, &order.order_no, &order.openid, source, "rejected")?,
+                cases::record_op("amount_mismatch", &tid, &order.order_no, detail)?,
+            ];
+            return match store.transact(ops).await {
+                Ok(()) => Ok(Outcome::Rejected),
+                Err(StoreError::Cancelled { .. }) => Ok(Outcome::Duplicate),
+                Err(e) => Err(e.into()),
+            };
+        }
+        let result = match order.state {
+            OrderState::Unpaid => store.transact(paid_ops(tx, &tid, &order, source)?).await.map(|()| Outcome::Applied),
+            OrderState::Paid if order.transaction_id.as_deref() == Some(tid.as_str()) => return Ok(Outcome::Duplicate),
+            OrderState::Paid => {
+                // A second payment of the same order: keep it and give it back.
+                late_payment(app, tx, &tid, &order, source, "double_payment").await
+            }
+            OrderState::Closed => late_payment(app, tx, &tid, &order, source, "paid_after_close").await,
+        };
+        match result {
+            Ok(outcome) => {
+                tracing::info!(order_no = %order.order_no, ?outcome, source, "payment");
+                return Ok(outcome);
+            }
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => return Ok(Outcome::Duplicate),
+            // The order changed between read and write (the closer, another notify): read again.
+            Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order kept changing; the payment will be retried"))
+}
+
+fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<Vec<TxOp>, StoreError> {
+    let now = clock::now();
+    let mut paid = order.clone();
+    paid.state = OrderState::Paid;
+    paid.transaction_id = Some(tid.to_owned());
+    paid.paid_at = Some(tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or(now));
+    paid.version += 1;
+    let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
+    let mut ops = vec![
+        record_op(tx, tid, &order.order_no, &order.openid, source, "applied")?,
+        repo::orders::transition(&paid, OrderState::Unpaid, order.version)?,
+        TxOp::Update { key: keys::pay_count(&order.openid, &day), update: Update::new().add("count", 1), cond: None },
+    ];
+    if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
+        ops.extend(coupons::use_ops(&order.openid, c, t, &order.order_no));
+    }
+    Ok(ops)
+}
+
+/// A payment the order can no longer take: recorded with a case for operators, then
+/// refunded in full automatically.
+async fn late_payment(
+    app: &App,
+    tx: &Transaction,
+    tid: &str,
+    order: &Order,
+    source: &str,
+    kind: &str,
+) -> Result<Outcome, StoreError> {
+    let amount = tx.amount.as_ref().map(|a| a.total).unwrap_or(0);
+    let mut ops = vec![
+        record_op(tx, tid, &order.order_no, &order.openid, source, kind)?,
+        cases::record_op(kind, tid, &order.order_no, json!({ "amount": amount, "state": order.state.as_str() }))?,
+    ];
+    if order.state == OrderState::Closed {
+        let mut o = order.clone();
+        o.paid_after_close = true;
+        o.transaction_id = Some(tid.to_owned());
+        // The automatic refund below takes the whole payment back: reserve it, as every
+        // refund does, so the order's totals stay true.
+        o.refund_reserved = domain::money::Fen(o.refund_reserved.0 + amount);
+        o.version += 1;
+        ops.push(repo::orders::rewrite(&o, order.version)?);
+    }
+    app.store.transact(ops).await?;
+    if let Err(e) = refunds::refund_late_payment(app, order, tid, amount).await {
+        // The case is recorded; the refund is retried by the closer's sweep.
+        tracing::error!(error = %e, order_no = %order.order_no, "automatic refund of a late payment failed");
+    }
+    Ok(Outcome::PaidAfterClose)
+}
+
+/// Asks WeChat Pay about an order and applies what it says (the closer and `pay` use this
+/// when WeChat answers ORDERPAID).
+pub async fn sync_from_wechat(app: &App, order_no: &str) -> Result<Outcome, AppError> {
+    let client = app.pay()?;
+    match client.query(order_no).await {
+        Ok(Some(tx)) => apply(app, &tx, "query").await,
+        Ok(None) => Ok(Outcome::NotPaid),
+        Err(e) => {
+            tracing::warn!(error = %e, order_no, "query failed");
+            Err(AppError::unavailable("WeChat Pay could not be asked; will retry"))
+        }
+    }
+}

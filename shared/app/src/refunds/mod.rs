@@ -1,0 +1,609 @@
+//! Refunds: requested by a shopper and approved or refused by an operator, started by an
+//! operator, or started by the shop itself for a payment that arrived after its order
+//! closed. The amount is reserved on the order with a conditional write, so the sum of
+//! refunds never exceeds what was paid; `out_refund_no` makes every WeChat call idempotent;
+//! the refund notify completes it. State machine (docs/refunds.md):
+//!
+//! ```text
+//! requested ──approve──▶ processing ──REFUND.SUCCESS──▶ success
+//!     │                      │  └────REFUND.CLOSED / refused by WeChat──▶ closed | failed
+//!     └──refuse──▶ refused   └────REFUND.ABNORMAL──▶ abnormal ──SUCCESS / CLOSED──▶ …
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::App;
+use crate::cases;
+use crate::coupons::{self, CouponState};
+use crate::error::{AppError, Code};
+use crate::ordering;
+use domain::clock;
+use domain::money::Fen;
+use domain::order::{Order, OrderState, Reservation};
+use store::repo;
+use store::{Cond, Query, SharedStore, StoreError, TxOp, from_item, keys, to_item};
+use wechat::pay::client::parse_rfc3339;
+use wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest};
+
+/// What WeChat Pay tells shoppers about when the money arrives.
+pub const ARRIVAL_NOTE: &str = "退款按微信支付规则原路退回：零钱即时到账，银行卡1-3个工作日（T+1起）到账";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    Requested,
+    Refused,
+    Processing,
+    Success,
+    Closed,
+    Abnormal,
+    /// WeChat Pay refused the refund request itself; the reservation was released.
+    Failed,
+}
+
+impl RefundState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Refused => "refused",
+            Self::Processing => "processing",
+            Self::Success => "success",
+            Self::Closed => "closed",
+            Self::Abnormal => "abnormal",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RefundRecord {
+    pub out_refund_no: String,
+    pub order_no: String,
+    pub openid: String,
+    pub amount: Fen,
+    /// Ordered lines (SKU as ordered → units) whose unshipped units go back to stock.
+    #[serde(default)]
+    pub lines: BTreeMap<String, i64>,
+    pub reason: String,
+    pub state: RefundState,
+    /// shopper, operator or system.
+    pub initiated_by: String,
+    #[serde(default)]
+    pub refund_id: Option<String>,
+    #[serde(default)]
+    pub wechat_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub success_time: Option<i64>,
+    pub arrival_note: String,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl RefundRecord {
+    fn new(
+        out_refund_no: String,
+        order: &Order,
+        amount: Fen,
+        lines: BTreeMap<String, i64>,
+        reason: String,
+        state: RefundState,
+        by: &str,
+    ) -> Self {
+        let now = clock::now();
+        RefundRecord {
+            out_refund_no,
+            order_no: order.order_no.clone(),
+            openid: order.openid.clone(),
+            amount,
+            lines,
+            reason,
+            state,
+            initiated_by: by.to_owned(),
+            refund_id: None,
+            wechat_error: None,
+            created_at: now,
+            updated_at: now,
+            success_time: None,
+            arrival_note: ARRIVAL_NOTE.into(),
+            version: 1,
+        }
+    }
+}
+
+fn refund_item(r: &RefundRecord) -> Result<store::Item, StoreError> {
+    let gsi = match r.state {
+        RefundState::Success => {
+            let day =
+                clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
+            keys::refund_gsi1_done(&day, &r.out_refund_no)
+        }
+        s => keys::refund_gsi1_open(s.as_str(), r.created_at, &r.out_refund_no),
+    };
+    to_item(&keys::refund(&r.order_no, &r.out_refund_no), Some(gsi), r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    pub request_id: String,
+    /// Money only, no stock back.
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+    /// Lines and units; their share of what was paid is refunded and unshipped units return.
+    #[serde(default)]
+    pub lines: Option<BTreeMap<String, i64>>,
+    /// Everything still refundable, every unit not yet returned.
+    #[serde(default)]
+    pub full: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn get(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+    let item = store.get(&keys::refund(order_no, out_refund_no)).await?.ok_or_else(|| AppError::not_found("refund"))?;
+    Ok(from_item(item)?)
+}
+
+pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundRecord>, AppError> {
+    let page = store.query(Query::table(format!("ORDER#{order_no}")).prefix(keys::REFUND_PREFIX).limit(100)).await?;
+    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+}
+
+pub async fn with_state(
+    store: &SharedStore,
+    state: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<RefundRecord>, Option<String>), AppError> {
+    let page = store.query(Query::gsi1(keys::refunds_with_state(state)).limit(limit).after(after)).await?;
+    let mut out = Vec::new();
+    for i in page.items {
+        let r: RefundRecord = from_item(i)?;
+        let fresh = get(store, &r.order_no, &r.out_refund_no).await?;
+        if fresh.state.as_str() == state {
+            out.push(fresh);
+        }
+    }
+    Ok((out, page.next))
+}
+
+/// How much of what was paid a set of returned lines is worth: their list amount scaled by
+/// payable / subtotal (so a coupon's discount is shared), rounded down.
+fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, AppError> {
+    let mut list = 0i64;
+    for (sku, n) in lines {
+        let line = order
+            .lines
+            .iter()
+            .find(|l| &l.sku_id == sku)
+            .ok_or_else(|| AppError::field("lines", format!("{sku} is not in this order")))?;
+        let already = order.returned_units.get(sku).copied().unwrap_or(0);
+        if *n < 1 || already + n > line.quantity {
+            return Err(AppError::field(
+                "lines",
+                format!("at most {} more units of {sku} can be refunded", line.quantity - already),
+            ));
+        }
+        list += line.unit_price.0 * n;
+    }
+    if order.subtotal.0 == 0 {
+        return Ok(Fen::ZERO);
+    }
+    Ok(Fen((i128::from(list) * i128::from(order.payable.0) / i128::from(order.subtotal.0)) as i64))
+}
+
+/// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
+/// refund waits for an operator; an operator's or the system's starts at once.
+pub async fn create(
+    app: &App,
+    order_no: &str,
+    openid: Option<&str>,
+    input: RefundInput,
+    by: &str,
+) -> Result<RefundRecord, AppError> {
+    let store = &app.store;
+    if input.request_id.len() < 8
+        || input.request_id.len() > 32
+        || !input.request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::field("request_id", "must be 8 to 32 letters, digits, '-' or '_'"));
+    }
+    let out_refund_no = format!("R{order_no}-{}", input.request_id);
+    for _ in 0..3 {
+        let order = match openid {
+            Some(o) => ordering::get_own(store, o, order_no).await?,
+            None => ordering::get(store, order_no).await?,
+        };
+        if let Ok(existing) = get(store, order_no, &out_refund_no).await {
+            return Ok(existing);
+        }
+        if order.state != OrderState::Paid {
+            return Err(AppError::new(Code::NotRefundable, "only a paid order can be refunded"));
+        }
+        let mut lines = BTreeMap::new();
+        let amount = match (input.full, &input.lines, input.amount_fen) {
+            (true, None, None) => {
+                for l in &order.lines {
+                    let left = l.quantity - order.returned_units.get(&l.sku_id).copied().unwrap_or(0);
+                    if left > 0 {
+                        lines.insert(l.sku_id.clone(), left);
+                    }
+                }
+                order.refundable()
+            }
+            (false, Some(l), None) => {
+                lines = l.clone();
+                amount_for_lines(&order, &lines)?
+            }
+            (false, None, Some(a)) => Fen(a),
+            _ => return Err(AppError::bad_request("give exactly one of full, lines or amount_fen")),
+        };
+        if amount.0 <= 0 {
+            return Err(AppError::field("amount_fen", "nothing left to refund"));
+        }
+        if amount > order.refundable() {
+            return Err(AppError::new(
+                Code::RefundExceedsPaid,
+                format!("at most {} yuan can still be refunded", order.refundable()),
+            ));
+        }
+        let state = if by == "shopper" { RefundState::Requested } else { RefundState::Processing };
+        let record = RefundRecord::new(
+            out_refund_no.clone(),
+            &order,
+            amount,
+            lines.clone(),
+            input.reason.chars().take(80).collect(),
+            state,
+            by,
+        );
+        let mut updated = order.clone();
+        updated.refund_reserved = Fen(order.refund_reserved.0 + amount.0);
+        for (sku, n) in &lines {
+            *updated.returned_units.entry(sku.clone()).or_insert(0) += n;
+        }
+        updated.version += 1;
+        let ops = vec![
+            TxOp::Put { item: refund_item(&record)?, cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: repo::orders::item(&updated)?,
+                cond: Some(
+                    Cond::eq("version", order.version).and(Cond::le("refund_reserved", order.payable.0 - amount.0)),
+                ),
+            },
+        ];
+        match store.transact(ops).await {
+            Ok(()) => {
+                if state == RefundState::Processing {
+                    return execute(app, record).await;
+                }
+                return Ok(record);
+            }
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+                return get(store, order_no, &out_refund_no).await;
+            }
+            Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}
+
+/// Moves a refund between states under a condition on the state it was read in.
+async fn transition(
+    store: &SharedStore,
+    r: &RefundRecord,
+    to: RefundState,
+    extra: Vec<TxOp>,
+    edit: impl FnOnce(&mut RefundRecord),
+) -> Result<Option<RefundRecord>, AppError> {
+    let mut next = r.clone();
+    next.state = to;
+    next.updated_at = clock::now();
+    next.version += 1;
+    edit(&mut next);
+    let mut ops = vec![TxOp::Put { item: refund_item(&next)?, cond: Some(Cond::eq("version", r.version)) }];
+    ops.extend(extra);
+    match store.transact(ops).await {
+        Ok(()) => Ok(Some(next)),
+        Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives back a refund's reservation on its order (refused, closed or failed refunds).
+async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
+    let order = ordering::get(store, &r.order_no).await?;
+    let mut o = order.clone();
+    o.refund_reserved = Fen(o.refund_reserved.0 - r.amount.0);
+    for (sku, n) in &r.lines {
+        if let Some(v) = o.returned_units.get_mut(sku) {
+            *v -= n;
+        }
+    }
+    o.version += 1;
+    let op = repo::orders::rewrite(&o, order.version)?;
+    Ok(vec![op])
+}
+
+pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+    let r = get(&app.store, order_no, out_refund_no).await?;
+    if r.state != RefundState::Requested {
+        return Err(AppError::new(
+            Code::InvalidTransition,
+            format!("a {} refund cannot be approved", r.state.as_str()),
+        ));
+    }
+    match transition(&app.store, &r, RefundState::Processing, vec![], |_| {}).await? {
+        Some(next) => execute(app, next).await,
+        None => Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload")),
+    }
+}
+
+pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+    for _ in 0..3 {
+        let r = get(&app.store, order_no, out_refund_no).await?;
+        if r.state != RefundState::Requested {
+            return Err(AppError::new(
+                Code::InvalidTransition,
+                format!("a {} refund cannot be refused", r.state.as_str()),
+            ));
+        }
+        let ops = release_ops(&app.store, &r).await?;
+        if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload"))
+}
+
+/// Asks WeChat Pay to refund (idempotent by out_refund_no). A definite refusal releases the
+/// reservation; a network failure leaves the refund processing for the retry sweep.
+pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppError> {
+    let client = app.pay()?;
+    let order = ordering::get(&app.store, &r.order_no).await?;
+    let req = RefundRequest {
+        transaction_id: None,
+        out_trade_no: Some(r.order_no.clone()),
+        out_refund_no: r.out_refund_no.clone(),
+        reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
+        notify_url: app.settings.pay.as_ref().map(|p| p.notify_url.clone()),
+        amount: RefundAmountRequest { refund: r.amount.0, total: order.payable.0, currency: "CNY".into() },
+    };
+    match client.refund(&req).await {
+        Ok(answer) => {
+            let refund_id = answer.refund_id.clone();
+            let next = transition(&app.store, &r, r.state, vec![], |n| {
+                n.refund_id = Some(refund_id);
+                n.wechat_error = None;
+            })
+            .await?
+            .unwrap_or(r);
+            if answer.status == "SUCCESS" {
+                let at = answer.success_time.as_deref().and_then(parse_rfc3339);
+                return complete(app, &next.order_no, &next.out_refund_no, at).await;
+            }
+            Ok(next)
+        }
+        Err(e) if e.verified_kind().is_some_and(|k| !k.transient()) => {
+            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "WeChat Pay refused the refund");
+            let ops = release_ops(&app.store, &r).await?;
+            let msg = e.to_string();
+            Ok(transition(&app.store, &r, RefundState::Failed, ops, |n| n.wechat_error = Some(msg)).await?.unwrap_or(r))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "refund call failed; will retry");
+            let msg = e.to_string();
+            Ok(transition(&app.store, &r, r.state, vec![], |n| n.wechat_error = Some(msg)).await?.unwrap_or(r))
+        }
+    }
+}
+
+/// Refunds, in full, a payment that arrived for an order already closed (or paid twice).
+pub async fn refund_late_payment(
+    app: &App,
+    order: &Order,
+    transaction_id: &str,
+    amount: i64,
+) -> Result<RefundRecord, AppError> {
+    let out_refund_no =
+        format!("RL{}", transaction_id.chars().rev().take(30).collect::<String>().chars().rev().collect::<String>());
+    if let Ok(r) = get(&app.store, &order.order_no, &out_refund_no).await {
+        return Ok(r);
+    }
+    let r = RefundRecord::new(
+        out_refund_no,
+        order,
+        Fen(amount),
+        BTreeMap::new(),
+        "订单已关闭，自动退款".into(),
+        RefundState::Processing,
+        "system",
+    );
+    match app.store.put(refund_item(&r)?, Some(Cond::NotExists)).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    execute(app, r).await
+}
+
+/// Handles a verified refund notify.
+pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
+    let r = match get(&app.store, &n.out_trade_no, &n.out_refund_no).await {
+        Ok(r) => r,
+        Err(e) if e.code == Code::NotFound => {
+            cases::record(
+                &app.store,
+                "unknown_refund",
+                &n.out_refund_no,
+                &n.out_trade_no,
+                json!({ "status": n.refund_status }),
+            )
+            .await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if n.amount.refund != r.amount.0 {
+        cases::record(
+            &app.store,
+            "refund_amount_mismatch",
+            &n.out_refund_no,
+            &n.out_trade_no,
+            json!({ "wechat": n.amount.refund, "ours": r.amount.0 }),
+        )
+        .await?;
+        return Ok(());
+    }
+    match n.refund_status.as_str() {
+        "SUCCESS" => {
+            let at = n.success_time.as_deref().and_then(parse_rfc3339);
+            complete(app, &r.order_no, &r.out_refund_no, at).await.map(|_| ())
+        }
+        "CLOSED" => close(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
+        "ABNORMAL" => {
+            if r.state == RefundState::Processing {
+                transition(&app.store, &r, RefundState::Abnormal, vec![], |_| {}).await?;
+                cases::record(
+                    &app.store,
+                    "refund_abnormal",
+                    &r.out_refund_no,
+                    &r.order_no,
+                    json!({ "amount": r.amount.0 }),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        other => {
+            tracing::warn!(status = other, "unknown refund status");
+            Ok(())
+        }
+    }
+}
+
+/// Counters to give back for a refund's lines: units of unshipped sub-orders, never one that
+/// an earlier refund already returned.
+fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservation> {
+    let shipped: std::collections::HashSet<&str> =
+        order.sub_orders.iter().filter(|s| s.shipment.is_some()).map(|s| s.warehouse_id.as_str()).collect();
+    let mut units: BTreeMap<String, i64> = BTreeMap::new();
+    for (sku, n) in lines {
+        match order.lines.iter().find(|l| &l.sku_id == sku) {
+            Some(l) if !l.components.is_empty() => {
+                for (c, per) in &l.components {
+                    *units.entry(c.clone()).or_insert(0) += per * n;
+                }
+            }
+            Some(_) => *units.entry(sku.clone()).or_insert(0) += n,
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (sku, mut need) in units {
+        for res in order.reservations.iter().filter(|r| r.sku_id == sku && !shipped.contains(r.warehouse_id.as_str())) {
+            let done: i64 = order
+                .restocked
+                .iter()
+                .filter(|x| x.sku_id == res.sku_id && x.warehouse_id == res.warehouse_id && x.shard == res.shard)
+                .map(|x| x.quantity)
+                .sum();
+            let take = (res.quantity - done).min(need);
+            if take > 0 {
+                out.push(Reservation { quantity: take, ..res.clone() });
+                need -= take;
+            }
+        }
+    }
+    out
+}
+
+/// REFUND.SUCCESS: the refund is done; unshipped units go back to stock; a full refund gives
+/// the coupon back while it is still valid. Applied once (conditioned on both versions).
+/// `success_time` is WeChat's (from the notify, the query or the bill), so the refund counts
+/// on the same business day in the shop's books as in WeChat's.
+pub async fn complete(
+    app: &App,
+    order_no: &str,
+    out_refund_no: &str,
+    success_time: Option<i64>,
+) -> Result<RefundRecord, AppError> {
+    let store = &app.store;
+    for _ in 0..3 {
+        let r = get(store, order_no, out_refund_no).await?;
+        if matches!(r.state, RefundState::Success | RefundState::Closed | RefundState::Failed | RefundState::Refused) {
+            return Ok(r);
+        }
+        let order = ordering::get(store, order_no).await?;
+        let back = restock_for(&order, &r.lines);
+        let mut o = order.clone();
+        o.refunded = Fen(o.refunded.0 + r.amount.0);
+        o.restocked.extend(back.iter().cloned());
+        o.version += 1;
+        let mut ops = vec![repo::orders::rewrite(&o, order.version)?];
+        ops.extend(back.iter().map(repo::orders::return_stock));
+        let now = clock::now();
+        if o.refunded == o.payable
+            && !o.paid_after_close
+            && let (Some(c), Some(t)) = (&o.coupon_id, &o.coupon_template)
+        {
+            {
+                let uc = coupons::get_user_coupon(store, &o.openid, c).await?;
+                if uc.state == CouponState::Used && uc.order_no.as_deref() == Some(order_no) && uc.valid_to >= now {
+                    ops.extend(coupons::return_ops(&o.openid, c, t, order_no, now));
+                }
+            }
+        }
+        let at = success_time.unwrap_or(now);
+        if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
+            tracing::info!(order_no, out_refund_no, amount = r.amount.0, restocked = back.len(), "refund completed");
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order kept changing; the notify will be retried"))
+}
+
+/// REFUND.CLOSED: the refund did not happen; its reservation is released.
+pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+    for _ in 0..3 {
+        let r = get(&app.store, order_no, out_refund_no).await?;
+        if !matches!(r.state, RefundState::Processing | RefundState::Abnormal) {
+            return Ok(r);
+        }
+        let ops = release_ops(&app.store, &r).await?;
+        if let Some(next) = transition(&app.store, &r, RefundState::Closed, ops, |_| {}).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order kept changing; the notify will be retried"))
+}
+
+/// Retries refunds still processing without a WeChat refund id (a crash or network error
+/// between reserving and calling), and asks WeChat about ones whose notify never came.
+pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError> {
+    let (pending, _) = with_state(&app.store, "processing", 100, None).await?;
+    let mut n = 0;
+    for r in pending.into_iter().filter(|r| r.updated_at <= older_than) {
+        n += 1;
+        if r.refund_id.is_none() {
+            execute(app, r).await?;
+        } else if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
+            match w.status.as_str() {
+                "SUCCESS" => {
+                    complete(app, &r.order_no, &r.out_refund_no, w.success_time.as_deref().and_then(parse_rfc3339))
+                        .await?;
+                }
+                "CLOSED" => {
+                    close(app, &r.order_no, &r.out_refund_no).await?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(n)
+}

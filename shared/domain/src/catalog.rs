@@ -1,0 +1,414 @@
+//! Products (SPU), their SKUs, warehouses and stock: the types, their validation and the
+//! availability and safety-stock rules.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::money::{Fen, SINGLE_PAYMENT_LIMIT};
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Draft,
+    OnSale,
+    OffSale,
+}
+
+impl ProductStatus {
+    pub const ALL: [ProductStatus; 3] = [Self::Draft, Self::OnSale, Self::OffSale];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::OnSale => "on_sale",
+            Self::OffSale => "off_sale",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Product {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub subtitle: String,
+    #[serde(default)]
+    pub description: String,
+    pub category: String,
+    pub status: ProductStatus,
+    /// The lowest price of the product's main SKUs, kept for the list view.
+    #[serde(default)]
+    pub price_from: Option<Fen>,
+    /// Bumped by every edit; publishing is conditioned on the version it checked.
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Product {
+    /// The text the ad-copy check reads.
+    pub fn texts(&self) -> [&str; 4] {
+        [&self.title, &self.subtitle, &self.description, &self.category]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkuKind {
+    /// Sold on its own, with its own stock.
+    Main,
+    /// Price 0, never sold on its own: attached to orders by a rule, with its own stock.
+    Gift,
+    /// Made of other SKUs; no stock of its own, selling one decrements its components.
+    Bundle,
+}
+
+impl SkuKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::Gift => "gift",
+            Self::Bundle => "bundle",
+        }
+    }
+
+    pub fn has_own_stock(self) -> bool {
+        !matches!(self, Self::Bundle)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Component {
+    pub sku_id: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sku {
+    pub id: String,
+    pub product_id: String,
+    pub name: String,
+    pub kind: SkuKind,
+    pub price: Fen,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component>,
+    /// Average units sold a day, for the safety-stock rule.
+    #[serde(default)]
+    pub daily_sales: u32,
+    /// Days the supplier takes to replenish, for the safety-stock rule.
+    #[serde(default)]
+    pub replenish_days: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Warehouse {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+}
+
+/// One stock counter: a shard of a SKU's stock in one warehouse.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StockLevel {
+    pub warehouse_id: String,
+    pub shard: u8,
+    pub available: i64,
+}
+
+/// The stock attribute on a counter item.
+pub const STOCK_ATTR: &str = "available";
+
+// ---- input -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub title: String,
+    #[serde(default)]
+    pub subtitle: String,
+    #[serde(default)]
+    pub description: String,
+    pub category: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub title: Option<String>,
+    pub subtitle: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuInput {
+    pub name: String,
+    pub kind: SkuKind,
+    pub price_fen: i64,
+    #[serde(default)]
+    pub components: Vec<Component>,
+    #[serde(default)]
+    pub daily_sales: u32,
+    #[serde(default)]
+    pub replenish_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SkuPatch {
+    pub name: Option<String>,
+    pub price_fen: Option<i64>,
+    pub daily_sales: Option<u32>,
+    pub replenish_days: Option<u32>,
+}
+
+fn text(field: &str, v: &str, min: usize, max: usize) -> Result<String, DomainError> {
+    let v = v.trim();
+    let n = v.chars().count();
+    if n < min || n > max {
+        return Err(DomainError::invalid(field, format!("must be {min} to {max} characters, got {n}")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DomainError::invalid(field, "must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// Ids chosen by operators (warehouses): letters, digits, `-` and `_`, 1 to 32.
+pub fn valid_code(field: &str, v: &str) -> Result<String, DomainError> {
+    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(DomainError::invalid(field, "must be 1 to 32 letters, digits, '-' or '_'"));
+    }
+    Ok(v.to_owned())
+}
+
+impl ProductInput {
+    pub fn validate(self) -> Result<ProductInput, DomainError> {
+        Ok(ProductInput {
+            title: text("title", &self.title, 1, 60)?,
+            subtitle: text("subtitle", &self.subtitle, 0, 120)?,
+            description: text("description", &self.description, 0, 5000)?,
+            category: valid_category(&self.category)?,
+        })
+    }
+}
+
+fn valid_category(c: &str) -> Result<String, DomainError> {
+    let c = text("category", c, 1, 32)?;
+    if c.contains('#') {
+        return Err(DomainError::invalid("category", "must not contain '#'"));
+    }
+    Ok(c)
+}
+
+impl ProductPatch {
+    pub fn apply(self, p: &mut Product) -> Result<(), DomainError> {
+        if let Some(t) = self.title {
+            p.title = text("title", &t, 1, 60)?;
+        }
+        if let Some(t) = self.subtitle {
+            p.subtitle = text("subtitle", &t, 0, 120)?;
+        }
+        if let Some(t) = self.description {
+            p.description = text("description", &t, 0, 5000)?;
+        }
+        if let Some(c) = self.category {
+            p.category = valid_category(&c)?;
+        }
+        Ok(())
+    }
+}
+
+const MAX_COMPONENTS: usize = 20;
+const MAX_COMPONENT_QTY: u32 = 99;
+
+/// Checks a SKU's own fields; `component_kinds` gives the kind of every component SKU that
+/// exists (the caller reads them), so a bundle of unknown or non-main SKUs is refused.
+pub fn validate_sku(input: &SkuInput, component_kinds: &HashMap<String, SkuKind>) -> Result<(), DomainError> {
+    text("name", &input.name, 1, 60)?;
+    check_price(input.kind, input.price_fen)?;
+    match input.kind {
+        SkuKind::Bundle => {
+            if input.components.len() < 2 || input.components.len() > MAX_COMPONENTS {
+                return Err(DomainError::invalid(
+                    "components",
+                    format!("a bundle is made of 2 to {MAX_COMPONENTS} SKUs"),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in &input.components {
+                if !seen.insert(&c.sku_id) {
+                    return Err(DomainError::invalid("components", format!("SKU {} listed twice", c.sku_id)));
+                }
+                if c.quantity == 0 || c.quantity > MAX_COMPONENT_QTY {
+                    return Err(DomainError::invalid(
+                        "components",
+                        format!("quantity of {} must be 1 to {MAX_COMPONENT_QTY}", c.sku_id),
+                    ));
+                }
+                match component_kinds.get(&c.sku_id) {
+                    None => {
+                        return Err(DomainError::invalid("components", format!("SKU {} does not exist", c.sku_id)));
+                    }
+                    Some(SkuKind::Main) => {}
+                    Some(k) => {
+                        return Err(DomainError::invalid(
+                            "components",
+                            format!("SKU {} is a {} SKU; bundles are made of main SKUs", c.sku_id, k.as_str()),
+                        ));
+                    }
+                }
+            }
+        }
+        _ if !input.components.is_empty() => {
+            return Err(DomainError::invalid("components", "only a bundle has components"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub fn check_price(kind: SkuKind, price_fen: i64) -> Result<(), DomainError> {
+    match kind {
+        SkuKind::Gift if price_fen != 0 => Err(DomainError::invalid("price_fen", "a gift SKU is priced 0")),
+        SkuKind::Main | SkuKind::Bundle if price_fen <= 0 => {
+            Err(DomainError::invalid("price_fen", "must be a positive number of fen"))
+        }
+        _ if price_fen > SINGLE_PAYMENT_LIMIT.0 => Err(DomainError::invalid(
+            "price_fen",
+            format!("must not exceed the single-payment limit of {} yuan", SINGLE_PAYMENT_LIMIT),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl SkuPatch {
+    pub fn apply(self, s: &mut Sku) -> Result<(), DomainError> {
+        if let Some(n) = self.name {
+            s.name = text("name", &n, 1, 60)?;
+        }
+        if let Some(p) = self.price_fen {
+            check_price(s.kind, p)?;
+            s.price = Fen(p);
+        }
+        if let Some(d) = self.daily_sales {
+            s.daily_sales = d;
+        }
+        if let Some(d) = self.replenish_days {
+            s.replenish_days = d;
+        }
+        Ok(())
+    }
+}
+
+// ---- rules ------------------------------------------------------------------------------
+
+/// Units a SKU can sell now. `own_stock` maps a SKU id to the sum of its stock counters; a
+/// bundle sells as many as its scarcest component allows.
+pub fn availability(sku: &Sku, own_stock: &HashMap<String, i64>) -> i64 {
+    match sku.kind {
+        SkuKind::Bundle => sku
+            .components
+            .iter()
+            .map(|c| own_stock.get(&c.sku_id).copied().unwrap_or(0).max(0) / i64::from(c.quantity.max(1)))
+            .min()
+            .unwrap_or(0),
+        _ => own_stock.get(&sku.id).copied().unwrap_or(0).max(0),
+    }
+}
+
+/// The seed's rule: safety stock = average daily sales × replenishment days × 1.2, rounded
+/// up to whole units (in integers: ×12 / 10, ceiling).
+pub fn safety_stock(daily_sales: u32, replenish_days: u32) -> i64 {
+    let base = i64::from(daily_sales) * i64::from(replenish_days) * 12;
+    (base + 9) / 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sku(id: &str, kind: SkuKind, components: Vec<(&str, u32)>) -> Sku {
+        Sku {
+            id: id.into(),
+            product_id: "P".into(),
+            name: id.into(),
+            kind,
+            price: Fen(100),
+            components: components.into_iter().map(|(s, q)| Component { sku_id: s.into(), quantity: q }).collect(),
+            daily_sales: 0,
+            replenish_days: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn safety_stock_follows_the_seed() {
+        assert_eq!(safety_stock(10, 7), 84); // 10 × 7 × 1.2
+        assert_eq!(safety_stock(3, 5), 18);
+        assert_eq!(safety_stock(1, 1), 2); // 1.2 rounds up
+        assert_eq!(safety_stock(0, 30), 0);
+    }
+
+    #[test]
+    fn bundle_availability_is_its_scarcest_component() {
+        let b = sku("B", SkuKind::Bundle, vec![("A", 2), ("C", 1)]);
+        let stock = HashMap::from([("A".to_string(), 9), ("C".to_string(), 7)]);
+        assert_eq!(availability(&b, &stock), 4);
+        let stock = HashMap::from([("A".to_string(), 9)]);
+        assert_eq!(availability(&b, &stock), 0);
+    }
+
+    #[test]
+    fn bundle_validation() {
+        let kinds = HashMap::from([("A".to_string(), SkuKind::Main), ("G".to_string(), SkuKind::Gift)]);
+        let mut input = SkuInput {
+            name: "套装".into(),
+            kind: SkuKind::Bundle,
+            price_fen: 1000,
+            components: vec![Component { sku_id: "A".into(), quantity: 1 }],
+            daily_sales: 0,
+            replenish_days: 0,
+        };
+        assert!(validate_sku(&input, &kinds).is_err(), "one component is not a bundle");
+        input.components.push(Component { sku_id: "G".into(), quantity: 1 });
+        let e = validate_sku(&input, &kinds).unwrap_err();
+        assert!(e.to_string().contains("gift"), "{e}");
+        input.components[1].sku_id = "X".into();
+        assert!(validate_sku(&input, &kinds).unwrap_err().to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn prices_by_kind() {
+        assert!(check_price(SkuKind::Gift, 0).is_ok());
+        assert!(check_price(SkuKind::Gift, 1).is_err());
+        assert!(check_price(SkuKind::Main, 0).is_err());
+        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.0).is_ok());
+        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.0 + 1).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn safety_stock_is_never_below_the_exact_product(d in 0u32..100_000, r in 0u32..365) {
+            let s = safety_stock(d, r);
+            let exact_x10 = i64::from(d) * i64::from(r) * 12;
+            prop_assert!(s * 10 >= exact_x10 && (s - 1) * 10 < exact_x10.max(1));
+        }
+
+        #[test]
+        fn bundle_never_promises_more_than_components(a in 0i64..1000, c in 0i64..1000, qa in 1u32..10, qc in 1u32..10) {
+            let b = sku("B", SkuKind::Bundle, vec![("A", qa), ("C", qc)]);
+            let stock = HashMap::from([("A".to_string(), a), ("C".to_string(), c)]);
+            let n = availability(&b, &stock);
+            prop_assert!(n * i64::from(qa) <= a && n * i64::from(qc) <= c);
+            prop_assert!((n + 1) * i64::from(qa) > a || (n + 1) * i64::from(qc) > c);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! What the rules say no with, named after the outcome. The application maps each to a
+//! stable code; nothing here knows about HTTP.
+
+use crate::money::Fen;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A field of the input breaks a rule; `field` names it as the client sent it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("the order does not reach the coupon's threshold")]
+    CouponNotApplicable,
+    #[error("a single payment may not exceed {limit} yuan; split the order")]
+    OrderLimitExceeded { limit: Fen },
+    /// No warehouse (nor set of them) holds enough of this SKU.
+    #[error("not enough stock of {sku}")]
+    OutOfStock { sku: String },
+    #[error("amounts overflow")]
+    Overflow,
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        DomainError::Invalid { field: field.to_owned(), message: message.to_string() }
+    }
+}

@@ -1,0 +1,15 @@
+//! The shop's business rules as plain Rust: types, money, pricing, allocation, state
+//! machines and checks. No I/O, no HTTP, no storage: this crate depends on none of them, so
+//! the compiler refuses a rule that reaches for one.
+
+pub mod adcopy;
+pub mod catalog;
+pub mod clock;
+pub mod coupon;
+pub mod error;
+pub mod money;
+pub mod order;
+pub mod user;
+
+pub use error::DomainError;
+pub use money::Fen;

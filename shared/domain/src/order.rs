@@ -1,0 +1,426 @@
+//! Orders: their shape, pricing, the split over warehouses, and the state machine. No I/O.
+//!
+//! ```text
+//! unpaid ──pay notify / query──▶ paid ──refunds──▶ (refunded_fen grows up to payable)
+//!    │
+//!    └──expiry / shopper cancel──▶ closed ──a payment still arrives──▶ case: paid_after_close,
+//!                                                                      refunded automatically
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{SkuKind, StockLevel};
+use super::coupon::{CouponRule, discount};
+use super::money::{Fen, SINGLE_PAYMENT_LIMIT};
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Unpaid,
+    Paid,
+    Closed,
+}
+
+impl OrderState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unpaid => "unpaid",
+            Self::Paid => "paid",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// One priced line as the shopper ordered it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderLine {
+    pub sku_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub kind: SkuKind,
+    pub unit_price: Fen,
+    pub quantity: i64,
+    pub amount: Fen,
+    /// For a bundle: the stock-bearing SKUs one unit is made of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<(String, i64)>,
+}
+
+/// Units of a stock-bearing SKU taken from one counter (warehouse and shard).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reservation {
+    pub sku_id: String,
+    pub warehouse_id: String,
+    pub shard: u8,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_no: String,
+    pub shipped_at: i64,
+}
+
+/// What one warehouse ships: a sub-order of the parent order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubOrder {
+    pub warehouse_id: String,
+    /// Stock-bearing SKU → units.
+    pub items: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub shipment: Option<Shipment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Order {
+    pub order_no: String,
+    pub openid: String,
+    pub state: OrderState,
+    pub lines: Vec<OrderLine>,
+    #[serde(default)]
+    pub gifts: Vec<OrderLine>,
+    pub sub_orders: Vec<SubOrder>,
+    pub reservations: Vec<Reservation>,
+    pub subtotal: Fen,
+    pub discount: Fen,
+    pub payable: Fen,
+    #[serde(default)]
+    pub coupon_id: Option<String>,
+    #[serde(default)]
+    pub coupon_template: Option<String>,
+    pub request_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(default)]
+    pub prepay_id: Option<String>,
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+    #[serde(default)]
+    pub paid_at: Option<i64>,
+    #[serde(default)]
+    pub closed_at: Option<i64>,
+    /// Refunds requested, in flight or done, in fen: never more than `payable` (a
+    /// conditional write holds it there).
+    #[serde(default)]
+    pub refund_reserved: Fen,
+    /// Refunds WeChat Pay completed, in fen.
+    #[serde(default)]
+    pub refunded: Fen,
+    /// Units of each ordered line (SKU as ordered) covered by refunds.
+    #[serde(default)]
+    pub returned_units: BTreeMap<String, i64>,
+    /// Counters already given back by refunds, so no unit returns twice.
+    #[serde(default)]
+    pub restocked: Vec<Reservation>,
+    /// Set when a payment arrived after the order had closed.
+    #[serde(default)]
+    pub paid_after_close: bool,
+    /// Bumped by every write; whole-order rewrites are conditioned on it.
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Order {
+    pub fn refundable(&self) -> Fen {
+        Fen(self.payable.0 - self.refund_reserved.0)
+    }
+
+    pub fn shipped_units(&self) -> HashMap<String, i64> {
+        let mut m = HashMap::new();
+        for s in self.sub_orders.iter().filter(|s| s.shipment.is_some()) {
+            for (sku, n) in &s.items {
+                *m.entry(sku.clone()).or_insert(0) += n;
+            }
+        }
+        m
+    }
+}
+
+/// Most distinct lines an order may carry (each can touch several counters, and one
+/// transaction holds at most 100 writes).
+pub const MAX_LINES: usize = 20;
+pub const MAX_QUANTITY: i64 = 99;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    pub sku_id: String,
+    pub quantity: i64,
+}
+
+/// Merges repeated SKUs and checks counts.
+pub fn normalise_lines(items: &[LineInput]) -> Result<Vec<(String, i64)>, DomainError> {
+    if items.is_empty() {
+        return Err(DomainError::invalid("items", "an order needs at least one item"));
+    }
+    let mut merged: BTreeMap<String, i64> = BTreeMap::new();
+    for it in items {
+        if it.quantity < 1 || it.quantity > MAX_QUANTITY {
+            return Err(DomainError::invalid(
+                "items",
+                format!("quantity of {} must be 1 to {MAX_QUANTITY}", it.sku_id),
+            ));
+        }
+        if it.sku_id.is_empty() || it.sku_id.len() > 64 {
+            return Err(DomainError::invalid("items", "sku_id is required"));
+        }
+        let q = merged.entry(it.sku_id.clone()).or_insert(0);
+        *q += it.quantity;
+        if *q > MAX_QUANTITY {
+            return Err(DomainError::invalid(
+                "items",
+                format!("quantity of {} must be 1 to {MAX_QUANTITY}", it.sku_id),
+            ));
+        }
+    }
+    if merged.len() > MAX_LINES {
+        return Err(DomainError::invalid("items", format!("at most {MAX_LINES} different SKUs per order")));
+    }
+    Ok(merged.into_iter().collect())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priced {
+    pub subtotal: Fen,
+    pub discount: Fen,
+    pub payable: Fen,
+}
+
+/// Server-side pricing: the lines' amounts, then the coupon, then the limits.
+pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced, DomainError> {
+    let mut subtotal = Fen::ZERO;
+    for l in lines {
+        subtotal = subtotal.checked_add(l.amount).ok_or(DomainError::Overflow)?;
+    }
+    let discount = match coupon {
+        Some(rule) => {
+            let d = discount(rule, subtotal).ok_or(DomainError::CouponNotApplicable)?;
+            // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
+            Fen(d.0.min(subtotal.0 - 1).max(0))
+        }
+        None => Fen::ZERO,
+    };
+    let payable = Fen(subtotal.0 - discount.0);
+    if payable > SINGLE_PAYMENT_LIMIT {
+        return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
+    }
+    Ok(Priced { subtotal, discount, payable })
+}
+
+/// Chooses counters for `demand` (stock-bearing SKU → units) from `stock` (SKU → counters):
+/// one warehouse holding everything if any (the fullest such), else the fewest warehouses,
+/// greedily taking the one that covers most of what is left. Err names a SKU that cannot
+/// be covered.
+pub fn allocate(
+    demand: &BTreeMap<String, i64>,
+    stock: &HashMap<String, Vec<StockLevel>>,
+) -> Result<Vec<Reservation>, String> {
+    // warehouse → sku → counters (shard, available), fullest first
+    let mut by_wh: BTreeMap<String, HashMap<String, Vec<(u8, i64)>>> = BTreeMap::new();
+    for (sku, levels) in stock {
+        for l in levels.iter().filter(|l| l.available > 0) {
+            by_wh
+                .entry(l.warehouse_id.clone())
+                .or_default()
+                .entry(sku.clone())
+                .or_default()
+                .push((l.shard, l.available));
+        }
+    }
+    for skus in by_wh.values_mut() {
+        for shards in skus.values_mut() {
+            shards.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+    }
+    let held = |wh: &HashMap<String, Vec<(u8, i64)>>, sku: &str| {
+        wh.get(sku).map(|v| v.iter().map(|s| s.1).sum()).unwrap_or(0i64)
+    };
+    let mut remaining = demand.clone();
+    let mut out = Vec::new();
+    let whole = by_wh
+        .iter()
+        .filter(|(_, skus)| demand.iter().all(|(sku, n)| held(skus, sku) >= *n))
+        .max_by_key(|(id, skus)| (demand.keys().map(|s| held(skus, s)).sum::<i64>(), std::cmp::Reverse((*id).clone())))
+        .map(|(id, _)| id.clone());
+    let order: Vec<String> = match whole {
+        Some(id) => vec![id],
+        None => Vec::new(),
+    };
+    let mut used: Vec<String> = Vec::new();
+    loop {
+        if remaining.values().all(|n| *n == 0) {
+            break;
+        }
+        let pick = if let Some(id) = order.first().filter(|id| !used.contains(id)) {
+            Some(id.clone())
+        } else {
+            by_wh
+                .iter()
+                .filter(|(id, _)| !used.contains(id))
+                .map(|(id, skus)| (remaining.iter().map(|(s, n)| held(skus, s).min(*n)).sum::<i64>(), id))
+                .filter(|(covered, _)| *covered > 0)
+                .max_by_key(|(covered, id)| (*covered, std::cmp::Reverse((*id).clone())))
+                .map(|(_, id)| id.clone())
+        };
+        let Some(wh) = pick else {
+            let missing = remaining.iter().find(|(_, n)| **n > 0).map(|(s, _)| s.clone()).unwrap_or_default();
+            return Err(missing);
+        };
+        used.push(wh.clone());
+        let skus = &by_wh[&wh];
+        for (sku, need) in remaining.iter_mut().filter(|(_, n)| **n > 0) {
+            for (shard, avail) in skus.get(sku).map(Vec::as_slice).unwrap_or(&[]) {
+                if *need == 0 {
+                    break;
+                }
+                let take = (*avail).min(*need);
+                out.push(Reservation { sku_id: sku.clone(), warehouse_id: wh.clone(), shard: *shard, quantity: take });
+                *need -= take;
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The sub-orders a set of reservations makes: one per warehouse.
+pub fn sub_orders(reservations: &[Reservation]) -> Vec<SubOrder> {
+    let mut by_wh: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for r in reservations {
+        *by_wh.entry(r.warehouse_id.clone()).or_default().entry(r.sku_id.clone()).or_insert(0) += r.quantity;
+    }
+    by_wh.into_iter().map(|(warehouse_id, items)| SubOrder { warehouse_id, items, shipment: None }).collect()
+}
+
+/// The stock-bearing units a set of lines needs (bundles expanded into components).
+pub fn demand(lines: &[OrderLine]) -> BTreeMap<String, i64> {
+    let mut d = BTreeMap::new();
+    for l in lines {
+        if l.components.is_empty() {
+            *d.entry(l.sku_id.clone()).or_insert(0) += l.quantity;
+        } else {
+            for (c, n) in &l.components {
+                *d.entry(c.clone()).or_insert(0) += n * l.quantity;
+            }
+        }
+    }
+    d
+}
+
+/// Order numbers: the Shanghai date and time, then random digits; 6-32 characters of
+/// [0-9A-Za-z], as WeChat Pay's out_trade_no wants, and sortable by time. `random` comes
+/// from the caller, so this stays free of I/O.
+pub fn new_order_no(now: i64, random: u128) -> String {
+    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]");
+    let stamp = crate::clock::shanghai(now).format(&fmt).unwrap_or_default();
+    let r = random % 10u128.pow(10);
+    format!("{stamp}{r:010}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lv(wh: &str, shard: u8, n: i64) -> StockLevel {
+        StockLevel { warehouse_id: wh.into(), shard, available: n }
+    }
+
+    fn d(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+        pairs.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn one_warehouse_when_one_holds_everything() {
+        let stock = HashMap::from([
+            ("A".to_string(), vec![lv("SH", 0, 5), lv("GZ", 0, 9)]),
+            ("B".to_string(), vec![lv("SH", 0, 1), lv("GZ", 0, 3)]),
+        ]);
+        let r = allocate(&d(&[("A", 2), ("B", 2)]), &stock).unwrap();
+        assert!(r.iter().all(|x| x.warehouse_id == "GZ"), "{r:?}");
+        assert_eq!(sub_orders(&r).len(), 1);
+    }
+
+    #[test]
+    fn split_over_the_fewest_warehouses() {
+        let stock = HashMap::from([
+            ("A".to_string(), vec![lv("SH", 0, 5)]),
+            ("B".to_string(), vec![lv("GZ", 0, 3), lv("BJ", 0, 3)]),
+        ]);
+        let r = allocate(&d(&[("A", 2), ("B", 3)]), &stock).unwrap();
+        let subs = sub_orders(&r);
+        assert_eq!(subs.len(), 2, "{subs:?}");
+        assert_eq!(r.iter().map(|x| x.quantity).sum::<i64>(), 5);
+    }
+
+    #[test]
+    fn shortage_names_the_sku() {
+        let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 1), lv("GZ", 0, 1)])]);
+        assert_eq!(allocate(&d(&[("A", 3)]), &stock), Err("A".to_string()));
+        assert_eq!(allocate(&d(&[("Z", 1)]), &HashMap::new()), Err("Z".to_string()));
+    }
+
+    #[test]
+    fn shards_are_used_fullest_first() {
+        let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 1), lv("SH", 1, 4)])]);
+        let r = allocate(&d(&[("A", 3)]), &stock).unwrap();
+        assert_eq!(r, vec![Reservation { sku_id: "A".into(), warehouse_id: "SH".into(), shard: 1, quantity: 3 }]);
+    }
+
+    #[test]
+    fn lines_are_merged_and_bounded() {
+        let l = |s: &str, q| LineInput { sku_id: s.into(), quantity: q };
+        assert_eq!(
+            normalise_lines(&[l("A", 1), l("A", 2), l("B", 1)]).unwrap(),
+            vec![("A".into(), 3), ("B".into(), 1)]
+        );
+        assert!(normalise_lines(&[]).is_err());
+        assert!(normalise_lines(&[l("A", 0)]).is_err());
+        assert!(normalise_lines(&[l("A", 60), l("A", 60)]).is_err());
+        let many: Vec<_> = (0..21).map(|i| l(&format!("S{i}"), 1)).collect();
+        assert!(normalise_lines(&many).is_err());
+    }
+
+    #[test]
+    fn order_numbers_fit_wechat() {
+        let n = new_order_no(1_764_000_000, u128::MAX);
+        assert_eq!(n.len(), 24);
+        assert!(n.starts_with("20251125"));
+        assert!(n.bytes().all(|b| b.is_ascii_digit()));
+    }
+
+    proptest! {
+        #[test]
+        fn allocation_covers_demand_exactly_within_stock(
+            a in proptest::collection::vec(0i64..20, 3),
+            b in proptest::collection::vec(0i64..20, 3),
+            need_a in 1i64..30, need_b in 1i64..30,
+        ) {
+            let whs = ["W1", "W2", "W3"];
+            let stock = HashMap::from([
+                ("A".to_string(), whs.iter().zip(&a).map(|(w, n)| lv(w, 0, *n)).collect::<Vec<_>>()),
+                ("B".to_string(), whs.iter().zip(&b).map(|(w, n)| lv(w, 0, *n)).collect::<Vec<_>>()),
+            ]);
+            let demand = d(&[("A", need_a), ("B", need_b)]);
+            match allocate(&demand, &stock) {
+                Ok(r) => {
+                    for (sku, need) in &demand {
+                        prop_assert_eq!(r.iter().filter(|x| &x.sku_id == sku).map(|x| x.quantity).sum::<i64>(), *need);
+                    }
+                    for x in &r {
+                        let have = stock[&x.sku_id].iter().find(|l| l.warehouse_id == x.warehouse_id).unwrap().available;
+                        prop_assert!(x.quantity > 0 && x.quantity <= have);
+                    }
+                }
+                Err(sku) => {
+                    let total: i64 = stock[&sku].iter().map(|l| l.available).sum();
+                    prop_assert!(total < demand[&sku]);
+                }
+            }
+        }
+    }
+}

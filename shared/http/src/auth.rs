@@ -1,0 +1,57 @@
+//! Who is calling: a shopper (session token from `login`, or the openid WeChat Cloud Hosting
+//! injects when the shop trusts it) or an operator (the admin token).
+
+use app::{App, AppError, Code, clock, session, users};
+use domain::user::valid_openid;
+
+use crate::Request;
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.header("authorization")?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
+/// configured to trust it, else the session token from `login`.
+pub async fn shopper(app: &App, req: &Request) -> Result<String, AppError> {
+    if let Some(openid) = req.header("x-wx-openid").filter(|_| app.settings.trust_wx_context) {
+        if !valid_openid(openid) {
+            return Err(AppError::unauthorized("X-WX-OPENID is not an openid"));
+        }
+        users::ensure_seen(app, openid, req.header("x-wx-unionid")).await?;
+        return Ok(openid.to_owned());
+    }
+    let token = bearer(req)
+        .ok_or_else(|| AppError::unauthorized("log in first: send Authorization: Bearer <token from /login>"))?;
+    match session::verify(&app.settings.session_secret, token, clock::now()) {
+        Ok(c) => Ok(c.sub),
+        Err(session::TokenError::Expired) => {
+            Err(AppError::new(Code::SessionExpired, "the session expired, log in again"))
+        }
+        Err(e) => Err(AppError::unauthorized(e.to_string())),
+    }
+}
+
+/// Operator calls carry `Authorization: Bearer <ADMIN_TOKEN>`.
+pub fn operator(app: &App, req: &Request) -> Result<(), AppError> {
+    let given = bearer(req).unwrap_or("");
+    if constant_time_eq(given.as_bytes(), app.settings.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AppError::unauthorized("operator calls need Authorization: Bearer <ADMIN_TOKEN>"))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A page size from `?limit=`, 1 to 100, default 20.
+pub fn page_limit(req: &Request) -> Result<usize, AppError> {
+    match req.query("limit") {
+        None => Ok(20),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(AppError::field("limit", "must be a whole number from 1 to 100")),
+        },
+    }
+}

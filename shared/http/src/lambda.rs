@@ -1,0 +1,66 @@
+//! Hosting on AWS Lambda behind an API Gateway HTTP API (payload v2).
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderName, HeaderValue};
+use base64::Engine;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::request::{Handler, MAX_BODY, Request, Response, dispatch};
+use app::App;
+use app::AppError;
+
+pub fn from_event(ev: ApiGatewayV2httpRequest) -> Result<Request, AppError> {
+    let method = ev.request_context.http.method.as_str().to_owned();
+    let path = ev.raw_path.or(ev.request_context.http.path).unwrap_or_else(|| "/".into());
+    let mut r = Request::new(&method, &path);
+    r.set_raw_query(ev.raw_query_string.as_deref().unwrap_or(""));
+    r.headers = ev
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    r.body = match ev.body {
+        None => Vec::new(),
+        Some(b) if ev.is_base64_encoded => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|_| AppError::bad_request("body is not valid base64"))?,
+        Some(b) => b.into_bytes(),
+    };
+    if r.body.len() > MAX_BODY {
+        return Err(AppError::new(app::Code::BodyTooLarge, format!("request bodies are limited to {MAX_BODY} bytes")));
+    }
+    Ok(r)
+}
+
+pub fn to_event(resp: Response) -> ApiGatewayV2httpResponse {
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(resp.status);
+    for (k, v) in resp.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            out.headers.insert(k, v);
+        }
+    }
+    out.body = match String::from_utf8(resp.body) {
+        Ok(s) if s.is_empty() => None,
+        Ok(s) => Some(Body::Text(s)),
+        Err(e) => {
+            out.is_base64_encoded = true;
+            Some(Body::Text(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())))
+        }
+    };
+    out
+}
+
+pub async fn run(app: App, handlers: Vec<Handler>) -> Result<(), lambda_runtime::Error> {
+    let app = &app;
+    let handlers = &handlers;
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+        let resp = match from_event(ev.payload) {
+            Ok(req) => dispatch(app, handlers, &req).await,
+            Err(e) => Response::error(&e),
+        };
+        Ok::<_, lambda_runtime::Error>(to_event(resp))
+    }))
+    .await
+}

@@ -1,0 +1,122 @@
+//! The platform-neutral request and response every handler sees, and the dispatch that turns
+//! a handler's error into the JSON error body. `lambda` and `server` adapt Lambda events and
+//! HTTP servers to these types; nothing else knows how the code is hosted.
+
+use std::collections::HashMap;
+
+use futures_util::future::BoxFuture;
+use serde::{Serialize, de::DeserializeOwned};
+
+use app::App;
+use app::AppError;
+
+/// Largest request body accepted (WeChat Cloud Hosting allows 100 KiB of text).
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: &str, path: &str) -> Self {
+        Self { method: method.to_ascii_uppercase(), path: path.to_owned(), ..Self::default() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// The body as `T`, with serde's message (which names the field and position) on failure.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        if self.body.is_empty() {
+            return Err(AppError::bad_request("a JSON body is required"));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
+    }
+
+    pub fn set_raw_query(&mut self, raw: &str) {
+        self.query = parse_query(raw);
+    }
+}
+
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, AppError> {
+        let body = serde_json::to_vec(value).map_err(|e| {
+            tracing::error!(error = %e, "response did not serialise");
+            AppError::internal()
+        })?;
+        Ok(Response { status, headers: vec![("content-type".into(), "application/json".into())], body })
+    }
+
+    pub fn ok<T: Serialize>(value: &T) -> Result<Response, AppError> {
+        Self::json(200, value)
+    }
+
+    pub fn error(e: &AppError) -> Response {
+        Response {
+            status: crate::errors::status(e.code),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: crate::errors::body(e),
+        }
+    }
+}
+
+/// A function's entry: answers the routes it owns and `NO_ROUTE` for the rest, so that one
+/// local server can ask several in turn.
+pub type Handler = for<'a> fn(&'a App, &'a Request) -> BoxFuture<'a, Result<Response, AppError>>;
+
+pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Response {
+    let started = std::time::Instant::now();
+    let mut result = Err(AppError::no_route(&req.method, &req.path));
+    for h in handlers {
+        result = h(app, req).await;
+        if !matches!(&result, Err(e) if e.is(app::Code::NoRoute)) {
+            break;
+        }
+    }
+    let resp = result.unwrap_or_else(|e| Response::error(&e));
+    // The path may carry ids but never a secret; query strings and bodies are not logged.
+    tracing::info!(method = %req.method, path = %req.path, status = resp.status,
+        ms = started.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("keyword=%E8%8B%B9%E6%9E%9C&limit=5&x&bad=%zz&tail=%4");
+        assert_eq!(q[0], ("keyword".into(), "苹果".into()));
+        assert_eq!(q[1], ("limit".into(), "5".into()));
+        assert_eq!(q[2], ("x".into(), "".into()));
+        assert_eq!(q[3], ("bad".into(), "%zz".into()));
+        assert_eq!(q[4], ("tail".into(), "%4".into()));
+    }
+}

@@ -1,0 +1,38 @@
+//! The `coupon-claim` function: shoppers claim and list coupons; operators create templates
+//! and read claimed, used and the redemption rate.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
+use crate::auth::{operator, shopper};
+use crate::{Request, Response};
+use app::App;
+use app::AppError;
+use app::coupons::{self, TemplateInput};
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+    handle(app, req).boxed()
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["coupons", template, "claim"]) => {
+            let openid = shopper(app, req).await?;
+            Response::json(201, &coupons::claim(&app.store, &openid, template).await?)
+        }
+        ("GET", ["me", "coupons"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&json!({ "items": coupons::mine(&app.store, &openid).await? }))
+        }
+        ("POST", ["admin", "coupons"]) => {
+            operator(app, req)?;
+            Response::json(201, &coupons::create_template(&app.store, req.json::<TemplateInput>()?).await?)
+        }
+        ("GET", ["admin", "coupons"]) => {
+            operator(app, req)?;
+            Response::ok(&json!({ "items": coupons::stats(&app.store).await? }))
+        }
+        _ => Err(AppError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,71 @@
+//! The scheduled functions: `close-unpaid` (every few minutes) and `reconciliation` (daily).
+//! On Lambda they take EventBridge schedule events; over HTTP operators can run them.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use crate::auth::operator;
+use crate::{Request, Response};
+use app::App;
+use app::AppError;
+use app::{clock, ordering as orders, reconciliation as reconcile, refunds};
+
+/// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
+/// reports what it did.
+pub type Job = for<'a> fn(&'a App, &'a Value) -> BoxFuture<'a, Result<Value, AppError>>;
+
+pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
+    async move {
+        let now = clock::now();
+        let report = orders::close_expired(app, now, 5_000).await?;
+        // Refunds whose WeChat call failed, or whose notify never came, are retried here.
+        let retried = match &app.pay {
+            Some(_) => refunds::retry_pending(app, now - 60).await?,
+            None => 0,
+        };
+        Ok(json!({ "closer": report, "refunds_retried": retried }))
+    }
+    .boxed()
+}
+
+/// Reconciles yesterday, or the day an event names (`{"day": "2026-11-24"}`).
+pub fn reconcile_day<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
+    async move {
+        let day = match event.get("day").and_then(Value::as_str) {
+            Some(d) => valid_day(d)?.to_owned(),
+            None => reconcile::yesterday(clock::now()),
+        };
+        let report = reconcile::run(app, &day).await?;
+        Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+    }
+    .boxed()
+}
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+    handle(app, req).boxed()
+}
+
+fn valid_day(d: &str) -> Result<&str, AppError> {
+    time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+        .map(|_| d)
+        .map_err(|_| AppError::field("day", "must be a date YYYY-MM-DD"))
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["admin", "jobs", "close-unpaid"]) => {
+            operator(app, req)?;
+            Response::ok(&close_unpaid(app, &Value::Null).await?)
+        }
+        ("POST", ["admin", "reconciliation", day]) => {
+            operator(app, req)?;
+            Response::ok(&reconcile::run(app, valid_day(day)?).await?)
+        }
+        ("GET", ["admin", "reconciliation", day]) => {
+            operator(app, req)?;
+            Response::ok(&reconcile::report(&app.store, valid_day(day)?).await?)
+        }
+        _ => Err(AppError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,52 @@
+//! The `refund` function: shoppers request refunds, operators approve, refuse or refund
+//! directly.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
+use crate::auth::{operator, page_limit, shopper};
+use crate::{Request, Response};
+use app::App;
+use app::AppError;
+use app::refunds::{self, RefundInput};
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+    handle(app, req).boxed()
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["orders", no, "refunds"]) => {
+            let openid = shopper(app, req).await?;
+            let r = refunds::create(app, no, Some(&openid), req.json::<RefundInput>()?, "shopper").await?;
+            Response::json(202, &r)
+        }
+        ("GET", ["orders", no, "refunds"]) => {
+            let openid = shopper(app, req).await?;
+            app::ordering::get_own(&app.store, &openid, no).await?;
+            Response::ok(&json!({ "items": refunds::of_order(&app.store, no).await? }))
+        }
+        ("GET", ["admin", "refunds"]) => {
+            operator(app, req)?;
+            let state = req.query("state").unwrap_or("requested");
+            let (items, next) =
+                refunds::with_state(&app.store, state, page_limit(req)?, req.query("cursor").map(str::to_owned))
+                    .await?;
+            Response::ok(&json!({ "items": items, "next": next }))
+        }
+        ("POST", ["admin", "orders", no, "refunds"]) => {
+            operator(app, req)?;
+            Response::json(202, &refunds::create(app, no, None, req.json::<RefundInput>()?, "operator").await?)
+        }
+        ("POST", ["admin", "refunds", no, out_refund_no, "approve"]) => {
+            operator(app, req)?;
+            Response::ok(&refunds::approve(app, no, out_refund_no).await?)
+        }
+        ("POST", ["admin", "refunds", no, out_refund_no, "refuse"]) => {
+            operator(app, req)?;
+            Response::ok(&refunds::refuse(app, no, out_refund_no).await?)
+        }
+        _ => Err(AppError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,96 @@
+//! How a function binary starts: settings from the environment, logging, the store, then
+//! Lambda when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server on `0.0.0.0:$PORT`
+//! (Tencent SCF web functions, WeChat Cloud Hosting, local runs).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use crate::{Handler, lambda, server};
+use app::App;
+use app::config::Settings;
+pub use app::config::Uses;
+
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // JSON in the cloud, where logs are parsed; readable lines on a terminal.
+    let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+        || std::env::var("LOG_FORMAT").as_deref() == Ok("json")
+    {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Loads settings and the store; on a configuration error prints the missing names and
+/// gives the exit code to stop with.
+pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
+    let settings = Settings::from_env(uses).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })?;
+    App::from_settings(settings).await.map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(3)
+    })
+}
+
+/// The whole `main` of a function binary.
+pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
+    init_tracing();
+    let app = match app_from_env(uses).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    serve(app, handlers.to_vec()).await
+}
+
+pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match lambda::run(app, handlers).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, app.settings.port));
+    match server::serve(app, handlers, addr).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot serve on {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole `main` of a scheduled function: on Lambda each EventBridge event runs the job
+/// once (an error fails the invocation, so it is visible and retried); elsewhere the job is
+/// served over HTTP for a timer or an operator to trigger.
+pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
+    init_tracing();
+    let app = match app_from_env(uses).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let app = &app;
+        let run = lambda_runtime::run(lambda_runtime::service_fn(
+            move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+                job(app, &ev.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+            },
+        ))
+        .await;
+        return match run {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    serve(app, vec![crate::routes::jobs::handler]).await
+}

@@ -1,0 +1,185 @@
+//! The mini-program server API at `WECHAT_API_BASE`: code2Session, the stable access token
+//! (cached, refreshed before expiry and once on an invalid-token answer) and getPhoneNumber.
+//! WeChat answers HTTP 200 with an `errcode` on failure, sometimes as text/plain, so bodies
+//! are parsed as JSON whatever their content type, and a missing errcode means success.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::settings::WeChatSettings;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeChatError {
+    #[error("the login code is invalid or already used")]
+    InvalidCode,
+    #[error("WeChat rate limit reached, retry in a minute")]
+    RateLimited,
+    #[error("WeChat blocked this user's login as high-risk")]
+    Blocked,
+    #[error("WeChat is busy, retry shortly")]
+    Busy,
+    #[error("the user's phone number request was blocked by WeChat")]
+    PhoneBlocked,
+    #[error("the access token was refused")]
+    InvalidToken,
+    #[error("the shop's WeChat settings were refused (errcode {0})")]
+    Config(i64),
+    #[error("WeChat answered errcode {0}")]
+    Other(i64),
+    #[error("WeChat could not be reached: {0}")]
+    Transport(String),
+    #[error("WeChat's answer was not understood")]
+    BadAnswer,
+}
+
+impl WeChatError {
+    fn from_code(code: i64) -> Self {
+        match code {
+            40029 | 40163 => Self::InvalidCode,
+            45011 => Self::RateLimited,
+            40226 => Self::Blocked,
+            -1 => Self::Busy,
+            1421102 => Self::PhoneBlocked,
+            40001 | 42001 => Self::InvalidToken,
+            40013 | 40125 | 40164 | 41002 | 41004 => Self::Config(code),
+            other => Self::Other(other),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Session {
+    pub openid: String,
+    pub session_key: String,
+    #[serde(default)]
+    pub unionid: Option<String>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct PhoneInfo {
+    #[serde(rename = "phoneNumber")]
+    pub phone_number: String,
+    #[serde(rename = "purePhoneNumber")]
+    pub pure_phone_number: String,
+    /// WeChat documents a number and sends a string; both are read.
+    #[serde(rename = "countryCode", deserialize_with = "string_or_number")]
+    pub country_code: String,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => Err(serde::de::Error::custom("countryCode must be a string or number")),
+    }
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    token: String,
+    refresh_at: tokio::time::Instant,
+}
+
+pub struct MiniProgram {
+    http: reqwest::Client,
+    settings: WeChatSettings,
+    token: Mutex<Option<CachedToken>>,
+}
+
+/// Refresh this long before WeChat's stated expiry.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+impl MiniProgram {
+    pub fn new(http: reqwest::Client, settings: WeChatSettings) -> Self {
+        Self { http, settings, token: Mutex::new(None) }
+    }
+
+    /// Parses a WeChat answer: a non-zero errcode becomes its typed error.
+    async fn call<T: for<'de> Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, WeChatError> {
+        let resp = req
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(if resp.status().is_server_error() { WeChatError::Busy } else { WeChatError::BadAnswer });
+        }
+        let body = resp.bytes().await.map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| WeChatError::BadAnswer)?;
+        match v.get("errcode").and_then(|c| c.as_i64()) {
+            None | Some(0) => {}
+            Some(code) => {
+                tracing::warn!(errcode = code, "WeChat answered an error");
+                return Err(WeChatError::from_code(code));
+            }
+        }
+        serde_json::from_value(v).map_err(|_| WeChatError::BadAnswer)
+    }
+
+    /// code2Session: exchanges a `wx.login` code for the user's openid and session_key.
+    pub async fn code2session(&self, code: &str) -> Result<Session, WeChatError> {
+        let url = format!("{}/sns/jscode2session", self.settings.api_base);
+        let req = self.http.get(url).query(&[
+            ("appid", self.settings.appid.as_str()),
+            ("secret", self.settings.app_secret.as_str()),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ]);
+        self.call(req).await
+    }
+
+    async fn fetch_token(&self) -> Result<CachedToken, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            access_token: String,
+            expires_in: u64,
+        }
+        let url = format!("{}/cgi-bin/stable_token", self.settings.api_base);
+        let req = self.http.post(url).json(&json!({
+            "grant_type": "client_credential",
+            "appid": self.settings.appid,
+            "secret": self.settings.app_secret,
+            "force_refresh": false,
+        }));
+        let a: Answer = self.call(req).await?;
+        let life = Duration::from_secs(a.expires_in).saturating_sub(TOKEN_MARGIN).max(Duration::from_secs(30));
+        Ok(CachedToken { token: a.access_token, refresh_at: tokio::time::Instant::now() + life })
+    }
+
+    /// The cached access token, fetched when absent, near expiry, or when `stale` names the
+    /// token that WeChat just refused.
+    async fn access_token(&self, stale: Option<&str>) -> Result<String, WeChatError> {
+        let mut guard = self.token.lock().await;
+        let fresh =
+            guard.as_ref().filter(|t| t.refresh_at > tokio::time::Instant::now() && Some(t.token.as_str()) != stale);
+        if let Some(t) = fresh {
+            return Ok(t.token.clone());
+        }
+        let t = self.fetch_token().await?;
+        let token = t.token.clone();
+        *guard = Some(t);
+        Ok(token)
+    }
+
+    /// getPhoneNumber: exchanges a phone-number button code for the user's phone.
+    pub async fn phone_number(&self, code: &str) -> Result<PhoneInfo, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            phone_info: PhoneInfo,
+        }
+        let mut stale = None;
+        for _ in 0..2 {
+            let token = self.access_token(stale.as_deref()).await?;
+            let url = format!("{}/wxa/business/getuserphonenumber", self.settings.api_base);
+            let req = self.http.post(url).query(&[("access_token", token.as_str())]).json(&json!({ "code": code }));
+            match self.call::<Answer>(req).await {
+                Err(WeChatError::InvalidToken) => stale = Some(token),
+                other => return other.map(|a| a.phone_info),
+            }
+        }
+        Err(WeChatError::InvalidToken)
+    }
+}
