@@ -96,6 +96,11 @@ impl Sim {
         }
     }
 
+    /// Every refund request received (its out_refund_no), repeats included.
+    pub fn refund_calls(&self) -> Vec<String> {
+        self.pay.state.lock().map(|st| st.refund_calls.clone()).unwrap_or_default()
+    }
+
     pub fn deliveries(&self) -> Vec<pay::Delivery> {
         self.pay.state.lock().map(|st| st.deliveries.clone()).unwrap_or_default()
     }

@@ -205,6 +205,8 @@ pub struct PayState {
     held: Vec<PendingNotify>,
     pub faults: Faults,
     pub deliveries: Vec<Delivery>,
+    /// The out_refund_no of every refund request received, repeats included.
+    pub refund_calls: Vec<String>,
     counter: u64,
 }
 
@@ -521,6 +523,7 @@ fn create_refund(sim: &Sim, req: &RefundRequest) -> (u16, Option<Value>) {
     let pay = &sim.pay;
     let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
     let mut st = pay.state();
+    st.refund_calls.push(req.out_refund_no.clone());
     if let Some(r) = st.refunds.get(&req.out_refund_no) {
         // Same out_refund_no: the same refund, whatever else the retry says.
         return (200, Some(refund_json(r)));

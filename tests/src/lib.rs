@@ -112,6 +112,18 @@ impl Shop {
     /// As [`Shop::start_with`], trusting `platform_key` (id, PEM) as WeChat Pay's public key
     /// instead of the simulator's, so a test can sign notifies of its own making.
     pub async fn start_full(backend: Backend, trust_wx_context: bool, platform_key: Option<(String, String)>) -> Shop {
+        let shop = Self::start_without_worker(backend, trust_wx_context, platform_key).await;
+        hosting::worker::spawn(shop.app.clone());
+        shop
+    }
+
+    /// A shop whose process delivers no outbox events by itself, as one that dies right
+    /// after each commit: only [`app::outbox::drain`] (the sweep) delivers them.
+    pub async fn start_without_worker(
+        backend: Backend,
+        trust_wx_context: bool,
+        platform_key: Option<(String, String)>,
+    ) -> Shop {
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let listener = tokio::net::TcpListener::bind(local).await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -304,6 +304,56 @@ async fn payment_after_close_is_refunded(b: Backend) {
     );
 }
 
+/// The process dies right after the notify committed the late payment: nothing of it is left
+/// in memory. The payment record, the reservation and the outbox event are in the store, so
+/// the sweep of a fresh process sends the refund, and sweeping again (twice at once, too)
+/// sends nothing more: WeChat Pay sees exactly one refund request.
+async fn late_refund_survives_a_crash_after_the_notify(b: Backend) {
+    let shop = Shop::start_without_worker(b, false, None).await;
+    let (_, sku) = product_with_stock(&shop, 2200, &[("SH01", 5)]).await;
+    let token = shop.login("crashed").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
+    let mut offline = shop.app.clone();
+    offline.pay = None;
+    assert_eq!(app::ordering::close_one(&offline, &no(&o)).await.unwrap(), app::ordering::CloseOutcome::Closed);
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
+    let recorded = wait_order(&shop, &no(&o), |v| v["order"]["paid_after_close"] == json!(true)).await;
+    assert_eq!(recorded["order"]["refund_reserved"], json!(2200), "the refund is reserved with the payment");
+    // The notify was answered (WeChat stops retrying) and no refund went out.
+    let acked = shop.sim.sim.deliveries().iter().any(|d| d.key == no(&o) && d.status == Some(204));
+    assert!(acked, "the notify is answered 204 once recorded");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(shop.sim.sim.refund_calls().is_empty(), "nothing in the dead process sent the refund");
+    assert!(recorded["refunds"].as_array().unwrap().is_empty());
+
+    let tid = recorded["order"]["transaction_id"].as_str().unwrap().to_owned();
+    let event_id = format!("late_payment-{tid}");
+    let state = |s: &store::SharedStore| {
+        let s = s.clone();
+        let id = event_id.clone();
+        async move { store::repo::outbox::get(s.as_ref(), &id).await.unwrap().map(|e| e.state) }
+    };
+    assert_eq!(state(&shop.app.store).await, Some(store::repo::outbox::Delivery::Pending));
+
+    // A new process on the same store: its sweep delivers the event.
+    let restarted = app::App::new(shop.app.store.clone(), (*shop.app.settings).clone()).unwrap();
+    let first = app::outbox::drain(&restarted, 100).await.unwrap();
+    assert!(first.delivered >= 1 && first.failed == 0, "{first:?}");
+    assert_eq!(state(&shop.app.store).await, Some(store::repo::outbox::Delivery::Done));
+    let (a, b2) = tokio::join!(app::outbox::drain(&restarted, 100), app::outbox::drain(&shop.app, 100));
+    assert_eq!(a.unwrap().delivered + b2.unwrap().delivered, 0, "a delivered event is not delivered again");
+    let done = wait_order(&shop, &no(&o), |v| {
+        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "success"))
+            && v["order"]["refunded"] == json!(2200)
+    })
+    .await;
+    assert_eq!(done["refunds"].as_array().unwrap().len(), 1);
+    let calls = shop.sim.sim.refund_calls();
+    assert_eq!(calls.len(), 1, "exactly one refund request reached WeChat Pay: {calls:?}");
+    assert_eq!(json!(calls[0]), done["refunds"][0]["out_refund_no"]);
+}
+
 async fn duplicate_and_reordered_notifies_apply_once(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -598,6 +648,7 @@ on_both_stores!(
     closer_returns_stock_and_coupon_once,
     notify_racing_the_closer,
     payment_after_close_is_refunded,
+    late_refund_survives_a_crash_after_the_notify,
     duplicate_and_reordered_notifies_apply_once,
     forged_and_mismatched_notifies_change_nothing,
     crashes_between_steps_heal_on_retry,

@@ -35,6 +35,8 @@ pub struct App {
     pub wechat: Arc<MiniProgram>,
     /// WeChat Pay, when the merchant settings are present.
     pub pay: Option<Arc<PayClient>>,
+    /// Wakes this process's outbox worker, if it runs one ([`outbox::poke`]).
+    pub outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -46,7 +48,7 @@ impl App {
             Some(p) => Some(Arc::new(PayClient::new(http, &settings.wechat.appid, p)?)),
             None => None,
         };
-        Ok(Self { store, settings: Arc::new(settings), wechat, pay })
+        Ok(Self { store, settings: Arc::new(settings), wechat, pay, outbox_signal: Arc::default() })
     }
 
     /// Opens the configured store and builds the app.

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clock;
 pub mod coupon;
 pub mod error;
+pub mod events;
 pub mod money;
 pub mod order;
 pub mod user;

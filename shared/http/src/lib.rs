@@ -9,6 +9,7 @@ pub mod request;
 pub mod routes;
 pub mod run;
 pub mod server;
+pub mod worker;
 
 pub use app::config::Uses;
 pub use request::{Handler, Request, Response, dispatch};

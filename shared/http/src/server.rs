@@ -54,10 +54,12 @@ fn into_axum(resp: Response) -> axum::response::Response {
     })
 }
 
-/// Serves until the process is told to stop (Ctrl-C or SIGTERM).
+/// Serves until the process is told to stop (Ctrl-C or SIGTERM), with the outbox worker
+/// beside it.
 pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
+    crate::worker::spawn(app.clone());
     axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
 }
 

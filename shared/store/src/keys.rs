@@ -8,6 +8,16 @@ pub const META: &str = "META";
 pub const STOCK_PREFIX: &str = "STOCK#";
 pub const WAREHOUSES: &str = "WAREHOUSES";
 
+/// The partition of everything one shopper owns (profile, orders, cart, coupons).
+pub fn user_partition(openid: &str) -> String {
+    format!("USER#{openid}")
+}
+
+/// The partition of an order and its refunds.
+pub fn order_partition(order_no: &str) -> String {
+    format!("ORDER#{order_no}")
+}
+
 pub fn user(openid: &str) -> Key {
     Key::new(format!("USER#{openid}"), USER_PROFILE)
 }
@@ -174,6 +184,21 @@ pub const CASES: &str = "CASES";
 pub fn reconciliation(day: &str) -> Key {
     Key::new(format!("RECON#{day}"), "REPORT")
 }
+
+/// An outbox event, under the id that names the change it reports.
+pub fn outbox(id: &str) -> Key {
+    Key::new(format!("OUTBOX#{id}"), "EVENT")
+}
+
+pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+
+/// GSI1 of an outbox event while it waits for its consumers, oldest first; a delivered
+/// event leaves the index.
+pub fn outbox_pending_gsi1(created_at: i64, id: &str) -> (String, String) {
+    (OUTBOX_PENDING.to_owned(), format!("{created_at:012}#{id}"))
+}
+
+pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 
 #[cfg(test)]
 mod tests {

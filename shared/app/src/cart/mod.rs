@@ -46,7 +46,7 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
         return Err(AppError::field("sku_id", "gifts come with orders and cannot be added"));
     }
     let count = store
-        .query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1))
+        .query(Query::table(keys::user_partition(openid)).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1))
         .await?
         .items
         .len();
@@ -61,7 +61,7 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
 
 pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
     let page =
-        store.query(Query::table(format!("USER#{openid}")).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
+        store.query(Query::table(keys::user_partition(openid)).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
     let mut lines = Vec::new();
     let mut total = Fen::ZERO;
     for item in page.items {

@@ -106,6 +106,7 @@ pub async fn template(store: &SharedStore, id: &str) -> Result<CouponTemplate, A
 
 /// Claims one coupon of `template_id` for the user. Retries a lost race on the user's
 /// counter; every refusal names the limit that was reached.
+#[tracing::instrument(skip_all, fields(template_id = %template_id))]
 pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Result<UserCoupon, AppError> {
     let now = clock::now();
     for _ in 0..5 {
@@ -178,7 +179,7 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
 }
 
 pub async fn mine(store: &SharedStore, openid: &str) -> Result<Vec<UserCoupon>, AppError> {
-    let page = store.query(Query::table(format!("USER#{openid}")).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
+    let page = store.query(Query::table(keys::user_partition(openid)).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
     Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 

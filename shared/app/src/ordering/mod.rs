@@ -13,6 +13,7 @@ use crate::error::{AppError, Code};
 use crate::payments;
 use domain::catalog::{ProductStatus, SkuKind};
 use domain::clock;
+use domain::events::Event;
 use domain::order::{
     LineInput, Order, OrderLine, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines, price,
     sub_orders,
@@ -130,6 +131,7 @@ async fn stock_snapshot(
 
 /// Places an order: one transaction decrements every counter, locks the coupon, writes the
 /// order and the request id. Returns the order and whether this call created it.
+#[tracing::instrument(skip_all, fields(request_id = %input.request_id))]
 pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order, bool), AppError> {
     let store = &app.store;
     valid_request_id(&input.request_id)?;
@@ -265,6 +267,7 @@ async fn out_of_stock(store: &SharedStore, sku_id: &str) -> AppError {
 }
 
 /// Starts payment: the JSAPI prepay and the `wx.requestPayment` parameters.
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayment, AppError> {
     let store = &app.store;
     let order = get_own(store, openid, order_no).await?;
@@ -349,6 +352,7 @@ pub enum CloseOutcome {
 
 /// Closes one unpaid order: WeChat Pay first (so it can no longer be paid), then stock and
 /// coupon come back in one conditional transaction. Safe to run twice at once.
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppError> {
     let store = &app.store;
     let order = get(store, order_no).await?;
@@ -379,6 +383,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     if let Some(c) = &order.coupon_id {
         ops.push(coupons::unlock_op(&order.openid, c, order_no));
     }
+    ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order_no.to_owned() }, now)?);
     match store.transact(ops).await {
         Ok(()) => {
             tracing::info!(order_no, "order closed; stock and coupon returned");
@@ -390,6 +395,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
 }
 
 /// The shopper cancels an unpaid order.
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn cancel(app: &App, openid: &str, order_no: &str) -> Result<Order, AppError> {
     let order = get_own(&app.store, openid, order_no).await?;
     if order.state == OrderState::Paid {
@@ -411,6 +417,7 @@ pub struct CloseReport {
 }
 
 /// The scheduled closer: every unpaid order past its expiry, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn close_expired(app: &App, now: i64, max: usize) -> Result<CloseReport, AppError> {
     let mut report = CloseReport::default();
     let mut after = None;
@@ -461,7 +468,7 @@ pub async fn list_mine(
 ) -> Result<OrderPage, AppError> {
     let page = store
         .query(
-            Query::table(format!("USER#{openid}")).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse(),
+            Query::table(keys::user_partition(openid)).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse(),
         )
         .await?;
     let mut items = Vec::new();
@@ -501,6 +508,7 @@ pub struct ShipInput {
 }
 
 /// Marks one warehouse's sub-order shipped.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
 pub async fn ship(
     store: &SharedStore,
     order_no: &str,

@@ -10,8 +10,9 @@ use crate::cases;
 use crate::coupons;
 use crate::error::{AppError, Code};
 use crate::ordering;
-use crate::refunds;
 use domain::clock;
+use domain::events::Event;
+use domain::money::Fen;
 use domain::order::{Order, OrderState};
 use store::repo;
 use store::{Cond, StoreError, TxOp, Update, keys, to_item};
@@ -75,6 +76,7 @@ fn record_op(
 
 /// Applies a verified payment. Every path is idempotent: the payment record is written with
 /// `attribute_not_exists`, and the order moves only from the state that was read.
+#[tracing::instrument(skip_all, fields(order_no = %tx.out_trade_no, source = %source))]
 pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome, AppError> {
     let store = &app.store;
     if !tx.is_paid() {
@@ -174,11 +176,19 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<
     if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
         ops.extend(coupons::use_ops(&order.openid, c, t, &order.order_no));
     }
+    let event = Event::PaymentApplied {
+        order_no: order.order_no.clone(),
+        transaction_id: tid.to_owned(),
+        amount: order.payable,
+    };
+    ops.push(repo::outbox::append(&event, now)?);
     Ok(ops)
 }
 
-/// A payment the order can no longer take: recorded with a case for operators, then
-/// refunded in full automatically.
+/// A payment the order can no longer take: recorded with a case for operators, the whole
+/// amount reserved on the order, and an event in the same transaction that the refunds
+/// context consumes to send it back. Nothing here calls WeChat, so the notify is answered as
+/// soon as this commits, and a crash after it loses nothing.
 async fn late_payment(
     app: &App,
     tx: &Transaction,
@@ -196,22 +206,26 @@ async fn late_payment(
         let mut o = order.clone();
         o.paid_after_close = true;
         o.transaction_id = Some(tid.to_owned());
-        // The automatic refund below takes the whole payment back: reserve it, as every
-        // refund does, so the order's totals stay true.
-        o.refund_reserved = domain::money::Fen(o.refund_reserved.0 + amount);
+        // The refund takes the whole payment back: reserve it, as every refund does, so
+        // the order's totals stay true.
+        o.refund_reserved = Fen(o.refund_reserved.0 + amount);
         o.version += 1;
         ops.push(repo::orders::rewrite(&o, order.version)?);
     }
+    let event = Event::LatePaymentReceived {
+        order_no: order.order_no.clone(),
+        transaction_id: tid.to_owned(),
+        amount: Fen(amount),
+    };
+    ops.push(repo::outbox::append(&event, clock::now())?);
     app.store.transact(ops).await?;
-    if let Err(e) = refunds::refund_late_payment(app, order, tid, amount).await {
-        // The case is recorded; the refund is retried by the closer's sweep.
-        tracing::error!(error = %e, order_no = %order.order_no, "automatic refund of a late payment failed");
-    }
+    crate::outbox::poke(app);
     Ok(Outcome::PaidAfterClose)
 }
 
 /// Asks WeChat Pay about an order and applies what it says (the closer and `pay` use this
 /// when WeChat answers ORDERPAID).
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn sync_from_wechat(app: &App, order_no: &str) -> Result<Outcome, AppError> {
     let client = app.pay()?;
     match client.query(order_no).await {

@@ -72,6 +72,7 @@ pub fn yesterday(now: i64) -> String {
     clock::business_day(now - 86_400).map(|d| d.to_string()).unwrap_or_default()
 }
 
+#[tracing::instrument(skip_all, fields(day = %day))]
 pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     let client = app.pay()?;
     tracing::info!(day, "reconciliation: fetching the trade bill");

@@ -21,6 +21,7 @@ use crate::coupons::{self, CouponState};
 use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
+use domain::events::Event;
 use domain::money::Fen;
 use domain::order::{Order, OrderState, Reservation};
 use store::repo;
@@ -144,13 +145,20 @@ pub struct RefundInput {
     pub reason: String,
 }
 
+async fn get_opt(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<Option<RefundRecord>, AppError> {
+    match store.get(&keys::refund(order_no, out_refund_no)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
 pub async fn get(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     let item = store.get(&keys::refund(order_no, out_refund_no)).await?.ok_or_else(|| AppError::not_found("refund"))?;
     Ok(from_item(item)?)
 }
 
 pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundRecord>, AppError> {
-    let page = store.query(Query::table(format!("ORDER#{order_no}")).prefix(keys::REFUND_PREFIX).limit(100)).await?;
+    let page = store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
     Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 
@@ -199,6 +207,7 @@ fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen,
 
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
 /// refund waits for an operator; an operator's or the system's starts at once.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, by = %by))]
 pub async fn create(
     app: &App,
     order_no: &str,
@@ -331,6 +340,7 @@ async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>,
     Ok(vec![op])
 }
 
+#[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
 pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     let r = get(&app.store, order_no, out_refund_no).await?;
     if r.state != RefundState::Requested {
@@ -345,6 +355,7 @@ pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<R
     }
 }
 
+#[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
 pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
@@ -364,6 +375,7 @@ pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<Re
 
 /// Asks WeChat Pay to refund (idempotent by out_refund_no). A definite refusal releases the
 /// reservation; a network failure leaves the refund processing for the retry sweep.
+#[tracing::instrument(skip_all, fields(order_no = %r.order_no, out_refund_no = %r.out_refund_no))]
 pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppError> {
     let client = app.pay()?;
     let order = ordering::get(&app.store, &r.order_no).await?;
@@ -404,35 +416,47 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppErro
     }
 }
 
-/// Refunds, in full, a payment that arrived for an order already closed (or paid twice).
+/// Refunds, in full, a payment that arrived for an order already closed (or paid twice): the
+/// consumer of `LatePaymentReceived`. Idempotent: the refund number derives from the
+/// transaction, its record is created once, and WeChat Pay refunds one number once.
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn refund_late_payment(
     app: &App,
-    order: &Order,
+    order_no: &str,
     transaction_id: &str,
-    amount: i64,
+    amount: Fen,
 ) -> Result<RefundRecord, AppError> {
     let out_refund_no =
         format!("RL{}", transaction_id.chars().rev().take(30).collect::<String>().chars().rev().collect::<String>());
-    if let Ok(r) = get(&app.store, &order.order_no, &out_refund_no).await {
+    let r = match get_opt(&app.store, order_no, &out_refund_no).await? {
+        Some(r) => r,
+        None => {
+            let order = ordering::get(&app.store, order_no).await?;
+            let r = RefundRecord::new(
+                out_refund_no.clone(),
+                &order,
+                amount,
+                BTreeMap::new(),
+                "订单已关闭，自动退款".into(),
+                RefundState::Processing,
+                "system",
+            );
+            match app.store.put(refund_item(&r)?, Some(Cond::NotExists)).await {
+                Ok(()) => r,
+                Err(StoreError::ConditionFailed) => get(&app.store, order_no, &out_refund_no).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    // Sent already (a WeChat refund id is known) or past processing: nothing to do.
+    if r.state != RefundState::Processing || r.refund_id.is_some() {
         return Ok(r);
-    }
-    let r = RefundRecord::new(
-        out_refund_no,
-        order,
-        Fen(amount),
-        BTreeMap::new(),
-        "订单已关闭，自动退款".into(),
-        RefundState::Processing,
-        "system",
-    );
-    match app.store.put(refund_item(&r)?, Some(Cond::NotExists)).await {
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        Err(e) => return Err(e.into()),
     }
     execute(app, r).await
 }
 
 /// Handles a verified refund notify.
+#[tracing::instrument(skip_all, fields(order_no = %n.out_trade_no, out_refund_no = %n.out_refund_no))]
 pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
     let r = match get(&app.store, &n.out_trade_no, &n.out_refund_no).await {
         Ok(r) => r,
@@ -527,6 +551,7 @@ fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservation>
 /// the coupon back while it is still valid. Applied once (conditioned on both versions).
 /// `success_time` is WeChat's (from the notify, the query or the bill), so the refund counts
 /// on the same business day in the shop's books as in WeChat's.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
 pub async fn complete(
     app: &App,
     order_no: &str,
@@ -559,6 +584,12 @@ pub async fn complete(
                 }
             }
         }
+        let event = Event::RefundCompleted {
+            order_no: order_no.to_owned(),
+            out_refund_no: out_refund_no.to_owned(),
+            amount: r.amount,
+        };
+        ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);
         if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
             tracing::info!(order_no, out_refund_no, amount = r.amount.0, restocked = back.len(), "refund completed");
@@ -569,6 +600,7 @@ pub async fn complete(
 }
 
 /// REFUND.CLOSED: the refund did not happen; its reservation is released.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
 pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
@@ -585,6 +617,7 @@ pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<Ref
 
 /// Retries refunds still processing without a WeChat refund id (a crash or network error
 /// between reserving and calling), and asks WeChat about ones whose notify never came.
+#[tracing::instrument(skip_all)]
 pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError> {
     let (pending, _) = with_state(&app.store, "processing", 100, None).await?;
     let mut n = 0;

@@ -37,6 +37,7 @@ pub async fn ensure_seen(app: &App, openid: &str, unionid: Option<&str>) -> Resu
 }
 
 /// Records a login: creates the user or stamps the login time, and keeps the session_key.
+#[tracing::instrument(skip_all)]
 pub async fn record_login(app: &App, openid: &str, unionid: Option<&str>, session_key: &str) -> Result<bool, AppError> {
     let created = ensure(app, openid, unionid).await?;
     if !created {

@@ -9,7 +9,7 @@ use crate::auth::operator;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::{clock, ordering as orders, reconciliation as reconcile, refunds};
+use app::{clock, ordering as orders, outbox, reconciliation as reconcile, refunds};
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
 /// reports what it did.
@@ -19,12 +19,14 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
     async move {
         let now = clock::now();
         let report = orders::close_expired(app, now, 5_000).await?;
+        // The outbox sweep: events a worker or the stream did not deliver.
+        let events = outbox::drain(app, 1_000).await?;
         // Refunds whose WeChat call failed, or whose notify never came, are retried here.
         let retried = match &app.pay {
             Some(_) => refunds::retry_pending(app, now - 60).await?,
             None => 0,
         };
-        Ok(json!({ "closer": report, "refunds_retried": retried }))
+        Ok(json!({ "closer": report, "refunds_retried": retried, "outbox": events }))
     }
     .boxed()
 }
@@ -38,6 +40,27 @@ pub fn reconcile_day<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result
         };
         let report = reconcile::run(app, &day).await?;
         Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+    }
+    .boxed()
+}
+
+/// Delivers outbox events: on AWS the DynamoDB Streams records of new `OUTBOX#` items (a
+/// failed delivery fails the batch, which the stream retries), otherwise every pending one.
+pub fn deliver_outbox<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
+    async move {
+        let Some(records) = event.get("Records").and_then(Value::as_array) else {
+            return Ok(serde_json::to_value(outbox::drain(app, 1_000).await?).unwrap_or(Value::Null));
+        };
+        let mut delivered = 0;
+        for r in records {
+            let pk = r.pointer("/dynamodb/Keys/pk/S").and_then(Value::as_str).unwrap_or("");
+            if let Some(id) = pk.strip_prefix(store::keys::OUTBOX_PREFIX) {
+                if outbox::deliver(app, id).await? == outbox::Delivered::Now {
+                    delivered += 1;
+                }
+            }
+        }
+        Ok(json!({ "records": records.len(), "delivered": delivered }))
     }
     .boxed()
 }
@@ -57,6 +80,10 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("POST", ["admin", "jobs", "close-unpaid"]) => {
             operator(app, req)?;
             Response::ok(&close_unpaid(app, &Value::Null).await?)
+        }
+        ("POST", ["admin", "jobs", "outbox"]) => {
+            operator(app, req)?;
+            Response::ok(&deliver_outbox(app, &Value::Null).await?)
         }
         ("POST", ["admin", "reconciliation", day]) => {
             operator(app, req)?;

@@ -3,3 +3,4 @@
 //! only; the application never builds an item or a key itself.
 
 pub mod orders;
+pub mod outbox;

@@ -1,0 +1,56 @@
+//! What happened, as one context tells the others. An event is written in the same
+//! transaction as the change it reports (the outbox), so it exists exactly when the change
+//! does; consumers take it at least once and act idempotently, keyed by [`Event::id`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Fen;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// An order moved unpaid → paid.
+    PaymentApplied { order_no: String, transaction_id: String, amount: Fen },
+    /// WeChat Pay took money the order cannot keep (it had closed, or was paid already);
+    /// the amount is reserved on the order and must go back in full.
+    LatePaymentReceived { order_no: String, transaction_id: String, amount: Fen },
+    /// An unpaid order closed; its stock and coupon came back in the same transaction.
+    OrderClosed { order_no: String },
+    /// WeChat Pay completed a refund.
+    RefundCompleted { order_no: String, out_refund_no: String, amount: Fen },
+}
+
+impl Event {
+    /// Named after the change it reports, so the same change can never make two events.
+    pub fn id(&self) -> String {
+        match self {
+            Event::PaymentApplied { transaction_id, .. } => format!("payment_applied-{transaction_id}"),
+            Event::LatePaymentReceived { transaction_id, .. } => format!("late_payment-{transaction_id}"),
+            Event::OrderClosed { order_no } => format!("order_closed-{order_no}"),
+            Event::RefundCompleted { out_refund_no, .. } => format!("refund_completed-{out_refund_no}"),
+        }
+    }
+
+    pub fn order_no(&self) -> &str {
+        match self {
+            Event::PaymentApplied { order_no, .. }
+            | Event::LatePaymentReceived { order_no, .. }
+            | Event::OrderClosed { order_no }
+            | Event::RefundCompleted { order_no, .. } => order_no,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_name_the_change() {
+        let e = Event::LatePaymentReceived { order_no: "N1".into(), transaction_id: "T9".into(), amount: Fen(5) };
+        assert_eq!(e.id(), "late_payment-T9");
+        assert_eq!(e.order_no(), "N1");
+        let closed = Event::OrderClosed { order_no: "N1".into() };
+        assert_ne!(closed.id(), e.id());
+    }
+}
