@@ -104,7 +104,7 @@ async fn prepay_pay_notify_query_close_refund_bill() {
     let loc = c.trade_bill(&day).await.unwrap();
     let bill = c.download_bill(&loc).await.unwrap();
     let row = bill.rows.iter().find(|r| r.out_trade_no == y).expect("yesterday's payment is in the bill");
-    assert_eq!(row.settlement_total, Fen(500));
+    assert_eq!(row.settlement_total, Fen::new(500));
     assert_eq!(row.fee_milli_fen, 3000, "0.6% of 5 yuan is 3 fen");
     assert!(bill.rows.iter().all(|r| r.out_trade_no != no), "today's payment is not");
     let today = domain::clock::business_day(domain::clock::now()).unwrap().to_string();

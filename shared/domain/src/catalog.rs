@@ -279,7 +279,7 @@ pub fn check_price(kind: SkuKind, price_fen: i64) -> Result<(), DomainError> {
         SkuKind::Main | SkuKind::Bundle if price_fen <= 0 => {
             Err(DomainError::invalid("price_fen", "must be a positive number of fen"))
         }
-        _ if price_fen > SINGLE_PAYMENT_LIMIT.0 => Err(DomainError::invalid(
+        _ if price_fen > SINGLE_PAYMENT_LIMIT.fen() => Err(DomainError::invalid(
             "price_fen",
             format!("must not exceed the single-payment limit of {} yuan", SINGLE_PAYMENT_LIMIT),
         )),
@@ -294,7 +294,7 @@ impl SkuPatch {
         }
         if let Some(p) = self.price_fen {
             check_price(s.kind, p)?;
-            s.price = Fen(p);
+            s.price = Fen::new(p);
         }
         if let Some(d) = self.daily_sales {
             s.daily_sales = d;
@@ -340,7 +340,7 @@ mod tests {
             product_id: "P".into(),
             name: id.into(),
             kind,
-            price: Fen(100),
+            price: Fen::new(100),
             components: components.into_iter().map(|(s, q)| Component { sku_id: s.into(), quantity: q }).collect(),
             daily_sales: 0,
             replenish_days: 0,
@@ -390,8 +390,8 @@ mod tests {
         assert!(check_price(SkuKind::Gift, 0).is_ok());
         assert!(check_price(SkuKind::Gift, 1).is_err());
         assert!(check_price(SkuKind::Main, 0).is_err());
-        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.0).is_ok());
-        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.0 + 1).is_err());
+        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.fen()).is_ok());
+        assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.fen() + 1).is_err());
     }
 
     proptest! {

@@ -28,14 +28,18 @@ pub enum CouponRule {
 impl CouponRule {
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            CouponRule::Threshold { min_spend, amount_off } if amount_off.0 <= 0 || min_spend.0 < amount_off.0 => {
+            CouponRule::Threshold { min_spend, amount_off }
+                if amount_off.fen() <= 0 || min_spend.fen() < amount_off.fen() =>
+            {
                 Err("a threshold coupon takes off a positive amount no larger than its threshold".into())
             }
             CouponRule::Percent { percent_off, .. } if *percent_off == 0 || *percent_off >= 100 => {
                 Err("percent_off must be 1 to 99".into())
             }
-            CouponRule::Percent { max_off: Some(m), .. } if m.0 <= 0 => Err("max_off must be positive".into()),
-            CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off } if amount_off.0 <= 0 => {
+            CouponRule::Percent { max_off: Some(m), .. } if m.fen() <= 0 => Err("max_off must be positive".into()),
+            CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off }
+                if amount_off.fen() <= 0 =>
+            {
                 Err("amount_off must be positive".into())
             }
             _ => Ok(()),
@@ -51,15 +55,15 @@ pub fn discount(rule: &CouponRule, subtotal: Fen) -> Option<Fen> {
             if subtotal < *min_spend {
                 return None;
             }
-            amount_off.0
+            amount_off.fen()
         }
         CouponRule::Percent { percent_off, max_off } => {
-            let d = subtotal.0 * i64::from(*percent_off) / 100;
-            max_off.map_or(d, |m| d.min(m.0))
+            let d = subtotal.fen() * i64::from(*percent_off) / 100;
+            max_off.map_or(d, |m| d.min(m.fen()))
         }
-        CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off } => amount_off.0,
+        CouponRule::NoThreshold { amount_off } | CouponRule::NewCustomer { amount_off } => amount_off.fen(),
     };
-    Some(Fen(d.min(subtotal.0).max(0)))
+    Some(Fen::new(d.min(subtotal.fen()).max(0)))
 }
 
 #[cfg(test)]
@@ -69,16 +73,16 @@ mod tests {
 
     #[test]
     fn kinds() {
-        let t = CouponRule::Threshold { min_spend: Fen(10000), amount_off: Fen(2000) };
-        assert_eq!(discount(&t, Fen(9999)), None);
-        assert_eq!(discount(&t, Fen(10000)), Some(Fen(2000)));
-        let p = CouponRule::Percent { percent_off: 15, max_off: Some(Fen(500)) };
-        assert_eq!(discount(&p, Fen(1000)), Some(Fen(150)));
-        assert_eq!(discount(&p, Fen(100000)), Some(Fen(500)));
-        let n = CouponRule::NoThreshold { amount_off: Fen(500) };
-        assert_eq!(discount(&n, Fen(300)), Some(Fen(300)), "never more than the subtotal");
+        let t = CouponRule::Threshold { min_spend: Fen::new(10000), amount_off: Fen::new(2000) };
+        assert_eq!(discount(&t, Fen::new(9999)), None);
+        assert_eq!(discount(&t, Fen::new(10000)), Some(Fen::new(2000)));
+        let p = CouponRule::Percent { percent_off: 15, max_off: Some(Fen::new(500)) };
+        assert_eq!(discount(&p, Fen::new(1000)), Some(Fen::new(150)));
+        assert_eq!(discount(&p, Fen::new(100000)), Some(Fen::new(500)));
+        let n = CouponRule::NoThreshold { amount_off: Fen::new(500) };
+        assert_eq!(discount(&n, Fen::new(300)), Some(Fen::new(300)), "never more than the subtotal");
         assert!(CouponRule::Percent { percent_off: 100, max_off: None }.validate().is_err());
-        assert!(CouponRule::Threshold { min_spend: Fen(100), amount_off: Fen(200) }.validate().is_err());
+        assert!(CouponRule::Threshold { min_spend: Fen::new(100), amount_off: Fen::new(200) }.validate().is_err());
     }
 
     proptest! {
@@ -86,11 +90,11 @@ mod tests {
         fn discount_is_between_zero_and_subtotal(sub in 0i64..10_000_000, pct in 1u8..100, off in 1i64..1_000_000, min in 0i64..1_000_000) {
             for rule in [
                 CouponRule::Percent { percent_off: pct, max_off: None },
-                CouponRule::NoThreshold { amount_off: Fen(off) },
-                CouponRule::Threshold { min_spend: Fen(min.max(off)), amount_off: Fen(off) },
+                CouponRule::NoThreshold { amount_off: Fen::new(off) },
+                CouponRule::Threshold { min_spend: Fen::new(min.max(off)), amount_off: Fen::new(off) },
             ] {
-                if let Some(d) = discount(&rule, Fen(sub)) {
-                    prop_assert!(d.0 >= 0 && d.0 <= sub);
+                if let Some(d) = discount(&rule, Fen::new(sub)) {
+                    prop_assert!(d.fen() >= 0 && d.fen() <= sub);
                 }
             }
         }

@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn ids_name_the_change() {
-        let e = Event::LatePaymentReceived { order_no: "N1".into(), transaction_id: "T9".into(), amount: Fen(5) };
+        let e = Event::LatePaymentReceived { order_no: "N1".into(), transaction_id: "T9".into(), amount: Fen::new(5) };
         assert_eq!(e.id(), "late_payment-T9");
         assert_eq!(e.order_no(), "N1");
         let closed = Event::OrderClosed { order_no: "N1".into() };

@@ -4,21 +4,34 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
-pub struct Fen(pub i64);
+pub struct Fen(i64);
 
 impl Fen {
     pub const ZERO: Fen = Fen(0);
+
+    pub const fn new(fen: i64) -> Fen {
+        Fen(fen)
+    }
+
+    /// The amount in fen, for wire formats and storage conditions.
+    pub const fn fen(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_sub(self, o: Fen) -> Option<Fen> {
+        self.0.checked_sub(o.0).map(Fen::new)
+    }
 
     pub const fn yuan(y: i64) -> Fen {
         Fen(y * 100)
     }
 
     pub fn checked_mul(self, n: i64) -> Option<Fen> {
-        self.0.checked_mul(n).map(Fen)
+        self.0.checked_mul(n).map(Fen::new)
     }
 
     pub fn checked_add(self, o: Fen) -> Option<Fen> {
-        self.0.checked_add(o.0).map(Fen)
+        self.0.checked_add(o.0).map(Fen::new)
     }
 }
 

@@ -126,7 +126,8 @@ pub struct Order {
 
 impl Order {
     pub fn refundable(&self) -> Fen {
-        Fen(self.payable.0 - self.refund_reserved.0)
+        // refund_reserved never exceeds payable (a conditional write holds it there).
+        self.payable.checked_sub(self.refund_reserved).unwrap_or(Fen::ZERO)
     }
 
     pub fn shipped_units(&self) -> HashMap<String, i64> {
@@ -200,11 +201,11 @@ pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced,
         Some(rule) => {
             let d = discount(rule, subtotal).ok_or(DomainError::CouponNotApplicable)?;
             // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
-            Fen(d.0.min(subtotal.0 - 1).max(0))
+            Fen::new(d.fen().min(subtotal.fen() - 1).max(0))
         }
         None => Fen::ZERO,
     };
-    let payable = Fen(subtotal.0 - discount.0);
+    let payable = subtotal.checked_sub(discount).ok_or(DomainError::Overflow)?;
     if payable > SINGLE_PAYMENT_LIMIT {
         return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
     }

@@ -122,18 +122,18 @@ fn sample_row(i: i64, refund: bool) -> BillRow {
         trade_state: if refund { "REFUND".into() } else { "SUCCESS".into() },
         bank_type: "OTHERS".into(),
         currency: "CNY".into(),
-        settlement_total: Fen(if refund { 0 } else { 100 * i + 1 }),
+        settlement_total: Fen::new(if refund { 0 } else { 100 * i + 1 }),
         refund_id: if refund { format!("503{i:026}") } else { "0".into() },
         out_refund_no: if refund { format!("R{i:010}") } else { "0".into() },
-        refund: Fen(if refund { 50 * i } else { 0 }),
+        refund: Fen::new(if refund { 50 * i } else { 0 }),
         refund_type: if refund { "ORIGINAL".into() } else { String::new() },
         refund_status: if refund { "SUCCESS".into() } else { String::new() },
         body: "阿克苏苹果, 5斤".into(),
         attach: r#"{"a":1,"b":[2,3]}"#.into(),
         fee_milli_fen: if refund { -300 * i } else { 600 * i + 6 },
         rate: "0.60%".into(),
-        order_total: Fen(if refund { 0 } else { 100 * i + 1 }),
-        refund_requested: Fen(if refund { 50 * i } else { 0 }),
+        order_total: Fen::new(if refund { 0 } else { 100 * i + 1 }),
+        refund_requested: Fen::new(if refund { 50 * i } else { 0 }),
         ..BillRow::default()
     }
 }
@@ -146,7 +146,7 @@ fn bill_round_trip_and_refusals() {
     let parsed = bill::parse(&text).unwrap();
     assert_eq!(parsed.rows, rows);
     assert_eq!(parsed.summary.count, 5);
-    assert_eq!(parsed.summary.refund_total, Fen(50 * 2 + 50 * 4));
+    assert_eq!(parsed.summary.refund_total, Fen::new(50 * 2 + 50 * 4));
     // A line lost in transit no longer adds up to the summary.
     let cut: String = text.lines().enumerate().filter(|(i, _)| *i != 2).map(|(_, l)| format!("{l}\n")).collect();
     assert!(bill::parse(&cut).is_err());
@@ -167,11 +167,11 @@ fn bill_parses_wechat_sample_rows() {
         "`2,`60.00,`50.00,`0.00,`0.05000,`60.00,`50.00",
     );
     let b = bill::parse(&text).unwrap();
-    assert_eq!(b.rows[0].settlement_total, Fen(6000));
+    assert_eq!(b.rows[0].settlement_total, Fen::new(6000));
     assert_eq!(b.rows[0].attach, r#"{"statement_id":"5622334254839656448"}"#);
     assert_eq!(b.rows[0].fee_milli_fen, 32_000);
     assert!(b.rows[1].is_refund());
-    assert_eq!(b.rows[1].refund, Fen(5000));
+    assert_eq!(b.rows[1].refund, Fen::new(5000));
     assert_eq!(b.rows[1].fee_milli_fen, -27_000);
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::catalog;
 use crate::error::AppError;
+use domain::DomainError;
 use domain::catalog::{ProductStatus, SkuKind, availability};
 use domain::clock;
 use domain::money::Fen;
@@ -95,7 +96,7 @@ pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
         let available = availability(&sku, &own);
         let purchasable = on_sale && available >= quantity;
         if purchasable {
-            total = Fen(total.0 + sku.price.0 * quantity);
+            total = sku.price.checked_mul(quantity).and_then(|x| total.checked_add(x)).ok_or(DomainError::Overflow)?;
         }
         lines.push(CartLine { sku_id, quantity, name: sku.name, unit_price: Some(sku.price), available, purchasable });
     }

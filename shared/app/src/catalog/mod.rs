@@ -162,7 +162,7 @@ pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> 
         product_id: product_id.to_owned(),
         name: input.name.trim().to_owned(),
         kind: input.kind,
-        price: Fen(input.price_fen),
+        price: Fen::new(input.price_fen),
         components: input.components,
         daily_sales: input.daily_sales,
         replenish_days: input.replenish_days,

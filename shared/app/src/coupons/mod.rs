@@ -179,7 +179,8 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
 }
 
 pub async fn mine(store: &SharedStore, openid: &str) -> Result<Vec<UserCoupon>, AppError> {
-    let page = store.query(Query::table(keys::user_partition(openid)).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
+    let page =
+        store.query(Query::table(keys::user_partition(openid)).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
     Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 

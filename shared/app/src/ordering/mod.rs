@@ -226,7 +226,7 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
             Ok(()) => {
                 tracing::info!(
                     order_no,
-                    payable = order.payable.0,
+                    payable = order.payable.fen(),
                     warehouses = order.sub_orders.len(),
                     "order placed"
                 );
@@ -304,7 +304,7 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
         [] => "订单".into(),
     };
     let prepay_id = match client
-        .prepay(&order.order_no, &description, order.payable.0, openid, order.expires_at, None)
+        .prepay(&order.order_no, &description, order.payable.fen(), openid, order.expires_at, None)
         .await
     {
         Ok(id) => id,
@@ -468,7 +468,11 @@ pub async fn list_mine(
 ) -> Result<OrderPage, AppError> {
     let page = store
         .query(
-            Query::table(keys::user_partition(openid)).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse(),
+            Query::table(keys::user_partition(openid))
+                .prefix(keys::USER_ORDER_PREFIX)
+                .limit(limit)
+                .after(after)
+                .reverse(),
         )
         .await?;
     let mut items = Vec::new();

@@ -125,8 +125,8 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
             Err(e) => return Err(e),
         };
         let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
-        if paid_total != order.payable.0 {
-            let detail = json!({ "paid": paid_total, "payable": order.payable.0 });
+        if paid_total != order.payable.fen() {
+            let detail = json!({ "paid": paid_total, "payable": order.payable.fen() });
             let ops = vec![
                 record_op(tx, &tid, &order.order_no, &order.openid, source, "rejected")?,
                 cases::record_op("amount_mismatch", &tid, &order.order_no, detail)?,
@@ -208,14 +208,17 @@ async fn late_payment(
         o.transaction_id = Some(tid.to_owned());
         // The refund takes the whole payment back: reserve it, as every refund does, so
         // the order's totals stay true.
-        o.refund_reserved = Fen(o.refund_reserved.0 + amount);
+        o.refund_reserved = o
+            .refund_reserved
+            .checked_add(Fen::new(amount))
+            .ok_or_else(|| StoreError::Invalid("refund total overflows".into()))?;
         o.version += 1;
         ops.push(repo::orders::rewrite(&o, order.version)?);
     }
     let event = Event::LatePaymentReceived {
         order_no: order.order_no.clone(),
         transaction_id: tid.to_owned(),
-        amount: Fen(amount),
+        amount: Fen::new(amount),
     };
     ops.push(repo::outbox::append(&event, clock::now())?);
     app.store.transact(ops).await?;

@@ -103,7 +103,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
             payments: pays.len() as i64,
             payment_fen: pays.values().map(|p| p.amount).sum(),
             refunds: refs.len() as i64,
-            refund_fen: refs.values().map(|r| r.amount.0).sum(),
+            refund_fen: refs.values().map(|r| r.amount.fen()).sum(),
         },
         fee_milli_fen: bill.summary.fee_total_milli_fen,
         differences: Vec::new(),
@@ -121,14 +121,14 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     for row in &bill.rows {
         if row.is_refund() {
             report.wechat.refunds += 1;
-            report.wechat.refund_fen += row.refund.0;
+            report.wechat.refund_fen += row.refund.fen();
             match refs.remove(&row.out_refund_no) {
                 Some(r) if r.amount != row.refund => report.differences.push(diff(
                     "refund_amount_mismatch",
                     &row.out_trade_no,
                     &row.out_refund_no,
-                    Some(row.refund.0),
-                    Some(r.amount.0),
+                    Some(row.refund.fen()),
+                    Some(r.amount.fen()),
                     "reported".into(),
                 )),
                 Some(_) => {}
@@ -151,7 +151,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
                             "refund_missing_locally",
                             &row.out_trade_no,
                             &row.out_refund_no,
-                            Some(row.refund.0),
+                            Some(row.refund.fen()),
                             None,
                             action,
                         ));
@@ -161,21 +161,21 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
             continue;
         }
         report.wechat.payments += 1;
-        report.wechat.payment_fen += row.settlement_total.0;
+        report.wechat.payment_fen += row.settlement_total.fen();
         match pays.remove(&row.transaction_id) {
             Some(p) if p.outcome == "rejected" => report.differences.push(diff(
                 "rejected_payment",
                 &row.out_trade_no,
                 &row.transaction_id,
-                Some(row.order_total.0),
+                Some(row.order_total.fen()),
                 Some(p.amount),
                 "reported: received but not applied; see the case".into(),
             )),
-            Some(p) if p.amount != row.order_total.0 => report.differences.push(diff(
+            Some(p) if p.amount != row.order_total.fen() => report.differences.push(diff(
                 "amount_mismatch",
                 &row.out_trade_no,
                 &row.transaction_id,
-                Some(row.order_total.0),
+                Some(row.order_total.fen()),
                 Some(p.amount),
                 "reported".into(),
             )),
@@ -195,7 +195,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
                     "missing_locally",
                     &row.out_trade_no,
                     &row.transaction_id,
-                    Some(row.order_total.0),
+                    Some(row.order_total.fen()),
                     None,
                     action,
                 ));
@@ -218,7 +218,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
             &r.order_no,
             &r.out_refund_no,
             None,
-            Some(r.amount.0),
+            Some(r.amount.fen()),
             "reported".into(),
         ));
     }

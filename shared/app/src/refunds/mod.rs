@@ -20,6 +20,7 @@ use crate::cases;
 use crate::coupons::{self, CouponState};
 use crate::error::{AppError, Code};
 use crate::ordering;
+use domain::DomainError;
 use domain::clock;
 use domain::events::Event;
 use domain::money::Fen;
@@ -158,7 +159,8 @@ pub async fn get(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Re
 }
 
 pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundRecord>, AppError> {
-    let page = store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
+    let page =
+        store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
     Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
 }
 
@@ -197,12 +199,12 @@ fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen,
                 format!("at most {} more units of {sku} can be refunded", line.quantity - already),
             ));
         }
-        list += line.unit_price.0 * n;
+        list += line.unit_price.fen() * n;
     }
-    if order.subtotal.0 == 0 {
+    if order.subtotal.fen() == 0 {
         return Ok(Fen::ZERO);
     }
-    Ok(Fen((i128::from(list) * i128::from(order.payable.0) / i128::from(order.subtotal.0)) as i64))
+    Ok(Fen::new((i128::from(list) * i128::from(order.payable.fen()) / i128::from(order.subtotal.fen())) as i64))
 }
 
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
@@ -249,10 +251,10 @@ pub async fn create(
                 lines = l.clone();
                 amount_for_lines(&order, &lines)?
             }
-            (false, None, Some(a)) => Fen(a),
+            (false, None, Some(a)) => Fen::new(a),
             _ => return Err(AppError::bad_request("give exactly one of full, lines or amount_fen")),
         };
-        if amount.0 <= 0 {
+        if amount.fen() <= 0 {
             return Err(AppError::field("amount_fen", "nothing left to refund"));
         }
         if amount > order.refundable() {
@@ -272,7 +274,7 @@ pub async fn create(
             by,
         );
         let mut updated = order.clone();
-        updated.refund_reserved = Fen(order.refund_reserved.0 + amount.0);
+        updated.refund_reserved = order.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
         for (sku, n) in &lines {
             *updated.returned_units.entry(sku.clone()).or_insert(0) += n;
         }
@@ -282,7 +284,8 @@ pub async fn create(
             TxOp::Put {
                 item: repo::orders::item(&updated)?,
                 cond: Some(
-                    Cond::eq("version", order.version).and(Cond::le("refund_reserved", order.payable.0 - amount.0)),
+                    Cond::eq("version", order.version)
+                        .and(Cond::le("refund_reserved", order.payable.fen() - amount.fen())),
                 ),
             },
         ];
@@ -329,7 +332,7 @@ async fn transition(
 async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
     let order = ordering::get(store, &r.order_no).await?;
     let mut o = order.clone();
-    o.refund_reserved = Fen(o.refund_reserved.0 - r.amount.0);
+    o.refund_reserved = o.refund_reserved.checked_sub(r.amount).ok_or(DomainError::Overflow)?;
     for (sku, n) in &r.lines {
         if let Some(v) = o.returned_units.get_mut(sku) {
             *v -= n;
@@ -385,7 +388,7 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppErro
         out_refund_no: r.out_refund_no.clone(),
         reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
         notify_url: app.settings.pay.as_ref().map(|p| p.notify_url.clone()),
-        amount: RefundAmountRequest { refund: r.amount.0, total: order.payable.0, currency: "CNY".into() },
+        amount: RefundAmountRequest { refund: r.amount.fen(), total: order.payable.fen(), currency: "CNY".into() },
     };
     match client.refund(&req).await {
         Ok(answer) => {
@@ -473,13 +476,13 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
         }
         Err(e) => return Err(e),
     };
-    if n.amount.refund != r.amount.0 {
+    if n.amount.refund != r.amount.fen() {
         cases::record(
             &app.store,
             "refund_amount_mismatch",
             &n.out_refund_no,
             &n.out_trade_no,
-            json!({ "wechat": n.amount.refund, "ours": r.amount.0 }),
+            json!({ "wechat": n.amount.refund, "ours": r.amount.fen() }),
         )
         .await?;
         return Ok(());
@@ -498,7 +501,7 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
                     "refund_abnormal",
                     &r.out_refund_no,
                     &r.order_no,
-                    json!({ "amount": r.amount.0 }),
+                    json!({ "amount": r.amount.fen() }),
                 )
                 .await?;
             }
@@ -567,7 +570,7 @@ pub async fn complete(
         let order = ordering::get(store, order_no).await?;
         let back = restock_for(&order, &r.lines);
         let mut o = order.clone();
-        o.refunded = Fen(o.refunded.0 + r.amount.0);
+        o.refunded = o.refunded.checked_add(r.amount).ok_or(DomainError::Overflow)?;
         o.restocked.extend(back.iter().cloned());
         o.version += 1;
         let mut ops = vec![repo::orders::rewrite(&o, order.version)?];
@@ -592,7 +595,13 @@ pub async fn complete(
         ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);
         if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
-            tracing::info!(order_no, out_refund_no, amount = r.amount.0, restocked = back.len(), "refund completed");
+            tracing::info!(
+                order_no,
+                out_refund_no,
+                amount = r.amount.fen(),
+                restocked = back.len(),
+                "refund completed"
+            );
             return Ok(next);
         }
     }

@@ -134,7 +134,7 @@ pub fn parse(text: &str) -> Result<Bill, BillError> {
             if c.len() != 7 {
                 return Err(bad("the summary has 7 cells"));
             }
-            let fen = |j: usize| decimal(c[j], 2).map(Fen).ok_or_else(|| bad("bad amount in summary"));
+            let fen = |j: usize| decimal(c[j], 2).map(Fen::new).ok_or_else(|| bad("bad amount in summary"));
             bill.summary = BillSummary {
                 count: c[0].trim().parse().map_err(|_| bad("bad count in summary"))?,
                 settlement_total: fen(1)?,
@@ -149,7 +149,8 @@ pub fn parse(text: &str) -> Result<Bill, BillError> {
         if c.len() != COLUMNS {
             return Err(bad(&format!("expected {COLUMNS} cells, found {}", c.len())));
         }
-        let fen = |j: usize| decimal(c[j], 2).map(Fen).ok_or_else(|| bad(&format!("bad amount in column {}", j + 1)));
+        let fen =
+            |j: usize| decimal(c[j], 2).map(Fen::new).ok_or_else(|| bad(&format!("bad amount in column {}", j + 1)));
         let s = |j: usize| c[j].to_owned();
         bill.rows.push(BillRow {
             trade_time: s(0),
@@ -192,10 +193,10 @@ fn check(bill: Bill) -> Result<Bill, BillError> {
     if s.count != bill.rows.len() as i64 {
         return Err(BillError::Mismatch("count"));
     }
-    if s.settlement_total.0 != sum(|r| r.settlement_total.0) {
+    if s.settlement_total.fen() != sum(|r| r.settlement_total.fen()) {
         return Err(BillError::Mismatch("settlement total"));
     }
-    if s.refund_total.0 != sum(|r| r.refund.0) {
+    if s.refund_total.fen() != sum(|r| r.refund.fen()) {
         return Err(BillError::Mismatch("refund total"));
     }
     if s.fee_total_milli_fen != sum(|r| r.fee_milli_fen) {
@@ -208,7 +209,7 @@ fn check(bill: Bill) -> Result<Bill, BillError> {
 pub fn render(rows: &[BillRow]) -> String {
     let mut out = String::from(HEADER);
     out.push_str("\r\n");
-    let y = |f: Fen| fmt_decimal(f.0, 2);
+    let y = |f: Fen| fmt_decimal(f.fen(), 2);
     for r in rows {
         let cells = [
             r.trade_time.clone(),
@@ -247,12 +248,12 @@ pub fn render(rows: &[BillRow]) -> String {
     let sum = |f: fn(&BillRow) -> i64| rows.iter().map(f).sum::<i64>();
     let summary = [
         rows.len().to_string(),
-        y(Fen(sum(|r| r.settlement_total.0))),
-        y(Fen(sum(|r| r.refund.0))),
-        y(Fen(sum(|r| r.coupon_refund.0))),
+        y(Fen::new(sum(|r| r.settlement_total.fen()))),
+        y(Fen::new(sum(|r| r.refund.fen()))),
+        y(Fen::new(sum(|r| r.coupon_refund.fen()))),
         fmt_decimal(sum(|r| r.fee_milli_fen), 5),
-        y(Fen(sum(|r| r.order_total.0))),
-        y(Fen(sum(|r| r.refund_requested.0))),
+        y(Fen::new(sum(|r| r.order_total.fen()))),
+        y(Fen::new(sum(|r| r.refund_requested.fen()))),
     ];
     out.push_str(&summary.iter().map(|c| format!("`{c}")).collect::<Vec<_>>().join(","));
     out.push_str("\r\n");
