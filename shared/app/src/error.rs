@@ -151,11 +151,14 @@ impl From<DomainError> for AppError {
         let message = e.to_string();
         match e {
             DomainError::Invalid { field, message } => AppError::field(&field, message),
+            DomainError::SkuUnavailable { .. } => AppError::new(Code::SkuUnavailable, message),
+            DomainError::CouponUnavailable => AppError::new(Code::CouponUnavailable, message),
             DomainError::CouponNotApplicable => AppError::new(Code::CouponNotApplicable, message),
             DomainError::OrderLimitExceeded { .. } => AppError::new(Code::OrderLimitExceeded, message),
             DomainError::OutOfStock { sku } => {
                 AppError::new(Code::OutOfStock, message).with_details(json!({ "sku_id": sku }))
             }
+            DomainError::InvalidTransition { .. } => AppError::new(Code::InvalidTransition, message),
             DomainError::Overflow => AppError::bad_request(message),
         }
     }

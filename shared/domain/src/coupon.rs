@@ -1,4 +1,5 @@
-//! Coupons: the rules of the kinds the shop offers, and what each takes off a subtotal.
+//! Coupons: the templates operators issue, the coupons shoppers hold and their states, the
+//! rules of the kinds the shop offers, and what each takes off a subtotal.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,13 @@ pub enum CouponRule {
     NewCustomer { amount_off: Fen },
 }
 
+impl UserCoupon {
+    /// Whether the coupon may go on an order now.
+    pub fn usable_at(&self, now: i64) -> bool {
+        self.state == CouponState::Available && self.valid_from <= now && now <= self.valid_to
+    }
+}
+
 impl CouponRule {
     pub fn validate(&self) -> Result<(), String> {
         match self {
@@ -45,6 +53,48 @@ impl CouponRule {
             _ => Ok(()),
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A kind of coupon an operator issues: its rule, how many, how many each, when.
+pub struct CouponTemplate {
+    pub id: String,
+    pub name: String,
+    pub rule: CouponRule,
+    pub total: i64,
+    pub per_user: i64,
+    pub valid_from: i64,
+    pub valid_to: i64,
+    #[serde(default)]
+    pub claimed: i64,
+    #[serde(default)]
+    pub used: i64,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponState {
+    Available,
+    Locked,
+    Used,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One coupon a shopper holds.
+pub struct UserCoupon {
+    pub coupon_id: String,
+    pub template_id: String,
+    pub openid: String,
+    pub name: String,
+    pub rule: CouponRule,
+    pub state: CouponState,
+    pub valid_from: i64,
+    pub valid_to: i64,
+    #[serde(default)]
+    pub order_no: Option<String>,
+    pub claimed_at: i64,
 }
 
 /// What the rule takes off `subtotal`, or `None` when it does not apply. Never more than the

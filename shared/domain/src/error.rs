@@ -8,6 +8,11 @@ pub enum DomainError {
     /// A field of the input breaks a rule; `field` names it as the client sent it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The SKU cannot be bought now; `reason` says why in the shopper's terms.
+    #[error("{reason}")]
+    SkuUnavailable { sku: String, reason: String },
+    #[error("the coupon is used, locked to another order, or not valid now")]
+    CouponUnavailable,
     #[error("the order does not reach the coupon's threshold")]
     CouponNotApplicable,
     #[error("a single payment may not exceed {limit} yuan; split the order")]
@@ -15,6 +20,9 @@ pub enum DomainError {
     /// No warehouse (nor set of them) holds enough of this SKU.
     #[error("not enough stock of {sku}")]
     OutOfStock { sku: String },
+    /// The state machine has no such move.
+    #[error("a {from} record cannot become {to}")]
+    InvalidTransition { from: &'static str, to: &'static str },
     #[error("amounts overflow")]
     Overflow,
 }

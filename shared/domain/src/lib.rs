@@ -3,6 +3,7 @@
 //! the compiler refuses a rule that reaches for one.
 
 pub mod adcopy;
+pub mod case;
 pub mod catalog;
 pub mod clock;
 pub mod coupon;
@@ -10,6 +11,10 @@ pub mod error;
 pub mod events;
 pub mod money;
 pub mod order;
+pub mod payment;
+pub mod placing;
+pub mod pricing;
+pub mod refund;
 pub mod user;
 
 pub use error::DomainError;

@@ -12,8 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{SkuKind, StockLevel};
-use super::coupon::{CouponRule, discount};
-use super::money::{Fen, SINGLE_PAYMENT_LIMIT};
+use super::money::Fen;
 use crate::error::DomainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,33 +183,7 @@ pub fn normalise_lines(items: &[LineInput]) -> Result<Vec<(String, i64)>, Domain
     Ok(merged.into_iter().collect())
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Priced {
-    pub subtotal: Fen,
-    pub discount: Fen,
-    pub payable: Fen,
-}
-
-/// Server-side pricing: the lines' amounts, then the coupon, then the limits.
-pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced, DomainError> {
-    let mut subtotal = Fen::ZERO;
-    for l in lines {
-        subtotal = subtotal.checked_add(l.amount).ok_or(DomainError::Overflow)?;
-    }
-    let discount = match coupon {
-        Some(rule) => {
-            let d = discount(rule, subtotal).ok_or(DomainError::CouponNotApplicable)?;
-            // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
-            Fen::new(d.fen().min(subtotal.fen() - 1).max(0))
-        }
-        None => Fen::ZERO,
-    };
-    let payable = subtotal.checked_sub(discount).ok_or(DomainError::Overflow)?;
-    if payable > SINGLE_PAYMENT_LIMIT {
-        return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
-    }
-    Ok(Priced { subtotal, discount, payable })
-}
+pub use crate::pricing::{Priced, price};
 
 /// Chooses counters for `demand` (stock-bearing SKU → units) from `stock` (SKU → counters):
 /// one warehouse holding everything if any (the fullest such), else the fewest warehouses,

@@ -174,12 +174,13 @@ pub fn user_coupon(openid: &str, coupon_id: &str) -> Key {
 
 pub const USER_COUPON_PREFIX: &str = "COUPON#";
 
-/// Cases that need a person (a payment for a closed order, an amount mismatch, …).
-pub fn case(created_at: i64, id: &str) -> Key {
-    Key::new("CASES", format!("{created_at:012}#{id}"))
+/// A case that needs a person (a payment for a closed order, an amount mismatch, …),
+/// keyed by its cause so a repeat finds the first; listed by time through GSI1.
+pub fn case(kind: &str, cause: &str, created_at: i64) -> (Key, (String, String)) {
+    (Key::new("CASES", format!("{kind}#{cause}")), (CASE_LIST.to_owned(), format!("{created_at:012}#{kind}#{cause}")))
 }
 
-pub const CASES: &str = "CASES";
+pub const CASE_LIST: &str = "CASELIST";
 
 pub fn reconciliation(day: &str) -> Key {
     Key::new(format!("RECON#{day}"), "REPORT")

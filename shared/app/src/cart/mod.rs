@@ -96,7 +96,8 @@ pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
         let available = availability(&sku, &own);
         let purchasable = on_sale && available >= quantity;
         if purchasable {
-            total = sku.price.checked_mul(quantity).and_then(|x| total.checked_add(x)).ok_or(DomainError::Overflow)?;
+            total =
+                total.checked_add(domain::pricing::line_amount(sku.price, quantity)?).ok_or(DomainError::Overflow)?;
         }
         lines.push(CartLine { sku_id, quantity, name: sku.name, unit_price: Some(sku.price), available, purchasable });
     }

@@ -3,53 +3,14 @@
 //! parallel claims never exceed either.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::error::{AppError, Code};
 use crate::users;
 use domain::clock;
 use domain::coupon::{CouponRule, NEW_CUSTOMER_SECS};
-use store::{Cond, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CouponTemplate {
-    pub id: String,
-    pub name: String,
-    pub rule: CouponRule,
-    pub total: i64,
-    pub per_user: i64,
-    pub valid_from: i64,
-    pub valid_to: i64,
-    #[serde(default)]
-    pub claimed: i64,
-    #[serde(default)]
-    pub used: i64,
-    pub active: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CouponState {
-    Available,
-    Locked,
-    Used,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct UserCoupon {
-    pub coupon_id: String,
-    pub template_id: String,
-    pub openid: String,
-    pub name: String,
-    pub rule: CouponRule,
-    pub state: CouponState,
-    pub valid_from: i64,
-    pub valid_to: i64,
-    #[serde(default)]
-    pub order_no: Option<String>,
-    pub claimed_at: i64,
-}
+pub use domain::coupon::{CouponState, CouponTemplate, UserCoupon};
+use store::repo;
+use store::{Cond, SharedStore, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,18 +51,12 @@ pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Resul
         active: true,
         created_at: clock::now(),
     };
-    store
-        .put(
-            to_item(&keys::coupon_template(&t.id), Some(keys::coupon_template_gsi1(&t.id)), &t)?,
-            Some(Cond::NotExists),
-        )
-        .await?;
+    store.put(repo::coupons::create_template(&t)?, Some(Cond::NotExists)).await?;
     Ok(t)
 }
 
 pub async fn template(store: &SharedStore, id: &str) -> Result<CouponTemplate, AppError> {
-    let item = store.get(&keys::coupon_template(id)).await?.ok_or_else(|| AppError::not_found("coupon"))?;
-    Ok(from_item(item)?)
+    repo::coupons::template(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("coupon"))
 }
 
 /// Claims one coupon of `template_id` for the user. Retries a lost race on the user's
@@ -122,16 +77,7 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
             }
             valid_to = valid_to.min(user.created_at + NEW_CUSTOMER_SECS);
         }
-        let counter = keys::coupon_claims(openid, template_id);
-        let held = store.get(&counter).await?.and_then(|i| i.get("count").and_then(|c| c.as_i64()));
-        let counter_op = match held {
-            None => TxOp::Put { item: to_item(&counter, None, &json!({ "count": 1 }))?, cond: Some(Cond::NotExists) },
-            Some(_) => TxOp::Update {
-                key: counter,
-                update: Update::new().add("count", 1),
-                cond: Some(Cond::le("count", t.per_user - 1)),
-            },
-        };
+        let held = repo::coupons::claims(store.as_ref(), openid, template_id).await?;
         let coupon = UserCoupon {
             coupon_id: format!("U{}", uuid::Uuid::now_v7().simple()),
             template_id: t.id.clone(),
@@ -144,29 +90,15 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
             order_no: None,
             claimed_at: now,
         };
-        let ops = vec![
-            TxOp::Update {
-                key: keys::coupon_template(&t.id),
-                update: Update::new().add("claimed", 1),
-                cond: Some(Cond::eq("active", true).and(Cond::le("claimed", t.total - 1))),
-            },
-            counter_op,
-            TxOp::Put {
-                item: to_item(&keys::user_coupon(openid, &coupon.coupon_id), None, &coupon)?,
-                cond: Some(Cond::NotExists),
-            },
-        ];
+        let ops = repo::coupons::claim(&t, &coupon, held)?;
         match store.transact(ops).await {
             Ok(()) => return Ok(coupon),
-            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+            Err(StoreError::Cancelled { failed }) if failed.contains(&repo::coupons::CLAIM_TEMPLATE_OP) => {
                 return Err(AppError::new(Code::CouponExhausted, "all of these coupons have been claimed"));
             }
-            Err(StoreError::Cancelled { failed }) if failed.contains(&1) => {
+            Err(StoreError::Cancelled { failed }) if failed.contains(&repo::coupons::CLAIM_USER_OP) => {
                 // Either the limit was reached or another claim created the counter first.
-                let now_held = store
-                    .get(&keys::coupon_claims(openid, template_id))
-                    .await?
-                    .and_then(|i| i.get("count").and_then(|c| c.as_i64()));
+                let now_held = repo::coupons::claims(store.as_ref(), openid, template_id).await?;
                 if now_held.is_some_and(|n| n >= t.per_user) {
                     return Err(AppError::new(Code::CouponLimitReached, format!("at most {} per person", t.per_user)));
                 }
@@ -179,64 +111,11 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
 }
 
 pub async fn mine(store: &SharedStore, openid: &str) -> Result<Vec<UserCoupon>, AppError> {
-    let page =
-        store.query(Query::table(keys::user_partition(openid)).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
-    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+    Ok(repo::coupons::held_by(store.as_ref(), openid).await?)
 }
 
 pub async fn get_user_coupon(store: &SharedStore, openid: &str, coupon_id: &str) -> Result<UserCoupon, AppError> {
-    let item = store.get(&keys::user_coupon(openid, coupon_id)).await?.ok_or_else(|| AppError::not_found("coupon"))?;
-    Ok(from_item(item)?)
-}
-
-/// Locks an available, valid coupon to an order (in the order's transaction).
-pub fn lock_op(c: &UserCoupon, order_no: &str, now: i64) -> TxOp {
-    TxOp::Update {
-        key: keys::user_coupon(&c.openid, &c.coupon_id),
-        update: Update::new().set("state", "locked").set("order_no", order_no),
-        cond: Some(Cond::eq("state", "available").and(Cond::le("valid_from", now)).and(Cond::ge("valid_to", now))),
-    }
-}
-
-/// Gives a locked coupon back when its order closes unpaid.
-pub fn unlock_op(openid: &str, coupon_id: &str, order_no: &str) -> TxOp {
-    TxOp::Update {
-        key: keys::user_coupon(openid, coupon_id),
-        update: Update::new().set("state", "available").remove("order_no"),
-        cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no))),
-    }
-}
-
-/// Marks a locked coupon used when its order is paid.
-pub fn use_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str) -> Vec<TxOp> {
-    vec![
-        TxOp::Update {
-            key: keys::user_coupon(openid, coupon_id),
-            update: Update::new().set("state", "used"),
-            cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no))),
-        },
-        TxOp::Update {
-            key: keys::coupon_template(template_id),
-            update: Update::new().add("used", 1),
-            cond: Some(Cond::Exists),
-        },
-    ]
-}
-
-/// Returns a used coupon after a full refund, while it is still valid.
-pub fn return_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str, now: i64) -> Vec<TxOp> {
-    vec![
-        TxOp::Update {
-            key: keys::user_coupon(openid, coupon_id),
-            update: Update::new().set("state", "available").remove("order_no"),
-            cond: Some(Cond::eq("state", "used").and(Cond::eq("order_no", order_no)).and(Cond::ge("valid_to", now))),
-        },
-        TxOp::Update {
-            key: keys::coupon_template(template_id),
-            update: Update::new().add("used", -1),
-            cond: Some(Cond::Exists),
-        },
-    ]
+    repo::coupons::held(store.as_ref(), openid, coupon_id).await?.ok_or_else(|| AppError::not_found("coupon"))
 }
 
 #[derive(Debug, Serialize)]
@@ -248,11 +127,9 @@ pub struct TemplateStats {
 }
 
 pub async fn stats(store: &SharedStore) -> Result<Vec<TemplateStats>, AppError> {
-    let page = store.query(Query::gsi1(keys::COUPON_TEMPLATES).limit(1000)).await?;
     let mut out = Vec::new();
-    for item in page.items {
+    for id in repo::coupons::template_ids(store.as_ref()).await? {
         // The index may lag: read each template's counters from the table.
-        let id = item.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let t = template(store, &id).await?;
         let rate = if t.claimed == 0 { 0.0 } else { (t.used * 1000 / t.claimed) as f64 / 10.0 };
         out.push(TemplateStats { template: t, redemption_rate_pct: rate });

@@ -1,25 +1,24 @@
 //! Orders in storage: place (one all-or-nothing reservation), pay, cancel, close when
 //! expired, list and ship. Stock only moves through conditional writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::App;
 use crate::catalog;
-use crate::coupons::{self, CouponState};
+use crate::coupons::{self};
 use crate::error::{AppError, Code};
 use crate::payments;
-use domain::catalog::{ProductStatus, SkuKind};
+use domain::DomainError;
+use domain::catalog::SkuKind;
 use domain::clock;
 use domain::events::Event;
-use domain::order::{
-    LineInput, Order, OrderLine, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines, price,
-    sub_orders,
-};
+use domain::order::{LineInput, Order, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines};
+use domain::placing::{self, Catalog, Request};
 use store::repo;
-use store::{Cond, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
+use store::{Cond, Query, SharedStore, StoreError, Update, from_item, keys};
 use wechat::pay::client::ErrorCode;
 use wechat::pay::types::RequestPayment;
 
@@ -58,64 +57,24 @@ pub async fn get_own(store: &SharedStore, openid: &str, order_no: &str) -> Resul
 }
 
 async fn existing_for_request(store: &SharedStore, openid: &str, request_id: &str) -> Result<Option<Order>, AppError> {
-    match store.get(&keys::user_request(openid, request_id)).await? {
-        Some(item) => {
-            let no = item.get("order_no").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            Ok(Some(get(store, &no).await?))
-        }
-        None => Ok(None),
-    }
+    Ok(repo::orders::placed_by_request(store.as_ref(), openid, request_id).await?)
 }
 
-/// Prices the request from the catalog: lines, their bundle components and the gifts.
-async fn build_lines(
-    store: &SharedStore,
-    items: &[(String, i64)],
-) -> Result<(Vec<OrderLine>, Vec<OrderLine>), AppError> {
-    let mut lines = Vec::new();
-    let mut products = BTreeSet::new();
-    for (sku_id, qty) in items {
-        let sku = catalog::get_sku(store, sku_id)
-            .await
-            .map_err(|_| AppError::new(Code::SkuUnavailable, format!("SKU {sku_id} is not for sale")))?;
-        let product = catalog::get_product(store, &sku.product_id).await?;
-        if product.status != ProductStatus::OnSale {
-            return Err(AppError::new(Code::SkuUnavailable, format!("{} is not on sale", product.title)));
+/// Reads the catalog entries an order of `items` needs: the SKUs, their products, and each
+/// product's gift SKUs. A SKU that does not exist is simply absent.
+async fn catalog_snapshot(store: &SharedStore, items: &[(String, i64)]) -> Result<Catalog, AppError> {
+    let mut c = Catalog::default();
+    for (sku_id, _) in items {
+        let Ok(sku) = catalog::get_sku(store, sku_id).await else { continue };
+        if !c.products.contains_key(&sku.product_id) {
+            let product = catalog::get_product(store, &sku.product_id).await?;
+            let gifts = catalog::skus_of(store, &sku.product_id).await?.into_iter().filter(|s| s.kind == SkuKind::Gift);
+            c.gifts.insert(sku.product_id.clone(), gifts.collect());
+            c.products.insert(sku.product_id.clone(), product);
         }
-        if sku.kind == SkuKind::Gift {
-            return Err(AppError::new(Code::SkuUnavailable, format!("{} is a gift and cannot be bought", sku.name)));
-        }
-        let amount = sku.price.checked_mul(*qty).ok_or_else(|| AppError::bad_request("amount overflows"))?;
-        lines.push(OrderLine {
-            sku_id: sku.id.clone(),
-            product_id: sku.product_id.clone(),
-            name: format!("{} {}", product.title, sku.name),
-            kind: sku.kind,
-            unit_price: sku.price,
-            quantity: *qty,
-            amount,
-            components: sku.components.iter().map(|c| (c.sku_id.clone(), i64::from(c.quantity))).collect(),
-        });
-        products.insert(sku.product_id);
+        c.skus.insert(sku.id.clone(), sku);
     }
-    // The gift rule: each product ordered brings one of each of its gift SKUs, while gift
-    // stock lasts.
-    let mut gifts = Vec::new();
-    for p in products {
-        for g in catalog::skus_of(store, &p).await?.into_iter().filter(|s| s.kind == SkuKind::Gift) {
-            gifts.push(OrderLine {
-                sku_id: g.id.clone(),
-                product_id: p.clone(),
-                name: g.name.clone(),
-                kind: SkuKind::Gift,
-                unit_price: g.price,
-                quantity: 1,
-                amount: g.price,
-                components: Vec::new(),
-            });
-        }
-    }
-    Ok((lines, gifts))
+    Ok(c)
 }
 
 async fn stock_snapshot(
@@ -139,93 +98,42 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
     if let Some(o) = existing_for_request(store, openid, &input.request_id).await? {
         return Ok((o, false));
     }
-    let (lines, mut gifts) = build_lines(store, &items).await?;
-    let now = clock::now();
+    // Read: the catalog and the coupon once; stock on every attempt.
+    let catalog = catalog_snapshot(store, &items).await?;
     let coupon = match &input.coupon_id {
-        Some(id) => {
-            let c = coupons::get_user_coupon(store, openid, id).await?;
-            if c.state != CouponState::Available || now < c.valid_from || now > c.valid_to {
-                return Err(AppError::new(
-                    Code::CouponUnavailable,
-                    "the coupon is used, locked to another order, or not valid now",
-                ));
-            }
-            Some(c)
-        }
+        Some(id) => Some(coupons::get_user_coupon(store, openid, id).await?),
         None => None,
     };
-    let priced = price(&lines, coupon.as_ref().map(|c| &c.rule))?;
-    let need = demand(&lines);
+    let now = clock::now();
     for attempt in 0..4 {
-        let wanted: Vec<String> = need.keys().cloned().chain(gifts.iter().map(|g| g.sku_id.clone())).collect();
-        let snapshot = stock_snapshot(store, &wanted).await?;
-        let reservations = match allocate(&need, &snapshot) {
-            Ok(r) => r,
-            Err(sku) => return Err(out_of_stock(store, &sku).await),
+        let stock = stock_snapshot(store, &catalog.stock_skus(&items)).await?;
+        // Decide.
+        let req = Request {
+            openid,
+            request_id: &input.request_id,
+            items: &items,
+            order_no: new_order_no(now, uuid::Uuid::new_v4().as_u128()),
+            now,
+            hold_secs: app.settings.order_ttl_secs,
         };
-        // Gifts come while their stock lasts; one that cannot be covered is left out.
-        let mut gift_res = Vec::new();
-        gifts.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), &snapshot) {
-            Ok(r) => {
-                gift_res.extend(r);
-                true
-            }
-            Err(_) => false,
-        });
-        let order_no = new_order_no(now, uuid::Uuid::new_v4().as_u128());
-        let mut all = reservations.clone();
-        all.extend(gift_res.iter().cloned());
-        let order = Order {
-            order_no: order_no.clone(),
-            openid: openid.to_owned(),
-            state: OrderState::Unpaid,
-            lines: lines.clone(),
-            gifts: gifts.clone(),
-            sub_orders: sub_orders(&all),
-            reservations: all.clone(),
-            subtotal: priced.subtotal,
-            discount: priced.discount,
-            payable: priced.payable,
-            coupon_id: coupon.as_ref().map(|c| c.coupon_id.clone()),
-            coupon_template: coupon.as_ref().map(|c| c.template_id.clone()),
-            request_id: input.request_id.clone(),
-            created_at: now,
-            expires_at: now + app.settings.order_ttl_secs,
-            prepay_id: None,
-            transaction_id: None,
-            paid_at: None,
-            closed_at: None,
-            refund_reserved: Default::default(),
-            refunded: Default::default(),
-            returned_units: BTreeMap::new(),
-            restocked: Vec::new(),
-            paid_after_close: false,
-            version: 1,
+        let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {
+            Ok(p) => p,
+            Err(DomainError::OutOfStock { sku }) => return Err(out_of_stock(store, &sku).await),
+            Err(e) => return Err(e.into()),
         };
-        let mut ops: Vec<TxOp> = reservations.iter().map(repo::orders::take_stock).collect();
-        let gift_range = ops.len()..ops.len() + gift_res.len();
-        ops.extend(gift_res.iter().map(repo::orders::take_stock));
-        let coupon_index = coupon.as_ref().map(|c| {
-            ops.push(coupons::lock_op(c, &order_no, now));
-            ops.len() - 1
-        });
-        ops.push(repo::orders::create(&order)?);
-        ops.push(repo::orders::link_to_shopper(openid, &order_no, now)?);
-        ops.push(TxOp::Put {
-            item: to_item(&keys::user_request(openid, &input.request_id), None, &json!({ "order_no": order_no }))?,
-            cond: Some(Cond::NotExists),
-        });
-        let request_index = ops.len() - 1;
-        if ops.len() > store::MAX_TX_OPS {
+        // Write, all or nothing.
+        let reserve = repo::orders::reserve(&plan)?;
+        if reserve.ops.len() > store::MAX_TX_OPS {
             return Err(AppError::new(
                 Code::OrderTooSpread,
                 "this order would draw on too many stock counters at once; split it into smaller orders",
             ));
         }
-        match store.transact(ops).await {
+        match store.transact(reserve.ops).await {
             Ok(()) => {
+                let order = plan.order;
                 tracing::info!(
-                    order_no,
+                    order_no = %order.order_no,
                     payable = order.payable.fen(),
                     warehouses = order.sub_orders.len(),
                     "order placed"
@@ -233,15 +141,15 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
                 return Ok((order, true));
             }
             Err(StoreError::Cancelled { failed }) => {
-                if failed.contains(&request_index)
+                if failed.contains(&reserve.request)
                     && let Some(o) = existing_for_request(store, openid, &input.request_id).await?
                 {
                     return Ok((o, false));
                 }
-                if coupon_index.is_some_and(|i| failed.contains(&i)) {
+                if reserve.coupon.is_some_and(|i| failed.contains(&i)) {
                     return Err(AppError::new(Code::CouponUnavailable, "the coupon was used or locked meanwhile"));
                 }
-                if failed.iter().all(|i| gift_range.contains(i)) {
+                if failed.iter().all(|i| reserve.gifts.contains(i)) {
                     // Only a gift ran out: the next attempt reads its stock again.
                     continue;
                 }
@@ -251,6 +159,7 @@ pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order,
             Err(e) => return Err(e.into()),
         }
     }
+    let need = demand(&catalog.lines(&items)?.0);
     // Still contended after fresh reads: find the SKU that is short now, or ask for a retry.
     let wanted: Vec<String> = need.keys().cloned().collect();
     let snapshot = stock_snapshot(store, &wanted).await?;
@@ -281,11 +190,7 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
         return Err(AppError::new(Code::OrderExpired, "this order expired; place it again"));
     }
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
-    let paid_today = store
-        .get(&keys::pay_count(openid, &day))
-        .await?
-        .and_then(|i| i.get("count").and_then(|c| c.as_i64()))
-        .unwrap_or(0);
+    let paid_today = repo::payments::paid_on(store.as_ref(), openid, &day).await?;
     if paid_today >= DAILY_PAYMENTS_BEFORE_VERIFY {
         let user = crate::users::get(app, openid).await?;
         let fresh = user.phone_verified_at.is_some_and(|t| now - t <= app.settings.pay_verify_window_secs);
@@ -381,7 +286,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     let mut ops = vec![repo::orders::transition(&closed, OrderState::Unpaid, order.version)?];
     ops.extend(order.reservations.iter().map(repo::orders::return_stock));
     if let Some(c) = &order.coupon_id {
-        ops.push(coupons::unlock_op(&order.openid, c, order_no));
+        ops.push(repo::coupons::unlock_op(&order.openid, c, order_no));
     }
     ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order_no.to_owned() }, now)?);
     match store.transact(ops).await {

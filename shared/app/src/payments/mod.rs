@@ -2,37 +2,22 @@
 //! keyed by transaction_id, so it is applied once; the order moves unpaid → paid only under
 //! a condition on its state; a payment for a closed order is recorded and refunded.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::App;
-use crate::cases;
-use crate::coupons;
+use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
 use domain::events::Event;
 use domain::money::Fen;
 use domain::order::{Order, OrderState};
+pub use domain::payment::{PaymentOutcome, PaymentRecord, PaymentSource};
 use store::repo;
-use store::{Cond, StoreError, TxOp, Update, keys, to_item};
+use store::{StoreError, TxOp};
 use wechat::pay::client::parse_rfc3339;
 use wechat::pay::types::Transaction;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PaymentRecord {
-    pub transaction_id: String,
-    pub order_no: String,
-    pub openid: String,
-    pub amount: i64,
-    pub success_time: i64,
-    pub day: String,
-    /// notify, query or reconciliation.
-    pub source: String,
-    /// applied, paid_after_close or rejected.
-    pub outcome: String,
-    pub recorded_at: i64,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,32 +37,28 @@ fn record_op(
     tid: &str,
     order_no: &str,
     openid: &str,
-    source: &str,
-    outcome: &str,
+    source: PaymentSource,
+    outcome: PaymentOutcome,
 ) -> Result<TxOp, StoreError> {
     let success_time = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or_else(clock::now);
     let day = clock::business_day(success_time).map(|d| d.to_string()).unwrap_or_default();
-    let rec = PaymentRecord {
+    repo::payments::record(&PaymentRecord {
         transaction_id: tid.to_owned(),
         order_no: order_no.to_owned(),
         openid: openid.to_owned(),
-        amount: tx.amount.as_ref().map(|a| a.total).unwrap_or(0),
+        amount: Fen::new(tx.amount.as_ref().map(|a| a.total).unwrap_or(0)),
         success_time,
-        day: day.clone(),
-        source: source.to_owned(),
-        outcome: outcome.to_owned(),
+        day,
+        source,
+        outcome,
         recorded_at: clock::now(),
-    };
-    Ok(TxOp::Put {
-        item: to_item(&keys::payment(tid), Some(keys::payment_gsi1(&day, tid)), &rec)?,
-        cond: Some(Cond::NotExists),
     })
 }
 
 /// Applies a verified payment. Every path is idempotent: the payment record is written with
 /// `attribute_not_exists`, and the order moves only from the state that was read.
-#[tracing::instrument(skip_all, fields(order_no = %tx.out_trade_no, source = %source))]
-pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome, AppError> {
+#[tracing::instrument(skip_all, fields(order_no = %tx.out_trade_no, source = source.as_str()))]
+pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result<Outcome, AppError> {
     let store = &app.store;
     if !tx.is_paid() {
         return Ok(Outcome::NotPaid);
@@ -85,7 +66,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
     let Some(tid) = tx.transaction_id.clone() else {
         cases::record(
             store,
-            "payment_without_transaction_id",
+            CaseKind::PaymentWithoutTransactionId,
             &tx.out_trade_no,
             &tx.out_trade_no,
             json!({ "source": source }),
@@ -97,7 +78,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
     if tx.mchid != client.mchid() || tx.appid != client.appid() {
         cases::record(
             store,
-            "foreign_payment",
+            CaseKind::ForeignPayment,
             &tid,
             &tx.out_trade_no,
             json!({ "mchid": tx.mchid, "appid": tx.appid }),
@@ -105,7 +86,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
         .await?;
         return Ok(Outcome::Rejected);
     }
-    if store.get(&keys::payment(&tid)).await?.is_some() {
+    if repo::payments::get(store.as_ref(), &tid).await?.is_some() {
         return Ok(Outcome::Duplicate);
     }
     for _ in 0..3 {
@@ -114,7 +95,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
             Err(e) if e.code == Code::NotFound => {
                 cases::record(
                     store,
-                    "unknown_order",
+                    CaseKind::UnknownOrder,
                     &tid,
                     &tx.out_trade_no,
                     json!({ "amount": tx.amount.as_ref().map(|a| a.total) }),
@@ -128,8 +109,8 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
         if paid_total != order.payable.fen() {
             let detail = json!({ "paid": paid_total, "payable": order.payable.fen() });
             let ops = vec![
-                record_op(tx, &tid, &order.order_no, &order.openid, source, "rejected")?,
-                cases::record_op("amount_mismatch", &tid, &order.order_no, detail)?,
+                record_op(tx, &tid, &order.order_no, &order.openid, source, PaymentOutcome::Rejected)?,
+                cases::record_op(CaseKind::AmountMismatch, &tid, &order.order_no, detail)?,
             ];
             return match store.transact(ops).await {
                 Ok(()) => Ok(Outcome::Rejected),
@@ -142,13 +123,13 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
             OrderState::Paid if order.transaction_id.as_deref() == Some(tid.as_str()) => return Ok(Outcome::Duplicate),
             OrderState::Paid => {
                 // A second payment of the same order: keep it and give it back.
-                late_payment(app, tx, &tid, &order, source, "double_payment").await
+                late_payment(app, tx, &tid, &order, source, PaymentOutcome::DoublePayment).await
             }
-            OrderState::Closed => late_payment(app, tx, &tid, &order, source, "paid_after_close").await,
+            OrderState::Closed => late_payment(app, tx, &tid, &order, source, PaymentOutcome::PaidAfterClose).await,
         };
         match result {
             Ok(outcome) => {
-                tracing::info!(order_no = %order.order_no, ?outcome, source, "payment");
+                tracing::info!(order_no = %order.order_no, ?outcome, source = source.as_str(), "payment");
                 return Ok(outcome);
             }
             Err(StoreError::Cancelled { failed }) if failed.contains(&0) => return Ok(Outcome::Duplicate),
@@ -160,7 +141,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: &str) -> Result<Outcome,
     Err(AppError::new(Code::Conflict, "the order kept changing; the payment will be retried"))
 }
 
-fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<Vec<TxOp>, StoreError> {
+fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: PaymentSource) -> Result<Vec<TxOp>, StoreError> {
     let now = clock::now();
     let mut paid = order.clone();
     paid.state = OrderState::Paid;
@@ -169,12 +150,12 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: &str) -> Result<
     paid.version += 1;
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let mut ops = vec![
-        record_op(tx, tid, &order.order_no, &order.openid, source, "applied")?,
+        record_op(tx, tid, &order.order_no, &order.openid, source, PaymentOutcome::Applied)?,
         repo::orders::transition(&paid, OrderState::Unpaid, order.version)?,
-        TxOp::Update { key: keys::pay_count(&order.openid, &day), update: Update::new().add("count", 1), cond: None },
+        repo::payments::count_payment(&order.openid, &day),
     ];
     if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
-        ops.extend(coupons::use_ops(&order.openid, c, t, &order.order_no));
+        ops.extend(repo::coupons::use_ops(&order.openid, c, t, &order.order_no));
     }
     let event = Event::PaymentApplied {
         order_no: order.order_no.clone(),
@@ -194,13 +175,18 @@ async fn late_payment(
     tx: &Transaction,
     tid: &str,
     order: &Order,
-    source: &str,
-    kind: &str,
+    source: PaymentSource,
+    kind: PaymentOutcome,
 ) -> Result<Outcome, StoreError> {
     let amount = tx.amount.as_ref().map(|a| a.total).unwrap_or(0);
     let mut ops = vec![
         record_op(tx, tid, &order.order_no, &order.openid, source, kind)?,
-        cases::record_op(kind, tid, &order.order_no, json!({ "amount": amount, "state": order.state.as_str() }))?,
+        cases::record_op(
+            CaseKind::of_late_payment(kind),
+            tid,
+            &order.order_no,
+            json!({ "amount": amount, "state": order.state.as_str() }),
+        )?,
     ];
     if order.state == OrderState::Closed {
         let mut o = order.clone();
@@ -232,7 +218,7 @@ async fn late_payment(
 pub async fn sync_from_wechat(app: &App, order_no: &str) -> Result<Outcome, AppError> {
     let client = app.pay()?;
     match client.query(order_no).await {
-        Ok(Some(tx)) => apply(app, &tx, "query").await,
+        Ok(Some(tx)) => apply(app, &tx, PaymentSource::Query).await,
         Ok(None) => Ok(Outcome::NotPaid),
         Err(e) => {
             tracing::warn!(error = %e, order_no, "query failed");

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{AppError, Code};
-use crate::payments::{self, Outcome, PaymentRecord};
+use crate::payments::{self, Outcome, PaymentOutcome, PaymentRecord};
 use crate::refunds::{self, RefundRecord};
 use domain::clock;
 use store::{Query, SharedStore, from_item, keys, to_item};
@@ -90,18 +90,16 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     let store = &app.store;
     let local_pay: Vec<PaymentRecord> = all(store, keys::payments_on(day)).await?;
     let local_ref: Vec<RefundRecord> = all(store, keys::refunds_on(day)).await?;
-    let mut pays: HashMap<String, &PaymentRecord> = local_pay
-        .iter()
-        .filter(|p| p.outcome == "applied" || p.outcome == "paid_after_close" || p.outcome == "double_payment")
-        .map(|p| (p.transaction_id.clone(), p))
-        .collect();
+    // Every recorded payment is matched against the bill; the books count those that took money.
+    let mut pays: HashMap<String, &PaymentRecord> = local_pay.iter().map(|p| (p.transaction_id.clone(), p)).collect();
+    let counted: Vec<&PaymentRecord> = local_pay.iter().filter(|p| p.outcome.took_money()).collect();
     let mut refs: HashMap<String, &RefundRecord> = local_ref.iter().map(|r| (r.out_refund_no.clone(), r)).collect();
     let mut report = Report {
         day: day.to_owned(),
         wechat: Totals::default(),
         local: Totals {
-            payments: pays.len() as i64,
-            payment_fen: pays.values().map(|p| p.amount).sum(),
+            payments: counted.len() as i64,
+            payment_fen: counted.iter().map(|p| p.amount.fen()).sum(),
             refunds: refs.len() as i64,
             refund_fen: refs.values().map(|r| r.amount.fen()).sum(),
         },
@@ -163,20 +161,20 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
         report.wechat.payments += 1;
         report.wechat.payment_fen += row.settlement_total.fen();
         match pays.remove(&row.transaction_id) {
-            Some(p) if p.outcome == "rejected" => report.differences.push(diff(
+            Some(p) if p.outcome == PaymentOutcome::Rejected => report.differences.push(diff(
                 "rejected_payment",
                 &row.out_trade_no,
                 &row.transaction_id,
                 Some(row.order_total.fen()),
-                Some(p.amount),
+                Some(p.amount.fen()),
                 "reported: received but not applied; see the case".into(),
             )),
-            Some(p) if p.amount != row.order_total.fen() => report.differences.push(diff(
+            Some(p) if p.amount != row.order_total => report.differences.push(diff(
                 "amount_mismatch",
                 &row.out_trade_no,
                 &row.transaction_id,
                 Some(row.order_total.fen()),
-                Some(p.amount),
+                Some(p.amount.fen()),
                 "reported".into(),
             )),
             Some(_) => {}
@@ -208,7 +206,7 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
             &p.order_no,
             &p.transaction_id,
             None,
-            Some(p.amount),
+            Some(p.amount.fen()),
             "reported".into(),
         ));
     }

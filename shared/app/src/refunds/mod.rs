@@ -2,132 +2,30 @@
 //! operator, or started by the shop itself for a payment that arrived after its order
 //! closed. The amount is reserved on the order with a conditional write, so the sum of
 //! refunds never exceeds what was paid; `out_refund_no` makes every WeChat call idempotent;
-//! the refund notify completes it. State machine (docs/refunds.md):
-//!
-//! ```text
-//! requested ──approve──▶ processing ──REFUND.SUCCESS──▶ success
-//!     │                      │  └────REFUND.CLOSED / refused by WeChat──▶ closed | failed
-//!     └──refuse──▶ refused   └────REFUND.ABNORMAL──▶ abnormal ──SUCCESS / CLOSED──▶ …
-//! ```
+//! the refund notify completes it. The record, its state machine and the pricing of a refund
+//! by lines are `domain::refund`; how refunds are stored is `store::repo::refunds`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::App;
-use crate::cases;
-use crate::coupons::{self, CouponState};
+use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::DomainError;
 use domain::clock;
+use domain::coupon::CouponState;
 use domain::events::Event;
 use domain::money::Fen;
-use domain::order::{Order, OrderState, Reservation};
+use domain::order::OrderState;
+pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
+use domain::refund::{amount_for_lines, restock_for};
 use store::repo;
-use store::{Cond, Query, SharedStore, StoreError, TxOp, from_item, keys, to_item};
+use store::{Cond, SharedStore, StoreError, TxOp};
 use wechat::pay::client::parse_rfc3339;
 use wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest};
-
-/// What WeChat Pay tells shoppers about when the money arrives.
-pub const ARRIVAL_NOTE: &str = "退款按微信支付规则原路退回：零钱即时到账，银行卡1-3个工作日（T+1起）到账";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundState {
-    Requested,
-    Refused,
-    Processing,
-    Success,
-    Closed,
-    Abnormal,
-    /// WeChat Pay refused the refund request itself; the reservation was released.
-    Failed,
-}
-
-impl RefundState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "requested",
-            Self::Refused => "refused",
-            Self::Processing => "processing",
-            Self::Success => "success",
-            Self::Closed => "closed",
-            Self::Abnormal => "abnormal",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RefundRecord {
-    pub out_refund_no: String,
-    pub order_no: String,
-    pub openid: String,
-    pub amount: Fen,
-    /// Ordered lines (SKU as ordered → units) whose unshipped units go back to stock.
-    #[serde(default)]
-    pub lines: BTreeMap<String, i64>,
-    pub reason: String,
-    pub state: RefundState,
-    /// shopper, operator or system.
-    pub initiated_by: String,
-    #[serde(default)]
-    pub refund_id: Option<String>,
-    #[serde(default)]
-    pub wechat_error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    #[serde(default)]
-    pub success_time: Option<i64>,
-    pub arrival_note: String,
-    #[serde(default)]
-    pub version: i64,
-}
-
-impl RefundRecord {
-    fn new(
-        out_refund_no: String,
-        order: &Order,
-        amount: Fen,
-        lines: BTreeMap<String, i64>,
-        reason: String,
-        state: RefundState,
-        by: &str,
-    ) -> Self {
-        let now = clock::now();
-        RefundRecord {
-            out_refund_no,
-            order_no: order.order_no.clone(),
-            openid: order.openid.clone(),
-            amount,
-            lines,
-            reason,
-            state,
-            initiated_by: by.to_owned(),
-            refund_id: None,
-            wechat_error: None,
-            created_at: now,
-            updated_at: now,
-            success_time: None,
-            arrival_note: ARRIVAL_NOTE.into(),
-            version: 1,
-        }
-    }
-}
-
-fn refund_item(r: &RefundRecord) -> Result<store::Item, StoreError> {
-    let gsi = match r.state {
-        RefundState::Success => {
-            let day =
-                clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
-            keys::refund_gsi1_done(&day, &r.out_refund_no)
-        }
-        s => keys::refund_gsi1_open(s.as_str(), r.created_at, &r.out_refund_no),
-    };
-    to_item(&keys::refund(&r.order_no, &r.out_refund_no), Some(gsi), r)
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,75 +45,44 @@ pub struct RefundInput {
 }
 
 async fn get_opt(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<Option<RefundRecord>, AppError> {
-    match store.get(&keys::refund(order_no, out_refund_no)).await? {
-        Some(item) => Ok(Some(from_item(item)?)),
-        None => Ok(None),
-    }
+    Ok(repo::refunds::get(store.as_ref(), order_no, out_refund_no).await?)
 }
 
 pub async fn get(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
-    let item = store.get(&keys::refund(order_no, out_refund_no)).await?.ok_or_else(|| AppError::not_found("refund"))?;
-    Ok(from_item(item)?)
+    get_opt(store, order_no, out_refund_no).await?.ok_or_else(|| AppError::not_found("refund"))
 }
 
 pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundRecord>, AppError> {
-    let page =
-        store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
-    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+    Ok(repo::refunds::of_order(store.as_ref(), order_no).await?)
 }
 
 pub async fn with_state(
     store: &SharedStore,
-    state: &str,
+    state: RefundState,
     limit: usize,
     after: Option<String>,
 ) -> Result<(Vec<RefundRecord>, Option<String>), AppError> {
-    let page = store.query(Query::gsi1(keys::refunds_with_state(state)).limit(limit).after(after)).await?;
+    let (listed, next) = repo::refunds::listed_in(store.as_ref(), state, limit, after).await?;
     let mut out = Vec::new();
-    for i in page.items {
-        let r: RefundRecord = from_item(i)?;
+    for r in listed {
+        // The index may lag a state change; read the refund itself.
         let fresh = get(store, &r.order_no, &r.out_refund_no).await?;
-        if fresh.state.as_str() == state {
+        if fresh.state == state {
             out.push(fresh);
         }
     }
-    Ok((out, page.next))
-}
-
-/// How much of what was paid a set of returned lines is worth: their list amount scaled by
-/// payable / subtotal (so a coupon's discount is shared), rounded down.
-fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, AppError> {
-    let mut list = 0i64;
-    for (sku, n) in lines {
-        let line = order
-            .lines
-            .iter()
-            .find(|l| &l.sku_id == sku)
-            .ok_or_else(|| AppError::field("lines", format!("{sku} is not in this order")))?;
-        let already = order.returned_units.get(sku).copied().unwrap_or(0);
-        if *n < 1 || already + n > line.quantity {
-            return Err(AppError::field(
-                "lines",
-                format!("at most {} more units of {sku} can be refunded", line.quantity - already),
-            ));
-        }
-        list += line.unit_price.fen() * n;
-    }
-    if order.subtotal.fen() == 0 {
-        return Ok(Fen::ZERO);
-    }
-    Ok(Fen::new((i128::from(list) * i128::from(order.payable.fen()) / i128::from(order.subtotal.fen())) as i64))
+    Ok((out, next))
 }
 
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
 /// refund waits for an operator; an operator's or the system's starts at once.
-#[tracing::instrument(skip_all, fields(order_no = %order_no, by = %by))]
+#[tracing::instrument(skip_all, fields(order_no = %order_no, by = by.as_str()))]
 pub async fn create(
     app: &App,
     order_no: &str,
     openid: Option<&str>,
     input: RefundInput,
-    by: &str,
+    by: Actor,
 ) -> Result<RefundRecord, AppError> {
     let store = &app.store;
     if input.request_id.len() < 8
@@ -263,16 +130,16 @@ pub async fn create(
                 format!("at most {} yuan can still be refunded", order.refundable()),
             ));
         }
-        let state = if by == "shopper" { RefundState::Requested } else { RefundState::Processing };
         let record = RefundRecord::new(
             out_refund_no.clone(),
             &order,
             amount,
             lines.clone(),
             input.reason.chars().take(80).collect(),
-            state,
             by,
+            clock::now(),
         );
+        let state = record.state;
         let mut updated = order.clone();
         updated.refund_reserved = order.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
         for (sku, n) in &lines {
@@ -280,7 +147,7 @@ pub async fn create(
         }
         updated.version += 1;
         let ops = vec![
-            TxOp::Put { item: refund_item(&record)?, cond: Some(Cond::NotExists) },
+            TxOp::Put { item: repo::refunds::item(&record)?, cond: Some(Cond::NotExists) },
             TxOp::Put {
                 item: repo::orders::item(&updated)?,
                 cond: Some(
@@ -306,7 +173,8 @@ pub async fn create(
     Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
 }
 
-/// Moves a refund between states under a condition on the state it was read in.
+/// Moves a refund between states (as the state machine allows) under a condition on the
+/// version it was read at; `None` when it changed meanwhile.
 async fn transition(
     store: &SharedStore,
     r: &RefundRecord,
@@ -314,12 +182,9 @@ async fn transition(
     extra: Vec<TxOp>,
     edit: impl FnOnce(&mut RefundRecord),
 ) -> Result<Option<RefundRecord>, AppError> {
-    let mut next = r.clone();
-    next.state = to;
-    next.updated_at = clock::now();
-    next.version += 1;
+    let mut next = r.moved(to, clock::now())?;
     edit(&mut next);
-    let mut ops = vec![TxOp::Put { item: refund_item(&next)?, cond: Some(Cond::eq("version", r.version)) }];
+    let mut ops = vec![TxOp::Put { item: repo::refunds::item(&next)?, cond: Some(Cond::eq("version", r.version)) }];
     ops.extend(extra);
     match store.transact(ops).await {
         Ok(()) => Ok(Some(next)),
@@ -441,10 +306,10 @@ pub async fn refund_late_payment(
                 amount,
                 BTreeMap::new(),
                 "订单已关闭，自动退款".into(),
-                RefundState::Processing,
-                "system",
+                Actor::System,
+                clock::now(),
             );
-            match app.store.put(refund_item(&r)?, Some(Cond::NotExists)).await {
+            match app.store.put(repo::refunds::item(&r)?, Some(Cond::NotExists)).await {
                 Ok(()) => r,
                 Err(StoreError::ConditionFailed) => get(&app.store, order_no, &out_refund_no).await?,
                 Err(e) => return Err(e.into()),
@@ -466,7 +331,7 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
         Err(e) if e.code == Code::NotFound => {
             cases::record(
                 &app.store,
-                "unknown_refund",
+                CaseKind::UnknownRefund,
                 &n.out_refund_no,
                 &n.out_trade_no,
                 json!({ "status": n.refund_status }),
@@ -479,7 +344,7 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
     if n.amount.refund != r.amount.fen() {
         cases::record(
             &app.store,
-            "refund_amount_mismatch",
+            CaseKind::RefundAmountMismatch,
             &n.out_refund_no,
             &n.out_trade_no,
             json!({ "wechat": n.amount.refund, "ours": r.amount.fen() }),
@@ -498,7 +363,7 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
                 transition(&app.store, &r, RefundState::Abnormal, vec![], |_| {}).await?;
                 cases::record(
                     &app.store,
-                    "refund_abnormal",
+                    CaseKind::RefundAbnormal,
                     &r.out_refund_no,
                     &r.order_no,
                     json!({ "amount": r.amount.fen() }),
@@ -512,42 +377,6 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
             Ok(())
         }
     }
-}
-
-/// Counters to give back for a refund's lines: units of unshipped sub-orders, never one that
-/// an earlier refund already returned.
-fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservation> {
-    let shipped: std::collections::HashSet<&str> =
-        order.sub_orders.iter().filter(|s| s.shipment.is_some()).map(|s| s.warehouse_id.as_str()).collect();
-    let mut units: BTreeMap<String, i64> = BTreeMap::new();
-    for (sku, n) in lines {
-        match order.lines.iter().find(|l| &l.sku_id == sku) {
-            Some(l) if !l.components.is_empty() => {
-                for (c, per) in &l.components {
-                    *units.entry(c.clone()).or_insert(0) += per * n;
-                }
-            }
-            Some(_) => *units.entry(sku.clone()).or_insert(0) += n,
-            None => {}
-        }
-    }
-    let mut out = Vec::new();
-    for (sku, mut need) in units {
-        for res in order.reservations.iter().filter(|r| r.sku_id == sku && !shipped.contains(r.warehouse_id.as_str())) {
-            let done: i64 = order
-                .restocked
-                .iter()
-                .filter(|x| x.sku_id == res.sku_id && x.warehouse_id == res.warehouse_id && x.shard == res.shard)
-                .map(|x| x.quantity)
-                .sum();
-            let take = (res.quantity - done).min(need);
-            if take > 0 {
-                out.push(Reservation { quantity: take, ..res.clone() });
-                need -= take;
-            }
-        }
-    }
-    out
 }
 
 /// REFUND.SUCCESS: the refund is done; unshipped units go back to stock; a full refund gives
@@ -564,7 +393,7 @@ pub async fn complete(
     let store = &app.store;
     for _ in 0..3 {
         let r = get(store, order_no, out_refund_no).await?;
-        if matches!(r.state, RefundState::Success | RefundState::Closed | RefundState::Failed | RefundState::Refused) {
+        if r.state.is_final() {
             return Ok(r);
         }
         let order = ordering::get(store, order_no).await?;
@@ -581,9 +410,9 @@ pub async fn complete(
             && let (Some(c), Some(t)) = (&o.coupon_id, &o.coupon_template)
         {
             {
-                let uc = coupons::get_user_coupon(store, &o.openid, c).await?;
+                let uc = crate::coupons::get_user_coupon(store, &o.openid, c).await?;
                 if uc.state == CouponState::Used && uc.order_no.as_deref() == Some(order_no) && uc.valid_to >= now {
-                    ops.extend(coupons::return_ops(&o.openid, c, t, order_no, now));
+                    ops.extend(repo::coupons::return_ops(&o.openid, c, t, order_no, now));
                 }
             }
         }
@@ -628,7 +457,7 @@ pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<Ref
 /// between reserving and calling), and asks WeChat about ones whose notify never came.
 #[tracing::instrument(skip_all)]
 pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError> {
-    let (pending, _) = with_state(&app.store, "processing", 100, None).await?;
+    let (pending, _) = with_state(&app.store, RefundState::Processing, 100, None).await?;
     let mut n = 0;
     for r in pending.into_iter().filter(|r| r.updated_at <= older_than) {
         n += 1;

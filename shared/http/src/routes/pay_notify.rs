@@ -40,7 +40,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
     };
     let result = match &verified.event {
-        Event::Paid(tx) => payments::apply(app, tx, "notify").await.map(|_| ()),
+        Event::Paid(tx) => payments::apply(app, tx, payments::PaymentSource::Notify).await.map(|_| ()),
         Event::Refund(n) => refunds::on_notify(app, n).await,
         Event::Other { event_type, .. } => {
             tracing::info!(event_type, "notify of a kind the shop does not act on");

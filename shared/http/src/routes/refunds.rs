@@ -9,7 +9,7 @@ use crate::auth::{operator, page_limit, shopper};
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::refunds::{self, RefundInput};
+use app::refunds::{self, Actor, RefundInput, RefundState};
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -19,7 +19,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["orders", no, "refunds"]) => {
             let openid = shopper(app, req).await?;
-            let r = refunds::create(app, no, Some(&openid), req.json::<RefundInput>()?, "shopper").await?;
+            let r = refunds::create(app, no, Some(&openid), req.json::<RefundInput>()?, Actor::Shopper).await?;
             Response::json(202, &r)
         }
         ("GET", ["orders", no, "refunds"]) => {
@@ -29,7 +29,15 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         ("GET", ["admin", "refunds"]) => {
             operator(app, req)?;
-            let state = req.query("state").unwrap_or("requested");
+            let state = match req.query("state") {
+                None => RefundState::Requested,
+                Some(s) => RefundState::parse(s).ok_or_else(|| {
+                    AppError::field(
+                        "state",
+                        "must be requested, processing, success, closed, abnormal, failed or refused",
+                    )
+                })?,
+            };
             let (items, next) =
                 refunds::with_state(&app.store, state, page_limit(req)?, req.query("cursor").map(str::to_owned))
                     .await?;
@@ -37,7 +45,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         ("POST", ["admin", "orders", no, "refunds"]) => {
             operator(app, req)?;
-            Response::json(202, &refunds::create(app, no, None, req.json::<RefundInput>()?, "operator").await?)
+            Response::json(202, &refunds::create(app, no, None, req.json::<RefundInput>()?, Actor::Operator).await?)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "approve"]) => {
             operator(app, req)?;

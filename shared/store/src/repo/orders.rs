@@ -1,7 +1,10 @@
 //! Orders and the stock counters they draw on.
 
+use std::ops::Range;
+
 use domain::catalog::STOCK_ATTR;
 use domain::order::{Order, OrderState, Reservation};
+use domain::placing::Plan;
 
 use crate::{Cond, Item, Result, Store, TxOp, Update, from_item, keys, to_item};
 
@@ -67,4 +70,51 @@ pub fn link_to_shopper(openid: &str, order_no: &str, created_at: i64) -> Result<
         item: to_item(&keys::user_order(openid, order_no), None, &Link { order_no, created_at })?,
         cond: None,
     })
+}
+
+/// The writes of a placed order, and where each kind sits among them, so a refusal can be
+/// told apart: a counter ran short, a gift ran out, the coupon went, or the same request was
+/// placed already.
+pub struct Reserve {
+    pub ops: Vec<TxOp>,
+    pub gifts: Range<usize>,
+    pub coupon: Option<usize>,
+    pub request: usize,
+}
+
+/// One all-or-nothing write of a plan: every counter taken only while it holds the units,
+/// the coupon locked only while available and valid, the order, the shopper's pointer, and
+/// the request id (unique, so a retried request finds its first order).
+pub fn reserve(plan: &Plan) -> Result<Reserve> {
+    let o = &plan.order;
+    let mut ops: Vec<TxOp> = plan.take.iter().map(take_stock).collect();
+    let gifts = ops.len()..ops.len() + plan.take_gifts.len();
+    ops.extend(plan.take_gifts.iter().map(take_stock));
+    let coupon = plan.coupon.as_ref().map(|c| {
+        ops.push(super::coupons::lock_op(c, &o.order_no, o.created_at));
+        ops.len() - 1
+    });
+    ops.push(create(o)?);
+    ops.push(link_to_shopper(&o.openid, &o.order_no, o.created_at)?);
+    #[derive(serde::Serialize)]
+    struct RequestOf<'a> {
+        order_no: &'a str,
+    }
+    ops.push(TxOp::Put {
+        item: to_item(&keys::user_request(&o.openid, &o.request_id), None, &RequestOf { order_no: &o.order_no })?,
+        cond: Some(Cond::NotExists),
+    });
+    let request = ops.len() - 1;
+    Ok(Reserve { ops, gifts, coupon, request })
+}
+
+/// The order a shopper's request id placed, if any.
+pub async fn placed_by_request(store: &dyn Store, openid: &str, request_id: &str) -> Result<Option<Order>> {
+    let Some(item) = store.get(&keys::user_request(openid, request_id)).await? else {
+        return Ok(None);
+    };
+    match item.get("order_no").and_then(|v| v.as_str()) {
+        Some(no) => get(store, no).await,
+        None => Ok(None),
+    }
 }

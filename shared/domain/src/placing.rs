@@ -1,0 +1,261 @@
+//! Place-order's decision, as one pure function: from what was read (the catalog entries the
+//! request names, the stock they draw on, the coupon chosen) to the order and the counters it
+//! takes. The application reads, calls [`plan`], and writes the plan in one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::DomainError;
+use crate::catalog::{Product, Sku, StockLevel};
+use crate::coupon::UserCoupon;
+use crate::order::{Order, OrderLine, OrderState, Reservation, allocate, demand, sub_orders};
+use crate::pricing::{gifts, line, price};
+
+/// The catalog as place-order read it. A SKU the request names but that is missing here does
+/// not exist.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub skus: HashMap<String, Sku>,
+    pub products: HashMap<String, Product>,
+    /// Each ordered product's gift SKUs.
+    pub gifts: HashMap<String, Vec<Sku>>,
+}
+
+impl Catalog {
+    /// The stock-bearing SKUs an order of `items` may draw on: what it orders (bundles by
+    /// their components) and the gifts that come with it.
+    pub fn stock_skus(&self, items: &[(String, i64)]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, _) in items {
+            if let Some(s) = self.skus.get(id) {
+                if s.components.is_empty() {
+                    out.push(s.id.clone());
+                } else {
+                    out.extend(s.components.iter().map(|c| c.sku_id.clone()));
+                }
+                if let Some(g) = self.gifts.get(&s.product_id) {
+                    out.extend(g.iter().map(|g| g.id.clone()));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The priced lines of `items`, and the gifts they bring.
+    pub fn lines(&self, items: &[(String, i64)]) -> Result<(Vec<OrderLine>, Vec<OrderLine>), DomainError> {
+        let mut lines = Vec::new();
+        for (sku_id, qty) in items {
+            let unavailable =
+                || DomainError::SkuUnavailable { sku: sku_id.clone(), reason: format!("SKU {sku_id} is not for sale") };
+            let sku = self.skus.get(sku_id).ok_or_else(unavailable)?;
+            let product = self.products.get(&sku.product_id).ok_or_else(unavailable)?;
+            lines.push(line(sku, product, *qty)?);
+        }
+        let gifts = gifts(&lines, |p| self.gifts.get(p).map(Vec::as_slice).unwrap_or(&[]));
+        Ok((lines, gifts))
+    }
+}
+
+/// Who orders what, when.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub openid: &'a str,
+    pub request_id: &'a str,
+    /// Merged and bounded (see [`crate::order::normalise_lines`]).
+    pub items: &'a [(String, i64)],
+    pub order_no: String,
+    pub now: i64,
+    /// How long the unpaid order holds its stock.
+    pub hold_secs: i64,
+}
+
+/// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
+/// meanwhile is dropped rather than failing the order), and the coupon it locks.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub order: Order,
+    pub take: Vec<Reservation>,
+    pub take_gifts: Vec<Reservation>,
+    pub coupon: Option<UserCoupon>,
+}
+
+/// Decides an order: prices the lines, applies the coupon, allocates stock over warehouses
+/// (gifts while they last) and splits the order by warehouse.
+pub fn plan(
+    req: &Request<'_>,
+    catalog: &Catalog,
+    stock: &HashMap<String, Vec<StockLevel>>,
+    coupon: Option<&UserCoupon>,
+) -> Result<Plan, DomainError> {
+    let (lines, mut gift_lines) = catalog.lines(req.items)?;
+    if let Some(c) = coupon
+        && !c.usable_at(req.now)
+    {
+        return Err(DomainError::CouponUnavailable);
+    }
+    let priced = price(&lines, coupon.map(|c| &c.rule))?;
+    let take = allocate(&demand(&lines), stock).map_err(|sku| DomainError::OutOfStock { sku })?;
+    let mut take_gifts = Vec::new();
+    gift_lines.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), stock) {
+        Ok(r) => {
+            take_gifts.extend(r);
+            true
+        }
+        Err(_) => false,
+    });
+    let mut all = take.clone();
+    all.extend(take_gifts.iter().cloned());
+    let order = Order {
+        order_no: req.order_no.clone(),
+        openid: req.openid.to_owned(),
+        state: OrderState::Unpaid,
+        lines,
+        gifts: gift_lines,
+        sub_orders: sub_orders(&all),
+        reservations: all,
+        subtotal: priced.subtotal,
+        discount: priced.discount,
+        payable: priced.payable,
+        coupon_id: coupon.map(|c| c.coupon_id.clone()),
+        coupon_template: coupon.map(|c| c.template_id.clone()),
+        request_id: req.request_id.to_owned(),
+        created_at: req.now,
+        expires_at: req.now + req.hold_secs,
+        prepay_id: None,
+        transaction_id: None,
+        paid_at: None,
+        closed_at: None,
+        refund_reserved: Default::default(),
+        refunded: Default::default(),
+        returned_units: BTreeMap::new(),
+        restocked: Vec::new(),
+        paid_after_close: false,
+        version: 1,
+    };
+    Ok(Plan { order, take, take_gifts, coupon: coupon.cloned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Component, ProductStatus, SkuKind};
+    use crate::coupon::{CouponRule, CouponState};
+    use crate::money::Fen;
+
+    fn sku(id: &str, product: &str, kind: SkuKind, price: i64, components: &[(&str, u32)]) -> Sku {
+        Sku {
+            id: id.into(),
+            product_id: product.into(),
+            name: id.into(),
+            kind,
+            price: Fen::new(price),
+            components: components.iter().map(|(s, q)| Component { sku_id: (*s).into(), quantity: *q }).collect(),
+            daily_sales: 0,
+            replenish_days: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn product(id: &str, status: ProductStatus) -> Product {
+        Product {
+            id: id.into(),
+            title: format!("P{id}"),
+            subtitle: String::new(),
+            description: String::new(),
+            category: "c".into(),
+            status,
+            price_from: None,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn level(wh: &str, n: i64) -> StockLevel {
+        StockLevel { warehouse_id: wh.into(), shard: 0, available: n }
+    }
+
+    fn shop() -> Catalog {
+        let mut c = Catalog::default();
+        for s in [
+            sku("A", "P1", SkuKind::Main, 1000, &[]),
+            sku("B", "P2", SkuKind::Main, 500, &[]),
+            sku("AB", "P2", SkuKind::Bundle, 1300, &[("A", 1), ("B", 2)]),
+            sku("G", "P1", SkuKind::Gift, 0, &[]),
+        ] {
+            c.skus.insert(s.id.clone(), s);
+        }
+        c.products.insert("P1".into(), product("P1", ProductStatus::OnSale));
+        c.products.insert("P2".into(), product("P2", ProductStatus::OnSale));
+        c.gifts.insert("P1".into(), vec![sku("G", "P1", SkuKind::Gift, 0, &[])]);
+        c
+    }
+
+    fn req<'a>(items: &'a [(String, i64)]) -> Request<'a> {
+        Request { openid: "o1", request_id: "r1", items, order_no: "N1".into(), now: 100, hold_secs: 1800 }
+    }
+
+    #[test]
+    fn prices_allocates_and_brings_gifts() {
+        let items = vec![("A".to_string(), 2), ("AB".to_string(), 1)];
+        let stock = HashMap::from([
+            ("A".to_string(), vec![level("SH", 5)]),
+            ("B".to_string(), vec![level("SH", 5)]),
+            ("G".to_string(), vec![level("SH", 1)]),
+        ]);
+        let c = shop();
+        assert_eq!(c.stock_skus(&items), vec!["A", "B", "G"]);
+        let p = plan(&req(&items), &c, &stock, None).unwrap();
+        assert_eq!(p.order.subtotal, Fen::new(2 * 1000 + 1300));
+        assert_eq!(p.order.payable, p.order.subtotal);
+        assert_eq!(p.order.expires_at, 1900);
+        // Bundles take their components: 2 A + 1 A, 2 B.
+        let took = |s: &str| p.take.iter().filter(|r| r.sku_id == s).map(|r| r.quantity).sum::<i64>();
+        assert_eq!((took("A"), took("B")), (3, 2));
+        assert_eq!(p.take_gifts.len(), 1);
+        assert_eq!(p.order.gifts.len(), 1);
+    }
+
+    #[test]
+    fn gifts_out_of_stock_are_left_out_not_refused() {
+        let items = vec![("A".to_string(), 1)];
+        let stock = HashMap::from([("A".to_string(), vec![level("SH", 1)])]);
+        let p = plan(&req(&items), &shop(), &stock, None).unwrap();
+        assert!(p.order.gifts.is_empty() && p.take_gifts.is_empty());
+    }
+
+    #[test]
+    fn refusals_are_named() {
+        let stock = HashMap::from([("A".to_string(), vec![level("SH", 1)])]);
+        let c = shop();
+        let two = vec![("A".to_string(), 2)];
+        assert_eq!(plan(&req(&two), &c, &stock, None).unwrap_err(), DomainError::OutOfStock { sku: "A".into() });
+        let ghost = vec![("Z".to_string(), 1)];
+        assert!(matches!(plan(&req(&ghost), &c, &stock, None), Err(DomainError::SkuUnavailable { .. })));
+        let gift = vec![("G".to_string(), 1)];
+        assert!(matches!(plan(&req(&gift), &c, &stock, None), Err(DomainError::SkuUnavailable { .. })));
+        let mut off = shop();
+        off.products.insert("P1".into(), product("P1", ProductStatus::OffSale));
+        let one = vec![("A".to_string(), 1)];
+        assert!(matches!(plan(&req(&one), &off, &stock, None), Err(DomainError::SkuUnavailable { .. })));
+        let used = UserCoupon {
+            coupon_id: "U1".into(),
+            template_id: "T1".into(),
+            openid: "o1".into(),
+            name: "c".into(),
+            rule: CouponRule::NoThreshold { amount_off: Fen::new(100) },
+            state: CouponState::Used,
+            valid_from: 0,
+            valid_to: 1000,
+            order_no: None,
+            claimed_at: 0,
+        };
+        assert_eq!(plan(&req(&one), &c, &stock, Some(&used)).unwrap_err(), DomainError::CouponUnavailable);
+        let fresh = UserCoupon { state: CouponState::Available, ..used };
+        let p = plan(&req(&one), &c, &stock, Some(&fresh)).unwrap();
+        assert_eq!((p.order.discount, p.order.payable), (Fen::new(100), Fen::new(900)));
+        assert_eq!(p.order.coupon_id.as_deref(), Some("U1"));
+    }
+}

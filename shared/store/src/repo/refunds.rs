@@ -1,0 +1,41 @@
+//! Refunds, in their order's partition: the item they are stored as (indexed as the
+//! operators' queue while open, by day once done) and their reads.
+
+use domain::clock;
+use domain::refund::{RefundRecord, RefundState};
+
+use crate::{Item, Query, Result, Store, from_item, keys, to_item};
+
+/// The item a refund is stored as.
+pub fn item(r: &RefundRecord) -> Result<Item> {
+    let gsi = match r.state {
+        RefundState::Success => {
+            let day =
+                clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
+            keys::refund_gsi1_done(&day, &r.out_refund_no)
+        }
+        s => keys::refund_gsi1_open(s.as_str(), r.created_at, &r.out_refund_no),
+    };
+    to_item(&keys::refund(&r.order_no, &r.out_refund_no), Some(gsi), r)
+}
+
+pub async fn get(store: &dyn Store, order_no: &str, out_refund_no: &str) -> Result<Option<RefundRecord>> {
+    store.get(&keys::refund(order_no, out_refund_no)).await?.map(from_item).transpose()
+}
+
+pub async fn of_order(store: &dyn Store, order_no: &str) -> Result<Vec<RefundRecord>> {
+    let page =
+        store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
+    page.items.into_iter().map(from_item).collect()
+}
+
+/// Refunds the index lists in `state` (it may lag: callers read each one again).
+pub async fn listed_in(
+    store: &dyn Store,
+    state: RefundState,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<RefundRecord>, Option<String>)> {
+    let page = store.query(Query::gsi1(keys::refunds_with_state(state.as_str())).limit(limit).after(after)).await?;
+    Ok((page.items.into_iter().map(from_item).collect::<Result<_>>()?, page.next))
+}
