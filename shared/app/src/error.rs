@@ -158,6 +158,10 @@ impl From<DomainError> for AppError {
             DomainError::OutOfStock { sku } => {
                 AppError::new(Code::OutOfStock, message).with_details(json!({ "sku_id": sku }))
             }
+            DomainError::RefundExceedsPaid { .. } => AppError::new(Code::RefundExceedsPaid, message),
+            DomainError::NotShippable { .. } => AppError::new(Code::NotShippable, message),
+            DomainError::AlreadyShipped => AppError::new(Code::AlreadyShipped, message),
+            DomainError::NoSuchSubOrder => AppError::not_found("sub-order"),
             DomainError::InvalidTransition { .. } => AppError::new(Code::InvalidTransition, message),
             DomainError::Overflow => AppError::bad_request(message),
         }

@@ -23,6 +23,14 @@ pub enum DomainError {
     /// The state machine has no such move.
     #[error("a {from} record cannot become {to}")]
     InvalidTransition { from: &'static str, to: &'static str },
+    #[error("at most {refundable} yuan can still be refunded")]
+    RefundExceedsPaid { refundable: Fen },
+    #[error("{reason}")]
+    NotShippable { reason: &'static str },
+    #[error("this sub-order shipped already")]
+    AlreadyShipped,
+    #[error("sub-order not found")]
+    NoSuchSubOrder,
     #[error("amounts overflow")]
     Overflow,
 }

@@ -123,7 +123,118 @@ pub struct Order {
     pub version: i64,
 }
 
+impl OrderState {
+    /// The moves the state machine allows: an unpaid order is paid or closed, and that is
+    /// final (refunds and shipping change a paid order without moving its state).
+    pub fn check(self, to: OrderState) -> Result<(), DomainError> {
+        match (self, to) {
+            (OrderState::Unpaid, OrderState::Paid | OrderState::Closed) => Ok(()),
+            _ => Err(DomainError::InvalidTransition { from: self.as_str(), to: to.as_str() }),
+        }
+    }
+}
+
+/// Every change below returns the next order (version bumped) or says why not; the caller
+/// writes it conditioned on the version it read.
 impl Order {
+    fn next(&self) -> Order {
+        let mut o = self.clone();
+        o.version += 1;
+        o
+    }
+
+    /// unpaid → paid by the WeChat Pay transaction `transaction_id`.
+    pub fn paid(&self, transaction_id: &str, paid_at: i64) -> Result<Order, DomainError> {
+        self.state.check(OrderState::Paid)?;
+        let mut o = self.next();
+        o.state = OrderState::Paid;
+        o.transaction_id = Some(transaction_id.to_owned());
+        o.paid_at = Some(paid_at);
+        Ok(o)
+    }
+
+    /// unpaid → closed (expired or cancelled); stock and coupon go back with it.
+    pub fn closed(&self, now: i64) -> Result<Order, DomainError> {
+        self.state.check(OrderState::Closed)?;
+        let mut o = self.next();
+        o.state = OrderState::Closed;
+        o.closed_at = Some(now);
+        Ok(o)
+    }
+
+    /// A closed order was paid anyway: it stays closed, and the whole payment is reserved
+    /// for the refund that sends it back.
+    pub fn paid_after_close(&self, transaction_id: &str, amount: Fen) -> Result<Order, DomainError> {
+        if self.state != OrderState::Closed {
+            return Err(DomainError::InvalidTransition { from: self.state.as_str(), to: "paid_after_close" });
+        }
+        let mut o = self.next();
+        o.paid_after_close = true;
+        o.transaction_id = Some(transaction_id.to_owned());
+        o.refund_reserved = o.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
+        Ok(o)
+    }
+
+    /// Reserves `amount` (and the units of `lines`) for a new refund of a paid order.
+    pub fn refund_reserved(&self, amount: Fen, lines: &BTreeMap<String, i64>) -> Result<Order, DomainError> {
+        if self.state != OrderState::Paid {
+            return Err(DomainError::InvalidTransition { from: self.state.as_str(), to: "refunding" });
+        }
+        if amount <= Fen::ZERO {
+            return Err(DomainError::invalid("amount_fen", "nothing left to refund"));
+        }
+        if amount > self.refundable() {
+            return Err(DomainError::RefundExceedsPaid { refundable: self.refundable() });
+        }
+        let mut o = self.next();
+        o.refund_reserved = o.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
+        for (sku, n) in lines {
+            let units = o.returned_units.entry(sku.clone()).or_insert(0);
+            *units = units.checked_add(*n).ok_or(DomainError::Overflow)?;
+        }
+        Ok(o)
+    }
+
+    /// Gives back what a refund that did not happen had reserved.
+    pub fn refund_released(&self, amount: Fen, lines: &BTreeMap<String, i64>) -> Result<Order, DomainError> {
+        let mut o = self.next();
+        o.refund_reserved =
+            o.refund_reserved.checked_sub(amount).filter(|f| *f >= Fen::ZERO).ok_or(DomainError::Overflow)?;
+        for (sku, n) in lines {
+            if let Some(v) = o.returned_units.get_mut(sku) {
+                *v = (*v - n).max(0);
+            }
+        }
+        Ok(o)
+    }
+
+    /// A refund completed: its amount counts as refunded, and `restocked` counters are noted
+    /// so no unit returns twice.
+    pub fn refund_completed(&self, amount: Fen, restocked: &[Reservation]) -> Result<Order, DomainError> {
+        let mut o = self.next();
+        o.refunded = o.refunded.checked_add(amount).ok_or(DomainError::Overflow)?;
+        o.restocked.extend(restocked.iter().cloned());
+        Ok(o)
+    }
+
+    /// One warehouse's sub-order leaves with `shipment`.
+    pub fn shipped(&self, warehouse_id: &str, shipment: Shipment) -> Result<Order, DomainError> {
+        if self.state != OrderState::Paid {
+            return Err(DomainError::NotShippable { reason: "only paid orders ship" });
+        }
+        if self.refund_reserved == self.payable {
+            return Err(DomainError::NotShippable { reason: "this order is fully refunded" });
+        }
+        let mut o = self.next();
+        let sub =
+            o.sub_orders.iter_mut().find(|s| s.warehouse_id == warehouse_id).ok_or(DomainError::NoSuchSubOrder)?;
+        if sub.shipment.is_some() {
+            return Err(DomainError::AlreadyShipped);
+        }
+        sub.shipment = Some(shipment);
+        Ok(o)
+    }
+
     pub fn refundable(&self) -> Fen {
         // refund_reserved never exceeds payable (a conditional write holds it there).
         self.payable.checked_sub(self.refund_reserved).unwrap_or(Fen::ZERO)
@@ -357,6 +468,97 @@ mod tests {
         assert!(normalise_lines(&[l("A", 60), l("A", 60)]).is_err());
         let many: Vec<_> = (0..21).map(|i| l(&format!("S{i}"), 1)).collect();
         assert!(normalise_lines(&many).is_err());
+    }
+
+    fn unpaid(payable: i64) -> Order {
+        Order {
+            order_no: "N1".into(),
+            openid: "o1".into(),
+            state: OrderState::Unpaid,
+            lines: vec![OrderLine {
+                sku_id: "A".into(),
+                product_id: "P".into(),
+                name: "A".into(),
+                kind: SkuKind::Main,
+                unit_price: Fen::new(payable),
+                quantity: 1,
+                amount: Fen::new(payable),
+                components: vec![],
+            }],
+            gifts: vec![],
+            sub_orders: vec![SubOrder {
+                warehouse_id: "SH".into(),
+                items: BTreeMap::from([("A".into(), 1)]),
+                shipment: None,
+            }],
+            reservations: vec![],
+            subtotal: Fen::new(payable),
+            discount: Fen::ZERO,
+            payable: Fen::new(payable),
+            coupon_id: None,
+            coupon_template: None,
+            request_id: "r".into(),
+            created_at: 0,
+            expires_at: 10,
+            prepay_id: None,
+            transaction_id: None,
+            paid_at: None,
+            closed_at: None,
+            refund_reserved: Fen::ZERO,
+            refunded: Fen::ZERO,
+            returned_units: BTreeMap::new(),
+            restocked: vec![],
+            paid_after_close: false,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn the_order_state_machine_refuses_what_it_must() {
+        let o = unpaid(500);
+        let paid = o.paid("T1", 5).unwrap();
+        assert_eq!((paid.state, paid.version), (OrderState::Paid, 2));
+        assert!(matches!(paid.paid("T2", 6), Err(DomainError::InvalidTransition { .. })), "paid once");
+        assert!(matches!(paid.closed(6), Err(DomainError::InvalidTransition { .. })), "a paid order is not closed");
+        let closed = o.closed(11).unwrap();
+        assert!(closed.paid("T1", 12).is_err(), "a closed order is not paid");
+        let late = closed.paid_after_close("T1", Fen::new(500)).unwrap();
+        assert_eq!(
+            (late.state, late.refund_reserved, late.paid_after_close),
+            (OrderState::Closed, Fen::new(500), true)
+        );
+        assert!(paid.paid_after_close("T9", Fen::new(1)).is_err());
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_was_paid() {
+        let paid = unpaid(500).paid("T1", 5).unwrap();
+        let lines = BTreeMap::from([("A".to_string(), 1)]);
+        let r = paid.refund_reserved(Fen::new(300), &lines).unwrap();
+        assert_eq!((r.refund_reserved, r.returned_units["A"]), (Fen::new(300), 1));
+        assert_eq!(
+            r.refund_reserved(Fen::new(201), &BTreeMap::new()).unwrap_err(),
+            DomainError::RefundExceedsPaid { refundable: Fen::new(200) }
+        );
+        assert!(r.refund_reserved(Fen::ZERO, &BTreeMap::new()).is_err());
+        assert!(unpaid(500).refund_reserved(Fen::new(1), &BTreeMap::new()).is_err(), "only a paid order refunds");
+        let back = r.refund_released(Fen::new(300), &lines).unwrap();
+        assert_eq!((back.refund_reserved, back.returned_units["A"]), (Fen::ZERO, 0));
+        assert!(back.refund_released(Fen::new(1), &BTreeMap::new()).is_err(), "never below zero");
+        let done = r.refund_completed(Fen::new(300), &[]).unwrap();
+        assert_eq!(done.refunded, Fen::new(300));
+    }
+
+    #[test]
+    fn each_sub_order_ships_once() {
+        let paid = unpaid(500).paid("T1", 5).unwrap();
+        let ship = || Shipment { carrier: "SF".into(), tracking_no: "1".into(), shipped_at: 9 };
+        let shipped = paid.shipped("SH", ship()).unwrap();
+        assert_eq!(shipped.shipped("SH", ship()).unwrap_err(), DomainError::AlreadyShipped);
+        assert_eq!(paid.shipped("GZ", ship()).unwrap_err(), DomainError::NoSuchSubOrder);
+        assert!(matches!(unpaid(500).shipped("SH", ship()), Err(DomainError::NotShippable { .. })));
+        let refunded = paid.refund_reserved(Fen::new(500), &BTreeMap::new()).unwrap();
+        assert!(matches!(refunded.shipped("SH", ship()), Err(DomainError::NotShippable { .. })));
     }
 
     #[test]

@@ -67,9 +67,10 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
     }
 }
 
-/// The whole `main` of a scheduled function: on Lambda each EventBridge event runs the job
-/// once (an error fails the invocation, so it is visible and retried); elsewhere the job is
-/// served over HTTP for a timer or an operator to trigger.
+/// The whole `main` of a scheduled function: on Lambda each EventBridge event (or stream
+/// batch) runs the job once; an error that may pass fails the invocation, so it is visible
+/// and retried, and one that will not (bad input) is logged and answered. Elsewhere the job
+/// is served over HTTP for a timer or an operator to trigger.
 pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
     init_tracing();
     let app = match app_from_env(uses).await {
@@ -80,7 +81,16 @@ pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
         let app = &app;
         let run = lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-                job(app, &ev.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+                match job(app, &ev.payload).await {
+                    Ok(v) => Ok(v),
+                    // Failing the invocation makes Lambda (or the stream) try again: worth it
+                    // only when the cause may pass.
+                    Err(e) if e.retryable() => Err(lambda_runtime::Error::from(e.to_string())),
+                    Err(e) => {
+                        tracing::error!(error = %e, "job refused its input; not retried");
+                        Ok(serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
+                    }
+                }
             },
         ))
         .await;

@@ -279,10 +279,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
         }
     }
     let now = clock::now();
-    let mut closed = order.clone();
-    closed.state = OrderState::Closed;
-    closed.closed_at = Some(now);
-    closed.version += 1;
+    let closed = order.closed(now)?;
     let mut ops = vec![repo::orders::transition(&closed, OrderState::Unpaid, order.version)?];
     ops.extend(order.reservations.iter().map(repo::orders::return_stock));
     if let Some(c) = &order.coupon_id {
@@ -430,27 +427,12 @@ pub async fn ship(
         return Err(AppError::bad_request("carrier (1-32 characters) and tracking_no (1-64) are required"));
     }
     for _ in 0..3 {
-        let mut o = get(store, order_no).await?;
-        if o.state != OrderState::Paid {
-            return Err(AppError::new(Code::NotShippable, "only paid orders ship"));
-        }
-        if o.refund_reserved == o.payable {
-            return Err(AppError::new(Code::NotShippable, "this order is fully refunded"));
-        }
-        let version = o.version;
-        let sub = o
-            .sub_orders
-            .iter_mut()
-            .find(|s| s.warehouse_id == warehouse_id)
-            .ok_or_else(|| AppError::not_found("sub-order"))?;
-        if sub.shipment.is_some() {
-            return Err(AppError::new(Code::AlreadyShipped, "this sub-order shipped already"));
-        }
-        sub.shipment =
-            Some(Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() });
-        o.version += 1;
-        match store.transact(vec![repo::orders::rewrite(&o, version)?]).await {
-            Ok(()) => return Ok(o),
+        let o = get(store, order_no).await?;
+        let shipment =
+            Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() };
+        let next = o.shipped(warehouse_id, shipment)?;
+        match store.transact(vec![repo::orders::rewrite(&next, o.version)?]).await {
+            Ok(()) => return Ok(next),
             Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }

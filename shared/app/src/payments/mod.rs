@@ -143,11 +143,8 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
 
 fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: PaymentSource) -> Result<Vec<TxOp>, StoreError> {
     let now = clock::now();
-    let mut paid = order.clone();
-    paid.state = OrderState::Paid;
-    paid.transaction_id = Some(tid.to_owned());
-    paid.paid_at = Some(tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or(now));
-    paid.version += 1;
+    let paid_at = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or(now);
+    let paid = order.paid(tid, paid_at).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let mut ops = vec![
         record_op(tx, tid, &order.order_no, &order.openid, source, PaymentOutcome::Applied)?,
@@ -189,16 +186,9 @@ async fn late_payment(
         )?,
     ];
     if order.state == OrderState::Closed {
-        let mut o = order.clone();
-        o.paid_after_close = true;
-        o.transaction_id = Some(tid.to_owned());
-        // The refund takes the whole payment back: reserve it, as every refund does, so
-        // the order's totals stay true.
-        o.refund_reserved = o
-            .refund_reserved
-            .checked_add(Fen::new(amount))
-            .ok_or_else(|| StoreError::Invalid("refund total overflows".into()))?;
-        o.version += 1;
+        // The refund takes the whole payment back: reserved, as every refund is, so the
+        // order's totals stay true.
+        let o = order.paid_after_close(tid, Fen::new(amount)).map_err(|e| StoreError::Invalid(e.to_string()))?;
         ops.push(repo::orders::rewrite(&o, order.version)?);
     }
     let event = Event::LatePaymentReceived {

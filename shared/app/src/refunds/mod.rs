@@ -14,7 +14,6 @@ use crate::App;
 use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
 use crate::ordering;
-use domain::DomainError;
 use domain::clock;
 use domain::coupon::CouponState;
 use domain::events::Event;
@@ -140,12 +139,7 @@ pub async fn create(
             clock::now(),
         );
         let state = record.state;
-        let mut updated = order.clone();
-        updated.refund_reserved = order.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
-        for (sku, n) in &lines {
-            *updated.returned_units.entry(sku.clone()).or_insert(0) += n;
-        }
-        updated.version += 1;
+        let updated = order.refund_reserved(amount, &lines)?;
         let ops = vec![
             TxOp::Put { item: repo::refunds::item(&record)?, cond: Some(Cond::NotExists) },
             TxOp::Put {
@@ -196,14 +190,7 @@ async fn transition(
 /// Gives back a refund's reservation on its order (refused, closed or failed refunds).
 async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
     let order = ordering::get(store, &r.order_no).await?;
-    let mut o = order.clone();
-    o.refund_reserved = o.refund_reserved.checked_sub(r.amount).ok_or(DomainError::Overflow)?;
-    for (sku, n) in &r.lines {
-        if let Some(v) = o.returned_units.get_mut(sku) {
-            *v -= n;
-        }
-    }
-    o.version += 1;
+    let o = order.refund_released(r.amount, &r.lines)?;
     let op = repo::orders::rewrite(&o, order.version)?;
     Ok(vec![op])
 }
@@ -398,10 +385,7 @@ pub async fn complete(
         }
         let order = ordering::get(store, order_no).await?;
         let back = restock_for(&order, &r.lines);
-        let mut o = order.clone();
-        o.refunded = o.refunded.checked_add(r.amount).ok_or(DomainError::Overflow)?;
-        o.restocked.extend(back.iter().cloned());
-        o.version += 1;
+        let o = order.refund_completed(r.amount, &back)?;
         let mut ops = vec![repo::orders::rewrite(&o, order.version)?];
         ops.extend(back.iter().map(repo::orders::return_stock));
         let now = clock::now();

@@ -1,0 +1,83 @@
+//! Test-only controls under `/sim/`: the shopper pays, the certificate rotates, a notify of
+//! the test's making is sent.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub struct PayBody {
+    out_trade_no: String,
+    /// When the payment happened (unix seconds); now by default. Lets a test make
+    /// yesterday's payments for yesterday's bill.
+    #[serde(default)]
+    success_time: Option<i64>,
+}
+
+/// "The shopper pays": marks the order paid and sends TRANSACTION.SUCCESS.
+pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
+    let m = sim.pay.merchant.clone().ok_or((400, "no merchant configured".to_owned()))?;
+    let mut st = sim.pay.state();
+    st.counter += 1;
+    let tid = format!("4200{}{:018}", clock::now(), st.counter);
+    let o = st.orders.get_mut(&body.out_trade_no).ok_or((404, "ORDER_NOT_EXIST".to_owned()))?;
+    if o.state != "NOTPAY" {
+        return Err((409, format!("order is {}", o.state)));
+    }
+    if let Some(exp) = o.request.time_expire.as_deref().and_then(parse_rfc3339)
+        && clock::now() > exp
+    {
+        return Err((409, "order expired".into()));
+    }
+    o.state = "SUCCESS";
+    o.transaction_id = Some(tid);
+    o.success_time = Some(body.success_time.unwrap_or_else(clock::now));
+    let tx = transaction_json(&m, o);
+    let url = o.request.notify_url.clone();
+    drop(st);
+    enqueue(
+        sim,
+        PendingNotify {
+            url,
+            event_type: "TRANSACTION.SUCCESS".into(),
+            key: body.out_trade_no.clone(),
+            plaintext: tx.to_string(),
+            original_type: "transaction",
+        },
+    );
+    Ok(tx)
+}
+
+/// Replaces the platform certificate: answers and notifies carry a serial the shop has not
+/// seen, so it must download certificates again.
+pub fn rotate_certificate(sim: &Sim) -> Result<String, String> {
+    let (signer, serial, pem) = new_certificate()?;
+    let mut p = sim.pay.platform.write().unwrap_or_else(|e| e.into_inner());
+    p.cert_signer = signer;
+    p.cert_serial = serial.clone();
+    p.cert_pem = pem;
+    Ok(serial)
+}
+
+/// A new merchant key pair as (private PKCS#8 PEM, public PEM), for local runs and tests.
+pub fn merchant_key_pem() -> Result<(String, String), String> {
+    let (k, pem_text) = MerchantKey::generate().map_err(|e| e.to_string())?;
+    Ok((pem_text, k.public_key_pem().map_err(|e| e.to_string())?))
+}
+
+#[derive(Deserialize)]
+pub struct CustomNotify {
+    pub url: String,
+    pub event_type: String,
+    /// The resource's plaintext, sent as given (signed and encrypted like any notify).
+    pub resource: Value,
+}
+
+/// Sends a notify with a resource of the test's choosing (an amount that does not match,
+/// another merchant's payment, an order the shop never had).
+pub fn send_custom(sim: &Sim, n: CustomNotify) {
+    let original_type = if n.event_type.starts_with("REFUND.") { "refund" } else { "transaction" };
+    let key = n.resource.get("out_trade_no").and_then(Value::as_str).unwrap_or_default().to_owned();
+    enqueue(
+        sim,
+        PendingNotify { url: n.url, event_type: n.event_type, key, plaintext: n.resource.to_string(), original_type },
+    );
+}

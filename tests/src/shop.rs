@@ -1,0 +1,114 @@
+//! Shop helpers for the order, payment and refund suites.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Answer, Shop};
+
+/// A published product with one main SKU holding `stock` units in warehouse `wh`.
+pub async fn product_with_stock(shop: &Shop, price_fen: i64, stock: &[(&str, i64)]) -> (String, String) {
+    let p = shop.admin("POST", "/admin/products", Some(json!({"title": "测试商品", "category": "test"}))).await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let pid = p.body["id"].as_str().unwrap().to_owned();
+    let s = shop
+        .admin(
+            "POST",
+            &format!("/admin/products/{pid}/skus"),
+            Some(json!({"name": "标准", "kind": "main", "price_fen": price_fen})),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let sku = s.body["id"].as_str().unwrap().to_owned();
+    for (wh, n) in stock {
+        warehouse(shop, wh).await;
+        let a = shop
+            .admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": n})))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let pubd = shop.admin("POST", &format!("/admin/products/{pid}/publish"), None).await;
+    assert_eq!(pubd.status, 200, "{}", pubd.body);
+    (pid, sku)
+}
+
+pub async fn warehouse(shop: &Shop, id: &str) {
+    let w = shop.admin("PUT", &format!("/admin/warehouses/{id}"), Some(json!({"name": id, "region": "华东"}))).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+}
+
+pub async fn add_sku(shop: &Shop, pid: &str, body: Value) -> String {
+    let s = shop.admin("POST", &format!("/admin/products/{pid}/skus"), Some(body)).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    s.body["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn adjust(shop: &Shop, sku: &str, wh: &str, delta: i64) {
+    let a = shop
+        .admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": delta})))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// Total units of a SKU over every counter.
+pub async fn stock(shop: &Shop, sku: &str) -> i64 {
+    let a = shop.admin("GET", &format!("/admin/skus/{sku}/stock"), None).await;
+    a.body["stock"].as_array().map(|v| v.iter().map(|l| l["available"].as_i64().unwrap()).sum()).unwrap_or(0)
+}
+
+/// A coupon template valid from 1970 to 2096.
+pub async fn coupon_template(shop: &Shop, name: &str, rule: Value, total: i64, per_user: i64) -> String {
+    let body = json!({"name": name, "rule": rule, "total": total, "per_user": per_user, "valid_from": 0, "valid_to": 4_000_000_000i64});
+    let t = shop.admin("POST", "/admin/coupons", Some(body)).await;
+    assert_eq!(t.status, 201, "{}", t.body);
+    t.body["id"].as_str().unwrap().to_owned()
+}
+
+pub fn rid() -> String {
+    format!("req-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+pub async fn place(shop: &Shop, token: &str, items: Value) -> Answer {
+    shop.call("POST", "/orders", Some(token), Some(json!({"request_id": rid(), "items": items}))).await
+}
+
+pub async fn order(shop: &Shop, no: &str) -> Value {
+    shop.admin("GET", &format!("/admin/orders/{no}"), None).await.body
+}
+
+/// Waits until `check` holds for the order (at most 10 s).
+pub async fn wait_order(shop: &Shop, no: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..500 {
+        let o = order(shop, no).await;
+        if check(&o) {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("order {no} never reached the expected state: {}", order(shop, no).await);
+}
+
+/// The shopper pays: `/orders/{no}/pay`, then the simulator's "shopper confirms".
+pub async fn pay(shop: &Shop, token: &str, no: &str) -> Answer {
+    let a = shop.call("POST", &format!("/orders/{no}/pay"), Some(token), None).await;
+    if a.status == 200 {
+        let r = reqwest::Client::new()
+            .post(format!("{}/sim/pay", shop.sim.base_url()))
+            .json(&json!({"out_trade_no": no}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    a
+}
+
+pub async fn pay_and_wait(shop: &Shop, token: &str, no: &str) -> Value {
+    let a = pay(shop, token, no).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait_order(shop, no, |o| o["order"]["state"] == "paid").await
+}
+
+pub async fn sim_post(shop: &Shop, path: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new().post(format!("{}{path}", shop.sim.base_url())).json(&body).send().await.unwrap()
+}
