@@ -150,7 +150,7 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "the notify was lost");
     // And a payment the shop recorded that WeChat's bill does not have.
     let day = domain::clock::business_day(yesterday).unwrap().to_string();
-    let ghost = json!({"transaction_id": "4200GHOST", "order_no": "2000ghost", "openid": "o", "amount": 99, "success_time": yesterday,
+    let ghost = json!({"transaction_id": "4200GHOST", "order_no": "2000ghost", "openid": "oGhostShopper01", "amount": 99, "success_time": yesterday,
         "day": day, "source": "notify", "outcome": "applied", "recorded_at": yesterday});
     shop.app
         .store

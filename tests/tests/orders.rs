@@ -562,6 +562,43 @@ async fn bad_orders_are_refused_and_move_nothing(b: Backend) {
     }
 }
 
+/// Ids too long for a key, or with characters no id has, name nothing: 404 on every route and
+/// on both stores, before any store is asked (DynamoDB would refuse such a key).
+async fn long_and_strange_path_ids_are_not_found(b: Backend) {
+    let shop = Shop::start(b).await;
+    let token = shop.login("prober").await;
+    let long = "9".repeat(2_000);
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    for id in [long.as_str(), "a%23b", "ORDER%23x", "x..%2F.."] {
+        for (method, path, admin) in [
+            ("GET", format!("/orders/{id}"), false),
+            ("POST", format!("/orders/{id}/pay"), false),
+            ("POST", format!("/orders/{id}/cancel"), false),
+            ("GET", format!("/orders/{id}/refunds"), false),
+            ("GET", format!("/products/{id}"), false),
+            ("POST", format!("/coupons/{id}/claim"), false),
+            ("DELETE", format!("/cart/{id}"), false),
+            ("GET", format!("/admin/orders/{id}"), true),
+            ("POST", format!("/admin/refunds/{}/{id}/approve", no(&o)), true),
+            ("POST", format!("/admin/orders/{}/shipments/{id}", no(&o)), true),
+            ("GET", format!("/admin/reconciliation/{id}"), true),
+            ("GET", format!("/skus/{id}/stock"), true),
+        ] {
+            let a = if admin {
+                shop.admin(method, &path, None).await
+            } else {
+                shop.call(method, &path, Some(&token), None).await
+            };
+            assert_eq!((a.status, a.code()), (404, "NOT_FOUND"), "{method} {}…", &path[..path.len().min(40)]);
+        }
+    }
+    // A well-formed number that is nobody's order is not found either, and nothing moved.
+    let a = shop.call("GET", "/orders/20990101000000000001", Some(&token), None).await;
+    assert_eq!((a.status, a.code()), (404, "NOT_FOUND"));
+    assert_eq!(stock(&shop, &sku).await, 4);
+}
+
 async fn operators_search_and_ship(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -653,5 +690,6 @@ on_both_stores!(
     forged_and_mismatched_notifies_change_nothing,
     crashes_between_steps_heal_on_retry,
     bad_orders_are_refused_and_move_nothing,
+    long_and_strange_path_ids_are_not_found,
     operators_search_and_ship,
 );

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::money::Fen;
+use crate::ids::{CouponId, OpenId, OrderNo};
 
 /// The new-customer window: a coupon of that kind is for the first 3 days after a user's
 /// first login (the seed's cold-start "3+1").
@@ -84,16 +85,16 @@ pub enum CouponState {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 /// One coupon a shopper holds.
 pub struct UserCoupon {
-    pub coupon_id: String,
+    pub coupon_id: CouponId,
     pub template_id: String,
-    pub openid: String,
+    pub openid: OpenId,
     pub name: String,
     pub rule: CouponRule,
     pub state: CouponState,
     pub valid_from: i64,
     pub valid_to: i64,
     #[serde(default)]
-    pub order_no: Option<String>,
+    pub order_no: Option<OrderNo>,
     pub claimed_at: i64,
 }
 

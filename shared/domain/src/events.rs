@@ -4,20 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{OrderNo, OutRefundNo, TransactionId};
 use crate::money::Fen;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// An order moved unpaid → paid.
-    PaymentApplied { order_no: String, transaction_id: String, amount: Fen },
+    PaymentApplied { order_no: OrderNo, transaction_id: TransactionId, amount: Fen },
     /// WeChat Pay took money the order cannot keep (it had closed, or was paid already);
     /// the amount is reserved on the order and must go back in full.
-    LatePaymentReceived { order_no: String, transaction_id: String, amount: Fen },
+    LatePaymentReceived { order_no: OrderNo, transaction_id: TransactionId, amount: Fen },
     /// An unpaid order closed; its stock and coupon came back in the same transaction.
-    OrderClosed { order_no: String },
+    OrderClosed { order_no: OrderNo },
     /// WeChat Pay completed a refund.
-    RefundCompleted { order_no: String, out_refund_no: String, amount: Fen },
+    RefundCompleted { order_no: OrderNo, out_refund_no: OutRefundNo, amount: Fen },
 }
 
 impl Event {
@@ -44,13 +45,14 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::id;
 
     #[test]
     fn ids_name_the_change() {
-        let e = Event::LatePaymentReceived { order_no: "N1".into(), transaction_id: "T9".into(), amount: Fen::new(5) };
+        let e = Event::LatePaymentReceived { order_no: id("N00001"), transaction_id: id("T9"), amount: Fen::new(5) };
         assert_eq!(e.id(), "late_payment-T9");
-        assert_eq!(e.order_no(), "N1");
-        let closed = Event::OrderClosed { order_no: "N1".into() };
+        assert_eq!(e.order_no(), "N00001");
+        let closed = Event::OrderClosed { order_no: id("N00001") };
         assert_ne!(closed.id(), e.id());
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod coupon;
 pub mod error;
 pub mod events;
+pub mod ids;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::{SkuKind, StockLevel};
 use super::money::Fen;
 use crate::error::DomainError;
+use crate::ids::{CouponId, OpenId, OrderNo, RequestId, TransactionId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,8 +77,8 @@ pub struct SubOrder {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Order {
-    pub order_no: String,
-    pub openid: String,
+    pub order_no: OrderNo,
+    pub openid: OpenId,
     pub state: OrderState,
     pub lines: Vec<OrderLine>,
     #[serde(default)]
@@ -88,16 +89,16 @@ pub struct Order {
     pub discount: Fen,
     pub payable: Fen,
     #[serde(default)]
-    pub coupon_id: Option<String>,
+    pub coupon_id: Option<CouponId>,
     #[serde(default)]
     pub coupon_template: Option<String>,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub created_at: i64,
     pub expires_at: i64,
     #[serde(default)]
     pub prepay_id: Option<String>,
     #[serde(default)]
-    pub transaction_id: Option<String>,
+    pub transaction_id: Option<TransactionId>,
     #[serde(default)]
     pub paid_at: Option<i64>,
     #[serde(default)]
@@ -144,11 +145,11 @@ impl Order {
     }
 
     /// unpaid → paid by the WeChat Pay transaction `transaction_id`.
-    pub fn paid(&self, transaction_id: &str, paid_at: i64) -> Result<Order, DomainError> {
+    pub fn paid(&self, transaction_id: &TransactionId, paid_at: i64) -> Result<Order, DomainError> {
         self.state.check(OrderState::Paid)?;
         let mut o = self.next();
         o.state = OrderState::Paid;
-        o.transaction_id = Some(transaction_id.to_owned());
+        o.transaction_id = Some(transaction_id.clone());
         o.paid_at = Some(paid_at);
         Ok(o)
     }
@@ -164,13 +165,13 @@ impl Order {
 
     /// A closed order was paid anyway: it stays closed, and the whole payment is reserved
     /// for the refund that sends it back.
-    pub fn paid_after_close(&self, transaction_id: &str, amount: Fen) -> Result<Order, DomainError> {
+    pub fn paid_after_close(&self, transaction_id: &TransactionId, amount: Fen) -> Result<Order, DomainError> {
         if self.state != OrderState::Closed {
             return Err(DomainError::InvalidTransition { from: self.state.as_str(), to: "paid_after_close" });
         }
         let mut o = self.next();
         o.paid_after_close = true;
-        o.transaction_id = Some(transaction_id.to_owned());
+        o.transaction_id = Some(transaction_id.clone());
         o.refund_reserved = o.refund_reserved.checked_add(amount).ok_or(DomainError::Overflow)?;
         Ok(o)
     }
@@ -399,16 +400,18 @@ pub fn demand(lines: &[OrderLine]) -> BTreeMap<String, i64> {
 /// Order numbers: the Shanghai date and time, then random digits; 6-32 characters of
 /// [0-9A-Za-z], as WeChat Pay's out_trade_no wants, and sortable by time. `random` comes
 /// from the caller, so this stays free of I/O.
-pub fn new_order_no(now: i64, random: u128) -> String {
+pub fn new_order_no(now: i64, random: u128) -> OrderNo {
     let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]");
     let stamp = crate::clock::shanghai(now).format(&fmt).unwrap_or_default();
     let r = random % 10u128.pow(10);
-    format!("{stamp}{r:010}")
+    // 14 digits of time and 10 random ones: always a valid order number.
+    OrderNo(format!("{stamp}{r:010}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::id;
     use proptest::prelude::*;
 
     fn lv(wh: &str, shard: u8, n: i64) -> StockLevel {
@@ -472,8 +475,8 @@ mod tests {
 
     fn unpaid(payable: i64) -> Order {
         Order {
-            order_no: "N1".into(),
-            openid: "o1".into(),
+            order_no: id("N00001"),
+            openid: id("o00001"),
             state: OrderState::Unpaid,
             lines: vec![OrderLine {
                 sku_id: "A".into(),
@@ -497,7 +500,7 @@ mod tests {
             payable: Fen::new(payable),
             coupon_id: None,
             coupon_template: None,
-            request_id: "r".into(),
+            request_id: id("req00001"),
             created_at: 0,
             expires_at: 10,
             prepay_id: None,
@@ -516,23 +519,23 @@ mod tests {
     #[test]
     fn the_order_state_machine_refuses_what_it_must() {
         let o = unpaid(500);
-        let paid = o.paid("T1", 5).unwrap();
+        let paid = o.paid(&id("T1"), 5).unwrap();
         assert_eq!((paid.state, paid.version), (OrderState::Paid, 2));
-        assert!(matches!(paid.paid("T2", 6), Err(DomainError::InvalidTransition { .. })), "paid once");
+        assert!(matches!(paid.paid(&id("T2"), 6), Err(DomainError::InvalidTransition { .. })), "paid once");
         assert!(matches!(paid.closed(6), Err(DomainError::InvalidTransition { .. })), "a paid order is not closed");
         let closed = o.closed(11).unwrap();
-        assert!(closed.paid("T1", 12).is_err(), "a closed order is not paid");
-        let late = closed.paid_after_close("T1", Fen::new(500)).unwrap();
+        assert!(closed.paid(&id("T1"), 12).is_err(), "a closed order is not paid");
+        let late = closed.paid_after_close(&id("T1"), Fen::new(500)).unwrap();
         assert_eq!(
             (late.state, late.refund_reserved, late.paid_after_close),
             (OrderState::Closed, Fen::new(500), true)
         );
-        assert!(paid.paid_after_close("T9", Fen::new(1)).is_err());
+        assert!(paid.paid_after_close(&id("T9"), Fen::new(1)).is_err());
     }
 
     #[test]
     fn refunds_never_exceed_what_was_paid() {
-        let paid = unpaid(500).paid("T1", 5).unwrap();
+        let paid = unpaid(500).paid(&id("T1"), 5).unwrap();
         let lines = BTreeMap::from([("A".to_string(), 1)]);
         let r = paid.refund_reserved(Fen::new(300), &lines).unwrap();
         assert_eq!((r.refund_reserved, r.returned_units["A"]), (Fen::new(300), 1));
@@ -551,7 +554,7 @@ mod tests {
 
     #[test]
     fn each_sub_order_ships_once() {
-        let paid = unpaid(500).paid("T1", 5).unwrap();
+        let paid = unpaid(500).paid(&id("T1"), 5).unwrap();
         let ship = || Shipment { carrier: "SF".into(), tracking_no: "1".into(), shipped_at: 9 };
         let shipped = paid.shipped("SH", ship()).unwrap();
         assert_eq!(shipped.shipped("SH", ship()).unwrap_err(), DomainError::AlreadyShipped);

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{OpenId, OrderNo, TransactionId};
 use crate::money::Fen;
 
 /// How the shop learnt of a payment.
@@ -56,9 +57,9 @@ impl PaymentOutcome {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PaymentRecord {
-    pub transaction_id: String,
-    pub order_no: String,
-    pub openid: String,
+    pub transaction_id: TransactionId,
+    pub order_no: OrderNo,
+    pub openid: OpenId,
     pub amount: Fen,
     pub success_time: i64,
     /// The Shanghai business day of `success_time`, as WeChat's bill books it.

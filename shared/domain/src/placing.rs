@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::DomainError;
 use crate::catalog::{Product, Sku, StockLevel};
 use crate::coupon::UserCoupon;
+use crate::ids::{OpenId, OrderNo, RequestId};
 use crate::order::{Order, OrderLine, OrderState, Reservation, allocate, demand, sub_orders};
 use crate::pricing::{gifts, line, price};
 
@@ -60,11 +61,11 @@ impl Catalog {
 /// Who orders what, when.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
-    pub openid: &'a str,
-    pub request_id: &'a str,
+    pub openid: &'a OpenId,
+    pub request_id: &'a RequestId,
     /// Merged and bounded (see [`crate::order::normalise_lines`]).
     pub items: &'a [(String, i64)],
-    pub order_no: String,
+    pub order_no: OrderNo,
     pub now: i64,
     /// How long the unpaid order holds its stock.
     pub hold_secs: i64,
@@ -108,7 +109,7 @@ pub fn plan(
     all.extend(take_gifts.iter().cloned());
     let order = Order {
         order_no: req.order_no.clone(),
-        openid: req.openid.to_owned(),
+        openid: req.openid.clone(),
         state: OrderState::Unpaid,
         lines,
         gifts: gift_lines,
@@ -119,7 +120,7 @@ pub fn plan(
         payable: priced.payable,
         coupon_id: coupon.map(|c| c.coupon_id.clone()),
         coupon_template: coupon.map(|c| c.template_id.clone()),
-        request_id: req.request_id.to_owned(),
+        request_id: req.request_id.clone(),
         created_at: req.now,
         expires_at: req.now + req.hold_secs,
         prepay_id: None,
@@ -141,6 +142,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Component, ProductStatus, SkuKind};
     use crate::coupon::{CouponRule, CouponState};
+    use crate::ids::id;
     use crate::money::Fen;
 
     fn sku(id: &str, product: &str, kind: SkuKind, price: i64, components: &[(&str, u32)]) -> Sku {
@@ -194,7 +196,10 @@ mod tests {
     }
 
     fn req<'a>(items: &'a [(String, i64)]) -> Request<'a> {
-        Request { openid: "o1", request_id: "r1", items, order_no: "N1".into(), now: 100, hold_secs: 1800 }
+        // Leaked: a test's ids live as long as the test process.
+        let openid: &'a OpenId = Box::leak(Box::new(id("o00001")));
+        let request_id: &'a RequestId = Box::leak(Box::new(id("req00001")));
+        Request { openid, request_id, items, order_no: id("N00001"), now: 100, hold_secs: 1800 }
     }
 
     #[test]
@@ -241,9 +246,9 @@ mod tests {
         let one = vec![("A".to_string(), 1)];
         assert!(matches!(plan(&req(&one), &off, &stock, None), Err(DomainError::SkuUnavailable { .. })));
         let used = UserCoupon {
-            coupon_id: "U1".into(),
+            coupon_id: id("U1"),
             template_id: "T1".into(),
-            openid: "o1".into(),
+            openid: id("o00001"),
             name: "c".into(),
             rule: CouponRule::NoThreshold { amount_off: Fen::new(100) },
             state: CouponState::Used,

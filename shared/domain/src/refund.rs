@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ids::{OpenId, OrderNo, OutRefundNo};
 use crate::money::Fen;
 use crate::order::{Order, Reservation};
 
@@ -67,9 +68,9 @@ impl RefundState {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RefundRecord {
-    pub out_refund_no: String,
-    pub order_no: String,
-    pub openid: String,
+    pub out_refund_no: OutRefundNo,
+    pub order_no: OrderNo,
+    pub openid: OpenId,
     pub amount: Fen,
     /// Ordered lines (SKU as ordered → units) whose unshipped units go back to stock.
     #[serde(default)]
@@ -93,7 +94,7 @@ pub struct RefundRecord {
 impl RefundRecord {
     /// A new refund of `order`: a shopper's waits for an operator, anyone else's starts.
     pub fn new(
-        out_refund_no: String,
+        out_refund_no: OutRefundNo,
         order: &Order,
         amount: Fen,
         lines: BTreeMap<String, i64>,

@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::OpenId;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct User {
-    pub openid: String,
+    pub openid: OpenId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
     /// Stored in full for the merchant's service; only [`mask_phone`] output leaves.
@@ -37,7 +39,7 @@ pub fn mask_openid(openid: &str) -> String {
 
 /// An openid as WeChat issues them: 28 URL-safe characters in practice; accept 6 to 64.
 pub fn valid_openid(s: &str) -> bool {
-    (6..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    crate::ids::OpenId::parse(s).is_ok()
 }
 
 #[cfg(test)]

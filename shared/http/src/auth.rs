@@ -2,7 +2,7 @@
 //! injects when the shop trusts it) or an operator (the admin token).
 
 use app::{App, AppError, Code, clock, session, users};
-use domain::user::valid_openid;
+use domain::ids::OpenId;
 
 use crate::Request;
 
@@ -12,18 +12,16 @@ fn bearer(req: &Request) -> Option<&str> {
 
 /// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
 /// configured to trust it, else the session token from `login`.
-pub async fn shopper(app: &App, req: &Request) -> Result<String, AppError> {
+pub async fn shopper(app: &App, req: &Request) -> Result<OpenId, AppError> {
     if let Some(openid) = req.header("x-wx-openid").filter(|_| app.settings.trust_wx_context) {
-        if !valid_openid(openid) {
-            return Err(AppError::unauthorized("X-WX-OPENID is not an openid"));
-        }
-        users::ensure_seen(app, openid, req.header("x-wx-unionid")).await?;
-        return Ok(openid.to_owned());
+        let openid = OpenId::parse(openid).map_err(|_| AppError::unauthorized("X-WX-OPENID is not an openid"))?;
+        users::ensure_seen(app, &openid, req.header("x-wx-unionid")).await?;
+        return Ok(openid);
     }
     let token = bearer(req)
         .ok_or_else(|| AppError::unauthorized("log in first: send Authorization: Bearer <token from /login>"))?;
     match session::verify(&app.settings.session_secret, token, clock::now()) {
-        Ok(c) => Ok(c.sub),
+        Ok(c) => OpenId::parse(&c.sub).map_err(|_| AppError::unauthorized("the session token names no shopper")),
         Err(session::TokenError::Expired) => {
             Err(AppError::new(Code::SessionExpired, "the session expired, log in again"))
         }

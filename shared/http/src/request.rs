@@ -53,6 +53,22 @@ impl Request {
     }
 }
 
+/// Longest path segment: every id the shop issues or accepts (order numbers, refund numbers,
+/// catalog ids, dates) fits in 64 characters.
+pub const MAX_SEGMENT: usize = 64;
+
+/// A path segment that can be an id: 1 to 64 letters, digits or `-_.|*@`.
+pub fn plain_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_SEGMENT
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'|' | b'*' | b'@'))
+}
+
+/// An id from a path, typed; one that cannot be valid names nothing: 404 for `what`.
+pub fn path_id<T: TryFrom<String>>(segment: &str, what: &str) -> Result<T, AppError> {
+    T::try_from(segment.to_owned()).map_err(|_| AppError::not_found(what))
+}
+
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
 }
@@ -92,8 +108,18 @@ pub type Handler = for<'a> fn(&'a App, &'a Request) -> BoxFuture<'a, Result<Resp
 
 pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Response {
     let started = std::time::Instant::now();
-    let mut result = Err(AppError::no_route(&req.method, &req.path));
-    for h in handlers {
+    // Every id a path carries is short and plain; anything else names nothing, and is
+    // answered here the same whichever store is behind (no oversized key reaches one).
+    let plain = req.segments().iter().all(|s| plain_segment(s));
+    let mut result = if plain {
+        Err(AppError::no_route(&req.method, &req.path))
+    } else if req.method == "PUT" {
+        // PUT names what it creates: a name that cannot be one is bad input.
+        Err(AppError::field("path", "ids are 1 to 64 letters, digits or -_.|*@"))
+    } else {
+        Err(AppError::not_found("resource"))
+    };
+    for h in handlers.iter().take(if plain { handlers.len() } else { 0 }) {
         result = h(app, req).await;
         if !matches!(&result, Err(e) if e.is(app::Code::NoRoute)) {
             break;
@@ -101,7 +127,8 @@ pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Respons
     }
     let resp = result.unwrap_or_else(|e| Response::error(&e));
     // The path may carry ids but never a secret; query strings and bodies are not logged.
-    tracing::info!(method = %req.method, path = %req.path, status = resp.status,
+    let path = if plain { req.path.as_str() } else { "<not a path of this shop>" };
+    tracing::info!(method = %req.method, path, status = resp.status,
         ms = started.elapsed().as_millis() as u64, "request");
     resp
 }

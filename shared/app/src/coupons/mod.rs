@@ -9,6 +9,7 @@ use crate::users;
 use domain::clock;
 use domain::coupon::{CouponRule, NEW_CUSTOMER_SECS};
 pub use domain::coupon::{CouponState, CouponTemplate, UserCoupon};
+use domain::ids::{CouponId, OpenId};
 use store::repo;
 use store::{Cond, SharedStore, StoreError};
 
@@ -62,7 +63,7 @@ pub async fn template(store: &SharedStore, id: &str) -> Result<CouponTemplate, A
 /// Claims one coupon of `template_id` for the user. Retries a lost race on the user's
 /// counter; every refusal names the limit that was reached.
 #[tracing::instrument(skip_all, fields(template_id = %template_id))]
-pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Result<UserCoupon, AppError> {
+pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> Result<UserCoupon, AppError> {
     let now = clock::now();
     for _ in 0..5 {
         let t = template(store, template_id).await?;
@@ -79,9 +80,9 @@ pub async fn claim(store: &SharedStore, openid: &str, template_id: &str) -> Resu
         }
         let held = repo::coupons::claims(store.as_ref(), openid, template_id).await?;
         let coupon = UserCoupon {
-            coupon_id: format!("U{}", uuid::Uuid::now_v7().simple()),
+            coupon_id: CouponId::parse(&format!("U{}", uuid::Uuid::now_v7().simple()))?,
             template_id: t.id.clone(),
-            openid: openid.to_owned(),
+            openid: openid.clone(),
             name: t.name.clone(),
             rule: t.rule.clone(),
             state: CouponState::Available,

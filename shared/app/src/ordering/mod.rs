@@ -15,6 +15,7 @@ use domain::DomainError;
 use domain::catalog::SkuKind;
 use domain::clock;
 use domain::events::Event;
+use domain::ids::{CouponId, OpenId, RequestId};
 use domain::order::{LineInput, Order, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines};
 use domain::placing::{self, Catalog, Request};
 use store::repo;
@@ -30,17 +31,10 @@ pub const DAILY_PAYMENTS_BEFORE_VERIFY: i64 = 5;
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     /// The client's id for this attempt: a retry with the same id returns the same order.
-    pub request_id: String,
+    pub request_id: RequestId,
     pub items: Vec<LineInput>,
     #[serde(default)]
-    pub coupon_id: Option<String>,
-}
-
-fn valid_request_id(id: &str) -> Result<(), AppError> {
-    if id.len() < 8 || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(AppError::field("request_id", "must be 8 to 32 letters, digits, '-' or '_'"));
-    }
-    Ok(())
+    pub coupon_id: Option<CouponId>,
 }
 
 pub async fn get(store: &SharedStore, order_no: &str) -> Result<Order, AppError> {
@@ -91,9 +85,8 @@ async fn stock_snapshot(
 /// Places an order: one transaction decrements every counter, locks the coupon, writes the
 /// order and the request id. Returns the order and whether this call created it.
 #[tracing::instrument(skip_all, fields(request_id = %input.request_id))]
-pub async fn place(app: &App, openid: &str, input: PlaceOrder) -> Result<(Order, bool), AppError> {
+pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Order, bool), AppError> {
     let store = &app.store;
-    valid_request_id(&input.request_id)?;
     let items = normalise_lines(&input.items)?;
     if let Some(o) = existing_for_request(store, openid, &input.request_id).await? {
         return Ok((o, false));
@@ -285,7 +278,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     if let Some(c) = &order.coupon_id {
         ops.push(repo::coupons::unlock_op(&order.openid, c, order_no));
     }
-    ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order_no.to_owned() }, now)?);
+    ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order.order_no.clone() }, now)?);
     match store.transact(ops).await {
         Ok(()) => {
             tracing::info!(order_no, "order closed; stock and coupon returned");

@@ -11,6 +11,7 @@ use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
 use domain::events::Event;
+use domain::ids::{OpenId, OrderNo, TransactionId};
 use domain::money::Fen;
 use domain::order::{Order, OrderState};
 pub use domain::payment::{PaymentOutcome, PaymentRecord, PaymentSource};
@@ -34,18 +35,18 @@ pub enum Outcome {
 
 fn record_op(
     tx: &Transaction,
-    tid: &str,
-    order_no: &str,
-    openid: &str,
+    tid: &TransactionId,
+    order_no: &OrderNo,
+    openid: &OpenId,
     source: PaymentSource,
     outcome: PaymentOutcome,
 ) -> Result<TxOp, StoreError> {
     let success_time = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or_else(clock::now);
     let day = clock::business_day(success_time).map(|d| d.to_string()).unwrap_or_default();
     repo::payments::record(&PaymentRecord {
-        transaction_id: tid.to_owned(),
-        order_no: order_no.to_owned(),
-        openid: openid.to_owned(),
+        transaction_id: tid.clone(),
+        order_no: order_no.clone(),
+        openid: openid.clone(),
         amount: Fen::new(tx.amount.as_ref().map(|a| a.total).unwrap_or(0)),
         success_time,
         day,
@@ -63,7 +64,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
     if !tx.is_paid() {
         return Ok(Outcome::NotPaid);
     }
-    let Some(tid) = tx.transaction_id.clone() else {
+    let Some(tid) = tx.transaction_id.as_deref().and_then(|t| TransactionId::parse(t).ok()) else {
         cases::record(
             store,
             CaseKind::PaymentWithoutTransactionId,
@@ -141,7 +142,12 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
     Err(AppError::new(Code::Conflict, "the order kept changing; the payment will be retried"))
 }
 
-fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: PaymentSource) -> Result<Vec<TxOp>, StoreError> {
+fn paid_ops(
+    tx: &Transaction,
+    tid: &TransactionId,
+    order: &Order,
+    source: PaymentSource,
+) -> Result<Vec<TxOp>, StoreError> {
     let now = clock::now();
     let paid_at = tx.success_time.as_deref().and_then(parse_rfc3339).unwrap_or(now);
     let paid = order.paid(tid, paid_at).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -154,11 +160,8 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: PaymentSource) -
     if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
         ops.extend(repo::coupons::use_ops(&order.openid, c, t, &order.order_no));
     }
-    let event = Event::PaymentApplied {
-        order_no: order.order_no.clone(),
-        transaction_id: tid.to_owned(),
-        amount: order.payable,
-    };
+    let event =
+        Event::PaymentApplied { order_no: order.order_no.clone(), transaction_id: tid.clone(), amount: order.payable };
     ops.push(repo::outbox::append(&event, now)?);
     Ok(ops)
 }
@@ -170,7 +173,7 @@ fn paid_ops(tx: &Transaction, tid: &str, order: &Order, source: PaymentSource) -
 async fn late_payment(
     app: &App,
     tx: &Transaction,
-    tid: &str,
+    tid: &TransactionId,
     order: &Order,
     source: PaymentSource,
     kind: PaymentOutcome,
@@ -193,7 +196,7 @@ async fn late_payment(
     }
     let event = Event::LatePaymentReceived {
         order_no: order.order_no.clone(),
-        transaction_id: tid.to_owned(),
+        transaction_id: tid.clone(),
         amount: Fen::new(amount),
     };
     ops.push(repo::outbox::append(&event, clock::now())?);

@@ -91,9 +91,10 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     let local_pay: Vec<PaymentRecord> = all(store, keys::payments_on(day)).await?;
     let local_ref: Vec<RefundRecord> = all(store, keys::refunds_on(day)).await?;
     // Every recorded payment is matched against the bill; the books count those that took money.
-    let mut pays: HashMap<String, &PaymentRecord> = local_pay.iter().map(|p| (p.transaction_id.clone(), p)).collect();
+    let mut pays: HashMap<String, &PaymentRecord> =
+        local_pay.iter().map(|p| (p.transaction_id.to_string(), p)).collect();
     let counted: Vec<&PaymentRecord> = local_pay.iter().filter(|p| p.outcome.took_money()).collect();
-    let mut refs: HashMap<String, &RefundRecord> = local_ref.iter().map(|r| (r.out_refund_no.clone(), r)).collect();
+    let mut refs: HashMap<String, &RefundRecord> = local_ref.iter().map(|r| (r.out_refund_no.to_string(), r)).collect();
     let mut report = Report {
         day: day.to_owned(),
         wechat: Totals::default(),

@@ -17,6 +17,7 @@ use crate::ordering;
 use domain::clock;
 use domain::coupon::CouponState;
 use domain::events::Event;
+use domain::ids::{OutRefundNo, RequestId};
 use domain::money::Fen;
 use domain::order::OrderState;
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
@@ -29,7 +30,7 @@ use wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
-    pub request_id: String,
+    pub request_id: RequestId,
     /// Money only, no stock back.
     #[serde(default)]
     pub amount_fen: Option<i64>,
@@ -84,13 +85,7 @@ pub async fn create(
     by: Actor,
 ) -> Result<RefundRecord, AppError> {
     let store = &app.store;
-    if input.request_id.len() < 8
-        || input.request_id.len() > 32
-        || !input.request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(AppError::field("request_id", "must be 8 to 32 letters, digits, '-' or '_'"));
-    }
-    let out_refund_no = format!("R{order_no}-{}", input.request_id);
+    let out_refund_no = OutRefundNo::parse(&format!("R{order_no}-{}", input.request_id))?;
     for _ in 0..3 {
         let order = match openid {
             Some(o) => ordering::get_own(store, o, order_no).await?,
@@ -236,8 +231,8 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppErro
     let order = ordering::get(&app.store, &r.order_no).await?;
     let req = RefundRequest {
         transaction_id: None,
-        out_trade_no: Some(r.order_no.clone()),
-        out_refund_no: r.out_refund_no.clone(),
+        out_trade_no: Some(r.order_no.to_string()),
+        out_refund_no: r.out_refund_no.to_string(),
         reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
         notify_url: app.settings.pay.as_ref().map(|p| p.notify_url.clone()),
         amount: RefundAmountRequest { refund: r.amount.fen(), total: order.payable.fen(), currency: "CNY".into() },
@@ -281,8 +276,8 @@ pub async fn refund_late_payment(
     transaction_id: &str,
     amount: Fen,
 ) -> Result<RefundRecord, AppError> {
-    let out_refund_no =
-        format!("RL{}", transaction_id.chars().rev().take(30).collect::<String>().chars().rev().collect::<String>());
+    let tail: String = transaction_id.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+    let out_refund_no = OutRefundNo::parse(&format!("RL{tail}"))?;
     let r = match get_opt(&app.store, order_no, &out_refund_no).await? {
         Some(r) => r,
         None => {
@@ -401,8 +396,8 @@ pub async fn complete(
             }
         }
         let event = Event::RefundCompleted {
-            order_no: order_no.to_owned(),
-            out_refund_no: out_refund_no.to_owned(),
+            order_no: r.order_no.clone(),
+            out_refund_no: r.out_refund_no.clone(),
             amount: r.amount,
         };
         ops.push(repo::outbox::append(&event, now)?);

@@ -5,14 +5,15 @@ use serde_json::json;
 use crate::App;
 use crate::error::AppError;
 use domain::clock;
+use domain::ids::OpenId;
 use domain::user::User;
 use store::{Cond, StoreError, Update, from_item, keys, to_item};
 
 /// Creates the user on first sight; `true` when this call created it.
-pub async fn ensure(app: &App, openid: &str, unionid: Option<&str>) -> Result<bool, AppError> {
+pub async fn ensure(app: &App, openid: &OpenId, unionid: Option<&str>) -> Result<bool, AppError> {
     let now = clock::now();
     let user = User {
-        openid: openid.to_owned(),
+        openid: openid.clone(),
         unionid: unionid.map(str::to_owned),
         phone: None,
         phone_verified_at: None,
@@ -29,7 +30,7 @@ pub async fn ensure(app: &App, openid: &str, unionid: Option<&str>) -> Result<bo
 
 /// Makes sure a shopper the platform vouches for exists: a read first, since the
 /// conditional create is a write and this runs on every call.
-pub async fn ensure_seen(app: &App, openid: &str, unionid: Option<&str>) -> Result<(), AppError> {
+pub async fn ensure_seen(app: &App, openid: &OpenId, unionid: Option<&str>) -> Result<(), AppError> {
     if app.store.get(&keys::user(openid)).await?.is_none() {
         ensure(app, openid, unionid).await?;
     }
@@ -38,7 +39,12 @@ pub async fn ensure_seen(app: &App, openid: &str, unionid: Option<&str>) -> Resu
 
 /// Records a login: creates the user or stamps the login time, and keeps the session_key.
 #[tracing::instrument(skip_all)]
-pub async fn record_login(app: &App, openid: &str, unionid: Option<&str>, session_key: &str) -> Result<bool, AppError> {
+pub async fn record_login(
+    app: &App,
+    openid: &OpenId,
+    unionid: Option<&str>,
+    session_key: &str,
+) -> Result<bool, AppError> {
     let created = ensure(app, openid, unionid).await?;
     if !created {
         let mut upd = Update::new().set("last_login_at", clock::now());

@@ -10,6 +10,7 @@ use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::{clock, session, users};
+use domain::ids::OpenId;
 use domain::user::{User, mask_openid, mask_phone};
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
@@ -50,7 +51,9 @@ async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
     let body: CodeBody = req.json()?;
     let code = valid_code(&body.code)?;
     let s = app.wechat.code2session(code).await?;
-    let created = users::record_login(app, &s.openid, s.unionid.as_deref(), &s.session_key).await?;
+    // WeChat's answer is parsed like any input: an openid that is not one stops here.
+    let openid = OpenId::parse(&s.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
+    let created = users::record_login(app, &openid, s.unionid.as_deref(), &s.session_key).await?;
     let (token, expires_at) =
         session::issue(&app.settings.session_secret, &s.openid, clock::now(), app.settings.session_ttl_secs);
     tracing::info!(user = %mask_openid(&s.openid), new_user = created, "login");
@@ -68,7 +71,7 @@ struct Profile {
 impl From<User> for Profile {
     fn from(u: User) -> Self {
         Profile {
-            openid: u.openid,
+            openid: u.openid.into(),
             phone: u.phone.as_deref().map(mask_phone),
             phone_verified_at: u.phone_verified_at,
             created_at: u.created_at,

@@ -6,12 +6,14 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use crate::auth::{operator, page_limit, shopper};
+use crate::request::path_id;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::cases;
 use app::ordering::{self as orders, PlaceOrder, ShipInput};
 use app::refunds;
+use domain::ids::OrderNo;
 use domain::order::OrderState;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
@@ -41,6 +43,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&orders::list_mine(&app.store, &openid, page_limit(req)?, cursor()).await?)
         }
         ("GET", ["orders", no]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             // Refunds first: a refund's completion and the order's totals commit together, so
             // an order read after its refunds never shows less than they do.
@@ -49,10 +52,12 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&json!({ "order": order, "refunds": refunds }))
         }
         ("POST", ["orders", no, "pay"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             Response::ok(&orders::pay(app, &openid, no).await?)
         }
         ("POST", ["orders", no, "cancel"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             Response::ok(&orders::cancel(app, &openid, no).await?)
         }
@@ -61,12 +66,14 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&orders::search(&app.store, state_param(req)?, page_limit(req)?, cursor()).await?)
         }
         ("GET", ["admin", "orders", no]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req)?;
             let refunds = refunds::of_order(&app.store, no).await?;
             let order = orders::get(&app.store, no).await?;
             Response::ok(&json!({ "order": order, "refunds": refunds }))
         }
         ("POST", ["admin", "orders", no, "shipments", warehouse]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req)?;
             Response::ok(&orders::ship(&app.store, no, warehouse, req.json::<ShipInput>()?).await?)
         }

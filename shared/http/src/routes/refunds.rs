@@ -6,10 +6,12 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use crate::auth::{operator, page_limit, shopper};
+use crate::request::path_id;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::refunds::{self, Actor, RefundInput, RefundState};
+use domain::ids::{OrderNo, OutRefundNo};
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -18,11 +20,13 @@ pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Respo
 async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["orders", no, "refunds"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             let r = refunds::create(app, no, Some(&openid), req.json::<RefundInput>()?, Actor::Shopper).await?;
             Response::json(202, &r)
         }
         ("GET", ["orders", no, "refunds"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             app::ordering::get_own(&app.store, &openid, no).await?;
             Response::ok(&json!({ "items": refunds::of_order(&app.store, no).await? }))
@@ -44,14 +48,19 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&json!({ "items": items, "next": next }))
         }
         ("POST", ["admin", "orders", no, "refunds"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req)?;
             Response::json(202, &refunds::create(app, no, None, req.json::<RefundInput>()?, Actor::Operator).await?)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "approve"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
             operator(app, req)?;
             Response::ok(&refunds::approve(app, no, out_refund_no).await?)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "refuse"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
             operator(app, req)?;
             Response::ok(&refunds::refuse(app, no, out_refund_no).await?)
         }
