@@ -408,6 +408,57 @@ pub fn new_order_no(now: i64, random: u128) -> OrderNo {
     OrderNo(format!("{stamp}{r:010}"))
 }
 
+/// Orders for the tests of this crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::ids::id;
+
+    /// An unpaid order of `quantity` units of SKU `A` at `payable` each, in warehouse `SH`.
+    pub(crate) fn unpaid(payable: i64, quantity: i64) -> Order {
+        Order {
+            order_no: id("N00001"),
+            openid: id("o00001"),
+            state: OrderState::Unpaid,
+            lines: vec![OrderLine {
+                sku_id: "A".into(),
+                product_id: "P".into(),
+                name: "A".into(),
+                kind: SkuKind::Main,
+                unit_price: Fen::new(payable),
+                quantity,
+                amount: Fen::new(payable * quantity),
+                components: vec![],
+            }],
+            gifts: vec![],
+            sub_orders: vec![SubOrder {
+                warehouse_id: "SH".into(),
+                items: BTreeMap::from([("A".into(), quantity)]),
+                shipment: None,
+            }],
+            reservations: vec![],
+            subtotal: Fen::new(payable * quantity),
+            discount: Fen::ZERO,
+            payable: Fen::new(payable * quantity),
+            coupon_id: None,
+            coupon_template: None,
+            request_id: id("req00001"),
+            created_at: 0,
+            expires_at: 10,
+            prepay_id: None,
+            transaction_id: None,
+            paid_at: None,
+            closed_at: None,
+            refund_reserved: Fen::ZERO,
+            refunded: Fen::ZERO,
+            returned_units: BTreeMap::new(),
+            restocked: vec![],
+            paid_after_close: false,
+            version: 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,46 +525,7 @@ mod tests {
     }
 
     fn unpaid(payable: i64) -> Order {
-        Order {
-            order_no: id("N00001"),
-            openid: id("o00001"),
-            state: OrderState::Unpaid,
-            lines: vec![OrderLine {
-                sku_id: "A".into(),
-                product_id: "P".into(),
-                name: "A".into(),
-                kind: SkuKind::Main,
-                unit_price: Fen::new(payable),
-                quantity: 1,
-                amount: Fen::new(payable),
-                components: vec![],
-            }],
-            gifts: vec![],
-            sub_orders: vec![SubOrder {
-                warehouse_id: "SH".into(),
-                items: BTreeMap::from([("A".into(), 1)]),
-                shipment: None,
-            }],
-            reservations: vec![],
-            subtotal: Fen::new(payable),
-            discount: Fen::ZERO,
-            payable: Fen::new(payable),
-            coupon_id: None,
-            coupon_template: None,
-            request_id: id("req00001"),
-            created_at: 0,
-            expires_at: 10,
-            prepay_id: None,
-            transaction_id: None,
-            paid_at: None,
-            closed_at: None,
-            refund_reserved: Fen::ZERO,
-            refunded: Fen::ZERO,
-            returned_units: BTreeMap::new(),
-            restocked: vec![],
-            paid_after_close: false,
-            version: 1,
-        }
+        fixtures::unpaid(payable, 1)
     }
 
     #[test]

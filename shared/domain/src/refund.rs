@@ -171,18 +171,19 @@ pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<
             .find(|l| &l.sku_id == sku)
             .ok_or_else(|| DomainError::invalid("lines", format!("{sku} is not in this order")))?;
         let already = order.returned_units.get(sku).copied().unwrap_or(0);
-        if *n < 1 || already + n > line.quantity {
-            return Err(DomainError::invalid(
-                "lines",
-                format!("at most {} more units of {sku} can be refunded", line.quantity - already),
-            ));
+        let left = line.quantity.saturating_sub(already).max(0);
+        // Shoppers send these numbers: compare, never add, so no value overflows.
+        if *n < 1 || *n > left {
+            return Err(DomainError::invalid("lines", format!("at most {left} more units of {sku} can be refunded")));
         }
-        list += line.unit_price.fen() * n;
+        let amount = line.unit_price.checked_mul(*n).ok_or(DomainError::Overflow)?;
+        list = list.checked_add(amount.fen()).ok_or(DomainError::Overflow)?;
     }
     if order.subtotal.fen() == 0 {
         return Ok(Fen::ZERO);
     }
-    Ok(Fen::new((i128::from(list) * i128::from(order.payable.fen()) / i128::from(order.subtotal.fen())) as i64))
+    let share = i128::from(list) * i128::from(order.payable.fen()) / i128::from(order.subtotal.fen());
+    i64::try_from(share).map(Fen::new).map_err(|_| DomainError::Overflow)
 }
 
 /// Counters to give back for a refund's lines: units of unshipped sub-orders, never one that
@@ -224,6 +225,22 @@ pub fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refund_lines_from_shoppers_never_overflow() {
+        let mut order = crate::order::fixtures::unpaid(1000, 3).paid(&crate::ids::id("T1"), 1).unwrap();
+        // A 10% coupon, and one unit already returned.
+        order.discount = Fen::new(300);
+        order.payable = Fen::new(2700);
+        order.returned_units.insert("A".to_string(), 1);
+        let of = |n: i64| amount_for_lines(&order, &BTreeMap::from([("A".to_string(), n)]));
+        // The coupon's discount is shared: 2 units of 10 yuan on a 10% cheaper order.
+        assert_eq!(of(2), Ok(Fen::new(1800)));
+        for n in [3, i64::MAX, i64::MIN, 0, -1] {
+            assert!(matches!(of(n), Err(DomainError::Invalid { .. })), "{n}");
+        }
+        assert!(amount_for_lines(&order, &BTreeMap::from([("Z".to_string(), 1)])).is_err());
+    }
 
     #[test]
     fn the_state_machine_allows_only_its_moves() {
