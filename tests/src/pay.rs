@@ -51,6 +51,7 @@ impl Drop for Rig {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trust {
     PublicKey,
     Certificates,

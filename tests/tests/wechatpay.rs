@@ -178,6 +178,28 @@ async fn during_a_switch_notifies_signed_by_either_key_verify() {
     assert!(rig.received.lock().unwrap().refused.is_empty());
 }
 
+/// Every trust configuration takes a notify signed by each key it can come to trust, with no
+/// download beforehand: a certificate serial it has not seen makes it download the
+/// certificates, and that download is checked with the public key WeChat Pay signs it with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifies_signed_either_way_verify_in_every_configuration() {
+    for (trust, signers) in [
+        (Trust::PublicKey, vec![SignWith::Certificate, SignWith::PublicKey]),
+        (Trust::Both, vec![SignWith::Certificate, SignWith::PublicKey]),
+        (Trust::Certificates, vec![SignWith::Certificate]),
+    ] {
+        for sign_with in signers {
+            let rig = Rig::start(trust).await;
+            rig.faults(Faults { sign_with, ..Default::default() });
+            let no = order_no();
+            rig.client.prepay(&no, "双模", 100, OPENID, later(), None).await.unwrap();
+            rig.pay(&no, None).await;
+            assert!(rig.wait_for(1, false).await, "{trust:?} refused a notify signed with {sign_with:?}");
+            assert!(rig.received.lock().unwrap().refused.is_empty(), "{trust:?} / {sign_with:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notify_from_an_unseen_certificate_fetches_certificates_once() {
     // Configured with the public key only, the shop meets a certificate serial it has not

@@ -374,10 +374,12 @@ pub async fn api(State(sim): State<Sim>, req: Request) -> Response {
             }
         };
     }
-    if method == "GET" && segs == ["v3", "certificates"] {
-        return signed_response(&pay, 200, Some(certificates(&pay)), true);
-    }
     let use_cert = use_cert_for(&pay, requested_serial.as_deref());
+    if method == "GET" && segs == ["v3", "certificates"] {
+        // Signed like any answer: with the public key when the merchant asks for it by its
+        // id, as WeChat Pay does for a merchant that has one.
+        return signed_response(&pay, 200, Some(certificates(&pay)), use_cert);
+    }
     let (status, answer) = route(&sim, &method, &segs, &query, &body, &host).await;
     signed_response(&pay, status, answer, use_cert)
 }

@@ -66,6 +66,13 @@ impl Verifier {
         }
     }
 
+    /// A verifier trusting every key this one trusts (for checking a download of new keys
+    /// with the keys already trusted as well as the new ones).
+    pub fn snapshot(&self) -> Verifier {
+        let keys = self.keys.read().map(|k| k.clone()).unwrap_or_default();
+        Verifier { keys: RwLock::new(keys) }
+    }
+
     pub fn knows(&self, serial: &str) -> bool {
         self.keys.read().map(|k| k.contains_key(&serial.to_ascii_uppercase())).unwrap_or(false)
     }
