@@ -226,7 +226,43 @@ async fn reconciliation_completes_a_refund_whose_notify_was_lost(b: Backend) {
     assert!(again.body["differences"].as_array().unwrap().is_empty(), "booked on WeChat's day: {}", again.body);
 }
 
+/// A day without a trade has no bill at WeChat Pay ("no statement"): once the bill is due it
+/// reconciles to an empty report, unless the shop itself took money that day (a difference).
+/// A day still to come is refused before WeChat is asked.
+async fn quiet_days_reconcile_and_future_days_are_refused(b: Backend) {
+    let shop = Shop::start(b).await;
+    let quiet = domain::clock::business_day(domain::clock::now() - 3 * 86_400).unwrap().to_string();
+    let r = shop.admin("POST", &format!("/admin/reconciliation/{quiet}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["wechat"]["payments"], json!(0));
+    assert_eq!(r.body["local"]["payments"], json!(0));
+    assert!(r.body["differences"].as_array().unwrap().is_empty(), "{}", r.body);
+    let stored = shop.admin("GET", &format!("/admin/reconciliation/{quiet}"), None).await;
+    assert_eq!((stored.status, &stored.body["day"]), (200, &json!(quiet)));
+
+    // The shop recorded a payment on a day WeChat Pay has no trade: that is a difference.
+    let at = domain::clock::now() - 4 * 86_400;
+    let day = domain::clock::business_day(at).unwrap().to_string();
+    let ghost = json!({"transaction_id": "4200QUIET", "order_no": "2000quiet", "openid": "oQuietShopper01", "amount": 500,
+        "success_time": at, "day": day, "source": "notify", "outcome": "applied", "recorded_at": at});
+    let item =
+        store::to_item(&keys::payment("4200QUIET"), Some(keys::payment_gsi1(&day, "4200QUIET")), &ghost).unwrap();
+    shop.app.store.put(item, None).await.unwrap();
+    let r = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let diffs = r.body["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!((&diffs[0]["kind"], &diffs[0]["local_fen"]), (&json!("missing_at_wechat"), &json!(500)));
+
+    let future = domain::clock::business_day(domain::clock::now() + 2 * 86_400).unwrap().to_string();
+    let f = shop.admin("POST", &format!("/admin/reconciliation/{future}"), None).await;
+    assert_eq!((f.status, f.code()), (400, "INVALID_INPUT"), "{}", f.body);
+    let none = shop.admin("GET", &format!("/admin/reconciliation/{future}"), None).await;
+    assert_eq!(none.status, 404, "no report is stored for a refused day");
+}
+
 on_both_stores!(
+    quiet_days_reconcile_and_future_days_are_refused,
     reconciliation_completes_a_refund_whose_notify_was_lost,
     many_shoppers_never_exceed_the_total,
     one_shopper_on_several_phones_gets_their_share,

@@ -93,6 +93,10 @@ pub(super) fn trade_bill(
             },
         ));
     }
+    if rows.is_empty() {
+        // A day without a successful trade has no bill at all.
+        return err(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在");
+    }
     rows.sort_by(|a, b| (a.0, &a.1.out_trade_no).cmp(&(b.0, &b.1.out_trade_no)));
     let text = bill::render(&rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>());
     let bytes = if query.get("tar_type").map(String::as_str) == Some("GZIP") {

@@ -13,6 +13,7 @@ use crate::payments::{self, Outcome, PaymentOutcome, PaymentRecord};
 use crate::refunds::{self, RefundRecord};
 use domain::clock;
 use store::{Query, SharedStore, from_item, keys, to_item};
+use wechat::pay::bill::Bill;
 use wechat::pay::client::ErrorCode;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +68,18 @@ fn bill_time(s: &str) -> Option<i64> {
     time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_offset(clock::SHANGHAI).unix_timestamp())
 }
 
+/// A `YYYY-MM-DD` business day.
+pub fn parse_day(day: &str) -> Result<time::Date, AppError> {
+    time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| AppError::field("day", "must be a date YYYY-MM-DD"))
+}
+
+/// When WeChat Pay publishes a day's bill: 10:00 Beijing time the next day.
+pub fn bill_due(day: time::Date) -> i64 {
+    let next = day.next_day().unwrap_or(day);
+    next.with_hms(10, 0, 0).map(|t| t.assume_offset(clock::SHANGHAI).unix_timestamp()).unwrap_or(i64::MAX)
+}
+
 /// The business day before `now` (what the daily schedule reconciles).
 pub fn yesterday(now: i64) -> String {
     clock::business_day(now - 86_400).map(|d| d.to_string()).unwrap_or_default()
@@ -75,17 +88,26 @@ pub fn yesterday(now: i64) -> String {
 #[tracing::instrument(skip_all, fields(day = %day))]
 pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     let client = app.pay()?;
+    let now = clock::now();
+    let date = parse_day(day)?;
+    if Some(date) > clock::business_day(now) {
+        return Err(AppError::field("day", "is in the future; a day's bill exists from 10:00 the next day"));
+    }
     tracing::info!(day, "reconciliation: fetching the trade bill");
-    let loc = client.trade_bill(day).await.map_err(|e| match e.verified_kind() {
-        Some(ErrorCode::NoStatementExist | ErrorCode::StatementCreating) => {
-            AppError::new(Code::BillNotReady, format!("WeChat Pay has not published the bill of {day} yet"))
+    let not_ready = || AppError::new(Code::BillNotReady, format!("WeChat Pay has not published the bill of {day} yet"));
+    let bill = match client.trade_bill(day).await {
+        Ok(loc) => client
+            .download_bill(&loc)
+            .await
+            .map_err(|e| AppError::new(Code::PayUnavailable, format!("the bill could not be read: {e}")))?,
+        // No statement once the bill is due: WeChat Pay had no trade that day. The shop's own
+        // payments and refunds of the day (if any) are then the differences.
+        Err(e) if e.verified_kind() == Some(ErrorCode::NoStatementExist) && now >= bill_due(date) => Bill::default(),
+        Err(e) if matches!(e.verified_kind(), Some(ErrorCode::NoStatementExist | ErrorCode::StatementCreating)) => {
+            return Err(not_ready());
         }
-        _ => AppError::new(Code::PayUnavailable, format!("the trade bill could not be fetched: {e}")),
-    })?;
-    let bill = client
-        .download_bill(&loc)
-        .await
-        .map_err(|e| AppError::new(Code::PayUnavailable, format!("the bill could not be read: {e}")))?;
+        Err(e) => return Err(AppError::new(Code::PayUnavailable, format!("the trade bill could not be fetched: {e}"))),
+    };
     tracing::info!(day, rows = bill.rows.len(), "reconciliation: bill downloaded");
     let store = &app.store;
     let local_pay: Vec<PaymentRecord> = all(store, keys::payments_on(day)).await?;

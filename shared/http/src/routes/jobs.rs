@@ -70,9 +70,7 @@ pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Respo
 }
 
 fn valid_day(d: &str) -> Result<&str, AppError> {
-    time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
-        .map(|_| d)
-        .map_err(|_| AppError::field("day", "must be a date YYYY-MM-DD"))
+    reconcile::parse_day(d).map(|_| d)
 }
 
 async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
