@@ -599,6 +599,31 @@ async fn long_and_strange_path_ids_are_not_found(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 4);
 }
 
+/// One order the closer cannot handle (here a record that no longer parses) is counted and
+/// left for the next run; the orders after it still close and give their stock back.
+async fn the_closer_goes_on_past_an_order_it_cannot_handle(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("stuck").await;
+    let mut nos = Vec::new();
+    for _ in 0..3 {
+        nos.push(no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await));
+    }
+    assert_eq!(stock(&shop, &sku).await, 2);
+    // The oldest order's record is damaged.
+    let damaged = store::Update::new().set("payable", "not money");
+    shop.app.store.update(&store::keys::order(&nos[0]), damaged, None).await.unwrap();
+    let later = domain::clock::now() + 10_000;
+    let report = app::ordering::close_expired(&shop.app, later, 100).await.unwrap();
+    assert_eq!((report.examined, report.closed, report.failed), (3, 2, 1), "{report:?}");
+    assert_eq!(stock(&shop, &sku).await, 4, "the two orders after it gave their units back");
+    for n in &nos[1..] {
+        assert_eq!(order(&shop, n).await["order"]["state"], json!("closed"));
+    }
+    let again = app::ordering::close_expired(&shop.app, later, 100).await.unwrap();
+    assert_eq!((again.examined, again.closed, again.failed), (1, 0, 1), "{again:?}");
+}
+
 async fn operators_search_and_ship(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -691,5 +716,6 @@ on_both_stores!(
     crashes_between_steps_heal_on_retry,
     bad_orders_are_refused_and_move_nothing,
     long_and_strange_path_ids_are_not_found,
+    the_closer_goes_on_past_an_order_it_cannot_handle,
     operators_search_and_ship,
 );

@@ -309,33 +309,55 @@ pub struct CloseReport {
     pub closed: usize,
     pub paid: usize,
     pub retry: usize,
+    /// Orders that could not be handled this run (left for the next).
+    pub failed: usize,
 }
+
+/// Orders the closer handles at once.
+const CLOSE_PARALLEL: usize = 8;
 
 /// The scheduled closer: every unpaid order past its expiry, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn close_expired(app: &App, now: i64, max: usize) -> Result<CloseReport, AppError> {
     let mut report = CloseReport::default();
     let mut after = None;
-    'pages: loop {
-        let page = app.store.query(Query::gsi1(keys::orders_with_state("unpaid")).limit(100).after(after)).await?;
-        for item in page.items {
-            let o: Order = from_item(item)?;
-            if o.expires_at > now {
-                break 'pages;
+    loop {
+        let (listed, next) = repo::orders::unpaid_by_expiry(app.store.as_ref(), 100, after).await?;
+        let due: Vec<String> = listed
+            .iter()
+            .take_while(|(_, expires_at)| *expires_at <= now)
+            .take(max.saturating_sub(report.examined))
+            .map(|(no, _)| no.clone())
+            .collect();
+        let reached_the_future = due.len() < listed.len();
+        report.examined += due.len();
+        // Each order on its own, a few at a time: one that fails is counted and left for the
+        // next run, and the others still close.
+        let mut running = tokio::task::JoinSet::new();
+        for chunk in due.chunks(CLOSE_PARALLEL) {
+            for no in chunk {
+                let (app, no) = (app.clone(), no.clone());
+                running.spawn(async move { (close_one(&app, &no).await, no) });
             }
-            report.examined += 1;
-            match close_one(app, &o.order_no).await? {
-                CloseOutcome::Closed => report.closed += 1,
-                CloseOutcome::Paid => report.paid += 1,
-                CloseOutcome::Retry => report.retry += 1,
-                CloseOutcome::Unchanged => {}
-            }
-            if report.examined >= max {
-                break 'pages;
+            while let Some(done) = running.join_next().await {
+                match done {
+                    Ok((Ok(CloseOutcome::Closed), _)) => report.closed += 1,
+                    Ok((Ok(CloseOutcome::Paid), _)) => report.paid += 1,
+                    Ok((Ok(CloseOutcome::Retry), _)) => report.retry += 1,
+                    Ok((Ok(CloseOutcome::Unchanged), _)) => {}
+                    Ok((Err(e), no)) => {
+                        tracing::warn!(error = %e, order_no = %no, "closing failed; the next run tries again");
+                        report.failed += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "a close task panicked");
+                        report.failed += 1;
+                    }
+                }
             }
         }
-        after = page.next;
-        if after.is_none() {
+        after = next;
+        if after.is_none() || reached_the_future || report.examined >= max {
             break;
         }
     }
@@ -344,6 +366,7 @@ pub async fn close_expired(app: &App, now: i64, max: usize) -> Result<CloseRepor
         closed = report.closed,
         paid = report.paid,
         retry = report.retry,
+        failed = report.failed,
         "closer run"
     );
     Ok(report)

@@ -436,24 +436,45 @@ pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<Ref
 /// between reserving and calling), and asks WeChat about ones whose notify never came.
 #[tracing::instrument(skip_all)]
 pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError> {
-    let (pending, _) = with_state(&app.store, RefundState::Processing, 100, None).await?;
     let mut n = 0;
-    for r in pending.into_iter().filter(|r| r.updated_at <= older_than) {
-        n += 1;
-        if r.refund_id.is_none() {
-            execute(app, r).await?;
-        } else if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
-            match w.status.as_str() {
-                "SUCCESS" => {
-                    complete(app, &r.order_no, &r.out_refund_no, w.success_time.as_deref().and_then(parse_rfc3339))
-                        .await?;
+    // Every refund still in flight, page by page, and the abnormal ones too: WeChat Pay may
+    // still settle those (the shopper's account is restored, or the operator retried there).
+    for state in [RefundState::Processing, RefundState::Abnormal] {
+        let mut after = None;
+        loop {
+            let (page, next) = with_state(&app.store, state, 100, after).await?;
+            for r in page.into_iter().filter(|r| r.updated_at <= older_than) {
+                n += 1;
+                let no = r.out_refund_no.clone();
+                if let Err(e) = retry_one(app, r).await {
+                    tracing::warn!(error = %e, out_refund_no = %no, "refund retry failed; the next sweep tries again");
                 }
-                "CLOSED" => {
-                    close(app, &r.order_no, &r.out_refund_no).await?;
-                }
-                _ => {}
+            }
+            after = next;
+            if after.is_none() {
+                break;
             }
         }
     }
     Ok(n)
+}
+
+async fn retry_one(app: &App, r: RefundRecord) -> Result<(), AppError> {
+    if r.refund_id.is_none() && r.state == RefundState::Processing {
+        execute(app, r).await?;
+        return Ok(());
+    }
+    if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
+        match w.status.as_str() {
+            "SUCCESS" => {
+                let at = w.success_time.as_deref().and_then(parse_rfc3339);
+                complete(app, &r.order_no, &r.out_refund_no, at).await?;
+            }
+            "CLOSED" => {
+                close(app, &r.order_no, &r.out_refund_no).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use domain::catalog::STOCK_ATTR;
 use domain::order::{Order, OrderState, Reservation};
 use domain::placing::Plan;
 
-use crate::{Cond, Item, Result, Store, TxOp, Update, from_item, keys, to_item};
+use crate::{Cond, Item, Query, Result, Store, TxOp, Update, from_item, keys, table, to_item};
 
 /// The item an order is stored as: under its number, indexed by state (unpaid ones by
 /// expiry, for the closer; others by creation).
@@ -117,4 +117,26 @@ pub async fn placed_by_request(store: &dyn Store, openid: &str, request_id: &str
         Some(no) => get(store, no).await,
         None => Ok(None),
     }
+}
+
+/// Unpaid orders by expiry, oldest first: `(order_no, expires_at)` read from the index key
+/// alone, so one record that no longer parses cannot stop the closer. The index may lag:
+/// the closer reads each order itself before acting.
+pub async fn unpaid_by_expiry(
+    store: &dyn Store,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<(String, i64)>, Option<String>)> {
+    let page = store
+        .query(Query::gsi1(keys::orders_with_state(OrderState::Unpaid.as_str())).limit(limit).after(after))
+        .await?;
+    let due = page
+        .items
+        .iter()
+        .filter_map(|i| {
+            let (at, no) = i.get(table::GSI1_SK)?.as_str()?.split_once('#')?;
+            Some((no.to_owned(), at.parse().ok()?))
+        })
+        .collect();
+    Ok((due, page.next))
 }
