@@ -17,6 +17,16 @@ async fn app() -> app::App {
     app::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
 }
 
+/// A documented path with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "X1")
+        .replace("{no}", "20990101000000000001")
+        .replace("{sku}", "S1")
+        .replace("{warehouse}", "W1")
+        .replace("{out_refund_no}", "R1")
+        .replace("{day}", "2026-01-01")
+}
+
 #[tokio::test]
 async fn every_documented_route_exists() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(root("docs/openapi.json")).unwrap()).unwrap();
@@ -24,14 +34,7 @@ async fn every_documented_route_exists() {
     let mut count = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path
-                .replace("{id}", "X1")
-                .replace("{no}", "20990101000000000001")
-                .replace("{sku}", "S1")
-                .replace("{warehouse}", "W1")
-                .replace("{out_refund_no}", "R1")
-                .replace("{day}", "2026-01-01");
-            let req = Request::new(method, &concrete);
+            let req = Request::new(method, &concrete(path));
             let resp = dispatch(&app, hosting::routes::ALL, &req).await;
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             assert_ne!(body["error"]["code"], json!("NO_ROUTE"), "{method} {path} is documented but not routed");
@@ -90,6 +93,126 @@ fn every_function_binary_is_deployed() {
         .filter(|n| n != "local")
         .collect();
     assert_eq!(deployed, built);
+}
+
+/// One HTTP API route of the template: its path pattern, method and function binary.
+struct Route {
+    segments: Vec<String>,
+    method: String,
+    binary: String,
+}
+
+impl Route {
+    /// How API Gateway ranks a match: a route without a greedy variable before one with, then
+    /// more literal segments, then an exact method before ANY. `None`: no match.
+    fn rank(&self, method: &str, path: &[&str]) -> Option<(bool, usize, bool)> {
+        let method_ok = self.method == "ANY" || self.method.eq_ignore_ascii_case(method);
+        if !method_ok {
+            return None;
+        }
+        let greedy = self.segments.last().is_some_and(|s| s.ends_with("+}"));
+        let fixed = if greedy { &self.segments[..self.segments.len() - 1] } else { &self.segments[..] };
+        let fits = if greedy { path.len() > fixed.len() } else { path.len() == fixed.len() };
+        if !fits {
+            return None;
+        }
+        let mut literals = 0;
+        for (pat, seg) in fixed.iter().zip(path) {
+            if pat.starts_with('{') {
+                continue;
+            }
+            if pat != seg {
+                return None;
+            }
+            literals += 1;
+        }
+        Some((!greedy, literals, self.method != "ANY"))
+    }
+}
+
+fn template_routes() -> Vec<Route> {
+    let t = yaml("template.yaml");
+    let mut out = Vec::new();
+    for r in t["Resources"].as_mapping().unwrap().values() {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
+        for ev in events.values().filter(|e| e["Type"].as_str() == Some("HttpApi")) {
+            let path = ev["Properties"]["Path"].as_str().unwrap();
+            out.push(Route {
+                segments: path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                method: ev["Properties"]["Method"].as_str().unwrap().to_ascii_uppercase(),
+                binary: binary.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// On AWS each route of the HTTP API goes to one function: every documented path and method
+/// must reach a function that serves it (the one API Gateway picks, as it picks it).
+#[tokio::test]
+async fn every_documented_route_is_routed_to_a_function_that_serves_it() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(root("docs/openapi.json")).unwrap()).unwrap();
+    let routes = template_routes();
+    let app = app().await;
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let concrete = concrete(path);
+            let segs: Vec<&str> = concrete.split('/').filter(|s| !s.is_empty()).collect();
+            let best = routes.iter().filter_map(|r| r.rank(method, &segs).map(|k| (k, r))).max_by_key(|(k, _)| *k);
+            let Some((_, route)) = best else { panic!("{method} {path}: no route in template.yaml") };
+            let handlers = hosting::routes::of_function(&route.binary)
+                .unwrap_or_else(|| panic!("{}: not in hosting::routes::FUNCTIONS", route.binary));
+            let resp = dispatch(&app, handlers, &Request::new(method, &concrete)).await;
+            let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            assert_ne!(
+                body["error"]["code"],
+                json!("NO_ROUTE"),
+                "{method} {path} goes to the {} function, which does not serve it",
+                route.binary
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+    // Every function binary is in the table the binaries look themselves up in.
+    for (name, _) in hosting::routes::FUNCTIONS {
+        assert!(routes.iter().any(|r| r.binary == *name), "{name} has no route");
+    }
+}
+
+/// A scheduled function on Lambda takes its schedule's events and its operator routes alike,
+/// and does not ask for a retry of input it refuses.
+#[tokio::test]
+async fn scheduled_functions_take_schedules_and_their_routes() {
+    let app = app().await;
+    let api = |path: &str, auth: &str| {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"authorization": auth},
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
+                "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "01/Dec/2026:10:00:00 +0000", "timeEpoch": 0},
+            "isBase64Encoded": false
+        })
+    };
+    let admin = format!("Bearer {}", e2e::ADMIN_TOKEN);
+    let outbox = hosting::routes::jobs::deliver_outbox;
+    let answer = hosting::run::job_invocation(&app, outbox, api("/admin/jobs/outbox", &admin)).await.unwrap();
+    assert_eq!(answer["statusCode"], json!(200), "{answer}");
+    let refused = hosting::run::job_invocation(&app, outbox, api("/admin/jobs/outbox", "Bearer nope")).await.unwrap();
+    assert_eq!(refused["statusCode"], json!(401));
+    // The schedule's own event runs the job.
+    let swept = hosting::run::job_invocation(&app, outbox, json!({"source": "aws.events"})).await.unwrap();
+    assert_eq!(swept["delivered"], json!(0), "{swept}");
+    // A day that is no date is refused, not retried.
+    let recon = hosting::routes::jobs::reconcile_day;
+    let bad = hosting::run::job_invocation(&app, recon, json!({"day": "yesterday"})).await.unwrap();
+    assert_eq!(bad["error"]["code"], json!("INVALID_INPUT"));
 }
 
 #[tokio::test]

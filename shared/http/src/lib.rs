@@ -13,4 +13,4 @@ pub mod worker;
 
 pub use app::config::Uses;
 pub use request::{Handler, Request, Response, dispatch};
-pub use run::{app_from_env, init_tracing, run, run_job, serve};
+pub use run::{app_from_env, init_tracing, run, run_function, run_job, serve};

@@ -37,6 +37,18 @@ pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
     })
 }
 
+/// The whole `main` of an HTTP function binary: serves the handlers `routes::FUNCTIONS`
+/// gives its name.
+pub async fn run_function(name: &str, uses: Uses) -> ExitCode {
+    match crate::routes::of_function(name) {
+        Some(handlers) => run(handlers, uses).await,
+        None => {
+            eprintln!("no function named {name} in hosting::routes::FUNCTIONS");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// The whole `main` of a function binary.
 pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
     init_tracing();
@@ -81,16 +93,7 @@ pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
         let app = &app;
         let run = lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-                match job(app, &ev.payload).await {
-                    Ok(v) => Ok(v),
-                    // Failing the invocation makes Lambda (or the stream) try again: worth it
-                    // only when the cause may pass.
-                    Err(e) if e.retryable() => Err(lambda_runtime::Error::from(e.to_string())),
-                    Err(e) => {
-                        tracing::error!(error = %e, "job refused its input; not retried");
-                        Ok(serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
-                    }
-                }
+                job_invocation(app, job, ev.payload).await.map_err(lambda_runtime::Error::from)
             },
         ))
         .await;
@@ -103,4 +106,38 @@ pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
         };
     }
     serve(app, vec![crate::routes::jobs::handler]).await
+}
+
+/// One Lambda invocation of a scheduled function: an API Gateway (payload v2) event is one of
+/// its operator routes; anything else (a schedule, a stream batch, `{"day": …}`) runs the
+/// job. `Err` fails the invocation so Lambda or the stream tries again: only for a cause that
+/// may pass; a job that refuses its input answers with the error instead.
+pub async fn job_invocation(
+    app: &App,
+    job: crate::routes::jobs::Job,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    if payload.get("requestContext").is_some() && payload.get("rawPath").is_some() {
+        return Ok(http_event(app, payload).await);
+    }
+    match job(app, &payload).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.retryable() => Err(e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "job refused its input; not retried");
+            Ok(serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
+        }
+    }
+}
+
+/// Answers an API Gateway (payload v2) event with the jobs' routes.
+async fn http_event(app: &App, payload: serde_json::Value) -> serde_json::Value {
+    let resp = match serde_json::from_value(payload) {
+        Ok(ev) => match lambda::from_event(ev) {
+            Ok(req) => crate::request::dispatch(app, &[crate::routes::jobs::handler], &req).await,
+            Err(e) => crate::Response::error(&e),
+        },
+        Err(_) => crate::Response::error(&app::AppError::bad_request("not an API Gateway event")),
+    };
+    serde_json::to_value(lambda::to_event(resp)).unwrap_or(serde_json::Value::Null)
 }
