@@ -100,6 +100,18 @@ async fn publishing_runs_the_ad_copy_check(b: Backend) {
     assert_eq!((e.status, e.code()), (422, "AD_COPY_VIOLATION"));
     let e = shop.admin("PATCH", &format!("/admin/skus/{sku_id}"), Some(json!({"name": "顶级套装"}))).await;
     assert_eq!((e.status, e.code()), (422, "AD_COPY_VIOLATION"));
+    // Spaced out, hidden by zero-width characters, full-width or traditional: still refused.
+    for (text, word) in [
+        ("国 家 级工艺", "国家级"),
+        ("最\u{200b}佳口感", "最佳"),
+        ("國家級工藝", "国家级"),
+        ("全網最低", "全网最低"),
+        ("好评率１００％", "100%"),
+    ] {
+        let e = shop.admin("PATCH", &format!("/admin/products/{p}"), Some(json!({"description": text}))).await;
+        assert_eq!((e.status, e.code()), (422, "AD_COPY_VIOLATION"), "{text:?}");
+        assert_eq!(e.body["error"]["details"]["words"], json!([word]), "{text:?}");
+    }
 }
 
 async fn only_products_on_sale_are_shown(b: Backend) {
