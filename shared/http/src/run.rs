@@ -10,9 +10,44 @@ use app::App;
 use app::config::Settings;
 pub use app::config::Uses;
 
-pub fn init_tracing() {
+/// Libraries whose wire logs print whole requests and answers (items with phone numbers,
+/// headers with credentials): kept at `warn` whatever `RUST_LOG` asks.
+const WIRE_LOGGERS: &[&str] = &[
+    "aws_config",
+    "aws_runtime",
+    "aws_sdk_dynamodb",
+    "aws_sigv4",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_types",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "tower",
+    "tower_http",
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+];
+
+/// The log filter for `spec` (a `RUST_LOG` value): what it asks for, except the wire logs of
+/// the HTTP and AWS clients, which never go below `warn`.
+pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in WIRE_LOGGERS {
+        if let Ok(d) = format!("{target}=warn").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    filter
+}
+
+pub fn init_tracing() {
+    let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // JSON in the cloud, where logs are parsed; readable lines on a terminal.
     let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
