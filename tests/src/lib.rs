@@ -58,7 +58,7 @@ pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
         move |k| {
             Some(
                 match k {
-                    "WECHAT_APPID" => "wx0000000000000001",
+                    "WECHAT_APPID" => pay::APPID,
                     "WECHAT_APP_SECRET" => "sim-app-secret",
                     "SESSION_SECRET" => "test-session-secret-0123456789abcdef",
                     "ADMIN_TOKEN" => ADMIN_TOKEN,
@@ -168,19 +168,29 @@ impl Shop {
     /// A call as the shopper `openid`, through WeChat Cloud Hosting's identity header (the
     /// shop must be started trusting it).
     pub async fn call_as(&self, openid: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
-        self.send(method, path, ("X-WX-OPENID", openid.to_owned()), body).await
+        self.send(method, path, &Self::cloud_hosting(openid), body).await
+    }
+
+    /// The headers WeChat Cloud Hosting puts on a `wx.cloud.callContainer` request.
+    pub fn cloud_hosting(openid: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("X-WX-OPENID", openid.to_owned()),
+            ("X-WX-APPID", pay::APPID.to_owned()),
+            ("X-WX-SOURCE", "callContainer".to_owned()),
+            ("X-WX-ENV", "prod-shop".to_owned()),
+        ]
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let auth = token.map(|t| format!("Bearer {t}")).unwrap_or_default();
-        self.send(method, path, ("Authorization", auth), body).await
+        self.send(method, path, &[("Authorization", auth)], body).await
     }
 
-    async fn send(&self, method: &str, path: &str, header: (&str, String), body: Option<Value>) -> Answer {
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, String)], body: Option<Value>) -> Answer {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if !header.1.is_empty() {
-            req = req.header(header.0, header.1);
+        for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+            req = req.header(*name, value);
         }
         if let Some(b) = body {
             req = req.json(&b);

@@ -114,12 +114,36 @@ async fn session_tokens_are_checked(b: Backend) {
 async fn cloud_hosting_identity_header_is_trusted_when_configured(b: Backend) {
     let shop = Shop::start_with(b, true).await;
     let openid = shop.sim.sim.openid_for("frank");
-    let r = shop.http.get(format!("{}/me", shop.base)).header("X-WX-OPENID", &openid).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["openid"], json!(openid));
-    let bad = shop.http.get(format!("{}/me", shop.base)).header("X-WX-OPENID", "not an openid!").send().await.unwrap();
-    assert_eq!(bad.status(), 401);
+    let me = shop.send("GET", "/me", &Shop::cloud_hosting(&openid), None).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["openid"], json!(openid));
+    let bad = shop.send("GET", "/me", &Shop::cloud_hosting("not an openid!"), None).await;
+    assert_eq!(bad.status, 401);
+}
+
+/// X-WX-OPENID is WeChat Cloud Hosting's word only when the request came through WeChat for
+/// this mini-program and carries no token of its own; otherwise anyone could send it.
+async fn forged_platform_identity_is_not_trusted(b: Backend) {
+    let shop = Shop::start_with(b, true).await;
+    let victim = shop.sim.sim.openid_for("victim");
+    let without = |name: &str| -> Vec<(&'static str, String)> {
+        Shop::cloud_hosting(&victim).into_iter().filter(|(n, _)| *n != name).collect()
+    };
+    let no_source = shop.send("GET", "/me", &without("X-WX-SOURCE"), None).await;
+    assert_eq!(no_source.status, 401, "no X-WX-SOURCE: not from WeChat");
+    let mut other_app = without("X-WX-APPID");
+    other_app.push(("X-WX-APPID", "wx9999999999999999".into()));
+    assert_eq!(shop.send("GET", "/me", &other_app, None).await.status, 401, "another mini-program's user");
+    assert_eq!(shop.send("GET", "/me", &without("X-WX-APPID"), None).await.status, 401);
+    // A shopper's own token wins over a header naming someone else.
+    let token = shop.login("mallory").await;
+    let mut both = Shop::cloud_hosting(&victim);
+    both.push(("Authorization", format!("Bearer {token}")));
+    let me = shop.send("GET", "/me", &both, None).await;
+    assert_eq!(me.body["openid"], json!(shop.sim.sim.openid_for("mallory")));
+    // Not trusted at all unless configured.
+    let plain = Shop::start(b).await;
+    assert_eq!(plain.send("GET", "/me", &Shop::cloud_hosting(&victim), None).await.status, 401);
 }
 
 async fn phone_number_is_verified_and_masked(b: Backend) {
@@ -157,5 +181,6 @@ on_both_stores!(
     unreachable_wechat_is_unavailable,
     session_tokens_are_checked,
     cloud_hosting_identity_header_is_trusted_when_configured,
+    forged_platform_identity_is_not_trusted,
     phone_number_is_verified_and_masked,
 );

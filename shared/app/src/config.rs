@@ -118,6 +118,12 @@ impl Settings {
         let pay_verify_window_secs = secs("PAY_VERIFY_WINDOW_SECS", 600, 30, 86_400);
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
+                // Behind API Gateway anyone can send X-WX-OPENID: only WeChat Cloud Hosting
+                // sets it (and strips a client's).
+                problems.push("TRUST_WX_CONTEXT=1 is for WeChat Cloud Hosting, never on Lambda".into());
+                false
+            }
             Some("1") | Some("true") => true,
             Some(_) => {
                 problems.push("TRUST_WX_CONTEXT must be 1 or 0".into());
@@ -294,6 +300,14 @@ mod tests {
         pairs.extend([("STORE", "redis"), ("PORT", "x"), ("TRUST_WX_CONTEXT", "yes")]);
         let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err().to_string();
         assert!(text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT"));
+    }
+
+    #[test]
+    fn platform_identity_is_never_trusted_on_lambda() {
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([("TRUST_WX_CONTEXT", "1"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]);
+        let e = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
+        assert!(e.to_string().contains("TRUST_WX_CONTEXT"), "{e}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn bearer(req: &Request) -> Option<&str> {
 /// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
 /// configured to trust it, else the session token from `login`.
 pub async fn shopper(app: &App, req: &Request) -> Result<OpenId, AppError> {
-    if let Some(openid) = req.header("x-wx-openid").filter(|_| app.settings.trust_wx_context) {
+    if let Some(openid) = platform_openid(app, req) {
         let openid = OpenId::parse(openid).map_err(|_| AppError::unauthorized("X-WX-OPENID is not an openid"))?;
         users::ensure_seen(app, &openid, req.header("x-wx-unionid")).await?;
         return Ok(openid);
@@ -27,6 +27,19 @@ pub async fn shopper(app: &App, req: &Request) -> Result<OpenId, AppError> {
         }
         Err(e) => Err(AppError::unauthorized(e.to_string())),
     }
+}
+
+/// The openid WeChat Cloud Hosting vouches for, when the shop trusts it: only on a request
+/// that came through WeChat (`X-WX-SOURCE` is set), for this mini-program (`X-WX-APPID`),
+/// and carries no session token of its own. Anything else is an ordinary request.
+fn platform_openid<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
+    if !app.settings.trust_wx_context || bearer(req).is_some() || req.header("x-wx-source").is_none() {
+        return None;
+    }
+    if req.header("x-wx-appid") != Some(app.settings.wechat.appid.as_str()) {
+        return None;
+    }
+    req.header("x-wx-openid")
 }
 
 /// Operator calls carry `Authorization: Bearer <ADMIN_TOKEN>`.
