@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shop locally: the WeChat simulator and every function on one port, on the
-# embedded store (data/shop.db), with the sample catalog. Ctrl-C stops both.
+# embedded store (data/shop.db) or, with STORE=dynamodb, on DynamoDB Local, with the sample
+# catalog. Ctrl-C stops them all.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -25,9 +26,16 @@ export WECHATPAY_PUBLIC_KEY_ID="${WECHATPAY_PUBLIC_KEY_ID:-PUB_KEY_ID_0114232099
 export WECHATPAY_PUBLIC_KEY_FILE="${WECHATPAY_PUBLIC_KEY_FILE:-$SIM_KEY_DIR/wechatpay_public_key.pem}"
 export WECHATPAY_NOTIFY_URL="${WECHATPAY_NOTIFY_URL:-http://127.0.0.1:$PORT/pay/notify}"
 rm -f "$WECHATPAY_PUBLIC_KEY_FILE"
+# STORE=dynamodb scripts/run-local.sh: the same shop on DynamoDB Local (in memory), which it
+# starts here; the shop makes its table on first start.
+if [ "${STORE:-embedded}" = dynamodb ] && [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
+  ddb_start
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  export AWS_REGION="${AWS_REGION:-ap-shanghai-local}"
+fi
 target/release/wechat-sim &
 SIM_PID=$!
-trap 'kill $SIM_PID 2>/dev/null || true' EXIT
+trap 'kill $SIM_PID 2>/dev/null || true; ddb_stop' EXIT
 for _ in $(seq 1 100); do [ -s "$WECHATPAY_PUBLIC_KEY_FILE" ] && break; sleep 0.1; done
 log "shop on http://127.0.0.1:$PORT (operator token: $ADMIN_TOKEN); WeChat simulator on $WECHAT_API_BASE"
 log "try: curl -s -XPOST localhost:$PORT/login -d '{\"code\":\"alice.1\"}'"

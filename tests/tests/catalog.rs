@@ -300,7 +300,11 @@ async fn access_is_checked(b: Backend) {
         assert_eq!(shop.call(m, path, None, None).await.status, 401, "{m} {path}");
         assert_eq!(shop.call(m, path, Some(&token), None).await.status, 401, "a shopper token is no operator token");
     }
-    assert_eq!(shop.call("GET", "/products", None, None).await.status, 401);
+    // The catalog is open before login (a share link, WeChat search): the list and a product.
+    let open = shop.call("GET", "/products", None, None).await;
+    assert_eq!(open.status, 200, "{}", open.body);
+    assert_eq!(shop.call("GET", "/products/Pnope", None, None).await.status, 404);
+    assert_eq!(shop.call("GET", "/cart", None, None).await.status, 401, "the cart is the shopper's own");
     let unknown = shop.call("GET", "/nowhere", None, None).await;
     assert_eq!((unknown.status, unknown.code()), (404, "NO_ROUTE"));
     let big = "x".repeat(hosting::request::MAX_BODY + 1);

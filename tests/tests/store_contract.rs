@@ -339,3 +339,21 @@ on_both_stores!(
     parallel_decrements_never_oversell,
     parallel_transactions_never_oversell,
 );
+
+/// `STORE=dynamodb` on DynamoDB Local makes the table on first start, so the shop runs there
+/// as it runs on the embedded store; a second start finds it.
+#[tokio::test]
+async fn the_shop_makes_its_table_on_dynamodb_local() {
+    let _ = e2e::store(Backend::Dynamo).await; // sets the local credentials
+    let settings = store::StoreSettings {
+        kind: store::StoreKind::Dynamodb,
+        path: std::path::PathBuf::new(),
+        table: format!("fresh-{}", uuid::Uuid::new_v4().simple()),
+        endpoint: Some(e2e::dynamodb_endpoint()),
+    };
+    let first = store::open(&settings).await.expect("the table is made");
+    let k = Key::new("P", "S");
+    first.put(item("P", "S", json!({ "n": 1 })), None).await.unwrap();
+    let again = store::open(&settings).await.expect("a second start finds the table");
+    assert_eq!(again.get(&k).await.unwrap().unwrap()["n"], json!(1));
+}

@@ -75,6 +75,16 @@ fn template_table_matches_the_store() {
 }
 
 #[test]
+fn the_api_is_throttled_and_the_notify_keeps_its_capacity() {
+    let t = yaml("template.yaml");
+    let api = &t["Resources"]["ShopApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(api["ThrottlingRateLimit"].as_u64().is_some_and(|n| n > 0), "the HTTP API has a rate limit");
+    assert!(api["ThrottlingBurstLimit"].as_u64().is_some_and(|n| n > 0), "and a burst limit");
+    let notify = &t["Resources"]["PayNotifyFunction"]["Properties"];
+    assert!(notify["ReservedConcurrentExecutions"].as_u64().is_some_and(|n| n >= 10), "notify capacity is reserved");
+}
+
+#[test]
 fn every_function_binary_is_deployed() {
     let t = yaml("template.yaml");
     let deployed: BTreeSet<String> = t["Resources"]
@@ -219,10 +229,10 @@ async fn scheduled_functions_take_schedules_and_their_routes() {
 async fn lambda_events_reach_the_handlers() {
     // The shape API Gateway HTTP APIs send (payload format 2.0).
     let event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/products", "rawQueryString": "limit=0",
+        "version": "2.0", "routeKey": "$default", "rawPath": "/me", "rawQueryString": "limit=0",
         "headers": {"authorization": "Bearer nope", "content-type": "application/json"},
         "requestContext": {"accountId": "123", "apiId": "api", "domainName": "x", "domainPrefix": "x",
-            "http": {"method": "GET", "path": "/products", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
+            "http": {"method": "GET", "path": "/me", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
             "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:10:00:00 +0000", "timeEpoch": 0},
         "isBase64Encoded": false
     });

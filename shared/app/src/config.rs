@@ -89,6 +89,10 @@ impl Settings {
                 StoreKind::Embedded
             }
         };
+        if kind == StoreKind::Embedded && get("AWS_LAMBDA_RUNTIME_API").is_some() {
+            // Each Lambda instance would keep its own file: orders and stock would diverge.
+            problems.push("the embedded store serves one instance only; on Lambda set STORE=dynamodb".into());
+        }
         let port = match get("PORT").map(|p| p.parse::<u16>()) {
             None => 9000,
             Some(Ok(p)) => p,
@@ -303,9 +307,19 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_store_is_refused_on_lambda() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
+        let e = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
+        assert!(e.to_string().contains("STORE=dynamodb"), "{e}");
+        pairs.push(("STORE", "dynamodb"));
+        assert!(Settings::from_lookup(lookup(&pairs), Uses::WeChat).is_ok());
+    }
+
+    #[test]
     fn platform_identity_is_never_trusted_on_lambda() {
         let mut pairs = GOOD.to_vec();
-        pairs.extend([("TRUST_WX_CONTEXT", "1"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]);
+        pairs.extend([("TRUST_WX_CONTEXT", "1"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), ("STORE", "dynamodb")]);
         let e = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
         assert!(e.to_string().contains("TRUST_WX_CONTEXT"), "{e}");
     }

@@ -34,6 +34,21 @@ impl DynamoStore {
         Self { client: Client::new(&conf), table: table.to_owned() }
     }
 
+    /// [`Self::create_table`] unless the table exists already.
+    pub async fn create_table_if_missing(&self) -> Result<()> {
+        match self.client.describe_table().table_name(&self.table).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                match self.create_table().await {
+                    // Another instance made it meanwhile.
+                    Err(StoreError::Backend(m)) if m.contains("ResourceInUse") => Ok(()),
+                    other => other,
+                }
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     /// Creates the table as `template.yaml` declares it (for DynamoDB Local and tests).
     pub async fn create_table(&self) -> Result<()> {
         let s = |n: &str| {

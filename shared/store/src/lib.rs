@@ -172,7 +172,13 @@ pub async fn open(settings: &StoreSettings) -> Result<SharedStore> {
     Ok(match settings.kind {
         StoreKind::Embedded => Arc::new(embedded::EmbeddedStore::open(&settings.path)?),
         StoreKind::Dynamodb => {
-            Arc::new(dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await)
+            let store = dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await;
+            // Against DynamoDB Local (an endpoint is set) the table is made on first start;
+            // on AWS the template owns it.
+            if settings.endpoint.is_some() {
+                store.create_table_if_missing().await?;
+            }
+            Arc::new(store)
         }
     })
 }
