@@ -624,6 +624,57 @@ async fn the_closer_goes_on_past_an_order_it_cannot_handle(b: Backend) {
     assert_eq!((again.examined, again.closed, again.failed), (1, 0, 1), "{again:?}");
 }
 
+/// Nobody keeps stock from others by ordering and never paying: three orders may wait for
+/// payment at once, one SKU's units across them are capped, and placing is rationed per
+/// minute. Each refusal is 429 with its own code, and moves nothing.
+async fn one_shopper_cannot_hoard_stock(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 500)]).await;
+    let token = shop.login("hoarder").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 20}])).await));
+    }
+    let fourth = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!((fourth.status, fourth.code()), (429, "TOO_MANY_OPEN_ORDERS"), "{}", fourth.body);
+    assert_eq!(stock(&shop, &sku).await, 440, "the refused order took nothing");
+    // Cancelling one frees its place; paying one does too.
+    assert_eq!(shop.call("POST", &format!("/orders/{}/cancel", open[0]), Some(&token), None).await.status, 200);
+    let again = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    pay_and_wait(&shop, &token, &open[1]).await;
+    // Units: 20 + 1 held now; 99 of one SKU at most across unpaid orders.
+    let too_many = place(&shop, &token, json!([{"sku_id": sku, "quantity": 79}])).await;
+    assert_eq!((too_many.status, too_many.code()), (429, "HOLDING_LIMIT"), "{}", too_many.body);
+    assert_eq!(too_many.body["error"]["details"]["sku_id"], json!(sku));
+    let fits = place(&shop, &token, json!([{"sku_id": sku, "quantity": 78}])).await;
+    assert_eq!(fits.status, 201, "{}", fits.body);
+    // Another shopper is not held back by this one.
+    let other = shop.login("neighbour").await;
+    assert_eq!(place(&shop, &other, json!([{"sku_id": sku, "quantity": 99}])).await.status, 201);
+
+    // Placing is rationed: a shop allowing 2 a minute refuses the third attempt.
+    let mut settings = (*shop.app.settings).clone();
+    settings.limits.places_per_minute = 2;
+    let strict = app::App::new(shop.app.store.clone(), settings).unwrap();
+    let secs = domain::clock::now() % 60;
+    if secs >= 57 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
+    }
+    let who = domain::ids::OpenId::parse("oRationedShopper0001").unwrap();
+    let attempt = |i: usize| {
+        let input: app::ordering::PlaceOrder = serde_json::from_value(
+            json!({"request_id": format!("rationed-{i:04}"), "items": [{"sku_id": sku, "quantity": 1}]}),
+        )
+        .unwrap();
+        app::ordering::place(&strict, &who, input)
+    };
+    assert!(attempt(1).await.is_ok());
+    assert!(attempt(2).await.is_ok());
+    let third = attempt(3).await.unwrap_err();
+    assert_eq!(third.code.as_str(), "PLACE_RATE_LIMITED");
+}
+
 async fn operators_search_and_ship(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -717,5 +768,6 @@ on_both_stores!(
     bad_orders_are_refused_and_move_nothing,
     long_and_strange_path_ids_are_not_found,
     the_closer_goes_on_past_an_order_it_cannot_handle,
+    one_shopper_cannot_hoard_stock,
     operators_search_and_ship,
 );

@@ -88,6 +88,11 @@ async fn conditions_compare_like_dynamodb(b: Backend) {
         (Cond::eq("state", "unpaid").and(Cond::ge("n", 1)), true),
         (Cond::eq("state", "unpaid").and(Cond::ge("n", 9)), false),
         (Cond::And(vec![]), true),
+        (Cond::Missing("n".into()).or(Cond::le("n", 5)), true),
+        (Cond::Missing("n".into()).or(Cond::le("n", 4)), false),
+        (Cond::Missing("absent".into()).or(Cond::le("absent", 0)), true),
+        (Cond::eq("state", "paid").or(Cond::eq("state", "unpaid").and(Cond::ge("n", 5))), true),
+        (Cond::Or(vec![]), false),
     ];
     for (i, (c, expect)) in cases.into_iter().enumerate() {
         let got = s.update(&k, set(), Some(c.clone())).await;

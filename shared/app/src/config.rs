@@ -30,6 +30,8 @@ pub struct Settings {
     pub order_ttl_secs: i64,
     /// How recent a phone verification must be to pass the daily-payments risk rule.
     pub pay_verify_window_secs: i64,
+    /// What one shopper may hold unpaid at once.
+    pub limits: domain::placing::Limits,
 }
 
 impl std::fmt::Debug for Settings {
@@ -120,6 +122,20 @@ impl Settings {
         // WeChat Pay's time_expire must lie at least a minute ahead; a day is plenty.
         let order_ttl_secs = secs("ORDER_EXPIRY_SECS", 1800, 60, 86_400);
         let pay_verify_window_secs = secs("PAY_VERIFY_WINDOW_SECS", 600, 30, 86_400);
+        let defaults = domain::placing::Limits::default();
+        let mut count = |k: &str, default: i64, max: i64| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (1..=max).contains(&n) => n,
+            Some(_) => {
+                problems.push(format!("{k} must be a whole number from 1 to {max}"));
+                default
+            }
+        };
+        let limits = domain::placing::Limits {
+            open_orders: count("MAX_OPEN_ORDERS", defaults.open_orders, 1_000),
+            units_per_sku: count("MAX_HELD_UNITS", defaults.units_per_sku, 100_000),
+            places_per_minute: count("PLACE_ORDERS_PER_MINUTE", defaults.places_per_minute, 100_000),
+        };
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -162,6 +178,7 @@ impl Settings {
             pay,
             order_ttl_secs,
             pay_verify_window_secs,
+            limits,
         })
     }
 }

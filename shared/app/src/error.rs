@@ -55,6 +55,9 @@ codes! {
     CouponNotActive => "COUPON_NOT_ACTIVE",
     CouponLimitReached => "COUPON_LIMIT_REACHED",
     BillNotReady => "BILL_NOT_READY",
+    TooManyOpenOrders => "TOO_MANY_OPEN_ORDERS",
+    HoldingLimit => "HOLDING_LIMIT",
+    PlaceRateLimited => "PLACE_RATE_LIMITED",
     CouponNotApplicable => "COUPON_NOT_APPLICABLE",
     SkuUnavailable => "SKU_UNAVAILABLE",
     NoSku => "NO_SKU",
@@ -162,6 +165,10 @@ impl From<DomainError> for AppError {
             DomainError::NotShippable { .. } => AppError::new(Code::NotShippable, message),
             DomainError::AlreadyShipped => AppError::new(Code::AlreadyShipped, message),
             DomainError::NoSuchSubOrder => AppError::not_found("sub-order"),
+            DomainError::HoldingLimit { sku, .. } => {
+                AppError::new(Code::HoldingLimit, message).with_details(json!({ "sku_id": sku }))
+            }
+            DomainError::TooManyOpenOrders { .. } => AppError::new(Code::TooManyOpenOrders, message),
             DomainError::InvalidTransition { .. } => AppError::new(Code::InvalidTransition, message),
             DomainError::Overflow => AppError::bad_request(message),
         }

@@ -31,6 +31,11 @@ pub enum DomainError {
     AlreadyShipped,
     #[error("sub-order not found")]
     NoSuchSubOrder,
+    /// The shopper would hold more than `units` of `sku` in unpaid orders.
+    #[error("at most {units} units of {sku} may wait for payment at once; pay or cancel an order first")]
+    HoldingLimit { sku: String, units: i64 },
+    #[error("at most {orders} orders may wait for payment at once; pay or cancel one first")]
+    TooManyOpenOrders { orders: i64 },
     #[error("amounts overflow")]
     Overflow,
 }

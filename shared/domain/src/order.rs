@@ -119,6 +119,10 @@ pub struct Order {
     /// Set when a payment arrived after the order had closed.
     #[serde(default)]
     pub paid_after_close: bool,
+    /// Whether the order counts against its shopper's limits on unpaid orders (set at
+    /// placement; orders placed before the limits existed do not).
+    #[serde(default)]
+    pub holds: bool,
     /// Bumped by every write; whole-order rewrites are conditioned on it.
     #[serde(default)]
     pub version: i64,
@@ -454,6 +458,7 @@ pub(crate) mod fixtures {
             returned_units: BTreeMap::new(),
             restocked: vec![],
             paid_after_close: false,
+            holds: true,
             version: 1,
         }
     }

@@ -58,6 +58,23 @@ impl Catalog {
     }
 }
 
+/// What one shopper may hold unpaid at once, so nobody can keep stock from others by
+/// ordering and never paying: open unpaid orders, units of one SKU across them, and how often
+/// they may place an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub open_orders: i64,
+    pub units_per_sku: i64,
+    pub places_per_minute: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // One full order of any SKU fits; three orders may wait for payment at once.
+        Limits { open_orders: 3, units_per_sku: crate::order::MAX_QUANTITY, places_per_minute: 10 }
+    }
+}
+
 /// Who orders what, when.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
@@ -69,6 +86,7 @@ pub struct Request<'a> {
     pub now: i64,
     /// How long the unpaid order holds its stock.
     pub hold_secs: i64,
+    pub limits: Limits,
 }
 
 /// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
@@ -90,6 +108,9 @@ pub fn plan(
     coupon: Option<&UserCoupon>,
 ) -> Result<Plan, DomainError> {
     let (lines, mut gift_lines) = catalog.lines(req.items)?;
+    if let Some(l) = lines.iter().find(|l| l.quantity > req.limits.units_per_sku) {
+        return Err(DomainError::HoldingLimit { sku: l.sku_id.clone(), units: req.limits.units_per_sku });
+    }
     if let Some(c) = coupon
         && !c.usable_at(req.now)
     {
@@ -132,6 +153,7 @@ pub fn plan(
         returned_units: BTreeMap::new(),
         restocked: Vec::new(),
         paid_after_close: false,
+        holds: true,
         version: 1,
     };
     Ok(Plan { order, take, take_gifts, coupon: coupon.cloned() })
@@ -199,7 +221,15 @@ mod tests {
         // Leaked: a test's ids live as long as the test process.
         let openid: &'a OpenId = Box::leak(Box::new(id("o00001")));
         let request_id: &'a RequestId = Box::leak(Box::new(id("req00001")));
-        Request { openid, request_id, items, order_no: id("N00001"), now: 100, hold_secs: 1800 }
+        Request {
+            openid,
+            request_id,
+            items,
+            order_no: id("N00001"),
+            now: 100,
+            hold_secs: 1800,
+            limits: Limits::default(),
+        }
     }
 
     #[test]

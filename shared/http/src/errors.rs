@@ -20,7 +20,7 @@ pub fn status(code: Code) -> u16 {
         | BillNotReady => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread | AdCopyViolation => 422,
-        WechatRateLimited => 429,
+        WechatRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited => 429,
         Internal => 500,
         WechatConfig | WechatError | PayUnavailable => 502,
         WechatUnavailable | Unavailable => 503,

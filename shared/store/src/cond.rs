@@ -19,6 +19,8 @@ pub enum Cond {
     /// The attribute is absent.
     Missing(String),
     And(Vec<Cond>),
+    /// Any of them holds (none given: never).
+    Or(Vec<Cond>),
 }
 
 impl Cond {
@@ -48,6 +50,16 @@ impl Cond {
         }
     }
 
+    pub fn or(self, other: Cond) -> Self {
+        match self {
+            Cond::Or(mut v) => {
+                v.push(other);
+                Cond::Or(v)
+            }
+            c => Cond::Or(vec![c, other]),
+        }
+    }
+
     pub fn holds(&self, item: Option<&Item>) -> bool {
         let attr = |name: &str| item.and_then(|i| i.get(name));
         match self {
@@ -59,6 +71,7 @@ impl Cond {
             Cond::Le(a, n) => attr(a).and_then(Value::as_i64).is_some_and(|x| x <= *n),
             Cond::Missing(a) => attr(a).is_none(),
             Cond::And(cs) => cs.iter().all(|c| c.holds(item)),
+            Cond::Or(cs) => cs.iter().any(|c| c.holds(item)),
         }
     }
 }

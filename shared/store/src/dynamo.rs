@@ -203,6 +203,14 @@ impl Expr {
                 let parts: Vec<String> = cs.iter().map(|c| format!("({})", self.cond(c))).collect();
                 parts.join(" AND ")
             }
+            Cond::Or(cs) if cs.is_empty() => {
+                let n = self.name(table::PK);
+                format!("(attribute_exists({n}) AND attribute_not_exists({n}))")
+            }
+            Cond::Or(cs) => {
+                let parts: Vec<String> = cs.iter().map(|c| format!("({})", self.cond(c))).collect();
+                parts.join(" OR ")
+            }
         }
     }
 

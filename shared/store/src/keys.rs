@@ -104,6 +104,21 @@ pub fn user_request(openid: &str, request_id: &str) -> Key {
     Key::new(format!("USER#{openid}"), format!("REQ#{request_id}"))
 }
 
+/// How many of a shopper's orders wait for payment.
+pub fn open_orders(openid: &str) -> Key {
+    Key::new(format!("USER#{openid}"), "HOLD#ORDERS")
+}
+
+/// Units of one SKU a shopper holds across unpaid orders.
+pub fn held_units(openid: &str, sku_id: &str) -> Key {
+    Key::new(format!("USER#{openid}"), format!("HOLD#SKU#{sku_id}"))
+}
+
+/// The window and count of a shopper's recent place-order attempts.
+pub fn place_rate(openid: &str) -> Key {
+    Key::new(format!("USER#{openid}"), "RATE#PLACE")
+}
+
 pub fn cart_item(openid: &str, sku_id: &str) -> Key {
     Key::new(format!("USER#{openid}"), format!("CART#{sku_id}"))
 }

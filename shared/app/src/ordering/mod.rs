@@ -91,6 +91,14 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
     if let Some(o) = existing_for_request(store, openid, &input.request_id).await? {
         return Ok((o, false));
     }
+    // Attempts are rationed per shopper before anything is read.
+    let limits = app.settings.limits;
+    if !repo::orders::take_place_token(store.as_ref(), openid, clock::now() / 60, limits.places_per_minute).await? {
+        return Err(AppError::new(
+            Code::PlaceRateLimited,
+            format!("at most {} orders a minute; please wait a moment", limits.places_per_minute),
+        ));
+    }
     // Read: the catalog and the coupon once; stock on every attempt.
     let catalog = catalog_snapshot(store, &items).await?;
     let coupon = match &input.coupon_id {
@@ -108,6 +116,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             order_no: new_order_no(now, uuid::Uuid::new_v4().as_u128()),
             now,
             hold_secs: app.settings.order_ttl_secs,
+            limits,
         };
         let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {
             Ok(p) => p,
@@ -115,7 +124,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             Err(e) => return Err(e.into()),
         };
         // Write, all or nothing.
-        let reserve = repo::orders::reserve(&plan)?;
+        let reserve = repo::orders::reserve(&plan, &limits)?;
         if reserve.ops.len() > store::MAX_TX_OPS {
             return Err(AppError::new(
                 Code::OrderTooSpread,
@@ -138,6 +147,17 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
                     && let Some(o) = existing_for_request(store, openid, &input.request_id).await?
                 {
                     return Ok((o, false));
+                }
+                if failed.contains(&reserve.open_orders) {
+                    return Err(DomainError::TooManyOpenOrders { orders: limits.open_orders }.into());
+                }
+                if let Some(line) = failed
+                    .iter()
+                    .find_map(|i| reserve.held.contains(i).then(|| &plan.order.lines[i - reserve.held.start]))
+                {
+                    return Err(
+                        DomainError::HoldingLimit { sku: line.sku_id.clone(), units: limits.units_per_sku }.into()
+                    );
                 }
                 if reserve.coupon.is_some_and(|i| failed.contains(&i)) {
                     return Err(AppError::new(Code::CouponUnavailable, "the coupon was used or locked meanwhile"));
@@ -275,6 +295,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     let closed = order.closed(now)?;
     let mut ops = vec![repo::orders::transition(&closed, OrderState::Unpaid, order.version)?];
     ops.extend(order.reservations.iter().map(repo::orders::return_stock));
+    ops.extend(repo::orders::release_holds(&order));
     if let Some(c) = &order.coupon_id {
         ops.push(repo::coupons::unlock_op(&order.openid, c, order_no));
     }

@@ -160,6 +160,7 @@ fn paid_ops(
     if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
         ops.extend(repo::coupons::use_ops(&order.openid, c, t, &order.order_no));
     }
+    ops.extend(repo::orders::release_holds(order));
     let event =
         Event::PaymentApplied { order_no: order.order_no.clone(), transaction_id: tid.clone(), amount: order.payable };
     ops.push(repo::outbox::append(&event, now)?);

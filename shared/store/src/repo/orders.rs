@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use domain::catalog::STOCK_ATTR;
 use domain::order::{Order, OrderState, Reservation};
-use domain::placing::Plan;
+use domain::placing::{Limits, Plan};
 
 use crate::{Cond, Item, Query, Result, Store, TxOp, Update, from_item, keys, table, to_item};
 
@@ -80,12 +80,17 @@ pub struct Reserve {
     pub gifts: Range<usize>,
     pub coupon: Option<usize>,
     pub request: usize,
+    /// The shopper's count of unpaid orders (refused at the limit).
+    pub open_orders: usize,
+    /// The shopper's units held per ordered SKU (refused at the limit).
+    pub held: Range<usize>,
 }
 
 /// One all-or-nothing write of a plan: every counter taken only while it holds the units,
 /// the coupon locked only while available and valid, the order, the shopper's pointer, and
-/// the request id (unique, so a retried request finds its first order).
-pub fn reserve(plan: &Plan) -> Result<Reserve> {
+/// the request id (unique, so a retried request finds its first order), and the shopper's
+/// holding counters, each taken only while under `limits`.
+pub fn reserve(plan: &Plan, limits: &Limits) -> Result<Reserve> {
     let o = &plan.order;
     let mut ops: Vec<TxOp> = plan.take.iter().map(take_stock).collect();
     let gifts = ops.len()..ops.len() + plan.take_gifts.len();
@@ -105,7 +110,59 @@ pub fn reserve(plan: &Plan) -> Result<Reserve> {
         cond: Some(Cond::NotExists),
     });
     let request = ops.len() - 1;
-    Ok(Reserve { ops, gifts, coupon, request })
+    ops.push(TxOp::Update {
+        key: keys::open_orders(&o.openid),
+        update: Update::new().add("count", 1),
+        cond: Some(Cond::Missing("count".into()).or(Cond::le("count", limits.open_orders - 1))),
+    });
+    let open_orders = ops.len() - 1;
+    let held = ops.len()..ops.len() + o.lines.len();
+    for l in &o.lines {
+        ops.push(TxOp::Update {
+            key: keys::held_units(&o.openid, &l.sku_id),
+            update: Update::new().add("units", l.quantity),
+            cond: Some(Cond::Missing("units".into()).or(Cond::le("units", limits.units_per_sku - l.quantity))),
+        });
+    }
+    Ok(Reserve { ops, gifts, coupon, request, open_orders, held })
+}
+
+/// Gives back what an order held against its shopper's limits, when it is paid or closed.
+pub fn release_holds(o: &Order) -> Vec<TxOp> {
+    if !o.holds {
+        return Vec::new();
+    }
+    let mut ops =
+        vec![TxOp::Update { key: keys::open_orders(&o.openid), update: Update::new().add("count", -1), cond: None }];
+    ops.extend(o.lines.iter().map(|l| TxOp::Update {
+        key: keys::held_units(&o.openid, &l.sku_id),
+        update: Update::new().add("units", -l.quantity),
+        cond: None,
+    }));
+    ops
+}
+
+/// Takes one place-order attempt from the shopper's allowance for the minute `minute`:
+/// `false` when `per_minute` were taken already. Two conditional writes, no read: count on in
+/// this minute's window, or open a new window.
+pub async fn take_place_token(store: &dyn Store, openid: &str, minute: i64, per_minute: i64) -> Result<bool> {
+    let key = keys::place_rate(openid);
+    for _ in 0..2 {
+        let same_window = Cond::eq("window", minute).and(Cond::le("count", per_minute - 1));
+        match store.update(&key, Update::new().add("count", 1), Some(same_window)).await {
+            Ok(_) => return Ok(true),
+            Err(crate::StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+        let new_window = Cond::Missing("window".into()).or(Cond::le("window", minute - 1));
+        match store.update(&key, Update::new().set("window", minute).set("count", 1), Some(new_window)).await {
+            Ok(_) => return Ok(true),
+            // Either this window is full, or another attempt opened it first: count again.
+            Err(crate::StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// The order a shopper's request id placed, if any.
