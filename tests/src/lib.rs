@@ -38,6 +38,7 @@ pub async fn store(backend: Backend) -> SharedStore {
         Backend::Dynamo => {
             // DynamoDB Local accepts any credentials; set them so the SDK finds some.
             // SAFETY: tests set the same constant values; no thread reads them differently.
+            #[allow(unsafe_code)]
             unsafe {
                 std::env::set_var("AWS_ACCESS_KEY_ID", "local");
                 std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");

@@ -30,6 +30,7 @@ async fn run(backend: Backend, name: &'static str) -> Outcome {
     // Contention is measured with a few shoppers placing many orders: lift the per-shopper
     // limits that would otherwise (rightly) refuse them.
     // SAFETY: set before any other thread reads the environment.
+    #[allow(unsafe_code)]
     unsafe {
         for k in ["MAX_OPEN_ORDERS", "MAX_HELD_UNITS", "PLACE_ORDERS_PER_MINUTE"] {
             std::env::set_var(k, "100000");
