@@ -312,6 +312,22 @@ async fn duplicated_lost_held_and_retried_notifies() {
     assert_eq!(attempts, vec![(0, Some(500)), (1, Some(500)), (2, Some(204))]);
 }
 
+/// A call and its retries fit the time the request has left: on Lambda an answer after the
+/// invocation's end is no answer. WeChat Pay hangs here for 5 s on each of three attempts; the
+/// call, given 1.5 s, gives up within it instead of taking 15 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_fit_the_deadline_of_their_request() {
+    let rig = Rig::start(Trust::PublicKey).await;
+    let slow = Rig::client_for(&rig.sim, &rig.merchant_key_pem, &rig.notify_url, Trust::PublicKey)
+        .with_timing(std::time::Duration::from_millis(50), std::time::Duration::from_secs(10));
+    rig.faults(Faults { api_hang: 3, api_hang_ms: 5_000, ..Default::default() });
+    let started = tokio::time::Instant::now();
+    let deadline = started + std::time::Duration::from_millis(1_500);
+    let e = wechat::deadline::within(deadline, slow.query("T1234567890")).await.unwrap_err();
+    assert!(matches!(e, PayError::Transport(_)), "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_retry_on_system_error_and_give_up_bounded() {
     let rig = Rig::start(Trust::PublicKey).await;

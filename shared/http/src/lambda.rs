@@ -56,11 +56,24 @@ pub async fn run(app: App, handlers: Vec<Handler>) -> Result<(), lambda_runtime:
     let app = &app;
     let handlers = &handlers;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+        let deadline = deadline_of(&ev.context);
         let resp = match from_event(ev.payload) {
-            Ok(req) => dispatch(app, handlers, &req).await,
+            Ok(req) => wechat::deadline::within(deadline, dispatch(app, handlers, &req)).await,
             Err(e) => Response::error(&e),
         };
         Ok::<_, lambda_runtime::Error>(to_event(resp))
     }))
     .await
 }
+
+/// When an invocation must have answered: Lambda's deadline, less a margin to write the
+/// answer and the logs.
+pub fn deadline_of(ctx: &lambda_runtime::Context) -> tokio::time::Instant {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let left = std::time::Duration::from_millis(ctx.deadline.saturating_sub(now_ms));
+    tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
+/// Kept back from Lambda's deadline for answering.
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);

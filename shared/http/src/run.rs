@@ -128,7 +128,10 @@ pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
         let app = &app;
         let run = lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-                job_invocation(app, job, ev.payload).await.map_err(lambda_runtime::Error::from)
+                let deadline = lambda::deadline_of(&ev.context);
+                wechat::deadline::within(deadline, job_invocation(app, job, ev.payload))
+                    .await
+                    .map_err(lambda_runtime::Error::from)
             },
         ))
         .await;

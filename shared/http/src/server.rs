@@ -11,6 +11,10 @@ use crate::request::{Handler, MAX_BODY, Request, Response, dispatch};
 use app::App;
 use app::AppError;
 
+/// How long one request may take, WeChat calls included: within what a mini-program's
+/// `wx.request` and WeChat Pay's notify wait for.
+const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(9);
+
 struct Served {
     app: App,
     handlers: Vec<Handler>,
@@ -36,7 +40,8 @@ async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) 
                 .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
                 .collect();
             r.body = bytes.to_vec();
-            dispatch(&served.app, &served.handlers, &r).await
+            let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
+            wechat::deadline::within(deadline, dispatch(&served.app, &served.handlers, &r)).await
         }
     };
     into_axum(resp)

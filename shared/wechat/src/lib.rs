@@ -2,6 +2,7 @@
 //! WeChat Pay API v3. Each has its own error type; the application decides what they mean
 //! to a shopper.
 
+pub mod deadline;
 pub mod mp;
 pub mod pay;
 pub mod settings;

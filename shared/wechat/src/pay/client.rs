@@ -119,6 +119,9 @@ impl ErrorCode {
 
 const ATTEMPTS: u32 = 3;
 
+/// The least time worth starting an attempt with (a signed round trip to WeChat Pay).
+const MIN_ATTEMPT: Duration = Duration::from_millis(300);
+
 /// Least time between certificate downloads caused by notifies.
 const NOTIFY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -204,7 +207,7 @@ impl PayClient {
             .request(m, format!("{}{path}", self.base))
             .header("Authorization", auth)
             .header("Accept", "application/json")
-            .timeout(self.timeout);
+            .timeout(crate::deadline::attempt_timeout(self.timeout));
         if let Some(id) = &self.public_key_id {
             // Asks WeChat Pay to sign the answer with the public key the shop trusts.
             req = req.header("Wechatpay-Serial", id);
@@ -247,13 +250,21 @@ impl PayClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if !crate::deadline::allows(Duration::ZERO, MIN_ATTEMPT) {
+                return Err(PayError::Transport("no time left for the call before the request's deadline".into()));
+            }
             let result = match self.send_once(method, path, body).await {
                 Ok(a) => self.check(a, verify).await,
                 Err(e) => Err(e),
             };
             match result {
                 Ok(answer) => return Ok(answer),
-                Err(e) if retry && attempt < ATTEMPTS && e.retryable() => {
+                Err(e)
+                    if retry
+                        && attempt < ATTEMPTS
+                        && e.retryable()
+                        && crate::deadline::allows(self.backoff * 2u32.pow(attempt - 1), MIN_ATTEMPT) =>
+                {
                     tracing::warn!(error = %e, attempt, "WeChat Pay call failed, retrying");
                     tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
                 }
