@@ -88,6 +88,26 @@ pub async fn wait_order(shop: &Shop, no: &str, check: impl Fn(&Value) -> bool) -
     panic!("order {no} never reached the expected state: {}", order(shop, no).await);
 }
 
+/// Waits until the simulator's delivery log holds `n` notifies for `key` (an order number,
+/// or a refund number) that `check` accepts, and returns them. What a test asserts after this
+/// is what WeChat Pay's deliveries did, not what a pause happened to allow.
+pub async fn wait_deliveries(
+    shop: &Shop,
+    key: &str,
+    n: usize,
+    check: impl Fn(&simulator::pay::Delivery) -> bool,
+) -> Vec<simulator::pay::Delivery> {
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = shop.sim.sim.deliveries().into_iter().filter(|d| d.key == key && check(d)).collect();
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{key}: {} of {n} deliveries: {seen:?}", seen.len());
+}
+
 /// The shopper pays: `/orders/{no}/pay`, then the simulator's "shopper confirms".
 pub async fn pay(shop: &Shop, token: &str, no: &str) -> Answer {
     let a = shop.call("POST", &format!("/orders/{no}/pay"), Some(token), None).await;

@@ -146,7 +146,7 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     shop.sim.sim.set_faults(simulator::Faults { lose: true, time_scale: 0.001, ..Default::default() });
     let yesterday = domain::clock::now() - 86_400;
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    wait_deliveries(&shop, &order_no, 1, |d| d.signed_by == "lost").await;
     assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "the notify was lost");
     // And a payment the shop recorded that WeChat's bill does not have.
     let day = domain::clock::business_day(yesterday).unwrap().to_string();
@@ -209,7 +209,8 @@ async fn reconciliation_completes_a_refund_whose_notify_was_lost(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.body);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let rno = r.body["out_refund_no"].as_str().unwrap().to_owned();
+    wait_deliveries(&shop, &rno, 1, |d| d.signed_by == "lost").await;
     assert_eq!(order(&shop, &order_no).await["refunds"][0]["state"], json!("processing"), "the notify was lost");
     let day = domain::clock::business_day(yesterday).unwrap().to_string();
     let report = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;

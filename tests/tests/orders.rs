@@ -264,7 +264,7 @@ async fn notify_racing_the_closer(b: Backend) {
     assert_eq!(order["order"]["state"], json!("paid"));
     assert_eq!(stock(&shop, &sku).await, 4, "a paid order keeps its stock");
     simulator::pay::release(&shop.sim.sim, false);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_deliveries(&shop, &no(&o), 1, |d| d.status == Some(204)).await;
     let after = e2e::shop::order(&shop, &no(&o)).await;
     assert_eq!(after["order"]["version"], order["order"]["version"], "the late notify changed nothing");
 }
@@ -323,7 +323,6 @@ async fn late_refund_survives_a_crash_after_the_notify(b: Backend) {
     // The notify was answered (WeChat stops retrying) and no refund went out.
     let acked = shop.sim.sim.deliveries().iter().any(|d| d.key == no(&o) && d.status == Some(204));
     assert!(acked, "the notify is answered 204 once recorded");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(shop.sim.sim.refund_calls().is_empty(), "nothing in the dead process sent the refund");
     assert!(recorded["refunds"].as_array().unwrap().is_empty());
 
@@ -488,7 +487,7 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     shop.sim.sim.set_faults(simulator::Faults { duplicate: 1, time_scale: 0.001, ..Default::default() });
     let paid = pay_and_wait(&shop, &token, &no(&o)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_deliveries(&shop, &no(&o), 2, |d| d.status.is_some()).await;
     assert_eq!(order(&shop, &no(&o)).await["order"]["version"], paid["order"]["version"]);
     // Refund: reserved on the order, then the WeChat call never happened; the sweep sends it.
     let mut offline = shop.app.clone();

@@ -271,7 +271,8 @@ async fn duplicated_lost_held_and_retried_notifies() {
     let rig = Rig::start(Trust::PublicKey).await;
     rig.faults(Faults { lose: true, ..Default::default() });
     let no = paid_order(&rig).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let lost = rig.sim.sim.deliveries().into_iter().filter(|d| d.key == no && d.signed_by == "lost").count();
+    assert_eq!(lost, 1, "the simulator dropped the notify instead of sending it");
     assert!(rig.received.lock().unwrap().verified.is_empty(), "lost: only a query can tell");
     assert!(rig.client.query(&no).await.unwrap().unwrap().is_paid());
 
