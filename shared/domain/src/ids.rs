@@ -134,9 +134,46 @@ string_id!(
     CouponId, field: "coupon_id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
 );
 string_id!(
+    /// A SKU, as a shopper's order or cart names it.
+    SkuId, field: "sku_id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
+);
+string_id!(
     /// A product, a SKU, a warehouse or a coupon template, as a path names it.
     CatalogId, field: "id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
 );
+
+/// Units of one line a shopper asks for: 1 to [`crate::order::MAX_QUANTITY`], so no sum or
+/// product of them overflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Quantity(i64);
+
+impl Quantity {
+    pub fn parse(n: i64) -> Result<Quantity, DomainError> {
+        if (1..=crate::order::MAX_QUANTITY).contains(&n) {
+            Ok(Quantity(n))
+        } else {
+            Err(DomainError::invalid("quantity", format!("must be 1 to {}", crate::order::MAX_QUANTITY)))
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Quantity {
+    type Error = DomainError;
+    fn try_from(n: i64) -> Result<Self, DomainError> {
+        Self::parse(n)
+    }
+}
+
+impl From<Quantity> for i64 {
+    fn from(q: Quantity) -> i64 {
+        q.0
+    }
+}
 
 /// An id of any kind from a literal, for tests.
 #[cfg(test)]

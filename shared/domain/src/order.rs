@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::{SkuKind, StockLevel};
 use super::money::Fen;
 use crate::error::DomainError;
-use crate::ids::{CouponId, OpenId, OrderNo, RequestId, TransactionId};
+use crate::ids::{CouponId, OpenId, OrderNo, Quantity, RequestId, SkuId, TransactionId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -264,8 +264,8 @@ pub const MAX_QUANTITY: i64 = 99;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
-    pub sku_id: String,
-    pub quantity: i64,
+    pub sku_id: SkuId,
+    pub quantity: Quantity,
 }
 
 /// Merges repeated SKUs and checks counts.
@@ -275,17 +275,9 @@ pub fn normalise_lines(items: &[LineInput]) -> Result<Vec<(String, i64)>, Domain
     }
     let mut merged: BTreeMap<String, i64> = BTreeMap::new();
     for it in items {
-        if it.quantity < 1 || it.quantity > MAX_QUANTITY {
-            return Err(DomainError::invalid(
-                "items",
-                format!("quantity of {} must be 1 to {MAX_QUANTITY}", it.sku_id),
-            ));
-        }
-        if it.sku_id.is_empty() || it.sku_id.len() > 64 {
-            return Err(DomainError::invalid("items", "sku_id is required"));
-        }
-        let q = merged.entry(it.sku_id.clone()).or_insert(0);
-        *q += it.quantity;
+        // Both are parsed already; only the sum of repeated lines is left to check.
+        let q = merged.entry(it.sku_id.to_string()).or_insert(0);
+        *q += it.quantity.get();
         if *q > MAX_QUANTITY {
             return Err(DomainError::invalid(
                 "items",
@@ -517,13 +509,15 @@ mod tests {
 
     #[test]
     fn lines_are_merged_and_bounded() {
-        let l = |s: &str, q| LineInput { sku_id: s.into(), quantity: q };
+        let l = |s: &str, q| LineInput { sku_id: id(s), quantity: Quantity::parse(q).unwrap() };
         assert_eq!(
             normalise_lines(&[l("A", 1), l("A", 2), l("B", 1)]).unwrap(),
             vec![("A".into(), 3), ("B".into(), 1)]
         );
         assert!(normalise_lines(&[]).is_err());
-        assert!(normalise_lines(&[l("A", 0)]).is_err());
+        for bad in [0, -1, 100, i64::MAX, i64::MIN] {
+            assert!(Quantity::parse(bad).is_err(), "{bad}");
+        }
         assert!(normalise_lines(&[l("A", 60), l("A", 60)]).is_err());
         let many: Vec<_> = (0..21).map(|i| l(&format!("S{i}"), 1)).collect();
         assert!(normalise_lines(&many).is_err());

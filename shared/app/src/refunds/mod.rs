@@ -17,7 +17,7 @@ use crate::ordering;
 use domain::clock;
 use domain::coupon::CouponState;
 use domain::events::Event;
-use domain::ids::{OutRefundNo, RequestId};
+use domain::ids::{OutRefundNo, Quantity, RequestId, SkuId};
 use domain::money::Fen;
 use domain::order::OrderState;
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
@@ -36,7 +36,7 @@ pub struct RefundInput {
     pub amount_fen: Option<i64>,
     /// Lines and units; their share of what was paid is refunded and unshipped units return.
     #[serde(default)]
-    pub lines: Option<BTreeMap<String, i64>>,
+    pub lines: Option<BTreeMap<SkuId, Quantity>>,
     /// Everything still refundable, every unit not yet returned.
     #[serde(default)]
     pub full: bool,
@@ -109,7 +109,7 @@ pub async fn create(
                 order.refundable()
             }
             (false, Some(l), None) => {
-                lines = l.clone();
+                lines = l.iter().map(|(sku, n)| (sku.to_string(), n.get())).collect();
                 amount_for_lines(&order, &lines)?
             }
             (false, None, Some(a)) => Fen::new(a),
