@@ -59,7 +59,12 @@ async fn existing_for_request(store: &SharedStore, openid: &str, request_id: &st
 async fn catalog_snapshot(store: &SharedStore, items: &[(String, i64)]) -> Result<Catalog, AppError> {
     let mut c = Catalog::default();
     for (sku_id, _) in items {
-        let Ok(sku) = catalog::get_sku(store, sku_id).await else { continue };
+        let sku = match catalog::get_sku(store, sku_id).await {
+            Ok(sku) => sku,
+            // Absent here, so the plan names it unavailable; an outage is no verdict on it.
+            Err(e) if e.is(Code::NotFound) => continue,
+            Err(e) => return Err(e),
+        };
         if !c.products.contains_key(&sku.product_id) {
             let product = catalog::get_product(store, &sku.product_id).await?;
             let gifts = catalog::skus_of(store, &sku.product_id).await?.into_iter().filter(|s| s.kind == SkuKind::Gift);
