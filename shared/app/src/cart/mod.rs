@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::catalog;
 use crate::error::AppError;
@@ -12,7 +11,7 @@ use domain::catalog::{ProductStatus, SkuKind, availability};
 use domain::clock;
 use domain::money::Fen;
 use domain::order::MAX_QUANTITY;
-use store::{Query, SharedStore, keys, to_item};
+use store::{SharedStore, repo};
 
 const MAX_CART_LINES: usize = 50;
 
@@ -37,37 +36,28 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
     if !(0..=MAX_QUANTITY).contains(&quantity) {
         return Err(AppError::field("quantity", format!("must be 0 to {MAX_QUANTITY} (0 removes)")));
     }
-    let key = keys::cart_item(openid, sku_id);
     if quantity == 0 {
-        store.delete(&key, None).await?;
+        repo::cart::remove(store.as_ref(), openid, sku_id).await?;
         return view(store, openid).await;
     }
     let sku = catalog::get_sku(store, sku_id).await?;
     if sku.kind == SkuKind::Gift {
         return Err(AppError::field("sku_id", "gifts come with orders and cannot be added"));
     }
-    let count = store
-        .query(Query::table(keys::user_partition(openid)).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES + 1))
-        .await?
-        .items
-        .len();
-    if count >= MAX_CART_LINES && store.get(&key).await?.is_none() {
+    let count = repo::cart::entries(store.as_ref(), openid, MAX_CART_LINES + 1).await?.len();
+    if count >= MAX_CART_LINES && !repo::cart::has(store.as_ref(), openid, sku_id).await? {
         return Err(AppError::field("sku_id", format!("a cart holds at most {MAX_CART_LINES} SKUs")));
     }
-    store
-        .put(to_item(&key, None, &json!({ "sku_id": sku_id, "quantity": quantity, "added_at": clock::now() }))?, None)
-        .await?;
+    let entry = repo::cart::CartEntry { sku_id: sku_id.to_owned(), quantity, added_at: clock::now() };
+    repo::cart::put(store.as_ref(), openid, &entry).await?;
     view(store, openid).await
 }
 
 pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
-    let page =
-        store.query(Query::table(keys::user_partition(openid)).prefix(keys::CART_PREFIX).limit(MAX_CART_LINES)).await?;
+    let entries = repo::cart::entries(store.as_ref(), openid, MAX_CART_LINES).await?;
     let mut lines = Vec::new();
     let mut total = Fen::ZERO;
-    for item in page.items {
-        let sku_id = item.get("sku_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let quantity = item.get("quantity").and_then(|v| v.as_i64()).unwrap_or(0);
+    for repo::cart::CartEntry { sku_id, quantity, .. } in entries {
         let Ok(sku) = catalog::get_sku(store, &sku_id).await else {
             lines.push(CartLine {
                 sku_id,

@@ -19,7 +19,7 @@ use domain::ids::{CouponId, OpenId, RequestId};
 use domain::order::{LineInput, Order, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines};
 use domain::placing::{self, Catalog, Request};
 use store::repo;
-use store::{Cond, Query, SharedStore, StoreError, Update, from_item, keys};
+use store::{SharedStore, StoreError};
 use wechat::pay::client::ErrorCode;
 use wechat::pay::types::RequestPayment;
 
@@ -244,17 +244,9 @@ pub async fn pay(app: &App, openid: &str, order_no: &str) -> Result<RequestPayme
             return Err(AppError::new(Code::PayUnavailable, "WeChat Pay did not accept the payment now; please retry"));
         }
     };
-    store
-        .update(
-            &keys::order(order_no),
-            Update::new().set("prepay_id", prepay_id.as_str()).add("version", 1),
-            Some(Cond::eq("state", "unpaid")),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => AppError::new(Code::OrderNotPayable, "the order changed meanwhile"),
-            e => e.into(),
-        })?;
+    if !repo::orders::note_prepay(store.as_ref(), order_no, &prepay_id).await? {
+        return Err(AppError::new(Code::OrderNotPayable, "the order changed meanwhile"));
+    }
     client.request_payment(&prepay_id).map_err(|e| {
         tracing::error!(error = %e, "paySign failed");
         AppError::internal()
@@ -410,22 +402,12 @@ pub async fn list_mine(
     limit: usize,
     after: Option<String>,
 ) -> Result<OrderPage, AppError> {
-    let page = store
-        .query(
-            Query::table(keys::user_partition(openid))
-                .prefix(keys::USER_ORDER_PREFIX)
-                .limit(limit)
-                .after(after)
-                .reverse(),
-        )
-        .await?;
+    let (nos, next) = repo::orders::numbers_of_shopper(store.as_ref(), openid, limit, after).await?;
     let mut items = Vec::new();
-    for p in page.items {
-        if let Some(no) = p.get("order_no").and_then(|v| v.as_str()) {
-            items.push(get(store, no).await?);
-        }
+    for no in nos {
+        items.push(get(store, &no).await?);
     }
-    Ok(OrderPage { items, next: page.next })
+    Ok(OrderPage { items, next })
 }
 
 pub async fn search(
@@ -434,18 +416,16 @@ pub async fn search(
     limit: usize,
     after: Option<String>,
 ) -> Result<OrderPage, AppError> {
-    let page =
-        store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
+    let (nos, next) = repo::orders::numbers_in_state(store.as_ref(), state, limit, after).await?;
     let mut items = Vec::new();
-    for i in page.items {
-        let o: Order = from_item(i)?;
+    for no in nos {
         // The index may lag a state change; read the order itself.
-        let fresh = get(store, &o.order_no).await?;
+        let fresh = get(store, &no).await?;
         if fresh.state == state {
             items.push(fresh);
         }
     }
-    Ok(OrderPage { items, next: page.next })
+    Ok(OrderPage { items, next })
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use crate::error::{AppError, Code};
 use crate::payments::{self, Outcome, PaymentOutcome, PaymentRecord};
 use crate::refunds::{self, RefundRecord};
 use domain::clock;
-use store::{Query, SharedStore, from_item, keys, to_item};
+use store::{SharedStore, repo};
 use wechat::pay::bill::Bill;
 use wechat::pay::client::ErrorCode;
 
@@ -45,21 +45,6 @@ pub struct Report {
     pub fee_milli_fen: i64,
     pub differences: Vec<Difference>,
     pub generated_at: i64,
-}
-
-async fn all<T: serde::de::DeserializeOwned>(store: &SharedStore, gsi_pk: String) -> Result<Vec<T>, AppError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.query(Query::gsi1(gsi_pk.clone()).limit(500).after(after)).await?;
-        for i in page.items {
-            out.push(from_item(i)?);
-        }
-        after = page.next;
-        if after.is_none() {
-            return Ok(out);
-        }
-    }
 }
 
 /// A bill's `YYYY-MM-DD hh:mm:ss` (Beijing time) as unix seconds.
@@ -110,8 +95,8 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     };
     tracing::info!(day, rows = bill.rows.len(), "reconciliation: bill downloaded");
     let store = &app.store;
-    let local_pay: Vec<PaymentRecord> = all(store, keys::payments_on(day)).await?;
-    let local_ref: Vec<RefundRecord> = all(store, keys::refunds_on(day)).await?;
+    let local_pay: Vec<PaymentRecord> = repo::payments::on_day(store.as_ref(), day).await?;
+    let local_ref: Vec<RefundRecord> = repo::refunds::done_on(store.as_ref(), day).await?;
     // Every recorded payment is matched against the bill; the books count those that took money.
     let mut pays: HashMap<String, &PaymentRecord> =
         local_pay.iter().map(|p| (p.transaction_id.to_string(), p)).collect();
@@ -244,13 +229,11 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
         ));
     }
     report.differences.sort_by(|a, b| (&a.kind, &a.reference).cmp(&(&b.kind, &b.reference)));
-    store.put(to_item(&keys::reconciliation(day), None, &report)?, None).await?;
+    repo::reports::put(store.as_ref(), day, &report).await?;
     tracing::info!(day, differences = report.differences.len(), "reconciliation: report stored");
     Ok(report)
 }
 
 pub async fn report(store: &SharedStore, day: &str) -> Result<Report, AppError> {
-    let item =
-        store.get(&keys::reconciliation(day)).await?.ok_or_else(|| AppError::not_found("reconciliation report"))?;
-    Ok(from_item(item)?)
+    repo::reports::get(store.as_ref(), day).await?.ok_or_else(|| AppError::not_found("reconciliation report"))
 }

@@ -2,9 +2,31 @@
 //! conditional writes over the port that speak domain types. Keys come from [`crate::keys`]
 //! only; the application never builds an item or a key itself.
 
+pub mod cart;
 pub mod cases;
 pub mod coupons;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod refunds;
+pub mod reports;
+pub mod users;
+
+/// Every item under one GSI1 partition, page by page.
+pub(crate) async fn all_of_index<T: serde::de::DeserializeOwned>(
+    store: &dyn crate::Store,
+    gsi_pk: String,
+) -> crate::Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query(crate::Query::gsi1(gsi_pk.clone()).limit(500).after(after)).await?;
+        for i in page.items {
+            out.push(crate::from_item(i)?);
+        }
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}

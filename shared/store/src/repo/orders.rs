@@ -197,3 +197,40 @@ pub async fn unpaid_by_expiry(
         .collect();
     Ok((due, page.next))
 }
+
+/// Notes the prepay id WeChat Pay gave an unpaid order; `false` when it is no longer unpaid.
+pub async fn note_prepay(store: &dyn Store, order_no: &str, prepay_id: &str) -> Result<bool> {
+    let upd = Update::new().set("prepay_id", prepay_id).add("version", 1);
+    match store.update(&keys::order(order_no), upd, Some(Cond::eq("state", OrderState::Unpaid.as_str()))).await {
+        Ok(_) => Ok(true),
+        Err(crate::StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Numbers of a shopper's orders, newest first.
+pub async fn numbers_of_shopper(
+    store: &dyn Store,
+    openid: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let q =
+        Query::table(keys::user_partition(openid)).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse();
+    let page = store.query(q).await?;
+    let nos = page.items.iter().filter_map(|p| p.get("order_no").and_then(|v| v.as_str()).map(str::to_owned)).collect();
+    Ok((nos, page.next))
+}
+
+/// Numbers of orders the index lists in `state`, newest first (it may lag: read each).
+pub async fn numbers_in_state(
+    store: &dyn Store,
+    state: OrderState,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let page =
+        store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
+    let nos = page.items.iter().filter_map(|p| p.get("order_no").and_then(|v| v.as_str()).map(str::to_owned)).collect();
+    Ok((nos, page.next))
+}

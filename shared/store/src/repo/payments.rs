@@ -30,3 +30,8 @@ pub async fn paid_on(store: &dyn Store, openid: &str, day: &str) -> Result<i64> 
         .and_then(|i| i.get("count").and_then(|c| c.as_i64()))
         .unwrap_or(0))
 }
+
+/// Every payment recorded on a Shanghai business day (reconciliation's side of the books).
+pub async fn on_day(store: &dyn Store, day: &str) -> Result<Vec<PaymentRecord>> {
+    crate::repo::all_of_index(store, keys::payments_on(day)).await
+}

@@ -39,3 +39,8 @@ pub async fn listed_in(
     let page = store.query(Query::gsi1(keys::refunds_with_state(state.as_str())).limit(limit).after(after)).await?;
     Ok((page.items.into_iter().map(from_item).collect::<Result<_>>()?, page.next))
 }
+
+/// Every refund completed on a Shanghai business day.
+pub async fn done_on(store: &dyn Store, day: &str) -> Result<Vec<RefundRecord>> {
+    crate::repo::all_of_index(store, keys::refunds_on(day)).await
+}
