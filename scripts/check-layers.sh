@@ -33,5 +33,11 @@ if grep -rnE 'format!\("(USER|ORDER|PRODUCT|SKU|PAYMENT|COUPON|OUTBOX|RECON)#' s
   fail=1
 fi
 
+# Items and keys belong to the store's repositories: the layers above speak domain types.
+if grep -rnE '\bkeys::|to_item\(|from_item\(' shared/app/src shared/http/src; then
+  echo "layers: an item or key is built above the store (use store::repo)" >&2
+  fail=1
+fi
+
 if [ "$fail" = 0 ]; then echo "layers: domain < store, wechat < app < hosting hold"; fi
 exit "$fail"

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::catalog;
 use crate::error::AppError;
 use domain::catalog::{Component, ProductInput, ProductStatus, SkuInput, SkuKind, Warehouse};
-use store::{Query, SharedStore, keys};
+use store::SharedStore;
 
 #[derive(Deserialize)]
 struct Sample {
@@ -44,7 +44,7 @@ struct SampleSku {
 
 /// Loads the sample unless the store already holds warehouses; returns whether it loaded.
 pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppError> {
-    if !store.query(Query::table(keys::WAREHOUSES).limit(1)).await?.items.is_empty() {
+    if !store::repo::catalog::warehouses(store.as_ref(), 1).await?.is_empty() {
         return Ok(false);
     }
     let sample: Sample =

@@ -8,29 +8,23 @@ use serde::Serialize;
 use crate::error::{AppError, Code};
 use domain::adcopy;
 use domain::catalog::{
-    Product, ProductInput, ProductPatch, ProductStatus, STOCK_ATTR, Sku, SkuInput, SkuKind, SkuPatch, StockLevel,
-    Warehouse, availability, safety_stock, validate_sku,
+    Product, ProductInput, ProductPatch, ProductStatus, Sku, SkuInput, SkuKind, SkuPatch, StockLevel, Warehouse,
+    availability, safety_stock, validate_sku,
 };
 use domain::clock;
 use domain::money::Fen;
-use store::{Cond, Query, SharedStore, StoreError, TxOp, Update, from_item, keys, to_item};
+use store::{SharedStore, repo};
 
 fn new_id(prefix: char) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
 pub async fn get_product(store: &SharedStore, id: &str) -> Result<Product, AppError> {
-    let item = store.get(&keys::product(id)).await?.ok_or_else(|| AppError::not_found("product"))?;
-    Ok(from_item(item)?)
+    repo::catalog::product(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("product"))
 }
 
 pub async fn get_sku(store: &SharedStore, id: &str) -> Result<Sku, AppError> {
-    let item = store.get(&keys::sku(id)).await?.ok_or_else(|| AppError::not_found("SKU"))?;
-    Ok(from_item(item)?)
-}
-
-fn product_item(p: &Product) -> Result<store::Item, StoreError> {
-    to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)
+    repo::catalog::sku(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("SKU"))
 }
 
 pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<Product, AppError> {
@@ -48,7 +42,7 @@ pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<
         created_at: now,
         updated_at: now,
     };
-    store.put(product_item(&p)?, Some(Cond::NotExists)).await?;
+    repo::catalog::create_product(store.as_ref(), &p).await?;
     Ok(p)
 }
 
@@ -57,12 +51,9 @@ async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, Ap
     let read_version = p.version;
     p.version += 1;
     p.updated_at = clock::now();
-    store.put(product_item(&p)?, Some(Cond::eq("version", read_version))).await.map_err(|e| match e {
-        StoreError::ConditionFailed => {
-            AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; reload and retry")
-        }
-        e => e.into(),
-    })?;
+    if !repo::catalog::save_product(store.as_ref(), &p, read_version).await? {
+        return Err(AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; reload and retry"));
+    }
     Ok(p)
 }
 
@@ -111,18 +102,7 @@ pub async fn set_status(store: &SharedStore, id: &str, to: ProductStatus) -> Res
 
 /// All SKUs of a product, read through the product's index.
 pub async fn skus_of(store: &SharedStore, product_id: &str) -> Result<Vec<Sku>, AppError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.query(Query::gsi1(keys::skus_of_product(product_id)).limit(100).after(after)).await?;
-        for item in page.items {
-            out.push(from_item::<Sku>(item)?);
-        }
-        after = page.next;
-        if after.is_none() {
-            return Ok(out);
-        }
-    }
+    Ok(repo::catalog::skus_of(store.as_ref(), product_id).await?)
 }
 
 /// Keeps the product's list price (lowest main or bundle price) in step with its SKUs.
@@ -150,8 +130,7 @@ pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> 
     get_product(store, product_id).await?;
     let mut kinds = HashMap::new();
     for c in &input.components {
-        if let Some(item) = store.get(&keys::sku(&c.sku_id)).await? {
-            let s: Sku = from_item(item)?;
+        if let Some(s) = repo::catalog::sku(store.as_ref(), &c.sku_id).await? {
             kinds.insert(s.id, s.kind);
         }
     }
@@ -169,21 +148,10 @@ pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> 
         created_at: now,
         updated_at: now,
     };
-    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(product_id, &sku.id)), &sku)?;
     // The product and every component must still exist when the SKU is written.
-    let mut ops = vec![
-        TxOp::Put { item, cond: Some(Cond::NotExists) },
-        TxOp::Check { key: keys::product(product_id), cond: Cond::Exists },
-    ];
-    for c in &sku.components {
-        ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
+    if !repo::catalog::add_sku(store.as_ref(), &sku).await? {
+        return Err(AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile"));
     }
-    store.transact(ops).await.map_err(|e| match e {
-        StoreError::Cancelled { .. } => {
-            AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile")
-        }
-        e => e.into(),
-    })?;
     refresh_price_from(store, product_id, &sku).await?;
     Ok(sku)
 }
@@ -200,13 +168,9 @@ pub async fn update_sku(store: &SharedStore, sku_id: &str, patch: SkuPatch) -> R
         }
     }
     sku.updated_at = clock::now().max(read_at + 1);
-    let item = to_item(&keys::sku(&sku.id), Some(keys::sku_gsi1(&sku.product_id, &sku.id)), &sku)?;
-    store.put(item, Some(Cond::eq("updated_at", read_at))).await.map_err(|e| match e {
-        StoreError::ConditionFailed => {
-            AppError::new(Code::ConcurrentEdit, "the SKU changed meanwhile; reload and retry")
-        }
-        e => e.into(),
-    })?;
+    if !repo::catalog::save_sku(store.as_ref(), &sku, read_at).await? {
+        return Err(AppError::new(Code::ConcurrentEdit, "the SKU changed meanwhile; reload and retry"));
+    }
     refresh_price_from(store, &sku.product_id, &sku).await?;
     Ok(sku)
 }
@@ -223,27 +187,17 @@ pub async fn put_warehouse(store: &SharedStore, w: Warehouse) -> Result<Warehous
     if w.region.is_empty() || w.region.chars().count() > 40 {
         return Err(AppError::field("region", "must be 1 to 40 characters"));
     }
-    store.put(to_item(&keys::warehouse(&w.id), None, &w)?, None).await?;
+    repo::catalog::put_warehouse(store.as_ref(), &w).await?;
     Ok(w)
 }
 
 pub async fn warehouses(store: &SharedStore) -> Result<Vec<Warehouse>, AppError> {
-    let page = store.query(Query::table(keys::WAREHOUSES).limit(1000)).await?;
-    Ok(page.items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+    Ok(repo::catalog::warehouses(store.as_ref(), 1000).await?)
 }
 
 /// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
 pub async fn stock_levels(store: &SharedStore, sku_id: &str) -> Result<Vec<StockLevel>, AppError> {
-    let page = store.query(Query::table(keys::sku_partition(sku_id)).prefix(keys::STOCK_PREFIX).limit(1000)).await?;
-    Ok(page
-        .items
-        .iter()
-        .filter_map(|item| {
-            let sk = item.get("sk")?.as_str()?;
-            let (wh, shard) = keys::parse_stock_sk(sk)?;
-            Some(StockLevel { warehouse_id: wh.to_owned(), shard, available: item.get(STOCK_ATTR)?.as_i64()? })
-        })
-        .collect())
+    Ok(repo::catalog::stock_levels(store.as_ref(), sku_id).await?)
 }
 
 /// Adds `delta` units (negative to remove) to a SKU's stock in a warehouse. Removal is
@@ -259,33 +213,18 @@ pub async fn adjust_stock(
     if delta == 0 || delta.abs() > 1_000_000 {
         return Err(AppError::field("delta", "must be a non-zero number of units up to 1,000,000"));
     }
-    let key = keys::stock(sku_id, warehouse_id, shard);
-    let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
-    let ops = vec![
-        TxOp::Check { key: keys::sku(sku_id), cond: Cond::one_of("kind", ["main", "gift"]) },
-        TxOp::Check { key: keys::warehouse(warehouse_id), cond: Cond::Exists },
-        TxOp::Update {
-            key: key.clone(),
-            update: Update::new().add(STOCK_ATTR, delta).set("updated_at", clock::now()),
-            cond: enough,
-        },
-    ];
-    match store.transact(ops).await {
-        Ok(()) => {}
-        Err(StoreError::Cancelled { failed }) => {
-            return Err(match failed.first() {
-                Some(0) => match store.get(&keys::sku(sku_id)).await? {
-                    None => AppError::not_found("SKU"),
-                    Some(_) => AppError::field("sku_id", "a bundle has no stock of its own; adjust its components"),
-                },
-                Some(1) => AppError::not_found("warehouse"),
-                _ => AppError::new(Code::InsufficientStock, "not enough stock to remove that many units"),
-            });
+    use repo::catalog::Adjusted;
+    match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, clock::now()).await? {
+        Adjusted::Now(n) => Ok(n),
+        Adjusted::NoSuchSku => Err(AppError::not_found("SKU")),
+        Adjusted::NotStockBearing => {
+            Err(AppError::field("sku_id", "a bundle has no stock of its own; adjust its components"))
         }
-        Err(e) => return Err(e.into()),
+        Adjusted::NoSuchWarehouse => Err(AppError::not_found("warehouse")),
+        Adjusted::NotEnough => {
+            Err(AppError::new(Code::InsufficientStock, "not enough stock to remove that many units"))
+        }
     }
-    let item = store.get(&key).await?;
-    Ok(item.and_then(|i| i.get(STOCK_ATTR)?.as_i64()).unwrap_or(0))
 }
 
 #[derive(Debug, Serialize)]
@@ -358,15 +297,10 @@ pub async fn list_products(
     limit: usize,
     after: Option<String>,
 ) -> Result<ProductPage, AppError> {
-    let mut q = Query::gsi1(keys::products_with_status(status.as_str())).limit(limit).after(after);
-    if let Some(c) = category {
-        q = q.prefix(format!("{c}#"));
-    }
-    let page = store.query(q).await?;
+    let (listed, next) = repo::catalog::products_listed(store.as_ref(), status, category, limit, after).await?;
     let kw = keyword.map(str::to_lowercase);
     let mut items = Vec::new();
-    for item in page.items {
-        let p: Product = from_item(item)?;
+    for p in listed {
         // The index is eventually consistent: drop a product whose status moved on.
         if p.status != status {
             continue;
@@ -378,7 +312,7 @@ pub async fn list_products(
         }
         items.push(p);
     }
-    Ok(ProductPage { items, next: page.next })
+    Ok(ProductPage { items, next })
 }
 
 #[derive(Debug, Serialize, PartialEq)]

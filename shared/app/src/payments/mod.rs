@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::App;
 use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
-use crate::ordering;
 use domain::clock;
 use domain::events::Event;
 use domain::ids::{OpenId, OrderNo, TransactionId};
@@ -91,9 +90,9 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
         return Ok(Outcome::Duplicate);
     }
     for _ in 0..3 {
-        let order = match ordering::get(store, &tx.out_trade_no).await {
-            Ok(o) => o,
-            Err(e) if e.code == Code::NotFound => {
+        let order = match repo::orders::get(store.as_ref(), &tx.out_trade_no).await? {
+            Some(o) => o,
+            None => {
                 cases::record(
                     store,
                     CaseKind::UnknownOrder,
@@ -104,7 +103,6 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
                 .await?;
                 return Ok(Outcome::Rejected);
             }
-            Err(e) => return Err(e),
         };
         let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
         if paid_total != order.payable.fen() {

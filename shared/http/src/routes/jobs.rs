@@ -54,7 +54,7 @@ pub fn deliver_outbox<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Resul
         let mut delivered = 0;
         for r in records {
             let pk = r.pointer("/dynamodb/Keys/pk/S").and_then(Value::as_str).unwrap_or("");
-            if let Some(id) = pk.strip_prefix(store::keys::OUTBOX_PREFIX)
+            if let Some(id) = store::repo::outbox::event_id_of(pk)
                 && outbox::deliver(app, id).await? == outbox::Delivered::Now
             {
                 delivered += 1;

@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod cases;
+pub mod catalog;
 pub mod coupons;
 pub mod orders;
 pub mod outbox;

@@ -92,3 +92,8 @@ pub async fn failed(store: &dyn Store, id: &str, error: &str) -> Result<()> {
         Err(e) => Err(e),
     }
 }
+
+/// The event id a stream record's partition key names, if it is an outbox event's.
+pub fn event_id_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix(keys::OUTBOX_PREFIX)
+}

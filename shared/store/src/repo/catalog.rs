@@ -1,0 +1,168 @@
+//! Products, SKUs, warehouses and stock counters.
+
+use domain::catalog::{Product, ProductStatus, STOCK_ATTR, Sku, StockLevel, Warehouse};
+
+use crate::{Cond, Item, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
+
+pub async fn product(store: &dyn Store, id: &str) -> Result<Option<Product>> {
+    store.get(&keys::product(id)).await?.map(from_item).transpose()
+}
+
+pub async fn sku(store: &dyn Store, id: &str) -> Result<Option<Sku>> {
+    store.get(&keys::sku(id)).await?.map(from_item).transpose()
+}
+
+/// The item a product is stored as, indexed by status then category for the shopper's list.
+fn product_item(p: &Product) -> Result<Item> {
+    to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)
+}
+
+fn sku_item(s: &Sku) -> Result<Item> {
+    to_item(&keys::sku(&s.id), Some(keys::sku_gsi1(&s.product_id, &s.id)), s)
+}
+
+pub async fn create_product(store: &dyn Store, p: &Product) -> Result<()> {
+    store.put(product_item(p)?, Some(Cond::NotExists)).await
+}
+
+/// Writes `p` only if its stored version is still `read_version`; `false` when it moved.
+pub async fn save_product(store: &dyn Store, p: &Product, read_version: i64) -> Result<bool> {
+    match store.put(product_item(p)?, Some(Cond::eq("version", read_version))).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Products the index lists with `status` (and `category`), by category then id. The index
+/// may lag: callers drop a product whose status moved on.
+pub async fn products_listed(
+    store: &dyn Store,
+    status: ProductStatus,
+    category: Option<&str>,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Product>, Option<String>)> {
+    let mut q = Query::gsi1(keys::products_with_status(status.as_str())).limit(limit).after(after);
+    if let Some(c) = category {
+        q = q.prefix(format!("{c}#"));
+    }
+    let page = store.query(q).await?;
+    Ok((page.items.into_iter().map(from_item).collect::<Result<_>>()?, page.next))
+}
+
+/// All SKUs of a product, read through the product's index.
+pub async fn skus_of(store: &dyn Store, product_id: &str) -> Result<Vec<Sku>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query(Query::gsi1(keys::skus_of_product(product_id)).limit(100).after(after)).await?;
+        for item in page.items {
+            out.push(from_item::<Sku>(item)?);
+        }
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Writes a new SKU while its product and every component (a main SKU) still exist; `false`
+/// when one of them changed meanwhile.
+pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<bool> {
+    let mut ops = vec![
+        TxOp::Put { item: sku_item(s)?, cond: Some(Cond::NotExists) },
+        TxOp::Check { key: keys::product(&s.product_id), cond: Cond::Exists },
+    ];
+    for c in &s.components {
+        ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
+    }
+    match store.transact(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Cancelled { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `s` only if it was not changed since `read_at`; `false` when it was.
+pub async fn save_sku(store: &dyn Store, s: &Sku, read_at: i64) -> Result<bool> {
+    match store.put(sku_item(s)?, Some(Cond::eq("updated_at", read_at))).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn put_warehouse(store: &dyn Store, w: &Warehouse) -> Result<()> {
+    store.put(to_item(&keys::warehouse(&w.id), None, w)?, None).await
+}
+
+pub async fn warehouses(store: &dyn Store, limit: usize) -> Result<Vec<Warehouse>> {
+    let page = store.query(Query::table(keys::WAREHOUSES).limit(limit)).await?;
+    page.items.into_iter().map(from_item).collect()
+}
+
+/// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
+pub async fn stock_levels(store: &dyn Store, sku_id: &str) -> Result<Vec<StockLevel>> {
+    let page = store.query(Query::table(keys::sku_partition(sku_id)).prefix(keys::STOCK_PREFIX).limit(1000)).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|item| {
+            let sk = item.get(crate::table::SK)?.as_str()?;
+            let (wh, shard) = keys::parse_stock_sk(sk)?;
+            Some(StockLevel { warehouse_id: wh.to_owned(), shard, available: item.get(STOCK_ATTR)?.as_i64()? })
+        })
+        .collect())
+}
+
+/// What an adjustment of stock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjusted {
+    /// Applied; the counter now holds this many.
+    Now(i64),
+    NoSuchSku,
+    /// A bundle has no stock of its own.
+    NotStockBearing,
+    NoSuchWarehouse,
+    /// Removing that many would take the counter below zero.
+    NotEnough,
+}
+
+/// Adds `delta` units (negative to remove) to one counter, while the SKU bears stock, the
+/// warehouse exists and (for a removal) the counter holds enough: never below zero, however
+/// many orders decrement it at the same moment.
+pub async fn adjust_stock(
+    store: &dyn Store,
+    sku_id: &str,
+    warehouse_id: &str,
+    shard: u8,
+    delta: i64,
+    now: i64,
+) -> Result<Adjusted> {
+    let key = keys::stock(sku_id, warehouse_id, shard);
+    let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
+    let ops = vec![
+        TxOp::Check { key: keys::sku(sku_id), cond: Cond::one_of("kind", ["main", "gift"]) },
+        TxOp::Check { key: keys::warehouse(warehouse_id), cond: Cond::Exists },
+        TxOp::Update {
+            key: key.clone(),
+            update: Update::new().add(STOCK_ATTR, delta).set("updated_at", now),
+            cond: enough,
+        },
+    ];
+    match store.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::Cancelled { failed }) => {
+            return Ok(match failed.first() {
+                Some(0) if store.get(&keys::sku(sku_id)).await?.is_none() => Adjusted::NoSuchSku,
+                Some(0) => Adjusted::NotStockBearing,
+                Some(1) => Adjusted::NoSuchWarehouse,
+                _ => Adjusted::NotEnough,
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    let item = store.get(&key).await?;
+    Ok(Adjusted::Now(item.and_then(|i| i.get(STOCK_ATTR)?.as_i64()).unwrap_or(0)))
+}
