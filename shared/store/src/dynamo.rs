@@ -199,17 +199,14 @@ impl Expr {
                 let n = self.name(table::PK);
                 format!("(attribute_exists({n}) OR attribute_not_exists({n}))")
             }
-            Cond::And(cs) => {
-                let parts: Vec<String> = cs.iter().map(|c| format!("({})", self.cond(c))).collect();
-                parts.join(" AND ")
-            }
             Cond::Or(cs) if cs.is_empty() => {
                 let n = self.name(table::PK);
                 format!("(attribute_exists({n}) AND attribute_not_exists({n}))")
             }
-            Cond::Or(cs) => {
+            Cond::And(cs) | Cond::Or(cs) => {
+                let join = if matches!(c, Cond::And(_)) { " AND " } else { " OR " };
                 let parts: Vec<String> = cs.iter().map(|c| format!("({})", self.cond(c))).collect();
-                parts.join(" OR ")
+                parts.join(join)
             }
         }
     }
