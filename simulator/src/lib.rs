@@ -81,6 +81,7 @@ impl Sim {
             .route("/sim/rotate-certificate", post(sim_rotate))
             .route("/sim/platform", get(sim_platform))
             .route("/sim/send-notify", post(sim_send_notify))
+            .route("/sim/settle-refund", post(sim_settle_refund))
             .with_state(self.clone())
     }
 
@@ -134,6 +135,13 @@ async fn sim_release(State(sim): State<Sim>, Json(r): Json<Release>) -> Response
 async fn sim_send_notify(State(sim): State<Sim>, Json(n): Json<pay::CustomNotify>) -> Response {
     pay::send_custom(&sim, n);
     Json(json!({ "ok": true })).into_response()
+}
+
+async fn sim_settle_refund(State(sim): State<Sim>, Json(s): Json<pay::Settle>) -> Response {
+    match pay::settle_refund(&sim, &s) {
+        Ok(()) => Json(json!({ "ok": true })).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
 }
 
 async fn sim_deliveries(State(sim): State<Sim>) -> Response {

@@ -201,6 +201,31 @@ async fn refused_and_closed_refunds_release_their_amount(b: Backend) {
     wait_order(&shop, &order, |v| v["refunds"].as_array().unwrap().iter().any(|x| x["state"] == "abnormal")).await;
     let cases = shop.admin("GET", "/admin/cases", None).await;
     assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "refund_abnormal"));
+    // WeChat Pay settles it later and that notify is lost: the sweep asks and completes it.
+    let abnormal = e2e::shop::order(&shop, &order).await["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["state"] == "abnormal")
+        .unwrap()["out_refund_no"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    shop.sim.sim.set_faults(simulator::Faults { lose: true, time_scale: 0.001, ..Default::default() });
+    let settled = sim_post(&shop, "/sim/settle-refund", json!({"out_refund_no": abnormal, "status": "SUCCESS"})).await;
+    assert_eq!(settled.status(), 200);
+    wait_deliveries(&shop, &abnormal, 1, |d| d.signed_by == "lost").await;
+    let swept = app::refunds::retry_pending(&shop.app, domain::clock::now() + 60).await.unwrap();
+    assert!(swept >= 1, "{swept}");
+    let done = wait_order(&shop, &order, |v| {
+        v["refunds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["out_refund_no"] == json!(abnormal) && x["state"] == "success")
+    })
+    .await;
+    assert_eq!(done["order"]["refunded"], json!(1000), "the settled refund counts");
 }
 
 async fn shipped_units_do_not_return_to_stock(b: Backend) {

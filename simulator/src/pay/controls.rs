@@ -81,3 +81,23 @@ pub fn send_custom(sim: &Sim, n: CustomNotify) {
         PendingNotify { url: n.url, event_type: n.event_type, key, plaintext: n.resource.to_string(), original_type },
     );
 }
+
+#[derive(Deserialize)]
+pub struct Settle {
+    pub out_refund_no: String,
+    /// SUCCESS or CLOSED.
+    pub status: String,
+}
+
+/// Ends a refund left ABNORMAL (or still processing) as WeChat Pay would once the shopper's
+/// account is fixed or the merchant acts: its status changes and a REFUND.* notify goes out.
+pub fn settle_refund(sim: &Sim, s: &Settle) -> Result<(), String> {
+    if !matches!(s.status.as_str(), "SUCCESS" | "CLOSED") {
+        return Err("status must be SUCCESS or CLOSED".into());
+    }
+    if !sim.pay.state().refunds.contains_key(&s.out_refund_no) {
+        return Err("no such refund".into());
+    }
+    super::refunds::finish_refund(sim, &s.out_refund_no, &s.status);
+    Ok(())
+}

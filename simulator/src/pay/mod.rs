@@ -31,7 +31,9 @@ mod notify;
 mod refunds;
 mod tradebill;
 
-pub use controls::{CustomNotify, PayBody, merchant_key_pem, pay, rotate_certificate, send_custom};
+pub use controls::{
+    CustomNotify, PayBody, Settle, merchant_key_pem, pay, rotate_certificate, send_custom, settle_refund,
+};
 use notify::enqueue;
 pub use notify::release;
 use refunds::{create_refund, refund_json};
