@@ -299,6 +299,7 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order.order_no.clone() }, now)?);
     match store.transact(ops).await {
         Ok(()) => {
+            crate::outbox::poke(app);
             tracing::info!(order_no, "order closed; stock and coupon returned");
             Ok(CloseOutcome::Closed)
         }

@@ -128,6 +128,7 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
         };
         match result {
             Ok(outcome) => {
+                crate::outbox::poke(app);
                 tracing::info!(order_no = %order.order_no, ?outcome, source = source.as_str(), "payment");
                 return Ok(outcome);
             }

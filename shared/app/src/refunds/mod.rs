@@ -403,6 +403,7 @@ pub async fn complete(
         ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);
         if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
+            crate::outbox::poke(app);
             tracing::info!(
                 order_no,
                 out_refund_no,
