@@ -19,13 +19,13 @@ pub fn order_partition(order_no: &str) -> String {
 }
 
 pub fn user(openid: &str) -> Key {
-    Key::new(format!("USER#{openid}"), USER_PROFILE)
+    Key::new(user_partition(openid), USER_PROFILE)
 }
 
 /// The session_key of a user's last login: server-side only, apart from the profile so that
 /// no profile read ever carries it.
 pub fn user_session(openid: &str) -> Key {
-    Key::new(format!("USER#{openid}"), "SESSION")
+    Key::new(user_partition(openid), "SESSION")
 }
 
 pub fn product(product_id: &str) -> Key {
@@ -79,7 +79,7 @@ pub fn warehouse(warehouse_id: &str) -> Key {
 // ---- orders, payments, refunds, coupons, reconciliation -----------------------------------
 
 pub fn order(order_no: &str) -> Key {
-    Key::new(format!("ORDER#{order_no}"), META)
+    Key::new(order_partition(order_no), META)
 }
 
 /// GSI1 of an order: orders by state; unpaid ones sorted by expiry (the closer reads them
@@ -88,46 +88,52 @@ pub fn order_gsi1(state: &str, sort_time: i64, order_no: &str) -> (String, Strin
     (orders_with_state(state), format!("{sort_time:012}#{order_no}"))
 }
 
+/// `(order_no, sort time)` back from an order's GSI1 sort key (see [`order_gsi1`]).
+pub fn parse_order_gsi1_sk(sk: &str) -> Option<(&str, i64)> {
+    let (at, no) = sk.split_once('#')?;
+    Some((no, at.parse().ok()?))
+}
+
 pub fn orders_with_state(state: &str) -> String {
     format!("ORDERS#{state}")
 }
 
 /// A shopper's pointer to one of their orders (their order list, newest first).
 pub fn user_order(openid: &str, order_no: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("ORDER#{order_no}"))
+    Key::new(user_partition(openid), format!("ORDER#{order_no}"))
 }
 
 pub const USER_ORDER_PREFIX: &str = "ORDER#";
 
 /// A shopper's request id, made unique so a retried place-order finds its first answer.
 pub fn user_request(openid: &str, request_id: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("REQ#{request_id}"))
+    Key::new(user_partition(openid), format!("REQ#{request_id}"))
 }
 
 /// How many of a shopper's orders wait for payment.
 pub fn open_orders(openid: &str) -> Key {
-    Key::new(format!("USER#{openid}"), "HOLD#ORDERS")
+    Key::new(user_partition(openid), "HOLD#ORDERS")
 }
 
 /// Units of one SKU a shopper holds across unpaid orders.
 pub fn held_units(openid: &str, sku_id: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("HOLD#SKU#{sku_id}"))
+    Key::new(user_partition(openid), format!("HOLD#SKU#{sku_id}"))
 }
 
 /// The window and count of a shopper's recent place-order attempts.
 pub fn place_rate(openid: &str) -> Key {
-    Key::new(format!("USER#{openid}"), "RATE#PLACE")
+    Key::new(user_partition(openid), "RATE#PLACE")
 }
 
 pub fn cart_item(openid: &str, sku_id: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("CART#{sku_id}"))
+    Key::new(user_partition(openid), format!("CART#{sku_id}"))
 }
 
 pub const CART_PREFIX: &str = "CART#";
 
 /// Payments a user made on one Shanghai day (the risk rule counts them).
 pub fn pay_count(openid: &str, day: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("PAYCOUNT#{day}"))
+    Key::new(user_partition(openid), format!("PAYCOUNT#{day}"))
 }
 
 /// A WeChat Pay transaction applied once: written with `attribute_not_exists`.
@@ -146,7 +152,7 @@ pub fn payments_on(day: &str) -> String {
 
 /// A refund lives in its order's partition, so an order's refunds are one query.
 pub fn refund(order_no: &str, out_refund_no: &str) -> Key {
-    Key::new(format!("ORDER#{order_no}"), format!("REFUND#{out_refund_no}"))
+    Key::new(order_partition(order_no), format!("REFUND#{out_refund_no}"))
 }
 
 pub const REFUND_PREFIX: &str = "REFUND#";
@@ -180,11 +186,11 @@ pub fn coupon_template_gsi1(id: &str) -> (String, String) {
 
 /// How many coupons of a template a user holds: the per-user limit's counter.
 pub fn coupon_claims(openid: &str, template_id: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("CLAIMS#{template_id}"))
+    Key::new(user_partition(openid), format!("CLAIMS#{template_id}"))
 }
 
 pub fn user_coupon(openid: &str, coupon_id: &str) -> Key {
-    Key::new(format!("USER#{openid}"), format!("COUPON#{coupon_id}"))
+    Key::new(user_partition(openid), format!("COUPON#{coupon_id}"))
 }
 
 pub const USER_COUPON_PREFIX: &str = "COUPON#";
@@ -226,5 +232,7 @@ mod tests {
         assert_eq!(k.sk, "STOCK#SH-01#07");
         assert_eq!(parse_stock_sk(&k.sk), Some(("SH-01", 7)));
         assert_eq!(parse_stock_sk("META"), None);
+        let (_, sk) = order_gsi1("unpaid", 1_800_000_000, "N123456");
+        assert_eq!(parse_order_gsi1_sk(&sk), Some(("N123456", 1_800_000_000)));
     }
 }

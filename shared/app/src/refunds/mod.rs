@@ -115,15 +115,6 @@ pub async fn create(
             (false, None, Some(a)) => Fen::new(a),
             _ => return Err(AppError::bad_request("give exactly one of full, lines or amount_fen")),
         };
-        if amount.fen() <= 0 {
-            return Err(AppError::field("amount_fen", "nothing left to refund"));
-        }
-        if amount > order.refundable() {
-            return Err(AppError::new(
-                Code::RefundExceedsPaid,
-                format!("at most {} yuan can still be refunded", order.refundable()),
-            ));
-        }
         let record = RefundRecord::new(
             out_refund_no.clone(),
             &order,

@@ -53,18 +53,7 @@ pub async fn products_listed(
 
 /// All SKUs of a product, read through the product's index.
 pub async fn skus_of(store: &dyn Store, product_id: &str) -> Result<Vec<Sku>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.query(Query::gsi1(keys::skus_of_product(product_id)).limit(100).after(after)).await?;
-        for item in page.items {
-            out.push(from_item::<Sku>(item)?);
-        }
-        after = page.next;
-        if after.is_none() {
-            return Ok(out);
-        }
-    }
+    super::all_of_index(store, keys::skus_of_product(product_id)).await
 }
 
 /// Writes a new SKU while its product and every component (a main SKU) still exist; `false`

@@ -191,8 +191,8 @@ pub async fn unpaid_by_expiry(
         .items
         .iter()
         .filter_map(|i| {
-            let (at, no) = i.get(table::GSI1_SK)?.as_str()?.split_once('#')?;
-            Some((no.to_owned(), at.parse().ok()?))
+            let (no, at) = keys::parse_order_gsi1_sk(i.get(table::GSI1_SK)?.as_str()?)?;
+            Some((no.to_owned(), at))
         })
         .collect();
     Ok((due, page.next))
@@ -208,6 +208,11 @@ pub async fn note_prepay(store: &dyn Store, order_no: &str, prepay_id: &str) -> 
     }
 }
 
+/// The `order_no` of each item (order items and shoppers' pointers both carry it).
+fn order_numbers(items: &[Item]) -> Vec<String> {
+    items.iter().filter_map(|p| p.get("order_no").and_then(|v| v.as_str()).map(str::to_owned)).collect()
+}
+
 /// Numbers of a shopper's orders, newest first.
 pub async fn numbers_of_shopper(
     store: &dyn Store,
@@ -218,8 +223,7 @@ pub async fn numbers_of_shopper(
     let q =
         Query::table(keys::user_partition(openid)).prefix(keys::USER_ORDER_PREFIX).limit(limit).after(after).reverse();
     let page = store.query(q).await?;
-    let nos = page.items.iter().filter_map(|p| p.get("order_no").and_then(|v| v.as_str()).map(str::to_owned)).collect();
-    Ok((nos, page.next))
+    Ok((order_numbers(&page.items), page.next))
 }
 
 /// Numbers of orders the index lists in `state`, newest first (it may lag: read each).
@@ -231,6 +235,5 @@ pub async fn numbers_in_state(
 ) -> Result<(Vec<String>, Option<String>)> {
     let page =
         store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
-    let nos = page.items.iter().filter_map(|p| p.get("order_no").and_then(|v| v.as_str()).map(str::to_owned)).collect();
-    Ok((nos, page.next))
+    Ok((order_numbers(&page.items), page.next))
 }
