@@ -49,6 +49,31 @@ ddb_start() {
   return 1
 }
 
+# AWS Secrets Manager's API on a free port (moto, from the test tools), as SECRETS_ENDPOINT.
+aws_start() {
+  local port; port=$(free_port)
+  "$PY_VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$LOCAL/moto.log" 2>&1 &
+  AWS_PID=$!
+  export SECRETS_ENDPOINT="http://127.0.0.1:$port"
+  for _ in $(seq 1 60); do
+    if curl -s -o /dev/null "$SECRETS_ENDPOINT/moto-api/"; then
+      log "Secrets Manager (moto) answers at $SECRETS_ENDPOINT"
+      return 0
+    fi
+    kill -0 "$AWS_PID" 2>/dev/null || { cat "$LOCAL/moto.log" >&2; log "moto exited"; return 1; }
+    sleep 0.5
+  done
+  log "moto did not answer in 30 s"
+  return 1
+}
+
+aws_stop() {
+  if [ -n "${AWS_PID:-}" ]; then
+    kill "$AWS_PID" 2>/dev/null || true
+    wait "$AWS_PID" 2>/dev/null || true
+  fi
+}
+
 ddb_stop() {
   if [ -n "${DDB_PID:-}" ]; then
     kill "$DDB_PID" 2>/dev/null || true

@@ -37,6 +37,7 @@ target/release/wechat-sim &
 SIM_PID=$!
 trap 'kill $SIM_PID 2>/dev/null || true; ddb_stop' EXIT
 for _ in $(seq 1 100); do [ -s "$WECHATPAY_PUBLIC_KEY_FILE" ] && break; sleep 0.1; done
-log "shop on http://127.0.0.1:$PORT (operator token: $ADMIN_TOKEN); WeChat simulator on $WECHAT_API_BASE"
+log "shop on http://127.0.0.1:$PORT; WeChat simulator on $WECHAT_API_BASE"
+log "first operator: curl -s -XPOST localhost:$PORT/admin/operators -H 'Authorization: Bearer $ADMIN_TOKEN' -d '{\"id\":\"boss\",\"name\":\"boss\",\"role\":\"finance\"}'"
 log "try: curl -s -XPOST localhost:$PORT/login -d '{\"code\":\"alice.1\"}'"
 target/release/shop-local

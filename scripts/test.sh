@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: starts DynamoDB Local (installing it on first use) so the storage contract
-# and the end-to-end suites run on both stores; then drives the WeChat simulator with the
+# and the end-to-end suites run on both stores, and a local AWS Secrets Manager (moto) for the
+# secrets the functions read at start; then drives the WeChat simulator with the
 # community Python SDK (wechatpayv3) as the merchant. Extra arguments go to `cargo test`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 py_tools
-trap ddb_stop EXIT
+trap 'ddb_stop; aws_stop' EXIT
 ddb_start
+aws_start
 cargo test --workspace --locked "$@"
 cargo build --locked -p wechat-sim
 WECHAT_SIM="$ROOT/target/debug/wechat-sim" "$PY_VENV/bin/python" -m pytest -q tests/sdk

@@ -28,6 +28,24 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// DynamoDB Local and moto accept any credentials; set them so the AWS SDK finds some.
+pub fn local_aws_credentials() {
+    // SAFETY: tests set the same constant values; no thread reads them differently.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+        std::env::set_var("AWS_REGION", "ap-east-1");
+    }
+}
+
+/// The local AWS Secrets Manager (moto) scripts/test.sh starts.
+pub fn secrets_endpoint() -> String {
+    std::env::var("SECRETS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SECRETS_ENDPOINT is not set: run the suites with scripts/test.sh, which starts moto")
+    })
+}
+
 /// A store of its own for one test: a new SQLite file, or a new DynamoDB Local table.
 pub async fn store(backend: Backend) -> SharedStore {
     match backend {
@@ -36,14 +54,7 @@ pub async fn store(backend: Backend) -> SharedStore {
             Arc::new(EmbeddedStore::open(&path).expect("temp store opens"))
         }
         Backend::Dynamo => {
-            // DynamoDB Local accepts any credentials; set them so the SDK finds some.
-            // SAFETY: tests set the same constant values; no thread reads them differently.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-                std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-                std::env::set_var("AWS_REGION", "ap-shanghai-local");
-            }
+            local_aws_credentials();
             let s = DynamoStore::connect(&unique("t"), Some(&dynamodb_endpoint())).await;
             s.create_table().await.expect("DynamoDB Local creates the test table");
             Arc::new(s)
@@ -72,7 +83,7 @@ pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
                 .to_owned(),
             )
         },
-        hosting::Uses::WeChat,
+        hosting::Uses::STORE_ONLY.wechat().sessions().bootstrap(),
     )
     .expect("test settings are complete")
 }
@@ -83,6 +94,9 @@ pub struct Shop {
     pub http: reqwest::Client,
     pub sim: simulator::Running,
     pub app: App,
+    /// The token of the finance account made with the bootstrap token at start, which
+    /// [`Shop::admin`] calls with.
+    pub finance_token: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -127,6 +141,22 @@ impl Shop {
         trust_wx_context: bool,
         platform_key: Option<(String, String)>,
     ) -> Shop {
+        Self::start_inner(backend, trust_wx_context, platform_key, |_| {}).await
+    }
+
+    /// A shop (with its outbox worker) whose settings `tune` changes first.
+    pub async fn start_tuned(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Shop {
+        let shop = Self::start_inner(backend, false, None, tune).await;
+        hosting::worker::spawn(shop.app.clone());
+        shop
+    }
+
+    async fn start_inner(
+        backend: Backend,
+        trust_wx_context: bool,
+        platform_key: Option<(String, String)>,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Shop {
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let listener = tokio::net::TcpListener::bind(local).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -160,12 +190,45 @@ impl Shop {
         }
         settings.pay = Some(pay_settings);
         settings.order_ttl_secs = 120;
+        tune(&mut settings);
         let app = App::new(store(backend).await, settings).expect("app builds");
         let router = hosting::server::router(app.clone(), hosting::routes::ALL.to_vec());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Shop { base: format!("http://{addr}"), http: reqwest::Client::new(), sim, app, server }
+        let mut shop = Shop {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            sim,
+            app,
+            finance_token: String::new(),
+            server,
+        };
+        let first = shop
+            .call(
+                "POST",
+                "/admin/operators",
+                Some(ADMIN_TOKEN),
+                Some(serde_json::json!({"id": "finance", "name": "财务", "role": "finance"})),
+            )
+            .await;
+        assert_eq!(first.status, 201, "the bootstrap token makes the first account: {}", first.body);
+        shop.finance_token = first.body["token"].as_str().expect("token").to_owned();
+        shop
+    }
+
+    /// A new operator account with `role` (made by the finance account); its token.
+    pub async fn operator(&self, id: &str, role: &str) -> String {
+        let a = self
+            .call(
+                "POST",
+                "/admin/operators",
+                Some(&self.finance_token),
+                Some(serde_json::json!({"id": id, "name": id, "role": role})),
+            )
+            .await;
+        assert_eq!(a.status, 201, "operator {id}: {}", a.body);
+        a.body["token"].as_str().expect("token").to_owned()
     }
 
     /// A call as the shopper `openid`, through WeChat Cloud Hosting's identity header (the
@@ -205,8 +268,9 @@ impl Shop {
         Answer { status, body }
     }
 
+    /// A call as the finance operator made at start.
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        self.call(method, path, Some(ADMIN_TOKEN), body).await
+        self.call(method, path, Some(&self.finance_token), body).await
     }
 
     /// Logs `user` in with a fresh code and returns the session token.

@@ -311,7 +311,7 @@ async fn access_is_checked(b: Backend) {
     let r = shop
         .http
         .post(format!("{}/admin/products", shop.base))
-        .bearer_auth(e2e::ADMIN_TOKEN)
+        .bearer_auth(&shop.finance_token)
         .body(big)
         .send()
         .await

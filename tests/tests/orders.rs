@@ -494,7 +494,8 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     offline.pay = None;
     let input: app::refunds::RefundInput =
         serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
-    let pending = app::refunds::create(&offline, &no(&o), None, input, app::refunds::Actor::Operator).await;
+    let finance = app::operators::Caller { id: "finance".into(), role: domain::operator::Role::Finance };
+    let pending = app::refunds::create(&offline, &no(&o), app::refunds::Requester::Operator(&finance), input).await;
     assert!(pending.is_err(), "the call to WeChat failed");
     let rec = app::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
     assert_eq!(rec.state, app::refunds::RefundState::Processing);

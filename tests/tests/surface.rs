@@ -19,7 +19,7 @@ async fn app() -> app::App {
 
 /// A documented path with its parameters filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "X1")
+    path.replace("{id}", "x1")
         .replace("{no}", "20990101000000000001")
         .replace("{sku}", "S1")
         .replace("{warehouse}", "W1")
@@ -176,7 +176,8 @@ async fn every_documented_route_is_routed_to_a_function_that_serves_it() {
             let best = routes.iter().filter_map(|r| r.rank(method, &segs).map(|k| (k, r))).max_by_key(|(k, _)| *k);
             let Some((_, route)) = best else { panic!("{method} {path}: no route in template.yaml") };
             let handlers = hosting::routes::of_function(&route.binary)
-                .unwrap_or_else(|| panic!("{}: not in hosting::routes::FUNCTIONS", route.binary));
+                .unwrap_or_else(|| panic!("{}: not in hosting::routes::FUNCTIONS", route.binary))
+                .handlers;
             let resp = dispatch(&app, handlers, &Request::new(method, &concrete)).await;
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             assert_ne!(
@@ -190,9 +191,83 @@ async fn every_documented_route_is_routed_to_a_function_that_serves_it() {
     }
     assert!(checked >= 40, "{checked}");
     // Every function binary is in the table the binaries look themselves up in.
-    for (name, _) in hosting::routes::FUNCTIONS {
-        assert!(routes.iter().any(|r| r.binary == *name), "{name} has no route");
+    for f in hosting::routes::FUNCTIONS {
+        assert!(routes.iter().any(|r| r.binary == f.name), "{} has no route", f.name);
     }
+}
+
+/// Every `!Ref` name inside a template value.
+fn refs(v: &serde_yaml_ng::Value, out: &mut BTreeSet<String>) {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::Tagged(t) if t.tag == "Ref" => {
+            if let Some(name) = t.value.as_str() {
+                out.insert(name.to_owned());
+            }
+        }
+        Y::Tagged(t) => refs(&t.value, out),
+        Y::Sequence(items) => items.iter().for_each(|i| refs(i, out)),
+        Y::Mapping(m) => m.values().for_each(|i| refs(i, out)),
+        _ => {}
+    }
+}
+
+/// On AWS each function may read exactly the secrets its settings need (and is told their
+/// names in `SECRETS`); no secret sits in an environment variable; the catalog, which only
+/// reads, may only read the table; no function may rewrite the audit trail.
+#[test]
+fn each_function_reads_only_the_secrets_it_uses() {
+    let t = yaml("template.yaml");
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let mut checked = 0;
+    for r in t["Resources"].as_mapping().unwrap().values() {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let uses = hosting::routes::of_function(binary).unwrap().uses;
+        let mut expected = BTreeSet::new();
+        for (used, secret) in [
+            (uses.wechat, "WeChatSecretArn"),
+            (uses.sessions, "SessionSecret"),
+            (uses.bootstrap, "BootstrapSecret"),
+            (uses.pay, "WeChatPaySecretArn"),
+        ] {
+            if used {
+                expected.insert(secret.to_owned());
+            }
+        }
+        let vars = &r["Properties"]["Environment"]["Variables"];
+        let mut told = BTreeSet::new();
+        refs(&vars["SECRETS"], &mut told);
+        assert_eq!(told, expected, "{binary}: SECRETS");
+        let policies = r["Properties"]["Policies"].as_sequence().unwrap();
+        let mut may_read = BTreeSet::new();
+        for p in policies {
+            refs(&p["AWSSecretsManagerGetSecretValuePolicy"], &mut may_read);
+        }
+        assert_eq!(may_read, expected, "{binary}: secrets its role may read");
+        for name in app::secrets::SECRET_SETTINGS {
+            assert!(vars.get(name).is_none() && globals.get(name).is_none(), "{binary}: {name} in the environment");
+        }
+        let crud = policies.iter().any(|p| p.get("DynamoDBCrudPolicy").is_some());
+        let read = policies.iter().any(|p| p.get("DynamoDBReadPolicy").is_some());
+        if binary == "catalog" {
+            assert!(read && !crud, "the catalog only reads");
+        } else {
+            let mut named = BTreeSet::new();
+            policies.iter().for_each(|p| refs(p, &mut named));
+            assert!(crud && named.contains("AuditAppendOnlyPolicy"), "{binary}: writes, never to the audit trail");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, hosting::routes::FUNCTIONS.len());
+    let deny = &t["Resources"]["AuditAppendOnlyPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        deny["Condition"]["ForAnyValue:StringEquals"]["dynamodb:LeadingKeys"][0].as_str(),
+        Some(store::keys::AUDIT)
+    );
 }
 
 /// A scheduled function on Lambda takes its schedule's events and its operator routes alike,
@@ -210,7 +285,10 @@ async fn scheduled_functions_take_schedules_and_their_routes() {
             "isBase64Encoded": false
         })
     };
-    let admin = format!("Bearer {}", e2e::ADMIN_TOKEN);
+    let first: app::operators::NewAccount =
+        serde_json::from_value(json!({"id": "finance", "name": "财务", "role": "finance"})).unwrap();
+    let issued = app::operators::bootstrap(&app, first).await.unwrap();
+    let admin = format!("Bearer {}", issued.token);
     let outbox = hosting::routes::jobs::deliver_outbox;
     let answer = hosting::run::job_invocation(&app, outbox, api("/admin/jobs/outbox", &admin)).await.unwrap();
     assert_eq!(answer["statusCode"], json!(200), "{answer}");

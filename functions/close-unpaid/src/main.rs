@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(hosting::routes::jobs::close_unpaid, hosting::Uses::WeChatPay).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::close_unpaid).await
 }

@@ -8,7 +8,7 @@ const SAMPLE: &str = include_str!("../../../scripts/sample-catalog.json");
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     hosting::init_tracing();
-    let app = match hosting::app_from_env(hosting::Uses::WeChat).await {
+    let app = match hosting::app_from_env(hosting::Uses::STORE_ONLY.wechat().sessions().bootstrap()).await {
         Ok(a) => a,
         Err(code) => return code,
     };

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(hosting::routes::jobs::reconcile_day, hosting::Uses::WeChatPay).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::reconcile_day).await
 }

@@ -5,15 +5,39 @@
 pub use store::{StoreKind, StoreSettings};
 pub use wechat::settings::{PaySettings, WeChatSettings};
 
-/// What a function talks to, and so which settings it cannot start without.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uses {
-    /// The store only: no WeChat secret is given to it.
-    StoreOnly,
-    /// WeChat's server API (login, phone numbers).
-    WeChat,
-    /// WeChat Pay as well.
-    WeChatPay,
+/// What a function talks to and does, and so which settings (and secrets) it cannot start
+/// without. A function is given no secret it does not use (`template.yaml` follows this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Uses {
+    /// WeChat's server API (login, phone numbers): `WECHAT_APP_SECRET`.
+    pub wechat: bool,
+    /// WeChat Pay: the merchant settings and keys.
+    pub pay: bool,
+    /// Shopper sessions (issued or checked): `SESSION_SECRET`.
+    pub sessions: bool,
+    /// The bootstrap token that makes the first operator account: `ADMIN_TOKEN`.
+    pub bootstrap: bool,
+}
+
+impl Uses {
+    /// The store only: no secret at all.
+    pub const STORE_ONLY: Uses = Uses { wechat: false, pay: false, sessions: false, bootstrap: false };
+
+    pub const fn wechat(self) -> Uses {
+        Uses { wechat: true, ..self }
+    }
+
+    pub const fn pay(self) -> Uses {
+        Uses { pay: true, ..self }
+    }
+
+    pub const fn sessions(self) -> Uses {
+        Uses { sessions: true, ..self }
+    }
+
+    pub const fn bootstrap(self) -> Uses {
+        Uses { bootstrap: true, ..self }
+    }
 }
 
 #[derive(Clone)]
@@ -32,6 +56,8 @@ pub struct Settings {
     pub pay_verify_window_secs: i64,
     /// What one shopper may hold unpaid at once.
     pub limits: domain::placing::Limits,
+    /// Who must approve a refund of a given amount.
+    pub refund_policy: domain::operator::RefundPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -60,10 +86,21 @@ impl Settings {
         Self::from_lookup(|k| std::env::var(k).ok(), uses)
     }
 
+    /// As [`Settings::from_env`], with the secrets `SECRETS` names read first from AWS Secrets
+    /// Manager ([`crate::secrets`]); a value there wins over the environment.
+    pub async fn from_env_and_secrets(uses: Uses) -> Result<Self, ConfigError> {
+        Self::with_secrets(|k| std::env::var(k).ok(), uses).await
+    }
+
+    /// As [`Settings::from_lookup`], with the secrets `get("SECRETS")` names read first.
+    pub async fn with_secrets(get: impl Fn(&str) -> Option<String>, uses: Uses) -> Result<Self, ConfigError> {
+        let secrets = crate::secrets::of(&get).await.map_err(|e| ConfigError(vec![e]))?;
+        Self::from_lookup(|k| secrets.get(k).cloned().or_else(|| get(k)), uses)
+    }
+
     /// Reads settings through `get`, so tests can pass a map instead of the process
     /// environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, uses: Uses) -> Result<Self, ConfigError> {
-        let uses_wechat = uses != Uses::StoreOnly;
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
         let mut required = |k: &str| {
@@ -73,10 +110,10 @@ impl Settings {
             })
         };
         let appid = required("WECHAT_APPID");
-        let app_secret =
-            if uses_wechat { required("WECHAT_APP_SECRET") } else { get("WECHAT_APP_SECRET").unwrap_or_default() };
-        let session_secret = required("SESSION_SECRET");
-        let admin_token = required("ADMIN_TOKEN");
+        let mut required_if = |needed: bool, k: &str| if needed { required(k) } else { get(k).unwrap_or_default() };
+        let app_secret = required_if(uses.wechat, "WECHAT_APP_SECRET");
+        let session_secret = required_if(uses.sessions, "SESSION_SECRET");
+        let admin_token = required_if(uses.bootstrap, "ADMIN_TOKEN");
         if !session_secret.is_empty() && session_secret.len() < MIN_SECRET_BYTES {
             problems.push(format!("SESSION_SECRET must be at least {MIN_SECRET_BYTES} bytes"));
         }
@@ -136,6 +173,22 @@ impl Settings {
             units_per_sku: count("MAX_HELD_UNITS", defaults.units_per_sku, 100_000),
             places_per_minute: count("PLACE_ORDERS_PER_MINUTE", defaults.places_per_minute, 100_000),
         };
+        let policy = domain::operator::RefundPolicy::default();
+        let mut fen = |k: &str, default: domain::Fen| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (0..=10_000_000_000).contains(&n) => domain::Fen::new(n),
+            Some(_) => {
+                problems.push(format!("{k} must be an amount in fen from 0 to 10000000000"));
+                default
+            }
+        };
+        let refund_policy = domain::operator::RefundPolicy {
+            finance_over: fen("REFUND_FINANCE_OVER_FEN", policy.finance_over),
+            two_person_over: fen("REFUND_TWO_PERSON_OVER_FEN", policy.two_person_over),
+        };
+        if refund_policy.two_person_over < refund_policy.finance_over {
+            problems.push("REFUND_TWO_PERSON_OVER_FEN must not be below REFUND_FINANCE_OVER_FEN".into());
+        }
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -154,11 +207,7 @@ impl Settings {
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             problems.push("WECHAT_API_BASE must be an http(s) URL".into());
         }
-        let pay = if uses == Uses::WeChatPay || get("WECHATPAY_MCHID").is_some() {
-            pay_settings(&get, &mut problems)
-        } else {
-            None
-        };
+        let pay = if uses.pay || get("WECHATPAY_MCHID").is_some() { pay_settings(&get, &mut problems) } else { None };
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -179,6 +228,7 @@ impl Settings {
             order_ttl_secs,
             pay_verify_window_secs,
             limits,
+            refund_policy,
         })
     }
 }
@@ -263,24 +313,34 @@ mod tests {
 
     #[test]
     fn missing_settings_are_all_named() {
-        let err = Settings::from_lookup(lookup(&[]), Uses::WeChat).unwrap_err();
+        let err = Settings::from_lookup(lookup(&[]), Uses::STORE_ONLY.wechat().sessions().bootstrap()).unwrap_err();
         let text = err.to_string();
         for k in ["WECHAT_APPID", "WECHAT_APP_SECRET", "SESSION_SECRET", "ADMIN_TOKEN"] {
             assert!(text.contains(k), "{text} should name {k}");
         }
     }
 
+    /// Each secret is required exactly where it is used, and a function that uses none
+    /// starts with none.
     #[test]
-    fn functions_without_wechat_need_no_secret() {
-        let pairs: Vec<_> = GOOD.iter().copied().filter(|(k, _)| *k != "WECHAT_APP_SECRET").collect();
-        assert!(Settings::from_lookup(lookup(&pairs), Uses::StoreOnly).is_ok());
-        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
-        assert_eq!(err, ConfigError(vec!["WECHAT_APP_SECRET is required".into()]));
+    fn functions_need_only_the_secrets_they_use() {
+        let only_appid = [("WECHAT_APPID", "wx0000000000000001")];
+        assert!(Settings::from_lookup(lookup(&only_appid), Uses::STORE_ONLY).is_ok());
+        for (uses, name) in [
+            (Uses::STORE_ONLY.wechat(), "WECHAT_APP_SECRET"),
+            (Uses::STORE_ONLY.sessions(), "SESSION_SECRET"),
+            (Uses::STORE_ONLY.bootstrap(), "ADMIN_TOKEN"),
+        ] {
+            let err = Settings::from_lookup(lookup(&only_appid), uses).unwrap_err();
+            assert_eq!(err, ConfigError(vec![format!("{name} is required")]), "{uses:?}");
+        }
+        let s = Settings::from_lookup(lookup(&only_appid), Uses::STORE_ONLY).unwrap();
+        assert!(s.session_secret.is_empty() && s.admin_token.is_empty());
     }
 
     #[test]
     fn pay_settings_are_required_where_pay_is_used() {
-        let err = Settings::from_lookup(lookup(&GOOD), Uses::WeChatPay).unwrap_err().to_string();
+        let err = Settings::from_lookup(lookup(&GOOD), Uses::STORE_ONLY.pay()).unwrap_err().to_string();
         for k in [
             "WECHATPAY_MCHID",
             "WECHATPAY_MCH_SERIAL",
@@ -299,7 +359,7 @@ mod tests {
             ("WECHATPAY_NOTIFY_URL", "https://shop.example/pay/notify?x=1"),
             ("WECHATPAY_PUBLIC_KEY_ID", "PUB_KEY_ID_01"),
         ]);
-        let err = Settings::from_lookup(lookup(&pairs), Uses::WeChatPay).unwrap_err().to_string();
+        let err = Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.pay()).unwrap_err().to_string();
         assert!(err.contains("cannot read /nonexistent/apiclient_key.pem"), "{err}");
         assert!(err.contains("32-character") && err.contains("query string") && err.contains("go together"), "{err}");
         assert!(!err.contains("short"), "the key's value is never echoed");
@@ -307,7 +367,7 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::STORE_ONLY.wechat().sessions().bootstrap()).unwrap();
         assert_eq!(s.port, 9000);
         assert_eq!(s.store.kind, StoreKind::Embedded);
         assert_eq!(s.store.table, "shop");
@@ -319,7 +379,9 @@ mod tests {
     fn bad_values_are_refused() {
         let mut pairs = GOOD.to_vec();
         pairs.extend([("STORE", "redis"), ("PORT", "x"), ("TRUST_WX_CONTEXT", "yes")]);
-        let text = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err().to_string();
+        let text = Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.wechat().sessions().bootstrap())
+            .unwrap_err()
+            .to_string();
         assert!(text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT"));
     }
 
@@ -327,23 +389,23 @@ mod tests {
     fn the_embedded_store_is_refused_on_lambda() {
         let mut pairs = GOOD.to_vec();
         pairs.push(("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
-        let e = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
+        let e = Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.wechat().sessions().bootstrap()).unwrap_err();
         assert!(e.to_string().contains("STORE=dynamodb"), "{e}");
         pairs.push(("STORE", "dynamodb"));
-        assert!(Settings::from_lookup(lookup(&pairs), Uses::WeChat).is_ok());
+        assert!(Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.wechat().sessions().bootstrap()).is_ok());
     }
 
     #[test]
     fn platform_identity_is_never_trusted_on_lambda() {
         let mut pairs = GOOD.to_vec();
         pairs.extend([("TRUST_WX_CONTEXT", "1"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), ("STORE", "dynamodb")]);
-        let e = Settings::from_lookup(lookup(&pairs), Uses::WeChat).unwrap_err();
+        let e = Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.wechat().sessions().bootstrap()).unwrap_err();
         assert!(e.to_string().contains("TRUST_WX_CONTEXT"), "{e}");
     }
 
     #[test]
     fn debug_hides_secrets() {
-        let s = Settings::from_lookup(lookup(&GOOD), Uses::WeChat).unwrap();
+        let s = Settings::from_lookup(lookup(&GOOD), Uses::STORE_ONLY.wechat().sessions().bootstrap()).unwrap();
         let d = format!("{s:?}");
         assert!(!d.contains("app-secret") && !d.contains("0123456789abcdef") && !d.contains("admin-token"));
     }

@@ -30,6 +30,8 @@ codes! {
     Unauthorized => "UNAUTHORIZED",
     SessionExpired => "SESSION_EXPIRED",
     Forbidden => "FORBIDDEN",
+    BootstrapOnly => "BOOTSTRAP_ONLY",
+    AlreadyBootstrapped => "ALREADY_BOOTSTRAPPED",
     VerificationRequired => "VERIFICATION_REQUIRED",
     NotNewCustomer => "NOT_NEW_CUSTOMER",
     UserBlocked => "USER_BLOCKED",
@@ -118,6 +120,10 @@ impl AppError {
         Self::new(Code::Unauthorized, message)
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(Code::Forbidden, message)
+    }
+
     /// For failures whose cause must stay in the logs: the client learns only that it
     /// may retry.
     pub fn internal() -> Self {
@@ -170,6 +176,7 @@ impl From<DomainError> for AppError {
             }
             DomainError::TooManyOpenOrders { .. } => AppError::new(Code::TooManyOpenOrders, message),
             DomainError::InvalidTransition { .. } => AppError::new(Code::InvalidTransition, message),
+            DomainError::Forbidden { .. } => AppError::forbidden(message),
             DomainError::Overflow => AppError::bad_request(message),
         }
     }

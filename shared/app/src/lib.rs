@@ -9,12 +9,14 @@ pub mod catalog;
 pub mod config;
 pub mod coupons;
 pub mod error;
+pub mod operators;
 pub mod ordering;
 pub mod outbox;
 pub mod payments;
 pub mod reconciliation;
 pub mod refunds;
 pub mod sample;
+pub mod secrets;
 pub mod session;
 pub mod users;
 

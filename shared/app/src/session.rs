@@ -24,6 +24,9 @@ pub enum TokenError {
     BadSignature,
     #[error("session token expired")]
     Expired,
+    /// This function holds no session secret (it serves no shopper routes).
+    #[error("this service does not take session tokens")]
+    NoSecret,
 }
 
 fn mac(secret: &[u8], signed: &str) -> HmacSha256 {
@@ -43,6 +46,10 @@ pub fn issue(secret: &[u8], openid: &str, now: i64, ttl_secs: i64) -> (String, i
 }
 
 pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
+    // An empty key would make every token anyone signs with it valid.
+    if secret.is_empty() {
+        return Err(TokenError::NoSecret);
+    }
     let (signed, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let payload = signed.strip_prefix("v1.").ok_or(TokenError::Malformed)?;
     let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
@@ -70,6 +77,9 @@ mod tests {
         assert_eq!(verify(SECRET, &t, 1_060), Err(TokenError::Expired));
         assert_eq!(verify(b"another secret of enough length!!", &t, 1_000), Err(TokenError::BadSignature));
         assert_eq!(verify(SECRET, "garbage", 0), Err(TokenError::Malformed));
+        // A token signed with an empty key, offered to a function that holds none.
+        let (forged, _) = issue(b"", "openid-1", 1_000, 60);
+        assert_eq!(verify(b"", &forged, 1_000), Err(TokenError::NoSecret));
     }
 
     proptest! {

@@ -36,6 +36,9 @@ pub enum DomainError {
     HoldingLimit { sku: String, units: i64 },
     #[error("at most {orders} orders may wait for payment at once; pay or cancel one first")]
     TooManyOpenOrders { orders: i64 },
+    /// The caller's role may not do this.
+    #[error("{reason}")]
+    Forbidden { reason: String },
     #[error("amounts overflow")]
     Overflow,
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod money;
+pub mod operator;
 pub mod order;
 pub mod payment;
 pub mod placing;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 use crate::ids::{OpenId, OrderNo, OutRefundNo};
 use crate::money::Fen;
+use crate::operator::Approval;
 use crate::order::{Order, Reservation};
 
 /// Who started a refund (or any other change an operator may need to trace).
@@ -87,12 +88,16 @@ pub struct RefundRecord {
     #[serde(default)]
     pub success_time: Option<i64>,
     pub arrival_note: String,
+    /// The operators who approved it so far (see [`crate::operator::RefundPolicy`]).
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
     #[serde(default)]
     pub version: i64,
 }
 
 impl RefundRecord {
-    /// A new refund of `order`: a shopper's waits for an operator, anyone else's starts.
+    /// A new refund of `order`: the shop's own (a late payment) starts at once; a shopper's or
+    /// an operator's waits for the approvals its amount needs.
     pub fn new(
         out_refund_no: OutRefundNo,
         order: &Order,
@@ -102,7 +107,7 @@ impl RefundRecord {
         by: Actor,
         now: i64,
     ) -> Self {
-        let state = if by == Actor::Shopper { RefundState::Requested } else { RefundState::Processing };
+        let state = if by == Actor::System { RefundState::Processing } else { RefundState::Requested };
         RefundRecord {
             out_refund_no,
             order_no: order.order_no.clone(),
@@ -118,6 +123,7 @@ impl RefundRecord {
             updated_at: now,
             success_time: None,
             arrival_note: ARRIVAL_NOTE.into(),
+            approvals: Vec::new(),
             version: 1,
         }
     }
@@ -146,13 +152,14 @@ impl RefundState {
         matches!(self, Self::Success | Self::Closed | Self::Failed | Self::Refused)
     }
 
-    /// The moves the state machine allows. Staying in `processing` records what a WeChat
-    /// call said (its refund id, or its error) without moving.
+    /// The moves the state machine allows. Staying in `requested` records an approval that is
+    /// not yet enough; staying in `processing` records what a WeChat call said (its refund id,
+    /// or its error) without moving.
     pub fn check(self, to: RefundState) -> Result<(), DomainError> {
         use RefundState::*;
         let allowed = matches!(
             (self, to),
-            (Requested, Processing | Refused)
+            (Requested, Requested | Processing | Refused)
                 | (Processing, Processing | Success | Closed | Failed | Abnormal)
                 | (Abnormal, Success | Closed)
         );

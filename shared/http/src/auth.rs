@@ -1,8 +1,10 @@
 //! Who is calling: a shopper (session token from `login`, or the openid WeChat Cloud Hosting
-//! injects when the shop trusts it) or an operator (the admin token).
+//! injects when the shop trusts it) or an operator (their own token, see `app::operators`).
 
+use app::operators::{self, Caller};
 use app::{App, AppError, Code, clock, session, users};
 use domain::ids::OpenId;
+use domain::operator::Permission;
 
 use crate::Request;
 
@@ -42,18 +44,32 @@ fn platform_openid<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
     req.header("x-wx-openid")
 }
 
-/// Operator calls carry `Authorization: Bearer <ADMIN_TOKEN>`.
-pub fn operator(app: &App, req: &Request) -> Result<(), AppError> {
-    let given = bearer(req).unwrap_or("");
-    if constant_time_eq(given.as_bytes(), app.settings.admin_token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(AppError::unauthorized("operator calls need Authorization: Bearer <ADMIN_TOKEN>"))
+/// The operator making the request, from `Authorization: Bearer <operator token>`, if their
+/// role allows `needed`. The bootstrap token (`ADMIN_TOKEN`) is refused here: it only makes
+/// the first account ([`bootstrap_or_operator`]).
+pub async fn operator(app: &App, req: &Request, needed: Permission) -> Result<Caller, AppError> {
+    let Some(token) = bearer(req) else {
+        return Err(AppError::unauthorized("operator calls need Authorization: Bearer <operator token>"));
+    };
+    if operators::is_bootstrap(app, token) {
+        return Err(AppError::new(
+            Code::BootstrapOnly,
+            "the bootstrap token only makes the first finance account (POST /admin/operators); use an operator token",
+        ));
     }
+    let caller = operators::authenticate(app, token).await?;
+    caller.may(needed)?;
+    let _ = req.operator.set(caller.clone());
+    Ok(caller)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// For `POST /admin/operators`: the bootstrap token (`None`: make the first account), or an
+/// operator allowed to manage accounts.
+pub async fn bootstrap_or_operator(app: &App, req: &Request) -> Result<Option<Caller>, AppError> {
+    match bearer(req) {
+        Some(t) if operators::is_bootstrap(app, t) => Ok(None),
+        _ => operator(app, req, Permission::Accounts).await.map(Some),
+    }
 }
 
 /// A page size from `?limit=`, 1 to 100, default 20.

@@ -12,12 +12,12 @@ pub fn status(code: Code) -> u16 {
     match code {
         InvalidInput | InvalidCursor | InvalidCode => 400,
         Unauthorized | SessionExpired => 401,
-        Forbidden | VerificationRequired | NotNewCustomer | UserBlocked | PhoneBlocked => 403,
+        Forbidden | BootstrapOnly | VerificationRequired | NotNewCustomer | UserBlocked | PhoneBlocked => 403,
         NotFound | NoRoute => 404,
         Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
         | AlreadyShipped | OrderClosed | OrderExpired | OrderNotPayable | NotShippable | NotRefundable
         | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive | CouponLimitReached
-        | BillNotReady => 409,
+        | BillNotReady | AlreadyBootstrapped => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread | AdCopyViolation => 422,
         WechatRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited => 429,

@@ -21,6 +21,11 @@ pub struct Request {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// The operator this request was authenticated as ([`crate::auth::operator`]).
+    pub operator: std::sync::OnceLock<app::operators::Caller>,
+    /// Set when the use case wrote its own audit entry (with before and after) in its
+    /// transaction; otherwise a successful operator write is audited by [`dispatch`].
+    pub audited: std::sync::OnceLock<()>,
 }
 
 impl Request {
@@ -126,11 +131,28 @@ pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Respons
         }
     }
     let resp = result.unwrap_or_else(|e| Response::error(&e));
+    audit_write(app, req, &resp).await;
     // The path may carry ids but never a secret; query strings and bodies are not logged.
     let path = if plain { req.path.as_str() } else { "<not a path of this shop>" };
     tracing::info!(method = %req.method, path, status = resp.status,
         ms = started.elapsed().as_millis() as u64, "request");
     resp
+}
+
+/// Operators' writes that their use case did not audit itself (catalog, stock, coupons,
+/// shipping, jobs): the route and what was asked, once it succeeded. These move no money; a
+/// failure to append is logged, as the change itself has happened.
+async fn audit_write(app: &App, req: &Request, resp: &Response) {
+    let Some(by) = req.operator.get() else { return };
+    if req.method == "GET" || resp.status >= 400 || req.audited.get().is_some() {
+        return;
+    }
+    let input: Option<serde_json::Value> = serde_json::from_slice(&req.body).ok();
+    let after = serde_json::json!({ "status": resp.status, "input": input });
+    let action = format!("{} {}", req.method, req.path);
+    if let Err(e) = app::operators::audit::append(app, by, &action, &req.path, Some(after)).await {
+        tracing::error!(error = %e, path = %req.path, "audit entry not written");
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ const WIRE_LOGGERS: &[&str] = &[
     "aws_config",
     "aws_runtime",
     "aws_sdk_dynamodb",
+    "aws_sdk_secretsmanager",
     "aws_sigv4",
     "aws_smithy_http",
     "aws_smithy_http_client",
@@ -59,10 +60,10 @@ pub fn init_tracing() {
     };
 }
 
-/// Loads settings and the store; on a configuration error prints the missing names and
+/// Loads settings (and the secrets `SECRETS` names) and the store; on a configuration error prints the missing names and
 /// gives the exit code to stop with.
 pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
-    let settings = Settings::from_env(uses).map_err(|e| {
+    let settings = Settings::from_env_and_secrets(uses).await.map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })?;
@@ -73,10 +74,10 @@ pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
 }
 
 /// The whole `main` of an HTTP function binary: serves the handlers `routes::FUNCTIONS`
-/// gives its name.
-pub async fn run_function(name: &str, uses: Uses) -> ExitCode {
+/// gives its name, with the settings it says the function uses.
+pub async fn run_function(name: &str) -> ExitCode {
     match crate::routes::of_function(name) {
-        Some(handlers) => run(handlers, uses).await,
+        Some(f) => run(f.handlers, f.uses).await,
         None => {
             eprintln!("no function named {name} in hosting::routes::FUNCTIONS");
             ExitCode::from(2)
@@ -118,8 +119,12 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
 /// batch) runs the job once; an error that may pass fails the invocation, so it is visible
 /// and retried, and one that will not (bad input) is logged and answered. Elsewhere the job
 /// is served over HTTP for a timer or an operator to trigger.
-pub async fn run_job(job: crate::routes::jobs::Job, uses: Uses) -> ExitCode {
+pub async fn run_job(name: &str, job: crate::routes::jobs::Job) -> ExitCode {
     init_tracing();
+    let Some(uses) = crate::routes::of_function(name).map(|f| f.uses) else {
+        eprintln!("no function named {name} in hosting::routes::FUNCTIONS");
+        return ExitCode::from(2);
+    };
     let app = match app_from_env(uses).await {
         Ok(a) => a,
         Err(code) => return code,

@@ -222,6 +222,29 @@ pub fn outbox_pending_gsi1(created_at: i64, id: &str) -> (String, String) {
 
 pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 
+// ---- operators and their audit trail -----------------------------------------------------
+
+/// The partition listing operator accounts (GSI1), and the marker the first account writes.
+pub const OPERATORS: &str = "OPERATORS";
+
+/// An operator account; listed through GSI1 under [`OPERATORS`].
+pub fn operator(id: &str) -> (Key, (String, String)) {
+    (Key::new(format!("OPERATOR#{id}"), "ACCOUNT"), (OPERATORS.to_owned(), id.to_owned()))
+}
+
+/// Written with the first account, once: the bootstrap token can make no second one.
+pub fn operators_bootstrapped() -> Key {
+    Key::new(OPERATORS, "BOOTSTRAPPED")
+}
+
+/// The audit trail: one partition (operators act a few times a minute, far below a
+/// partition's write rate), sorted by time, appended with a condition and never rewritten.
+pub const AUDIT: &str = "AUDIT";
+
+pub fn audit_entry(at: i64, id: &str) -> Key {
+    Key::new(AUDIT, format!("{at:012}#{id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,12 +13,14 @@ use serde_json::json;
 use crate::App;
 use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
+use crate::operators::{self, Caller};
 use crate::ordering;
 use domain::clock;
 use domain::coupon::CouponState;
 use domain::events::Event;
 use domain::ids::{OutRefundNo, Quantity, RequestId, SkuId};
 use domain::money::Fen;
+use domain::operator::{Approval, Approved};
 use domain::order::OrderState;
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
 use domain::refund::{amount_for_lines, restock_for};
@@ -74,16 +76,54 @@ pub async fn with_state(
     Ok((out, next))
 }
 
+/// Who asks for a refund.
+#[derive(Debug, Clone, Copy)]
+pub enum Requester<'a> {
+    /// The shopper who owns the order.
+    Shopper(&'a str),
+    /// An operator: their request counts as their approval where their role allows it.
+    Operator(&'a Caller),
+}
+
+impl Requester<'_> {
+    fn actor(self) -> Actor {
+        match self {
+            Requester::Shopper(_) => Actor::Shopper,
+            Requester::Operator(_) => Actor::Operator,
+        }
+    }
+}
+
+/// What the audit trail keeps of a refund: its state, amount and approvers; never the
+/// shopper's openid.
+fn audited(r: &RefundRecord) -> serde_json::Value {
+    json!({
+        "state": r.state.as_str(),
+        "amount_fen": r.amount.fen(),
+        "approvals": r.approvals.iter().map(|a| &a.operator_id).collect::<Vec<_>>(),
+    })
+}
+
+fn target(r: &RefundRecord) -> String {
+    format!("{}/{}", r.order_no, r.out_refund_no)
+}
+
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
-/// refund waits for an operator; an operator's or the system's starts at once.
-#[tracing::instrument(skip_all, fields(order_no = %order_no, by = by.as_str()))]
+/// refund waits for an operator; an operator's starts at once when their approval is enough
+/// for its amount (else it waits for finance). (The shop's own refund of a late payment is
+/// [`refund_late_payment`].)
+#[tracing::instrument(skip_all, fields(order_no = %order_no, by = who.actor().as_str()))]
 pub async fn create(
     app: &App,
     order_no: &str,
-    openid: Option<&str>,
+    who: Requester<'_>,
     input: RefundInput,
-    by: Actor,
 ) -> Result<RefundRecord, AppError> {
+    let openid = match who {
+        Requester::Shopper(o) => Some(o),
+        Requester::Operator(_) => None,
+    };
+    let by = who.actor();
     let store = &app.store;
     let out_refund_no = OutRefundNo::parse(&format!("R{order_no}-{}", input.request_id))?;
     for _ in 0..3 {
@@ -115,7 +155,7 @@ pub async fn create(
             (false, None, Some(a)) => Fen::new(a),
             _ => return Err(AppError::bad_request("give exactly one of full, lines or amount_fen")),
         };
-        let record = RefundRecord::new(
+        let mut record = RefundRecord::new(
             out_refund_no.clone(),
             &order,
             amount,
@@ -124,9 +164,21 @@ pub async fn create(
             by,
             clock::now(),
         );
+        let mut audit = None;
+        if let Requester::Operator(caller) = who {
+            // The operator's own approval, when their role may give it for this amount.
+            if let Ok((approvals, ok)) = app.settings.refund_policy.approve(amount, &[], approval(caller)) {
+                record.approvals = approvals;
+                if ok == Approved::Yes {
+                    record.state = RefundState::Processing;
+                }
+            }
+            audit =
+                Some(operators::audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
+        }
         let state = record.state;
         let updated = order.refund_reserved(amount, &lines)?;
-        let ops = vec![
+        let mut ops = vec![
             TxOp::Put { item: repo::refunds::item(&record)?, cond: Some(Cond::NotExists) },
             TxOp::Put {
                 item: repo::orders::item(&updated)?,
@@ -136,6 +188,7 @@ pub async fn create(
                 ),
             },
         ];
+        ops.extend(audit);
         match store.transact(ops).await {
             Ok(()) => {
                 if state == RefundState::Processing {
@@ -181,8 +234,15 @@ async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>,
     Ok(vec![op])
 }
 
+fn approval(by: &Caller) -> Approval {
+    Approval { operator_id: by.id.clone(), role: by.role, at: clock::now() }
+}
+
+/// Records `by`'s approval. When the approvals are enough for the amount (see
+/// [`domain::operator::RefundPolicy`]) the refund goes to WeChat Pay; otherwise it stays
+/// requested, waiting for a second finance approver.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
-pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn approve(app: &App, by: &Caller, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     let r = get(&app.store, order_no, out_refund_no).await?;
     if r.state != RefundState::Requested {
         return Err(AppError::new(
@@ -190,14 +250,20 @@ pub async fn approve(app: &App, order_no: &str, out_refund_no: &str) -> Result<R
             format!("a {} refund cannot be approved", r.state.as_str()),
         ));
     }
-    match transition(&app.store, &r, RefundState::Processing, vec![], |_| {}).await? {
-        Some(next) => execute(app, next).await,
+    let (approvals, enough) = app.settings.refund_policy.approve(r.amount, &r.approvals, approval(by))?;
+    let to = if enough == Approved::Yes { RefundState::Processing } else { RefundState::Requested };
+    let mut after = r.moved(to, clock::now())?;
+    after.approvals = approvals.clone();
+    let audit = operators::audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?;
+    match transition(&app.store, &r, to, vec![audit], |n| n.approvals = approvals).await? {
+        Some(next) if to == RefundState::Processing => execute(app, next).await,
+        Some(next) => Ok(next),
         None => Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload")),
     }
 }
 
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
-pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn refuse(app: &App, by: &Caller, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if r.state != RefundState::Requested {
@@ -206,7 +272,9 @@ pub async fn refuse(app: &App, order_no: &str, out_refund_no: &str) -> Result<Re
                 format!("a {} refund cannot be refused", r.state.as_str()),
             ));
         }
-        let ops = release_ops(&app.store, &r).await?;
+        let mut ops = release_ops(&app.store, &r).await?;
+        let after = r.moved(RefundState::Refused, clock::now())?;
+        ops.push(operators::audit::entry(by, "refund.refuse", &target(&r), Some(audited(&r)), Some(audited(&after)))?);
         if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
             return Ok(next);
         }

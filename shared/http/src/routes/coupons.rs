@@ -10,6 +10,7 @@ use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::coupons::{self, TemplateInput};
+use domain::operator::Permission;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -26,11 +27,11 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&json!({ "items": coupons::mine(&app.store, &openid).await? }))
         }
         ("POST", ["admin", "coupons"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Manage).await?;
             Response::json(201, &coupons::create_template(&app.store, req.json::<TemplateInput>()?).await?)
         }
         ("GET", ["admin", "coupons"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             Response::ok(&json!({ "items": coupons::stats(&app.store).await? }))
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),

@@ -10,6 +10,7 @@ use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::{clock, ordering as orders, outbox, reconciliation as reconcile, refunds};
+use domain::operator::Permission;
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
 /// reports what it did.
@@ -76,19 +77,19 @@ fn valid_day(d: &str) -> Result<&str, AppError> {
 async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["admin", "jobs", "close-unpaid"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Manage).await?;
             Response::ok(&close_unpaid(app, &Value::Null).await?)
         }
         ("POST", ["admin", "jobs", "outbox"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Manage).await?;
             Response::ok(&deliver_outbox(app, &Value::Null).await?)
         }
         ("POST", ["admin", "reconciliation", day]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Finance).await?;
             Response::ok(&reconcile::run(app, valid_day(day)?).await?)
         }
         ("GET", ["admin", "reconciliation", day]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             Response::ok(&reconcile::report(&app.store, valid_day(day)?).await?)
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),

@@ -14,6 +14,7 @@ use app::cases;
 use app::ordering::{self as orders, PlaceOrder, ShipInput};
 use app::refunds;
 use domain::ids::OrderNo;
+use domain::operator::Permission;
 use domain::order::OrderState;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
@@ -62,23 +63,23 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&orders::cancel(app, &openid, no).await?)
         }
         ("GET", ["admin", "orders"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             Response::ok(&orders::search(&app.store, state_param(req)?, page_limit(req)?, cursor()).await?)
         }
         ("GET", ["admin", "orders", no]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             let refunds = refunds::of_order(&app.store, no).await?;
             let order = orders::get(&app.store, no).await?;
             Response::ok(&json!({ "order": order, "refunds": refunds }))
         }
         ("POST", ["admin", "orders", no, "shipments", warehouse]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
-            operator(app, req)?;
+            operator(app, req, Permission::Manage).await?;
             Response::ok(&orders::ship(&app.store, no, warehouse, req.json::<ShipInput>()?).await?)
         }
         ("GET", ["admin", "cases"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             let (items, next) = cases::list(&app.store, page_limit(req)?, cursor()).await?;
             Response::ok(&json!({ "items": items, "next": next }))
         }

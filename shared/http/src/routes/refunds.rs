@@ -10,8 +10,9 @@ use crate::request::path_id;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::refunds::{self, Actor, RefundInput, RefundState};
+use app::refunds::{self, RefundInput, RefundState, Requester};
 use domain::ids::{OrderNo, OutRefundNo};
+use domain::operator::Permission;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -22,7 +23,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("POST", ["orders", no, "refunds"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            let r = refunds::create(app, no, Some(&openid), req.json::<RefundInput>()?, Actor::Shopper).await?;
+            let r = refunds::create(app, no, Requester::Shopper(&openid), req.json::<RefundInput>()?).await?;
             Response::json(202, &r)
         }
         ("GET", ["orders", no, "refunds"]) => {
@@ -32,7 +33,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             Response::ok(&json!({ "items": refunds::of_order(&app.store, no).await? }))
         }
         ("GET", ["admin", "refunds"]) => {
-            operator(app, req)?;
+            operator(app, req, Permission::Read).await?;
             let state = match req.query("state") {
                 None => RefundState::Requested,
                 Some(s) => RefundState::parse(s).ok_or_else(|| {
@@ -49,20 +50,26 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         ("POST", ["admin", "orders", no, "refunds"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
-            operator(app, req)?;
-            Response::json(202, &refunds::create(app, no, None, req.json::<RefundInput>()?, Actor::Operator).await?)
+            let by = operator(app, req, Permission::Refund).await?;
+            let r = refunds::create(app, no, Requester::Operator(&by), req.json::<RefundInput>()?).await?;
+            let _ = req.audited.set(());
+            Response::json(202, &r)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "approve"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
-            operator(app, req)?;
-            Response::ok(&refunds::approve(app, no, out_refund_no).await?)
+            let by = operator(app, req, Permission::Refund).await?;
+            let r = refunds::approve(app, &by, no, out_refund_no).await?;
+            let _ = req.audited.set(());
+            Response::ok(&r)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "refuse"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
-            operator(app, req)?;
-            Response::ok(&refunds::refuse(app, no, out_refund_no).await?)
+            let by = operator(app, req, Permission::Refund).await?;
+            let r = refunds::refuse(app, &by, no, out_refund_no).await?;
+            let _ = req.audited.set(());
+            Response::ok(&r)
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),
     }

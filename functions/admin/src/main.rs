@@ -1,0 +1,6 @@
+//! The `admin` function: see `hosting::routes::admin`.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    hosting::run_function(env!("CARGO_BIN_NAME")).await
+}

@@ -1,0 +1,210 @@
+//! Operator accounts: each person has an id, a role and a token of their own, kept only as
+//! its SHA-256. The bootstrap token (`ADMIN_TOKEN`) can make the first account, which must
+//! be finance, and nothing else; finance makes the others. Every operator action lands in the
+//! append-only audit trail ([`audit`]).
+
+pub mod audit;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::App;
+use crate::error::{AppError, Code};
+use domain::clock;
+use domain::operator::{Account, Permission, Role, check_id};
+use store::StoreError;
+use store::repo::operators as repo;
+
+/// An authenticated operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// The caller, if their role allows `needed`; else `FORBIDDEN` naming the role needed.
+    pub fn may(&self, needed: Permission) -> Result<(), AppError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "this needs the {} role; you are {}",
+                needed.least_role().as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// An account as operators see it: never its token hash.
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub created_by: String,
+    pub disabled: bool,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            role: a.role,
+            created_at: a.created_at,
+            created_by: a.created_by.clone(),
+            disabled: a.disabled,
+        }
+    }
+}
+
+/// A new account and its token, which is shown this once.
+#[derive(Debug, Serialize)]
+pub struct Issued {
+    pub account: AccountView,
+    pub token: String,
+}
+
+const TOKEN_PREFIX: &str = "op.";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digest(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// `op.<id>.<64 hex digits>`: the id finds the account, 256 random bits make it unguessable
+/// (so one unsalted SHA-256 suffices to keep it at rest).
+fn new_token(id: &str) -> Result<String, AppError> {
+    let mut secret = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut secret).map_err(|_| {
+        tracing::error!("no randomness for an operator token");
+        AppError::internal()
+    })?;
+    Ok(format!("{TOKEN_PREFIX}{id}.{}", hex(&secret)))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `token` is the bootstrap token.
+pub fn is_bootstrap(app: &App, token: &str) -> bool {
+    // A function without the bootstrap token has an empty one, which nothing may match.
+    !app.settings.admin_token.is_empty() && constant_time_eq(token.as_bytes(), app.settings.admin_token.as_bytes())
+}
+
+/// The operator a token belongs to. Every refusal reads the same, so a caller learns
+/// nothing about which ids exist.
+pub async fn authenticate(app: &App, token: &str) -> Result<Caller, AppError> {
+    let refused = || AppError::unauthorized("not a valid operator token");
+    let id = token.strip_prefix(TOKEN_PREFIX).and_then(|rest| rest.split_once('.')).map(|(id, _)| id);
+    let Some(id) = id.filter(|id| check_id(id).is_ok()) else {
+        return Err(refused());
+    };
+    let account = repo::get(app.store.as_ref(), id).await?.ok_or_else(refused)?;
+    if account.disabled || !constant_time_eq(digest(token).as_bytes(), account.token_sha256.as_bytes()) {
+        return Err(refused());
+    }
+    Ok(Caller { id: account.id, role: account.role })
+}
+
+fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, AppError> {
+    check_id(&input.id)?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(AppError::field("name", "1 to 40 characters"));
+    }
+    Ok(Account {
+        id: input.id,
+        name: name.to_owned(),
+        role: input.role,
+        token_sha256: digest(token),
+        created_at: clock::now(),
+        created_by: created_by.to_owned(),
+        disabled: false,
+        version: 1,
+    })
+}
+
+/// The first account, made with the bootstrap token: finance, and only once.
+pub async fn bootstrap(app: &App, input: NewAccount) -> Result<Issued, AppError> {
+    if input.role != Role::Finance {
+        return Err(AppError::field("role", "the first account must be finance, who then makes the others"));
+    }
+    let token = new_token(&input.id)?;
+    let a = account(input, "bootstrap", &token)?;
+    let by = Caller { id: "bootstrap".into(), role: Role::Finance };
+    let mut ops = repo::create_first(&a)?;
+    ops.push(audit::entry(&by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?);
+    match app.store.transact(ops).await {
+        Ok(()) => Ok(Issued { account: AccountView::from(&a), token }),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Err(AppError::new(
+            Code::AlreadyBootstrapped,
+            "the first account exists; the bootstrap token makes no other: ask a finance operator",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Another account, made by finance.
+pub async fn create(app: &App, by: &Caller, input: NewAccount) -> Result<Issued, AppError> {
+    by.may(Permission::Accounts)?;
+    let token = new_token(&input.id)?;
+    let a = account(input, &by.id, &token)?;
+    let ops =
+        vec![repo::create(&a)?, audit::entry(by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?];
+    match app.store.transact(ops).await {
+        Ok(()) => Ok(Issued { account: AccountView::from(&a), token }),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+            Err(AppError::new(Code::Conflict, format!("an operator named {} exists", a.id)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Disables an account: its token stops working at once. Nobody disables themselves, so the
+/// last finance account cannot lock the shop out by accident.
+pub async fn disable(app: &App, by: &Caller, id: &str) -> Result<AccountView, AppError> {
+    by.may(Permission::Accounts)?;
+    if id == by.id {
+        return Err(AppError::forbidden("you cannot disable your own account"));
+    }
+    let a = repo::get(app.store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("operator"))?;
+    if a.disabled {
+        return Ok(AccountView::from(&a));
+    }
+    let mut next = a.clone();
+    next.disabled = true;
+    next.version += 1;
+    let ops = vec![
+        repo::rewrite(&next, a.version)?,
+        audit::entry(
+            by,
+            "operator.disable",
+            id,
+            Some(json!(AccountView::from(&a))),
+            Some(json!(AccountView::from(&next))),
+        )?,
+    ];
+    app.store.transact(ops).await?;
+    Ok(AccountView::from(&next))
+}
+
+pub async fn list(app: &App) -> Result<Vec<AccountView>, AppError> {
+    Ok(repo::list(app.store.as_ref()).await?.iter().map(AccountView::from).collect())
+}
