@@ -179,33 +179,51 @@ async fn bad_catalog_input_is_refused_and_changes_nothing(b: Backend) {
     let main = sku(&shop, &p, json!({"name": "主", "kind": "main", "price_fen": 100})).await;
     let gift = sku(&shop, &p, json!({"name": "赠", "kind": "gift", "price_fen": 0})).await;
     let cases = [
-        json!({"name": "赠品", "kind": "gift", "price_fen": 1}),
-        json!({"name": "主品", "kind": "main", "price_fen": 0}),
-        json!({"name": "贵", "kind": "main", "price_fen": 5_000_001}),
-        json!({"name": "", "kind": "main", "price_fen": 1}),
-        json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}]}),
-        json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}, {"sku_id": gift, "quantity": 1}]}),
-        json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}, {"sku_id": "Snope", "quantity": 1}]}),
-        json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 0}, {"sku_id": main, "quantity": 1}]}),
-        json!({"name": "主", "kind": "main", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}]}),
-        json!({"name": "主", "kind": "other", "price_fen": 1}),
-        json!({"name": "主", "kind": "main", "price_fen": 1, "colour": "red"}),
+        ("gift SKU with a price", json!({"name": "赠品", "kind": "gift", "price_fen": 1})),
+        ("main SKU given away free", json!({"name": "主品", "kind": "main", "price_fen": 0})),
+        ("SKU above the single-payment limit", json!({"name": "贵", "kind": "main", "price_fen": 5_000_001})),
+        ("SKU without a name", json!({"name": "", "kind": "main", "price_fen": 1})),
+        (
+            "bundle of one component",
+            json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}]}),
+        ),
+        (
+            "bundle containing a gift",
+            json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}, {"sku_id": gift, "quantity": 1}]}),
+        ),
+        (
+            "bundle of a SKU that does not exist",
+            json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}, {"sku_id": "Snope", "quantity": 1}]}),
+        ),
+        (
+            "bundle component of zero units",
+            json!({"name": "套", "kind": "bundle", "price_fen": 1, "components": [{"sku_id": main, "quantity": 0}, {"sku_id": main, "quantity": 1}]}),
+        ),
+        (
+            "main SKU with components",
+            json!({"name": "主", "kind": "main", "price_fen": 1, "components": [{"sku_id": main, "quantity": 1}]}),
+        ),
+        ("SKU of an unknown kind", json!({"name": "主", "kind": "other", "price_fen": 1})),
+        (
+            "SKU with a field the API does not have",
+            json!({"name": "主", "kind": "main", "price_fen": 1, "colour": "red"}),
+        ),
     ];
-    for c in cases {
+    for (name, c) in cases {
         let a = shop.admin("POST", &format!("/admin/products/{p}/skus"), Some(c.clone())).await;
-        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{c}: {}", a.body);
+        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{name}: {c}: {}", a.body);
     }
     let view = must(shop.admin("GET", &format!("/admin/products/{p}"), None).await, 200).await;
     assert_eq!(view["skus"].as_array().unwrap().len(), 2, "no refused SKU was stored");
     let products = [
-        json!({"title": "", "category": "x"}),
-        json!({"title": "t", "category": "a#b"}),
-        json!({"title": "x".repeat(61), "category": "x"}),
-        json!({"category": "x"}),
+        ("product with an empty title", json!({"title": "", "category": "x"})),
+        ("category with a key separator in it", json!({"title": "t", "category": "a#b"})),
+        ("product title over 60 characters", json!({"title": "x".repeat(61), "category": "x"})),
+        ("product without a title", json!({"category": "x"})),
     ];
-    for c in products {
+    for (name, c) in products {
         let a = shop.admin("POST", "/admin/products", Some(c.clone())).await;
-        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{c}");
+        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{name}: {c}");
     }
     let missing = shop
         .admin("POST", "/admin/products/Pnope/skus", Some(json!({"name": "x", "kind": "main", "price_fen": 1})))

@@ -118,18 +118,42 @@ async fn thresholds_templates_and_redemption_rate(b: Backend) {
     assert_eq!(s["redemption_rate_pct"], json!(50.0));
     let _ = c2;
     let bad = [
-        json!({"name": "x", "rule": {"kind": "percent", "percent_off": 100}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "threshold", "min_spend": 100, "amount_off": 200}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 0}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 0, "per_user": 1, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 2, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 10, "valid_to": 10}),
-        json!({"name": "", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
-        json!({"name": "x", "rule": {"kind": "cashback", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        (
+            "percent coupon taking everything off",
+            json!({"name": "x", "rule": {"kind": "percent", "percent_off": 100}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "threshold coupon worth more than its threshold",
+            json!({"name": "x", "rule": {"kind": "threshold", "min_spend": 100, "amount_off": 200}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "coupon worth nothing",
+            json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 0}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "coupon template with no coupons to give",
+            json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 0, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "more per shopper than in total",
+            json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 2, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "coupon window that ends when it starts",
+            json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 10, "valid_to": 10}),
+        ),
+        (
+            "coupon without a name",
+            json!({"name": "", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
+        (
+            "coupon rule of an unknown kind",
+            json!({"name": "x", "rule": {"kind": "cashback", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10}),
+        ),
     ];
-    for body in bad {
+    for (name, body) in bad {
         let a = shop.admin("POST", "/admin/coupons", Some(body.clone())).await;
-        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{body}");
+        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{name}: {body}");
     }
     assert_eq!(shop.call("POST", "/coupons/Cnope/claim", Some(&token), None).await.status, 404);
 }
@@ -262,7 +286,42 @@ async fn quiet_days_reconcile_and_future_days_are_refused(b: Backend) {
     assert_eq!(none.status, 404, "no report is stored for a refused day");
 }
 
+/// A payment the shop received and refused to apply (its amount did not match the order) is
+/// in WeChat's bill: reconciliation reports it as rejected, every run, and never applies it.
+async fn reconciliation_reports_a_rejected_payment_as_rejected(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
+    let token = shop.login("mismatch").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = o.body["order_no"].as_str().unwrap().to_owned();
+    assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
+    shop.sim.sim.set_faults(simulator::Faults { lose: true, time_scale: 0.001, ..Default::default() });
+    let yesterday = domain::clock::now() - 86_400;
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
+    wait_deliveries(&shop, &order_no, 1, |d| d.signed_by == "lost").await;
+    // The payment as WeChat reports it, with its amount altered on the way: refused.
+    let mut tx = shop.app.pay.as_ref().unwrap().query(&order_no).await.unwrap().expect("WeChat has the payment");
+    tx.amount.as_mut().unwrap().total -= 1;
+    let outcome = app::payments::apply(&shop.app, &tx, domain::payment::PaymentSource::Notify).await.unwrap();
+    assert_eq!(outcome, app::payments::Outcome::Rejected);
+    let day = domain::clock::business_day(yesterday).unwrap().to_string();
+    for run in 0..2 {
+        let r = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let diffs = r.body["differences"].as_array().unwrap();
+        assert_eq!(diffs.len(), 1, "run {run}: {diffs:?}");
+        assert_eq!(diffs[0]["kind"], json!("rejected_payment"));
+        assert_eq!((diffs[0]["wechat_fen"].clone(), diffs[0]["local_fen"].clone()), (json!(1500), json!(1499)));
+        let action = diffs[0]["action"].as_str().unwrap();
+        assert!(action.starts_with("reported") && !action.contains("repaired"), "{action}");
+        assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "never applied");
+    }
+    let cases = shop.admin("GET", "/admin/cases", None).await;
+    assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "amount_mismatch"));
+}
+
 on_both_stores!(
+    reconciliation_reports_a_rejected_payment_as_rejected,
     quiet_days_reconcile_and_future_days_are_refused,
     reconciliation_completes_a_refund_whose_notify_was_lost,
     many_shoppers_never_exceed_the_total,

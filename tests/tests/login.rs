@@ -31,12 +31,12 @@ async fn wechat_error_codes_map_to_clear_errors(b: Backend) {
     let shop = Shop::start(b).await;
     shop.login("reused").await;
     let cases = [
-        ("invalid-code", 400, "INVALID_CODE"),
-        ("ratelimit-1", 429, "WECHAT_RATE_LIMITED"),
-        ("blocked-1", 403, "USER_BLOCKED"),
-        ("busy-1", 503, "WECHAT_UNAVAILABLE"),
+        ("login code WeChat does not know", "invalid-code", 400, "INVALID_CODE"),
+        ("WeChat rate-limiting the shop", "ratelimit-1", 429, "WECHAT_RATE_LIMITED"),
+        ("shopper WeChat has blocked", "blocked-1", 403, "USER_BLOCKED"),
+        ("WeChat busy", "busy-1", 503, "WECHAT_UNAVAILABLE"),
     ];
-    for (code, status, err) in cases {
+    for (_, code, status, err) in cases {
         let a = shop.call("POST", "/login", None, Some(json!({ "code": code }))).await;
         assert_eq!((a.status, a.code()), (status, err), "code {code}: {}", a.body);
         assert!(!a.body["error"]["message"].as_str().unwrap_or("").is_empty());
@@ -54,14 +54,14 @@ async fn wechat_error_codes_map_to_clear_errors(b: Backend) {
 async fn malformed_login_requests_are_refused(b: Backend) {
     let shop = Shop::start(b).await;
     let cases = [
-        (None, "a JSON body is required"),
-        (Some(json!({})), "missing field `code`"),
-        (Some(json!({"code": ""})), "code"),
-        (Some(json!({"code": "x".repeat(129)})), "code"),
-        (Some(json!({"code": "has space"})), "code"),
-        (Some(json!({"code": 42})), "invalid type"),
+        ("login without a body", None, "a JSON body is required"),
+        ("login without a code", Some(json!({})), "missing field `code`"),
+        ("login with an empty code", Some(json!({"code": ""})), "code"),
+        ("login code over 128 characters", Some(json!({"code": "x".repeat(129)})), "code"),
+        ("login code with a space", Some(json!({"code": "has space"})), "code"),
+        ("login code given as a number", Some(json!({"code": 42})), "invalid type"),
     ];
-    for (body, says) in cases {
+    for (_, body, says) in cases {
         let a = shop.call("POST", "/login", None, body.clone()).await;
         assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{body:?}");
         assert!(a.body["error"]["message"].as_str().unwrap().contains(says), "{body:?}: {}", a.body);

@@ -509,37 +509,99 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 4 + 1, "the unshipped unit came back");
 }
 
-fn bad_orders(sku: &str) -> Vec<(Value, u16, &'static str)> {
+fn bad_orders(sku: &str) -> Vec<(&'static str, Value, u16, &'static str)> {
     let many: Vec<Value> = (0..21).map(|i| json!({"sku_id": format!("S{i}"), "quantity": 1})).collect();
     vec![
-        (json!({}), 400, "INVALID_INPUT"),
-        (json!({"request_id": "short", "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": "has space in it", "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": "x".repeat(33), "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": []}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 0}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": -1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 100}]}), 400, "INVALID_INPUT"),
+        ("empty body", json!({}), 400, "INVALID_INPUT"),
         (
+            "request id too short",
+            json!({"request_id": "short", "items": [{"sku_id": sku, "quantity": 1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "request id with spaces",
+            json!({"request_id": "has space in it", "items": [{"sku_id": sku, "quantity": 1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "request id too long",
+            json!({"request_id": "x".repeat(33), "items": [{"sku_id": sku, "quantity": 1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        ("no items", json!({"request_id": rid(), "items": []}), 400, "INVALID_INPUT"),
+        (
+            "zero units of a line",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 0}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "negative units",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": -1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "a hundred units of one line",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 100}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "one SKU over 99 units across two lines",
             json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 60}, {"sku_id": sku, "quantity": 60}]}),
             400,
             "INVALID_INPUT",
         ),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1.5}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": "", "quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": many}), 400, "INVALID_INPUT"),
-        (json!({"request_id": rid(), "items": [{"sku_id": "Snope", "quantity": 1}]}), 422, "SKU_UNAVAILABLE"),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 6}]}), 409, "OUT_OF_STOCK"),
         (
+            "fractional units",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1.5}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        ("a line without a quantity", json!({"request_id": rid(), "items": [{"sku_id": sku}]}), 400, "INVALID_INPUT"),
+        ("a line without a SKU", json!({"request_id": rid(), "items": [{"quantity": 1}]}), 400, "INVALID_INPUT"),
+        (
+            "an empty SKU id",
+            json!({"request_id": rid(), "items": [{"sku_id": "", "quantity": 1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        ("more lines than an order may hold", json!({"request_id": rid(), "items": many}), 400, "INVALID_INPUT"),
+        (
+            "a SKU that does not exist",
+            json!({"request_id": rid(), "items": [{"sku_id": "Snope", "quantity": 1}]}),
+            422,
+            "SKU_UNAVAILABLE",
+        ),
+        (
+            "more units than the stock holds",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 6}]}),
+            409,
+            "OUT_OF_STOCK",
+        ),
+        (
+            "a coupon that does not exist",
             json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "coupon_id": "Unope"}),
             404,
             "NOT_FOUND",
         ),
-        (json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "extra": 1}), 400, "INVALID_INPUT"),
-        (json!({"request_id": 12345678, "items": [{"sku_id": sku, "quantity": 1}]}), 400, "INVALID_INPUT"),
-        (json!([1, 2, 3]), 400, "INVALID_INPUT"),
+        (
+            "a field the API does not have",
+            json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "extra": 1}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "a request id that is a number",
+            json!({"request_id": 12345678, "items": [{"sku_id": sku, "quantity": 1}]}),
+            400,
+            "INVALID_INPUT",
+        ),
+        ("a body that is an array", json!([1, 2, 3]), 400, "INVALID_INPUT"),
     ]
 }
 
@@ -548,10 +610,10 @@ async fn bad_orders_are_refused_and_move_nothing(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
     let token = shop.login("fuzzer").await;
-    for (i, (body, status, code)) in bad_orders(&sku).into_iter().enumerate() {
+    for (name, body, status, code) in bad_orders(&sku) {
         let a = shop.call("POST", "/orders", Some(&token), Some(body.clone())).await;
-        assert_eq!((a.status, a.code()), (status, code), "case {i}: {body}: {}", a.body);
-        assert!(!a.body["error"]["message"].as_str().unwrap_or("").is_empty(), "case {i} explains itself");
+        assert_eq!((a.status, a.code()), (status, code), "{name}: {body}: {}", a.body);
+        assert!(!a.body["error"]["message"].as_str().unwrap_or("").is_empty(), "{name}: explains itself");
     }
     assert_eq!(stock(&shop, &sku).await, 5);
     let mine = shop.call("GET", "/orders", Some(&token), None).await;
@@ -736,13 +798,18 @@ async fn cart_shows_current_prices_and_availability(b: Backend) {
     assert_eq!(c.body["lines"][0]["available"], json!(1));
     assert_eq!(c.body["lines"][0]["purchasable"], json!(false));
     assert_eq!(c.body["total"], json!(0));
-    for (path, body, code) in [
-        (format!("/cart/{gift}"), json!({"quantity": 1}), "INVALID_INPUT"),
-        (format!("/cart/{sku}"), json!({"quantity": 100}), "INVALID_INPUT"),
-        (format!("/cart/{sku}"), json!({"quantity": -1}), "INVALID_INPUT"),
-        ("/cart/Snope".to_string(), json!({"quantity": 1}), "NOT_FOUND"),
+    for (name, path, body, code) in [
+        ("cart line for a gift SKU", format!("/cart/{gift}"), json!({"quantity": 1}), "INVALID_INPUT"),
+        (
+            "cart quantity above the most one line holds",
+            format!("/cart/{sku}"),
+            json!({"quantity": 100}),
+            "INVALID_INPUT",
+        ),
+        ("cart quantity below zero", format!("/cart/{sku}"), json!({"quantity": -1}), "INVALID_INPUT"),
+        ("cart line for a SKU that does not exist", "/cart/Snope".to_string(), json!({"quantity": 1}), "NOT_FOUND"),
     ] {
-        assert_eq!(shop.call("PUT", &path, Some(&token), Some(body)).await.code(), code, "{path}");
+        assert_eq!(shop.call("PUT", &path, Some(&token), Some(body)).await.code(), code, "{name}");
     }
     let removed = shop.call("DELETE", &format!("/cart/{sku}"), Some(&token), None).await;
     assert!(removed.body["lines"].as_array().unwrap().is_empty());

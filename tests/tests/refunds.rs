@@ -115,16 +115,37 @@ async fn partial_refunds_never_exceed_what_was_paid(b: Backend) {
     let done = wait_refund(&shop, &order, "success").await;
     assert_eq!(done["order"]["refunded"], json!(3000));
     let bad = [
-        json!({"request_id": "bad-1"}),
-        json!({"request_id": "bad-2", "amount_fen": 1, "full": true}),
-        json!({"request_id": "bad-3", "amount_fen": 0}),
-        json!({"request_id": "x", "amount_fen": 1}),
-        json!({"request_id": "bad-4", "lines": {"Snope": 1}}),
-        json!({"request_id": "bad-5", "amount_fen": 1, "surprise": true}),
+        ("refund naming neither amount, lines nor full", json!({"request_id": "bad-0001"}), 400, "INVALID_INPUT"),
+        (
+            "refund of an amount and everything at once",
+            json!({"request_id": "bad-0002", "amount_fen": 1, "full": true}),
+            400,
+            "INVALID_INPUT",
+        ),
+        ("refund of zero fen", json!({"request_id": "bad-0003", "amount_fen": 0}), 400, "INVALID_INPUT"),
+        ("refund request id too short", json!({"request_id": "x", "amount_fen": 1}), 400, "INVALID_INPUT"),
+        (
+            "refund of a line not in the order",
+            json!({"request_id": "bad-0004", "lines": {"Snope": 1}}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "refund with a field the API does not have",
+            json!({"request_id": "bad-0005", "amount_fen": 1, "surprise": true}),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "refund of a fully refunded order",
+            json!({"request_id": "bad-0006", "amount_fen": 1}),
+            409,
+            "REFUND_EXCEEDS_PAID",
+        ),
     ];
-    for body in bad {
+    for (name, body, status, code) in bad {
         let a = shop.admin("POST", &format!("/admin/orders/{order}/refunds"), Some(body.clone())).await;
-        assert!(a.status == 400 || a.status == 409, "{body}: {}", a.body);
+        assert_eq!((a.status, a.code()), (status, code), "{name}: {body}: {}", a.body);
     }
 }
 

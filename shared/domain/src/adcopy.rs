@@ -87,25 +87,25 @@ mod tests {
     /// Ways people write a banned term so that a plain substring check misses it.
     #[test]
     fn bypass_attempts_are_caught() {
-        for (text, term) in [
-            ("国 家 级", "国家级"),
-            ("国\u{3000}家\u{3000}级", "国家级"),
-            ("国\t家\n级", "国家级"),
-            ("最\u{200B}佳", "最佳"),
-            ("最\u{200D}好", "最好"),
-            ("最\u{2060}优", "最优"),
-            ("最\u{FEFF}低\u{200C}价", "最低价"),
-            ("國家級", "国家级"),
-            ("最優", "最优"),
-            ("全網最低", "全网最低"),
-            ("獨一無二", "独一无二"),
-            ("絕無僅有", "绝无仅有"),
-            ("萬能", "万能"),
-            ("頂級", "顶级"),
-            ("１００％", "100%"),
-            ("１００ %", "100%"),
-            ("第\u{00AD}一", "第一"),
-            ("唯\u{202E}一", "唯一"),
+        for (_, text, term) in [
+            ("spaces between the characters", "国 家 级", "国家级"),
+            ("ideographic spaces", "国\u{3000}家\u{3000}级", "国家级"),
+            ("tabs and line breaks", "国\t家\n级", "国家级"),
+            ("a zero-width space", "最\u{200B}佳", "最佳"),
+            ("a zero-width joiner", "最\u{200D}好", "最好"),
+            ("a word joiner", "最\u{2060}优", "最优"),
+            ("a byte-order mark and a zero-width non-joiner", "最\u{FEFF}低\u{200C}价", "最低价"),
+            ("traditional characters", "國家級", "国家级"),
+            ("traditional characters", "最優", "最优"),
+            ("traditional characters", "全網最低", "全网最低"),
+            ("traditional characters", "獨一無二", "独一无二"),
+            ("traditional characters", "絕無僅有", "绝无仅有"),
+            ("traditional characters", "萬能", "万能"),
+            ("traditional characters", "頂級", "顶级"),
+            ("full-width digits and percent sign", "１００％", "100%"),
+            ("full-width digits with a space", "１００ %", "100%"),
+            ("a soft hyphen", "第\u{00AD}一", "第一"),
+            ("a right-to-left override", "唯\u{202E}一", "唯一"),
         ] {
             assert_eq!(violations([text]), vec![term], "{text:?}");
         }

@@ -18,8 +18,8 @@ use wechat::pay::client::ErrorCode;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Difference {
-    /// missing_locally, missing_at_wechat, amount_mismatch, refund_missing_locally,
-    /// refund_missing_at_wechat, refund_amount_mismatch.
+    /// missing_locally, missing_at_wechat, amount_mismatch, rejected_payment,
+    /// refund_missing_locally, refund_missing_at_wechat, refund_amount_mismatch.
     pub kind: String,
     pub order_no: String,
     pub reference: String,
