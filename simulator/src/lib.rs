@@ -16,6 +16,9 @@
 //! Phone codes: `phone-<digits>` gives that number, `invalid…` 40029, `blocked…` 1421102,
 //! anything else a number derived from the code.
 //!
+//! Shipping information (see `shipping`): `upload_shipping_info` and `notify_confirm_receive`
+//! against the payments the WeChat Pay side holds.
+//!
 //! WeChat Pay v3 (see `pay`): prepay, query, close, refunds, trade bills, certificates, with
 //! real signatures both ways and notifies on WeChat's retry schedule. Test controls:
 //! `POST /sim/pay`, `/sim/faults`, `/sim/release`, `/sim/rotate-certificate`,
@@ -23,6 +26,7 @@
 
 mod mp;
 pub mod pay;
+pub mod shipping;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -63,12 +67,13 @@ pub struct Sim {
     pub config: Arc<SimConfig>,
     pub mp: Arc<Mutex<MpState>>,
     pub pay: Arc<PaySim>,
+    pub shipping: Arc<Mutex<shipping::ShippingState>>,
 }
 
 impl Sim {
     pub fn new(config: SimConfig) -> Result<Self, String> {
         let pay = Arc::new(PaySim::new(config.merchant.clone())?);
-        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay })
+        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay, shipping: Arc::default() })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -100,6 +105,20 @@ impl Sim {
     /// Every refund request received (its out_refund_no), repeats included.
     pub fn refund_calls(&self) -> Vec<String> {
         self.pay.state.lock().map(|st| st.refund_calls.clone()).unwrap_or_default()
+    }
+
+    /// What the shipping service holds for a payment: every upload it accepted, whether
+    /// everything shipped, and the reminder to confirm.
+    pub fn shipping_of(&self, transaction_id: &str) -> Option<shipping::Shipping> {
+        self.shipping.lock().ok()?.payments.get(transaction_id).cloned()
+    }
+
+    /// The next `n` shipping uploads answer `errcode` (-1: system busy).
+    pub fn fail_shipping_uploads(&self, n: u32, errcode: i64) {
+        if let Ok(mut st) = self.shipping.lock() {
+            st.fail_next = n;
+            st.fail_with = errcode;
+        }
     }
 
     pub fn deliveries(&self) -> Vec<pay::Delivery> {

@@ -18,7 +18,7 @@ use crate::Sim;
 #[derive(Debug, Default)]
 pub struct MpState {
     used_codes: HashSet<String>,
-    valid_tokens: HashSet<String>,
+    pub(crate) valid_tokens: HashSet<String>,
     current_token: Option<String>,
     issued: u64,
     pub code2session_calls: u64,
@@ -31,6 +31,8 @@ pub(crate) fn routes() -> axum::Router<Sim> {
         .route("/sns/jscode2session", get(code2session))
         .route("/cgi-bin/stable_token", post(stable_token))
         .route("/wxa/business/getuserphonenumber", post(phone_number))
+        .route("/wxa/sec/order/upload_shipping_info", post(crate::shipping::upload_shipping_info))
+        .route("/wxa/sec/order/notify_confirm_receive", post(crate::shipping::notify_confirm_receive))
         .route("/sim/invalidate-tokens", post(invalidate_tokens))
         .route("/sim/stats", get(stats))
 }
@@ -40,8 +42,12 @@ fn answer(v: Value) -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], v.to_string()).into_response()
 }
 
-fn err(code: i64, msg: &str) -> Response {
+pub(crate) fn err(code: i64, msg: &str) -> Response {
     answer(json!({ "errcode": code, "errmsg": format!("{msg}, rid: 6748a1b2-00c0ffee-5a5a5a5a") }))
+}
+
+pub(crate) fn answer_ok() -> Response {
+    answer(json!({ "errcode": 0, "errmsg": "ok" }))
 }
 
 fn digest(parts: &[&str]) -> [u8; 32] {

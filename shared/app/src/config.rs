@@ -58,6 +58,10 @@ pub struct Settings {
     pub limits: domain::placing::Limits,
     /// Who must approve a refund of a given amount.
     pub refund_policy: domain::operator::RefundPolicy,
+    /// Days after the last parcel ships before receipt is confirmed for the shopper.
+    pub auto_confirm_days: i64,
+    /// Days after receipt during which a "refund only" may be asked; then the order completes.
+    pub refund_window_days: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -189,6 +193,16 @@ impl Settings {
         if refund_policy.two_person_over < refund_policy.finance_over {
             problems.push("REFUND_TWO_PERSON_OVER_FEN must not be below REFUND_FINANCE_OVER_FEN".into());
         }
+        let mut days = |k: &str, default: i64| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (1..=90).contains(&n) => n,
+            Some(_) => {
+                problems.push(format!("{k} must be a whole number of days from 1 to 90"));
+                default
+            }
+        };
+        let auto_confirm_days = days("AUTO_CONFIRM_DAYS", 15);
+        let refund_window_days = days("REFUND_WINDOW_DAYS", 7);
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -229,6 +243,8 @@ impl Settings {
             pay_verify_window_secs,
             limits,
             refund_policy,
+            auto_confirm_days,
+            refund_window_days,
         })
     }
 }

@@ -61,6 +61,7 @@ codes! {
     HoldingLimit => "HOLDING_LIMIT",
     PlaceRateLimited => "PLACE_RATE_LIMITED",
     CouponNotApplicable => "COUPON_NOT_APPLICABLE",
+    AddressRequired => "ADDRESS_REQUIRED",
     SkuUnavailable => "SKU_UNAVAILABLE",
     NoSku => "NO_SKU",
     OrderLimitExceeded => "ORDER_LIMIT_EXCEEDED",

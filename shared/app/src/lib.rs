@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod coupons;
 pub mod error;
+pub mod fulfilment;
 pub mod operators;
 pub mod ordering;
 pub mod outbox;

@@ -9,7 +9,7 @@ use domain::events::Event;
 use serde::Serialize;
 use store::repo::outbox;
 
-use crate::{App, AppError, clock, refunds};
+use crate::{App, AppError, clock, fulfilment, refunds};
 
 /// How long a claim keeps other consumers off an event; a consumer that dies holding one
 /// delays that event by this much, no more.
@@ -68,6 +68,8 @@ async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::LatePaymentReceived { order_no, transaction_id, amount } => {
             refunds::refund_late_payment(app, order_no, transaction_id, *amount).await.map(|_| ())
         }
+        Event::SubOrderShipped { order_no, .. } => fulfilment::upload_shipments(app, order_no).await,
+        Event::OrderDelivered { order_no } => fulfilment::remind_to_confirm(app, order_no).await,
         Event::PaymentApplied { .. } | Event::OrderClosed { .. } | Event::RefundCompleted { .. } => Ok(()),
     }
 }

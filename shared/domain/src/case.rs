@@ -24,6 +24,9 @@ pub enum CaseKind {
     RefundAmountMismatch,
     /// WeChat Pay could not return the money (the shopper's account is closed, ...).
     RefundAbnormal,
+    /// WeChat refused a shipment's information for good (settlement stays held until a
+    /// person enters it in the mini-program admin).
+    ShippingUploadRefused,
 }
 
 impl CaseKind {
@@ -38,6 +41,7 @@ impl CaseKind {
             Self::UnknownRefund => "unknown_refund",
             Self::RefundAmountMismatch => "refund_amount_mismatch",
             Self::RefundAbnormal => "refund_abnormal",
+            Self::ShippingUploadRefused => "shipping_upload_refused",
         }
     }
 

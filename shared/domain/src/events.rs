@@ -19,6 +19,10 @@ pub enum Event {
     OrderClosed { order_no: OrderNo },
     /// WeChat Pay completed a refund.
     RefundCompleted { order_no: OrderNo, out_refund_no: OutRefundNo, amount: Fen },
+    /// One warehouse's sub-order left; WeChat must be told (shipping information).
+    SubOrderShipped { order_no: OrderNo, warehouse_id: String },
+    /// The carrier delivered the goods; WeChat reminds the shopper to confirm.
+    OrderDelivered { order_no: OrderNo },
 }
 
 impl Event {
@@ -29,6 +33,8 @@ impl Event {
             Event::LatePaymentReceived { transaction_id, .. } => format!("late_payment-{transaction_id}"),
             Event::OrderClosed { order_no } => format!("order_closed-{order_no}"),
             Event::RefundCompleted { out_refund_no, .. } => format!("refund_completed-{out_refund_no}"),
+            Event::SubOrderShipped { order_no, warehouse_id } => format!("shipped-{order_no}-{warehouse_id}"),
+            Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
         }
     }
 
@@ -37,7 +43,9 @@ impl Event {
             Event::PaymentApplied { order_no, .. }
             | Event::LatePaymentReceived { order_no, .. }
             | Event::OrderClosed { order_no }
-            | Event::RefundCompleted { order_no, .. } => order_no,
+            | Event::RefundCompleted { order_no, .. }
+            | Event::SubOrderShipped { order_no, .. }
+            | Event::OrderDelivered { order_no } => order_no,
         }
     }
 }

@@ -3,12 +3,14 @@
 //! the compiler refuses a rule that reaches for one.
 
 pub mod adcopy;
+pub mod address;
 pub mod case;
 pub mod catalog;
 pub mod clock;
 pub mod coupon;
 pub mod error;
 pub mod events;
+pub mod freight;
 pub mod ids;
 pub mod money;
 pub mod operator;

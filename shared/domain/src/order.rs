@@ -6,6 +6,14 @@
 //!    └──expiry / shopper cancel──▶ closed ──a payment still arrives──▶ case: paid_after_close,
 //!                                                                      refunded automatically
 //! ```
+//!
+//! A paid order's goods move on their own track ([`Fulfilment`]), beside its money:
+//!
+//! ```text
+//! unshipped ──a sub-order ships──▶ partly_shipped ──the last ships──▶ shipped
+//!     └──────────────(one sub-order)────────────────────────────────▶ shipped
+//! shipped ──shopper confirms, or N days pass──▶ received ──refund window passes──▶ completed
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{SkuKind, StockLevel};
 use super::money::Fen;
+use crate::address::Address;
 use crate::error::DomainError;
 use crate::ids::{CouponId, OpenId, OrderNo, Quantity, RequestId, SkuId, TransactionId};
 
@@ -58,11 +67,89 @@ pub struct Reservation {
     pub quantity: i64,
 }
 
+/// Express companies by the delivery id WeChat's shipping information takes (its
+/// `get_delivery_list`), with their names. A code outside this list is refused when shipping.
+pub const EXPRESS_COMPANIES: &[(&str, &str)] = &[
+    ("SF", "顺丰速运"),
+    ("JD", "京东物流"),
+    ("EMS", "中国邮政速递物流"),
+    ("YTO", "圆通速递"),
+    ("ZTO", "中通快递"),
+    ("STO", "申通快递"),
+    ("YD", "韵达快递"),
+    ("JTSD", "极兔速递"),
+    ("DBL", "德邦快递"),
+    ("HTKY", "百世快递"),
+    ("YZPY", "邮政快递包裹"),
+];
+
+impl Package {
+    /// A parcel the shop can report: a known express company and a tracking number of 1 to
+    /// 128 letters, digits or `-`.
+    pub fn checked(express_company: &str, tracking_no: &str) -> Result<Package, DomainError> {
+        let company = express_company.trim().to_ascii_uppercase();
+        if !EXPRESS_COMPANIES.iter().any(|(code, _)| *code == company) {
+            return Err(DomainError::invalid(
+                "express_company",
+                format!("not a known express company code ({express_company:?}); use e.g. SF, YTO, ZTO, JD"),
+            ));
+        }
+        let t = tracking_no.trim();
+        if t.is_empty() || t.len() > 128 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(DomainError::invalid("tracking_no", "1 to 128 letters, digits or '-'"));
+        }
+        Ok(Package { express_company: company, tracking_no: t.to_owned() })
+    }
+}
+
+/// One parcel: the express company's WeChat delivery id (`SF`, `YTO`, …) and its number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Package {
+    pub express_company: String,
+    pub tracking_no: String,
+}
+
+/// A sub-order as it left its warehouse: one or more parcels.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Shipment {
-    pub carrier: String,
-    pub tracking_no: String,
+    pub packages: Vec<Package>,
     pub shipped_at: i64,
+    /// When WeChat accepted this shipment's information (小程序发货信息管理).
+    #[serde(default)]
+    pub uploaded_at: Option<i64>,
+}
+
+/// Where a paid order's goods are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfilment {
+    #[default]
+    Unshipped,
+    PartlyShipped,
+    Shipped,
+    Received,
+    Completed,
+}
+
+impl Fulfilment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unshipped => "unshipped",
+            Self::PartlyShipped => "partly_shipped",
+            Self::Shipped => "shipped",
+            Self::Received => "received",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+/// Who confirmed receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceivedBy {
+    Shopper,
+    /// Nobody confirmed within the window; the shop did.
+    Auto,
 }
 
 /// What one warehouse ships: a sub-order of the parent order.
@@ -87,7 +174,32 @@ pub struct Order {
     pub reservations: Vec<Reservation>,
     pub subtotal: Fen,
     pub discount: Fen,
+    /// Delivery, charged once per order (see [`crate::freight`]); part of `payable`.
+    #[serde(default)]
+    pub freight: Fen,
     pub payable: Fen,
+    /// Where the goods go, as it was when the order was placed.
+    #[serde(default)]
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub fulfilment: Fulfilment,
+    /// When the last sub-order shipped.
+    #[serde(default)]
+    pub shipped_at: Option<i64>,
+    /// When the carrier reported delivery (an operator marks it); WeChat then reminds the
+    /// shopper to confirm.
+    #[serde(default)]
+    pub delivered_at: Option<i64>,
+    #[serde(default)]
+    pub received_at: Option<i64>,
+    #[serde(default)]
+    pub received_by: Option<ReceivedBy>,
+    /// When the refund window after receipt closed.
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    /// Held while one process uploads this order's shipping information to WeChat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_lease_until: Option<i64>,
     #[serde(default)]
     pub coupon_id: Option<CouponId>,
     #[serde(default)]
@@ -222,13 +334,17 @@ impl Order {
         Ok(o)
     }
 
-    /// One warehouse's sub-order leaves with `shipment`.
-    pub fn shipped(&self, warehouse_id: &str, shipment: Shipment) -> Result<Order, DomainError> {
+    /// One warehouse's sub-order leaves in `packages`; the order is shipped when its last
+    /// sub-order is.
+    pub fn shipped(&self, warehouse_id: &str, packages: Vec<Package>, now: i64) -> Result<Order, DomainError> {
         if self.state != OrderState::Paid {
             return Err(DomainError::NotShippable { reason: "only paid orders ship" });
         }
         if self.refund_reserved == self.payable {
             return Err(DomainError::NotShippable { reason: "this order is fully refunded" });
+        }
+        if packages.is_empty() || packages.len() > MAX_PACKAGES {
+            return Err(DomainError::invalid("packages", format!("1 to {MAX_PACKAGES} packages")));
         }
         let mut o = self.next();
         let sub =
@@ -236,8 +352,84 @@ impl Order {
         if sub.shipment.is_some() {
             return Err(DomainError::AlreadyShipped);
         }
-        sub.shipment = Some(shipment);
+        sub.shipment = Some(Shipment { packages, shipped_at: now, uploaded_at: None });
+        let parcels: usize = o.sub_orders.iter().filter_map(|s| s.shipment.as_ref()).map(|s| s.packages.len()).sum();
+        if parcels > MAX_PACKAGES {
+            // WeChat takes at most 15 parcels per payment.
+            return Err(DomainError::invalid("packages", format!("at most {MAX_PACKAGES} packages per order")));
+        }
+        if o.sub_orders.iter().all(|s| s.shipment.is_some()) {
+            o.fulfilment = Fulfilment::Shipped;
+            o.shipped_at = Some(now);
+        } else {
+            o.fulfilment = Fulfilment::PartlyShipped;
+        }
         Ok(o)
+    }
+
+    /// WeChat accepted the shipping information of `warehouse_id`'s sub-order.
+    pub fn shipment_uploaded(&self, warehouse_id: &str, now: i64) -> Result<Order, DomainError> {
+        let mut o = self.next();
+        let sub =
+            o.sub_orders.iter_mut().find(|s| s.warehouse_id == warehouse_id).ok_or(DomainError::NoSuchSubOrder)?;
+        let shipment = sub.shipment.as_mut().ok_or(DomainError::NotShippable { reason: "not shipped yet" })?;
+        shipment.uploaded_at.get_or_insert(now);
+        Ok(o)
+    }
+
+    /// The carrier reported the goods delivered.
+    pub fn delivered(&self, now: i64) -> Result<Order, DomainError> {
+        if self.fulfilment != Fulfilment::Shipped {
+            return Err(DomainError::InvalidTransition { from: self.fulfilment.as_str(), to: "delivered" });
+        }
+        if self.delivered_at.is_some() {
+            return Err(DomainError::InvalidTransition { from: "delivered", to: "delivered" });
+        }
+        let mut o = self.next();
+        o.delivered_at = Some(now);
+        Ok(o)
+    }
+
+    /// shipped → received, by the shopper or, after the window, by the shop.
+    pub fn received(&self, by: ReceivedBy, now: i64) -> Result<Order, DomainError> {
+        if self.fulfilment != Fulfilment::Shipped {
+            return Err(DomainError::InvalidTransition { from: self.fulfilment.as_str(), to: "received" });
+        }
+        let mut o = self.next();
+        o.fulfilment = Fulfilment::Received;
+        o.received_at = Some(now);
+        o.received_by = Some(by);
+        Ok(o)
+    }
+
+    /// received → completed: the refund window has passed.
+    pub fn completed(&self, now: i64) -> Result<Order, DomainError> {
+        if self.fulfilment != Fulfilment::Received {
+            return Err(DomainError::InvalidTransition { from: self.fulfilment.as_str(), to: "completed" });
+        }
+        let mut o = self.next();
+        o.fulfilment = Fulfilment::Completed;
+        o.completed_at = Some(now);
+        Ok(o)
+    }
+
+    /// The list an order is in and the time it is sorted by there: unpaid ones by expiry
+    /// (for the closer), shipped ones by shipping and received ones by receipt (for the
+    /// jobs that confirm and complete them when their time comes), the rest by creation.
+    pub fn phase(&self) -> (&'static str, i64) {
+        match (self.state, self.fulfilment) {
+            (OrderState::Unpaid, _) => ("unpaid", self.expires_at),
+            (OrderState::Closed, _) => ("closed", self.created_at),
+            (OrderState::Paid, Fulfilment::Shipped) => ("shipped", self.shipped_at.unwrap_or(self.created_at)),
+            (OrderState::Paid, Fulfilment::Received) => ("received", self.received_at.unwrap_or(self.created_at)),
+            (OrderState::Paid, Fulfilment::Completed) => ("completed", self.completed_at.unwrap_or(self.created_at)),
+            (OrderState::Paid, Fulfilment::Unshipped | Fulfilment::PartlyShipped) => ("paid", self.created_at),
+        }
+    }
+
+    /// What was paid for the goods: the payable without freight.
+    pub fn goods_paid(&self) -> Fen {
+        self.payable.checked_sub(self.freight).unwrap_or(Fen::ZERO)
     }
 
     pub fn refundable(&self) -> Fen {
@@ -260,6 +452,8 @@ impl Order {
 /// transaction holds at most 100 writes).
 pub const MAX_LINES: usize = 20;
 pub const MAX_QUANTITY: i64 = 99;
+/// WeChat's shipping information takes at most 15 parcels per payment.
+pub const MAX_PACKAGES: usize = 15;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -435,7 +629,16 @@ pub(crate) mod fixtures {
             reservations: vec![],
             subtotal: Fen::new(payable * quantity),
             discount: Fen::ZERO,
+            freight: Fen::ZERO,
             payable: Fen::new(payable * quantity),
+            address: None,
+            fulfilment: Fulfilment::Unshipped,
+            shipped_at: None,
+            delivered_at: None,
+            received_at: None,
+            received_by: None,
+            completed_at: None,
+            upload_lease_until: None,
             coupon_id: None,
             coupon_template: None,
             request_id: id("req00001"),
@@ -566,13 +769,46 @@ mod tests {
     #[test]
     fn each_sub_order_ships_once() {
         let paid = unpaid(500).paid(&id("T1"), 5).unwrap();
-        let ship = || Shipment { carrier: "SF".into(), tracking_no: "1".into(), shipped_at: 9 };
-        let shipped = paid.shipped("SH", ship()).unwrap();
-        assert_eq!(shipped.shipped("SH", ship()).unwrap_err(), DomainError::AlreadyShipped);
-        assert_eq!(paid.shipped("GZ", ship()).unwrap_err(), DomainError::NoSuchSubOrder);
-        assert!(matches!(unpaid(500).shipped("SH", ship()), Err(DomainError::NotShippable { .. })));
+        let ship = || vec![Package { express_company: "SF".into(), tracking_no: "1".into() }];
+        let shipped = paid.shipped("SH", ship(), 9).unwrap();
+        assert_eq!((shipped.fulfilment, shipped.shipped_at), (Fulfilment::Shipped, Some(9)));
+        assert_eq!(shipped.shipped("SH", ship(), 10).unwrap_err(), DomainError::AlreadyShipped);
+        assert_eq!(paid.shipped("GZ", ship(), 9).unwrap_err(), DomainError::NoSuchSubOrder);
+        assert!(matches!(unpaid(500).shipped("SH", ship(), 9), Err(DomainError::NotShippable { .. })));
         let refunded = paid.refund_reserved(Fen::new(500), &BTreeMap::new()).unwrap();
-        assert!(matches!(refunded.shipped("SH", ship()), Err(DomainError::NotShippable { .. })));
+        assert!(matches!(refunded.shipped("SH", ship(), 9), Err(DomainError::NotShippable { .. })));
+        assert!(matches!(paid.shipped("SH", vec![], 9), Err(DomainError::Invalid { .. })), "no parcel");
+        let sixteen = (0..16).map(|i| Package { express_company: "SF".into(), tracking_no: i.to_string() }).collect();
+        assert!(matches!(paid.shipped("SH", sixteen, 9), Err(DomainError::Invalid { .. })), "WeChat takes 15");
+    }
+
+    /// shipped → received → completed, each once and in order; a partly shipped order is
+    /// not received.
+    #[test]
+    fn fulfilment_moves_in_order() {
+        let mut paid = unpaid(500).paid(&id("T1"), 5).unwrap();
+        paid.sub_orders.push(SubOrder { warehouse_id: "BJ".into(), items: BTreeMap::new(), shipment: None });
+        let parcel = || vec![Package { express_company: "YTO".into(), tracking_no: "Y1".into() }];
+        let partly = paid.shipped("SH", parcel(), 10).unwrap();
+        assert_eq!((partly.fulfilment, partly.shipped_at), (Fulfilment::PartlyShipped, None));
+        assert_eq!(partly.phase().0, "paid", "still to ship");
+        assert!(partly.received(ReceivedBy::Shopper, 11).is_err());
+        assert!(partly.delivered(11).is_err());
+        let all = partly.shipped("BJ", parcel(), 20).unwrap();
+        assert_eq!((all.fulfilment, all.phase()), (Fulfilment::Shipped, ("shipped", 20)));
+        assert!(all.completed(30).is_err(), "not received yet");
+        let delivered = all.delivered(25).unwrap();
+        assert!(delivered.delivered(26).is_err(), "delivered once");
+        let got = delivered.received(ReceivedBy::Auto, 30).unwrap();
+        assert_eq!((got.phase(), got.received_by), (("received", 30), Some(ReceivedBy::Auto)));
+        assert!(got.received(ReceivedBy::Shopper, 31).is_err(), "received once");
+        let done = got.completed(40).unwrap();
+        assert_eq!(done.phase(), ("completed", 40));
+        assert!(done.completed(41).is_err());
+        assert_eq!(
+            all.shipment_uploaded("SH", 21).unwrap().sub_orders[0].shipment.as_ref().unwrap().uploaded_at,
+            Some(21)
+        );
     }
 
     #[test]

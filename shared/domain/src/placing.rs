@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::DomainError;
+use crate::address::Address;
 use crate::catalog::{Product, Sku, StockLevel};
 use crate::coupon::UserCoupon;
+use crate::freight::{FreightTemplate, Waiver};
 use crate::ids::{OpenId, OrderNo, RequestId};
 use crate::order::{Order, OrderLine, OrderState, Reservation, allocate, demand, sub_orders};
 use crate::pricing::{gifts, line, price};
@@ -87,6 +89,11 @@ pub struct Request<'a> {
     /// How long the unpaid order holds its stock.
     pub hold_secs: i64,
     pub limits: Limits,
+    /// Where the goods go (checked already).
+    pub address: &'a Address,
+    pub freight: &'a FreightTemplate,
+    /// Member perks that waive freight (none yet).
+    pub waiver: Waiver,
 }
 
 /// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
@@ -116,7 +123,9 @@ pub fn plan(
     {
         return Err(DomainError::CouponUnavailable);
     }
-    let priced = price(&lines, coupon.map(|c| &c.rule))?;
+    let goods = price(&lines, coupon.map(|c| &c.rule))?;
+    let freight = req.freight.freight(goods.payable, &req.address.province, req.waiver);
+    let priced = goods.with_freight(freight)?;
     let take = allocate(&demand(&lines), stock).map_err(|sku| DomainError::OutOfStock { sku })?;
     let mut take_gifts = Vec::new();
     gift_lines.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), stock) {
@@ -138,7 +147,16 @@ pub fn plan(
         reservations: all,
         subtotal: priced.subtotal,
         discount: priced.discount,
+        freight: priced.freight,
         payable: priced.payable,
+        address: Some(req.address.clone()),
+        fulfilment: Default::default(),
+        shipped_at: None,
+        delivered_at: None,
+        received_at: None,
+        received_by: None,
+        completed_at: None,
+        upload_lease_until: None,
         coupon_id: coupon.map(|c| c.coupon_id.clone()),
         coupon_template: coupon.map(|c| c.template_id.clone()),
         request_id: req.request_id.clone(),
@@ -221,6 +239,16 @@ mod tests {
         // Leaked: a test's ids live as long as the test process.
         let openid: &'a OpenId = Box::leak(Box::new(id("o00001")));
         let request_id: &'a RequestId = Box::leak(Box::new(id("req00001")));
+        let address: &'a Address = Box::leak(Box::new(Address {
+            name: "张三".into(),
+            phone: "13800138000".into(),
+            province: "广东省".into(),
+            city: "广州市".into(),
+            district: "海珠区".into(),
+            detail: "新港中路397号".into(),
+            postal_code: None,
+        }));
+        let freight: &'a FreightTemplate = Box::leak(Box::new(FreightTemplate::default()));
         Request {
             openid,
             request_id,
@@ -229,6 +257,9 @@ mod tests {
             now: 100,
             hold_secs: 1800,
             limits: Limits::default(),
+            address,
+            freight,
+            waiver: Waiver::default(),
         }
     }
 
@@ -244,8 +275,14 @@ mod tests {
         assert_eq!(c.stock_skus(&items), vec!["A", "B", "G"]);
         let p = plan(&req(&items), &c, &stock, None).unwrap();
         assert_eq!(p.order.subtotal, Fen::new(2 * 1000 + 1300));
-        assert_eq!(p.order.payable, p.order.subtotal);
+        assert_eq!(p.order.freight, Fen::new(800), "below 88 yuan: the flat freight");
+        assert_eq!(p.order.payable, Fen::new(3300 + 800));
+        assert_eq!(p.order.goods_paid(), p.order.subtotal);
+        assert_eq!(p.order.address.as_ref().map(|a| a.city.as_str()), Some("广州市"));
         assert_eq!(p.order.expires_at, 1900);
+        let many = vec![("A".to_string(), 9)];
+        let free = plan(&req(&many), &c, &HashMap::from([("A".to_string(), vec![level("SH", 9)])]), None).unwrap();
+        assert_eq!((free.order.freight, free.order.payable), (Fen::ZERO, Fen::new(9000)), "free from 88 yuan");
         // Bundles take their components: 2 A + 1 A, 2 B.
         let took = |s: &str| p.take.iter().filter(|r| r.sku_id == s).map(|r| r.quantity).sum::<i64>();
         assert_eq!((took("A"), took("B")), (3, 2));
@@ -290,7 +327,11 @@ mod tests {
         assert_eq!(plan(&req(&one), &c, &stock, Some(&used)).unwrap_err(), DomainError::CouponUnavailable);
         let fresh = UserCoupon { state: CouponState::Available, ..used };
         let p = plan(&req(&one), &c, &stock, Some(&fresh)).unwrap();
-        assert_eq!((p.order.discount, p.order.payable), (Fen::new(100), Fen::new(900)));
+        // The coupon takes off the goods only; freight is added after it.
+        assert_eq!(
+            (p.order.discount, p.order.freight, p.order.payable),
+            (Fen::new(100), Fen::new(800), Fen::new(1700))
+        );
         assert_eq!(p.order.coupon_id.as_deref(), Some("U1"));
     }
 }

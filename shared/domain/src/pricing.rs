@@ -68,10 +68,24 @@ pub fn gifts<'a>(lines: &[OrderLine], gifts_of: impl Fn(&str) -> &'a [Sku]) -> V
 pub struct Priced {
     pub subtotal: Fen,
     pub discount: Fen,
+    /// Delivery (zero until [`Priced::with_freight`]); never discounted.
+    pub freight: Fen,
     pub payable: Fen,
 }
 
-/// Server-side pricing: the lines' amounts, then the coupon, then the limits.
+impl Priced {
+    /// Adds delivery to what is payable, within the single-payment limit.
+    pub fn with_freight(self, freight: Fen) -> Result<Priced, DomainError> {
+        let payable = self.payable.checked_add(freight).ok_or(DomainError::Overflow)?;
+        if payable > SINGLE_PAYMENT_LIMIT {
+            return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
+        }
+        Ok(Priced { freight, payable, ..self })
+    }
+}
+
+/// Server-side pricing of the goods: the lines' amounts, then the coupon, then the limits.
+/// Freight comes after ([`Priced::with_freight`]): a coupon never touches it.
 pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced, DomainError> {
     let mut subtotal = Fen::ZERO;
     for l in lines {
@@ -89,5 +103,5 @@ pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced,
     if payable > SINGLE_PAYMENT_LIMIT {
         return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
     }
-    Ok(Priced { subtotal, discount, payable })
+    Ok(Priced { subtotal, discount, freight: Fen::ZERO, payable })
 }

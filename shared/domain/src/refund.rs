@@ -189,7 +189,7 @@ pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<
     if order.subtotal.fen() == 0 {
         return Ok(Fen::ZERO);
     }
-    let share = i128::from(list) * i128::from(order.payable.fen()) / i128::from(order.subtotal.fen());
+    let share = i128::from(list) * i128::from(order.goods_paid().fen()) / i128::from(order.subtotal.fen());
     i64::try_from(share).map(Fen::new).map_err(|_| DomainError::Overflow)
 }
 

@@ -19,7 +19,8 @@ pub fn status(code: Code) -> u16 {
         | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive | CouponLimitReached
         | BillNotReady | AlreadyBootstrapped => 409,
         BodyTooLarge => 413,
-        CouponNotApplicable | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread | AdCopyViolation => 422,
+        CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
+        | AdCopyViolation => 422,
         WechatRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited => 429,
         Internal => 500,
         WechatConfig | WechatError | PayUnavailable => 502,

@@ -28,6 +28,16 @@ pub fn user_session(openid: &str) -> Key {
     Key::new(user_partition(openid), "SESSION")
 }
 
+/// A shopper's address book (one item, so its default moves with one conditional write).
+pub fn user_addresses(openid: &str) -> Key {
+    Key::new(user_partition(openid), "ADDRESSES")
+}
+
+/// A shop-wide setting operators edit (the freight template, …).
+pub fn shop_setting(name: &str) -> Key {
+    Key::new("SHOP", name)
+}
+
 pub fn product(product_id: &str) -> Key {
     Key::new(format!("PRODUCT#{product_id}"), META)
 }

@@ -6,5 +6,6 @@ pub mod deadline;
 pub mod mp;
 pub mod pay;
 pub mod settings;
+pub mod shipping;
 
 pub use mp::{MiniProgram, WeChatError};

@@ -36,6 +36,13 @@ pub enum WeChatError {
 }
 
 impl WeChatError {
+    /// Whether the same call may succeed later: WeChat busy or unreachable, a token to
+    /// refresh, a rate limit, or a payment WeChat's shipping service has not taken in yet
+    /// (10060001 right after payment).
+    pub fn transient(&self) -> bool {
+        matches!(self, Self::Busy | Self::Transport(_) | Self::InvalidToken | Self::RateLimited | Self::Other(10060001))
+    }
+
     fn from_code(code: i64) -> Self {
         match code {
             40029 | 40163 => Self::InvalidCode,
@@ -162,6 +169,35 @@ impl MiniProgram {
         let token = t.token.clone();
         *guard = Some(t);
         Ok(token)
+    }
+
+    /// A POST of `body` to `path` with the access token, refreshed once if WeChat refuses it.
+    async fn post_with_token(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, WeChatError> {
+        let mut stale = None;
+        for _ in 0..2 {
+            let token = self.access_token(stale.as_deref()).await?;
+            let url = format!("{}{path}", self.settings.api_base);
+            let req = self.http.post(url).query(&[("access_token", token.as_str())]).json(body);
+            match self.call::<serde_json::Value>(req).await {
+                Err(WeChatError::InvalidToken) => stale = Some(token),
+                other => return other,
+            }
+        }
+        Err(WeChatError::InvalidToken)
+    }
+
+    /// uploadShippingInfo (小程序发货信息管理服务): tells WeChat a paid order's goods left,
+    /// so the payment's settlement is released once the shopper confirms.
+    pub async fn upload_shipping_info(&self, info: &crate::shipping::ShippingInfo) -> Result<(), WeChatError> {
+        let body = serde_json::to_value(info).map_err(|_| WeChatError::BadAnswer)?;
+        self.post_with_token("/wxa/sec/order/upload_shipping_info", &body).await.map(|_| ())
+    }
+
+    /// notifyConfirmReceive: once the carrier reports delivery, WeChat reminds the shopper
+    /// to confirm receipt (once per payment).
+    pub async fn notify_confirm_receive(&self, transaction_id: &str, received_time: i64) -> Result<(), WeChatError> {
+        let body = json!({ "transaction_id": transaction_id, "received_time": received_time });
+        self.post_with_token("/wxa/sec/order/notify_confirm_receive", &body).await.map(|_| ())
     }
 
     /// getPhoneNumber: exchanges a phone-number button code for the user's phone.

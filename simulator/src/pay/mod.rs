@@ -243,6 +243,42 @@ impl PaySim {
     fn state(&self) -> std::sync::MutexGuard<'_, PayState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// A paid transaction, as WeChat's other services see it (the shipping service looks
+    /// payments up by transaction id or by merchant and order number).
+    pub fn paid_transaction(
+        &self,
+        transaction_id: Option<&str>,
+        out_trade_no: Option<&str>,
+    ) -> Option<PaidTransaction> {
+        let st = self.state();
+        let o = st.orders.values().find(|o| {
+            o.transaction_id.is_some()
+                && (transaction_id.is_some_and(|t| o.transaction_id.as_deref() == Some(t))
+                    || out_trade_no.is_some_and(|n| o.request.out_trade_no == n))
+        })?;
+        Some(PaidTransaction {
+            transaction_id: o.transaction_id.clone()?,
+            out_trade_no: o.request.out_trade_no.clone(),
+            mchid: o.request.mchid.clone(),
+            payer_openid: o.request.payer.openid.clone(),
+            total: o.request.amount.total,
+            refunded: o.refunded,
+            success_time: o.success_time.unwrap_or(0),
+        })
+    }
+}
+
+/// A payment as [`PaySim::paid_transaction`] reports it.
+#[derive(Debug, Clone)]
+pub struct PaidTransaction {
+    pub transaction_id: String,
+    pub out_trade_no: String,
+    pub mchid: String,
+    pub payer_openid: String,
+    pub total: i64,
+    pub refunded: i64,
+    pub success_time: i64,
 }
 
 fn error(status: u16, code: &str, message: &str) -> (u16, Value) {

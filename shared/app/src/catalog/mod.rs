@@ -362,3 +362,17 @@ pub async fn safety_stock_report(store: &SharedStore) -> Result<Vec<SafetyStockR
     rows.sort_by_key(|r| r.available - r.safety_stock);
     Ok(rows)
 }
+
+/// The freight template every order is charged by.
+pub async fn freight_template(store: &SharedStore) -> Result<domain::freight::FreightTemplate, AppError> {
+    Ok(repo::catalog::freight_template(store.as_ref()).await?)
+}
+
+pub async fn set_freight_template(
+    store: &SharedStore,
+    t: domain::freight::FreightTemplate,
+) -> Result<domain::freight::FreightTemplate, AppError> {
+    let t = t.checked()?;
+    repo::catalog::put_freight_template(store.as_ref(), &t).await?;
+    Ok(t)
+}

@@ -11,12 +11,15 @@ use crate::catalog;
 use crate::coupons::{self};
 use crate::error::{AppError, Code};
 use crate::payments;
+use crate::users;
 use domain::DomainError;
+use domain::address::{Address, ChosenAddress};
 use domain::catalog::SkuKind;
 use domain::clock;
 use domain::events::Event;
+use domain::freight::Waiver;
 use domain::ids::{CouponId, OpenId, RequestId};
-use domain::order::{LineInput, Order, OrderState, Shipment, allocate, demand, new_order_no, normalise_lines};
+use domain::order::{LineInput, Order, OrderState, allocate, demand, new_order_no, normalise_lines};
 use domain::placing::{self, Catalog, Request};
 use store::repo;
 use store::{SharedStore, StoreError};
@@ -35,6 +38,30 @@ pub struct PlaceOrder {
     pub items: Vec<LineInput>,
     #[serde(default)]
     pub coupon_id: Option<CouponId>,
+    /// Where to deliver: an address of the shopper's book, one given here (the shop's shape
+    /// or `wx.chooseAddress`'s), or else the book's default.
+    #[serde(default)]
+    pub address_id: Option<String>,
+    #[serde(default)]
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub wx_address: Option<ChosenAddress>,
+}
+
+/// The address an order goes to, as `input` names it.
+async fn delivery_address(app: &App, openid: &str, input: &PlaceOrder) -> Result<Address, AppError> {
+    match (&input.address_id, &input.address, &input.wx_address) {
+        (Some(id), None, None) => {
+            let book = users::addresses::book(app, openid).await?;
+            book.get(id).cloned().ok_or_else(|| AppError::field("address_id", "no such address in your book"))
+        }
+        (None, Some(a), None) => Ok(a.clone().checked()?),
+        (None, None, Some(w)) => Ok(Address::from(w.clone()).checked()?),
+        (None, None, None) => users::addresses::book(app, openid).await?.default_address().cloned().ok_or_else(|| {
+            AppError::new(Code::AddressRequired, "add a delivery address, or choose one, before ordering")
+        }),
+        _ => Err(AppError::bad_request("give at most one of address_id, address or wx_address")),
+    }
 }
 
 pub async fn get(store: &SharedStore, order_no: &str) -> Result<Order, AppError> {
@@ -104,7 +131,9 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             format!("at most {} orders a minute; please wait a moment", limits.places_per_minute),
         ));
     }
-    // Read: the catalog and the coupon once; stock on every attempt.
+    // Read: the address, freight, catalog and coupon once; stock on every attempt.
+    let address = delivery_address(app, openid, &input).await?;
+    let freight = repo::catalog::freight_template(store.as_ref()).await?;
     let catalog = catalog_snapshot(store, &items).await?;
     let coupon = match &input.coupon_id {
         Some(id) => Some(coupons::get_user_coupon(store, openid, id).await?),
@@ -122,6 +151,9 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             now,
             hold_secs: app.settings.order_ttl_secs,
             limits,
+            address: &address,
+            freight: &freight,
+            waiver: Waiver::default(),
         };
         let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {
             Ok(p) => p,
@@ -411,54 +443,25 @@ pub async fn list_mine(
     Ok(OrderPage { items, next })
 }
 
+/// The phases operators list orders by (see [`Order::phase`]): `paid` is the queue to ship.
+pub const PHASES: &[&str] = &["unpaid", "paid", "shipped", "received", "completed", "closed"];
+
 pub async fn search(
     store: &SharedStore,
-    state: OrderState,
+    phase: &str,
     limit: usize,
     after: Option<String>,
 ) -> Result<OrderPage, AppError> {
-    let (nos, next) = repo::orders::numbers_in_state(store.as_ref(), state, limit, after).await?;
+    let (nos, next) = repo::orders::numbers_in_phase(store.as_ref(), phase, limit, after).await?;
     let mut items = Vec::new();
     for no in nos {
-        // The index may lag a state change; read the order itself.
-        let fresh = get(store, &no).await?;
-        if fresh.state == state {
+        // The index may lag a change; read the order itself.
+        let mut fresh = get(store, &no).await?;
+        if fresh.phase().0 == phase {
+            // Lists show where an order goes, not who lives there.
+            fresh.address = fresh.address.map(|a| a.masked());
             items.push(fresh);
         }
     }
     Ok(OrderPage { items, next })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShipInput {
-    pub carrier: String,
-    pub tracking_no: String,
-}
-
-/// Marks one warehouse's sub-order shipped.
-#[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
-pub async fn ship(
-    store: &SharedStore,
-    order_no: &str,
-    warehouse_id: &str,
-    input: ShipInput,
-) -> Result<Order, AppError> {
-    let carrier = input.carrier.trim();
-    let tracking = input.tracking_no.trim();
-    if carrier.is_empty() || carrier.chars().count() > 32 || tracking.is_empty() || tracking.len() > 64 {
-        return Err(AppError::bad_request("carrier (1-32 characters) and tracking_no (1-64) are required"));
-    }
-    for _ in 0..3 {
-        let o = get(store, order_no).await?;
-        let shipment =
-            Shipment { carrier: carrier.to_owned(), tracking_no: tracking.to_owned(), shipped_at: clock::now() };
-        let next = o.shipped(warehouse_id, shipment)?;
-        match store.transact(vec![repo::orders::rewrite(&next, o.version)?]).await {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
 }

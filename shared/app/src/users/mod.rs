@@ -1,4 +1,6 @@
-//! Shoppers: created on first sight, their logins and verified phone numbers.
+//! Shoppers: created on first sight, their logins, verified phone numbers and addresses.
+
+pub mod addresses;
 
 use crate::App;
 use crate::error::AppError;

@@ -1,4 +1,5 @@
-//! The scheduled functions: `close-unpaid` (every few minutes) and `reconciliation` (daily).
+//! The scheduled functions: `close-unpaid` (every few minutes: closes expired orders, moves
+//! fulfilment on, sweeps the outbox and refunds) and `reconciliation` (daily).
 //! On Lambda they take EventBridge schedule events; over HTTP operators can run them.
 
 use futures_util::FutureExt;
@@ -9,7 +10,7 @@ use crate::auth::operator;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::{clock, ordering as orders, outbox, reconciliation as reconcile, refunds};
+use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds};
 use domain::operator::Permission;
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
@@ -20,6 +21,8 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
     async move {
         let now = clock::now();
         let report = orders::close_expired(app, now, 5_000).await?;
+        // Shipped orders nobody confirmed are received; received ones past the window complete.
+        let fulfilment = fulfilment::advance(app, now).await?;
         // The outbox sweep: events a worker or the stream did not deliver.
         let events = outbox::drain(app, 1_000).await?;
         // Refunds whose WeChat call failed, or whose notify never came, are retried here.
@@ -27,7 +30,7 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
             Some(_) => refunds::retry_pending(app, now - 60).await?,
             None => 0,
         };
-        Ok(json!({ "closer": report, "refunds_retried": retried, "outbox": events }))
+        Ok(json!({ "closer": report, "fulfilment": fulfilment, "refunds_retried": retried, "outbox": events }))
     }
     .boxed()
 }

@@ -1,5 +1,5 @@
 //! The `login` function: `POST /login` (wx.login code → session token), `POST /login/phone`
-//! (getPhoneNumber code → verified phone) and `GET /me`.
+//! (getPhoneNumber code → verified phone), `GET /me` and the address book (`/me/addresses`).
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -9,6 +9,7 @@ use crate::auth::shopper;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
+use app::users::addresses::AddressInput;
 use app::{clock, session, users};
 use domain::ids::OpenId;
 use domain::user::{User, mask_openid, mask_phone};
@@ -22,6 +23,26 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("POST", ["login"]) => login(app, req).await,
         ("POST", ["login", "phone"]) => phone(app, req).await,
         ("GET", ["me"]) => me(app, req).await,
+        ("GET", ["me", "addresses"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&users::addresses::book(app, &openid).await?)
+        }
+        ("POST", ["me", "addresses"]) => {
+            let openid = shopper(app, req).await?;
+            Response::json(201, &users::addresses::add(app, &openid, req.json::<AddressInput>()?).await?)
+        }
+        ("PUT", ["me", "addresses", id]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&users::addresses::replace(app, &openid, id, req.json::<AddressInput>()?).await?)
+        }
+        ("DELETE", ["me", "addresses", id]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&users::addresses::remove(app, &openid, id).await?)
+        }
+        ("POST", ["me", "addresses", id, "default"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&users::addresses::set_default(app, &openid, id).await?)
+        }
         _ => Err(AppError::no_route(&req.method, &req.path)),
     }
 }

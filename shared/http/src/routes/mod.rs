@@ -38,9 +38,10 @@ pub const FUNCTIONS: &[Function] = &[
     function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay()),
     function("pay-notify", &[pay_notify::handler], Uses::STORE_ONLY.pay()),
     function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions()),
-    function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay()),
+    // The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
+    function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
     function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay()),
-    function("outbox", &[jobs::handler], Uses::STORE_ONLY.pay()),
+    function("outbox", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
 ];
 
 /// The function binary `name`.

@@ -1,5 +1,6 @@
-//! The `orders` function: shoppers place, pay, cancel and read orders; operators search
-//! orders, ship sub-orders and see the cases that need a person.
+//! The `orders` function: shoppers place, pay, cancel, read and confirm receipt of orders;
+//! operators search orders, ship sub-orders, note deliveries and see the cases that need a
+//! person.
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -11,22 +12,22 @@ use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::cases;
-use app::ordering::{self as orders, PlaceOrder, ShipInput};
+use app::fulfilment::{self, ShipInput};
+use app::ordering::{self as orders, PlaceOrder};
 use app::refunds;
 use domain::ids::OrderNo;
 use domain::operator::Permission;
-use domain::order::OrderState;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-fn state_param(req: &Request) -> Result<OrderState, AppError> {
+/// `?state=`: an order phase (`paid` lists those waiting to ship).
+fn state_param(req: &Request) -> Result<&str, AppError> {
     match req.query("state") {
-        None | Some("paid") => Ok(OrderState::Paid),
-        Some("unpaid") => Ok(OrderState::Unpaid),
-        Some("closed") => Ok(OrderState::Closed),
-        Some(_) => Err(AppError::field("state", "must be unpaid, paid or closed")),
+        None => Ok("paid"),
+        Some(s) if orders::PHASES.contains(&s) => Ok(s),
+        Some(_) => Err(AppError::field("state", format!("must be one of {}", orders::PHASES.join(", ")))),
     }
 }
 
@@ -76,7 +77,17 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("POST", ["admin", "orders", no, "shipments", warehouse]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req, Permission::Manage).await?;
-            Response::ok(&orders::ship(&app.store, no, warehouse, req.json::<ShipInput>()?).await?)
+            Response::ok(&fulfilment::ship(app, no, warehouse, req.json::<ShipInput>()?).await?)
+        }
+        ("POST", ["admin", "orders", no, "delivered"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            operator(app, req, Permission::Manage).await?;
+            Response::ok(&fulfilment::delivered(app, no).await?)
+        }
+        ("POST", ["orders", no, "receive"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let openid = shopper(app, req).await?;
+            Response::ok(&fulfilment::confirm_received(app, &openid, no).await?)
         }
         ("GET", ["admin", "cases"]) => {
             operator(app, req, Permission::Read).await?;

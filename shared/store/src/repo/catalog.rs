@@ -155,3 +155,20 @@ pub async fn adjust_stock(
     let item = store.get(&key).await?;
     Ok(Adjusted::Now(item.and_then(|i| i.get(STOCK_ATTR)?.as_i64()).unwrap_or(0)))
 }
+
+/// A shop setting as stored: the value under its own field, apart from the key attributes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Setting<T> {
+    value: T,
+}
+
+/// The freight template operators set; the default one until they do.
+pub async fn freight_template(store: &dyn Store) -> Result<domain::freight::FreightTemplate> {
+    let stored: Option<Setting<domain::freight::FreightTemplate>> =
+        store.get(&keys::shop_setting("FREIGHT")).await?.map(from_item).transpose()?;
+    Ok(stored.map(|s| s.value).unwrap_or_default())
+}
+
+pub async fn put_freight_template(store: &dyn Store, t: &domain::freight::FreightTemplate) -> Result<()> {
+    store.put(to_item(&keys::shop_setting("FREIGHT"), None, &Setting { value: t })?, None).await
+}

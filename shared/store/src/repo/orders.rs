@@ -8,11 +8,11 @@ use domain::placing::{Limits, Plan};
 
 use crate::{Cond, Item, Query, Result, Store, TxOp, Update, from_item, keys, table, to_item};
 
-/// The item an order is stored as: under its number, indexed by state (unpaid ones by
-/// expiry, for the closer; others by creation).
+/// The item an order is stored as: under its number, indexed by its phase and the time the
+/// next step is due from (see [`Order::phase`]).
 pub fn item(o: &Order) -> Result<Item> {
-    let sort_time = if o.state == OrderState::Unpaid { o.expires_at } else { o.created_at };
-    to_item(&keys::order(&o.order_no), Some(keys::order_gsi1(o.state.as_str(), sort_time, &o.order_no)), o)
+    let (phase, sort_time) = o.phase();
+    to_item(&keys::order(&o.order_no), Some(keys::order_gsi1(phase, sort_time, &o.order_no)), o)
 }
 
 pub async fn get(store: &dyn Store, order_no: &str) -> Result<Option<Order>> {
@@ -184,9 +184,18 @@ pub async fn unpaid_by_expiry(
     limit: usize,
     after: Option<String>,
 ) -> Result<(Vec<(String, i64)>, Option<String>)> {
-    let page = store
-        .query(Query::gsi1(keys::orders_with_state(OrderState::Unpaid.as_str())).limit(limit).after(after))
-        .await?;
+    in_phase(store, OrderState::Unpaid.as_str(), limit, after).await
+}
+
+/// Orders in `phase` (see [`Order::phase`]) by the time they are sorted by there, oldest
+/// first, as `(order_no, time)` from the index key alone.
+pub async fn in_phase(
+    store: &dyn Store,
+    phase: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<(String, i64)>, Option<String>)> {
+    let page = store.query(Query::gsi1(keys::orders_with_state(phase)).limit(limit).after(after)).await?;
     let due = page
         .items
         .iter()
@@ -227,13 +236,12 @@ pub async fn numbers_of_shopper(
 }
 
 /// Numbers of orders the index lists in `state`, newest first (it may lag: read each).
-pub async fn numbers_in_state(
+pub async fn numbers_in_phase(
     store: &dyn Store,
-    state: OrderState,
+    phase: &str,
     limit: usize,
     after: Option<String>,
 ) -> Result<(Vec<String>, Option<String>)> {
-    let page =
-        store.query(Query::gsi1(keys::orders_with_state(state.as_str())).limit(limit).after(after).reverse()).await?;
+    let page = store.query(Query::gsi1(keys::orders_with_state(phase)).limit(limit).after(after).reverse()).await?;
     Ok((order_numbers(&page.items), page.next))
 }

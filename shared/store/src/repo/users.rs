@@ -1,6 +1,7 @@
 //! Shoppers: the profile, and apart from it the session_key of the last login, so no read of
 //! a profile ever carries it.
 
+use domain::address::AddressBook;
 use domain::user::User;
 
 use crate::{Cond, Result, Store, StoreError, Update, from_item, keys, to_item};
@@ -46,4 +47,16 @@ pub async fn set_phone(store: &dyn Store, openid: &str, phone: &str, now: i64) -
         Err(StoreError::ConditionFailed) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The shopper's address book (empty when they have none yet).
+pub async fn address_book(store: &dyn Store, openid: &str) -> Result<AddressBook> {
+    Ok(store.get(&keys::user_addresses(openid)).await?.map(from_item).transpose()?.unwrap_or_default())
+}
+
+/// Writes `next`, refused if the book changed since it was read at `read_version` (0: it
+/// did not exist).
+pub async fn put_address_book(store: &dyn Store, openid: &str, next: &AddressBook, read_version: i64) -> Result<()> {
+    let cond = if read_version == 0 { Cond::NotExists } else { Cond::eq("version", read_version) };
+    store.put(to_item(&keys::user_addresses(openid), None, next)?, Some(cond)).await
 }

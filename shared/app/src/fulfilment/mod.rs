@@ -1,0 +1,357 @@
+//! Fulfilment: a paid order's goods leave by sub-order (one or more parcels each), WeChat is
+//! told (小程序发货信息管理服务, without which it holds the settlement), the carrier's delivery
+//! prompts WeChat's reminder to confirm, the shopper confirms receipt (or the shop does after
+//! `AUTO_CONFIRM_DAYS`), and the order completes when the refund window after receipt closes.
+//! Every move is a domain method on the order, written under its version; what WeChat must
+//! hear goes through the outbox, so a crash between the two loses nothing.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::App;
+use crate::cases::{self, CaseKind};
+use crate::error::{AppError, Code};
+use crate::ordering;
+use domain::clock;
+use domain::events::Event;
+use domain::order::{Order, Package, ReceivedBy};
+use domain::user::mask_phone;
+use store::{StoreError, repo};
+use wechat::shipping::{self, Contact, OrderKey, Parcel, Payer, ShippingInfo};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageInput {
+    pub express_company: String,
+    pub tracking_no: String,
+}
+
+/// A sub-order's parcels; one parcel may also be given as `carrier` and `tracking_no`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipInput {
+    #[serde(default)]
+    pub packages: Option<Vec<PackageInput>>,
+    #[serde(default)]
+    pub carrier: Option<String>,
+    #[serde(default)]
+    pub tracking_no: Option<String>,
+}
+
+impl ShipInput {
+    fn packages(self) -> Result<Vec<Package>, AppError> {
+        let raw = match (self.packages, self.carrier, self.tracking_no) {
+            (Some(p), None, None) => p,
+            (None, Some(c), Some(t)) => vec![PackageInput { express_company: c, tracking_no: t }],
+            _ => return Err(AppError::bad_request("give packages, or carrier and tracking_no")),
+        };
+        Ok(raw.iter().map(|p| Package::checked(&p.express_company, &p.tracking_no)).collect::<Result<_, _>>()?)
+    }
+}
+
+/// Writes `next` (read at `read_version`) with `events`, retrying the read-decide-write on a
+/// concurrent change.
+async fn write(app: &App, next: &Order, read_version: i64, events: &[Event]) -> Result<bool, AppError> {
+    let mut ops = vec![repo::orders::rewrite(next, read_version)?];
+    for e in events {
+        ops.push(repo::outbox::append(e, clock::now())?);
+    }
+    match app.store.transact(ops).await {
+        Ok(()) => {
+            if !events.is_empty() {
+                crate::outbox::poke(app);
+            }
+            Ok(true)
+        }
+        Err(StoreError::Cancelled { .. } | StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One warehouse's sub-order leaves in its parcels; WeChat hears of it through the outbox.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
+pub async fn ship(app: &App, order_no: &str, warehouse_id: &str, input: ShipInput) -> Result<Order, AppError> {
+    let packages = input.packages()?;
+    for _ in 0..3 {
+        let o = ordering::get(&app.store, order_no).await?;
+        let next = o.shipped(warehouse_id, packages.clone(), clock::now())?;
+        let event = Event::SubOrderShipped { order_no: o.order_no.clone(), warehouse_id: warehouse_id.to_owned() };
+        if write(app, &next, o.version, &[event]).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}
+
+/// The carrier delivered: noted once, and WeChat reminds the shopper to confirm.
+pub async fn delivered(app: &App, order_no: &str) -> Result<Order, AppError> {
+    for _ in 0..3 {
+        let o = ordering::get(&app.store, order_no).await?;
+        let next = o.delivered(clock::now())?;
+        if write(app, &next, o.version, &[Event::OrderDelivered { order_no: o.order_no.clone() }]).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}
+
+/// The shopper confirms receipt of their own order; confirming again changes nothing.
+pub async fn confirm_received(app: &App, openid: &str, order_no: &str) -> Result<Order, AppError> {
+    for _ in 0..3 {
+        let o = ordering::get_own(&app.store, openid, order_no).await?;
+        if o.received_at.is_some() {
+            return Ok(o);
+        }
+        let next = o.received(ReceivedBy::Shopper, clock::now())?;
+        if write(app, &next, o.version, &[]).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Advanced {
+    pub received: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+/// The scheduled step: orders shipped `auto_confirm_days` ago are received, orders received
+/// `refund_window_days` ago complete. Each order on its own: one that fails is counted and
+/// the rest go on.
+pub async fn advance(app: &App, now: i64) -> Result<Advanced, AppError> {
+    let mut report = Advanced::default();
+    let days = |d: i64| d * 86_400;
+    let steps: [(&str, i64, Step); 2] = [
+        ("shipped", now - days(app.settings.auto_confirm_days), |o, now| o.received(ReceivedBy::Auto, now)),
+        ("received", now - days(app.settings.refund_window_days), |o, now| o.completed(now)),
+    ];
+    for (i, (phase, due_before, step)) in steps.into_iter().enumerate() {
+        let mut after = None;
+        'pages: loop {
+            let (due, next) = repo::orders::in_phase(app.store.as_ref(), phase, 100, after).await?;
+            for (no, at) in &due {
+                if *at > due_before {
+                    break 'pages;
+                }
+                match advance_one(app, no, phase, step, now).await {
+                    Ok(true) if i == 0 => report.received += 1,
+                    Ok(true) => report.completed += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, order_no = %no, "fulfilment step failed; next run retries");
+                        report.failed += 1;
+                    }
+                }
+            }
+            after = next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One automatic move of an order.
+type Step = fn(&Order, i64) -> Result<Order, domain::DomainError>;
+
+async fn advance_one(app: &App, order_no: &str, phase: &str, step: Step, now: i64) -> Result<bool, AppError> {
+    for _ in 0..3 {
+        let o = ordering::get(&app.store, order_no).await?;
+        if o.phase().0 != phase {
+            return Ok(false); // the index lagged, or someone moved it first
+        }
+        let next = step(&o, now)?;
+        if write(app, &next, o.version, &[]).await? {
+            return Ok(true);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order kept changing"))
+}
+
+/// What goes in a parcel's `item_desc`: the ordered lines of that sub-order, at most 120
+/// characters.
+fn item_desc(o: &Order, warehouse_id: &str) -> String {
+    let Some(sub) = o.sub_orders.iter().find(|s| s.warehouse_id == warehouse_id) else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for (sku, n) in &sub.items {
+        let name = o
+            .lines
+            .iter()
+            .chain(&o.gifts)
+            .find(|l| &l.sku_id == sku || l.components.iter().any(|(c, _)| c == sku))
+            .map(|l| l.name.as_str())
+            .unwrap_or(sku.as_str());
+        parts.push(format!("{name}*{n}"));
+    }
+    parts.join("，").chars().take(120).collect()
+}
+
+/// WeChat's shipping information for one sub-order. One parcel for the whole order is a
+/// unified delivery; anything else is split, and the upload that completes the order says
+/// `is_all_delivered`.
+fn shipping_info(o: &Order, warehouse_id: &str, now_ms: i64) -> Result<ShippingInfo, AppError> {
+    let tid = o
+        .transaction_id
+        .as_ref()
+        .ok_or_else(|| AppError::new(Code::NotShippable, "the order has no WeChat Pay transaction"))?;
+    let sub =
+        o.sub_orders.iter().find(|s| s.warehouse_id == warehouse_id).ok_or_else(|| AppError::not_found("sub-order"))?;
+    let shipment = sub.shipment.as_ref().ok_or_else(|| AppError::new(Code::NotShippable, "not shipped yet"))?;
+    let phone = o.address.as_ref().map(|a| mask_phone(&a.phone));
+    let desc = item_desc(o, warehouse_id);
+    let shipping_list = shipment
+        .packages
+        .iter()
+        .map(|p| Parcel {
+            tracking_no: p.tracking_no.clone(),
+            express_company: p.express_company.clone(),
+            item_desc: desc.clone(),
+            // SF Express needs a contact; the receiver's phone, masked but its last four.
+            contact: (p.express_company == "SF")
+                .then(|| phone.clone().map(|receiver_contact| Contact { receiver_contact }))
+                .flatten(),
+        })
+        .collect();
+    let unified = o.sub_orders.len() == 1 && shipment.packages.len() == 1;
+    let others_uploaded = o
+        .sub_orders
+        .iter()
+        .filter(|s| s.warehouse_id != warehouse_id)
+        .all(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_some()));
+    Ok(ShippingInfo {
+        order_key: OrderKey::transaction(tid),
+        logistics_type: shipping::EXPRESS,
+        delivery_mode: if unified { shipping::UNIFIED_DELIVERY } else { shipping::SPLIT_DELIVERY },
+        is_all_delivered: (!unified).then_some(others_uploaded),
+        shipping_list,
+        upload_time: shipping::upload_time(now_ms),
+        payer: Payer { openid: o.openid.to_string() },
+    })
+}
+
+/// A function given no app secret cannot get an access token: it leaves the event for one
+/// that can (the outbox function, the scheduled sweep), rather than take WeChat's refusal
+/// of an empty secret for a refusal of the shipment.
+fn can_call_wechat(app: &App) -> Result<(), AppError> {
+    if app.settings.wechat.app_secret.is_empty() {
+        return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function uploads"));
+    }
+    Ok(())
+}
+
+/// How long an upload holds the order's other uploads off, so split deliveries reach WeChat
+/// one at a time and the last says `is_all_delivered`.
+const UPLOAD_LEASE_SECS: i64 = 30;
+
+/// The outbox consumer of [`Event::SubOrderShipped`]: uploads every shipped sub-order of the
+/// order that WeChat has not accepted yet, one at a time. A passing failure (WeChat busy, the
+/// payment not yet in its shipping service) is retried twice at once and then by the outbox;
+/// a refusal becomes a case for operators.
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
+pub async fn upload_shipments(app: &App, order_no: &str) -> Result<(), AppError> {
+    can_call_wechat(app)?;
+    let o = ordering::get(&app.store, order_no).await?;
+    let now = clock::now();
+    if o.upload_lease_until.is_some_and(|t| t > now) {
+        return Err(AppError::new(Code::Busy, "another upload of this order is under way"));
+    }
+    let mut leased = o.clone();
+    leased.upload_lease_until = Some(now + UPLOAD_LEASE_SECS);
+    leased.version += 1;
+    if !write(app, &leased, o.version, &[]).await? {
+        return Err(AppError::new(Code::Busy, "the order changed meanwhile"));
+    }
+    let mut current = leased;
+    let pending: Vec<String> = current
+        .sub_orders
+        .iter()
+        .filter(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_none()))
+        .map(|s| s.warehouse_id.clone())
+        .collect();
+    let mut outcome = Ok(());
+    for wh in pending {
+        match upload_one(app, &current, &wh).await {
+            Ok(true) => {
+                let next = current.shipment_uploaded(&wh, clock::now())?;
+                if !write(app, &next, current.version, &[]).await? {
+                    return Err(AppError::new(Code::Busy, "the order changed meanwhile"));
+                }
+                current = next;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let mut released = current.clone();
+    released.upload_lease_until = None;
+    released.version += 1;
+    write(app, &released, current.version, &[]).await?;
+    outcome
+}
+
+/// Uploads one sub-order: `Ok(true)` when WeChat took it, `Ok(false)` when it refused it for
+/// good (a case is recorded).
+async fn upload_one(app: &App, o: &Order, warehouse_id: &str) -> Result<bool, AppError> {
+    let mut wait = Duration::from_millis(200);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let info = shipping_info(o, warehouse_id, time_ms())?;
+        match app.wechat.upload_shipping_info(&info).await {
+            Ok(()) => {
+                tracing::info!(warehouse_id, parcels = info.shipping_list.len(), "shipping information accepted");
+                return Ok(true);
+            }
+            Err(e) if e.transient() && attempt < 3 => {
+                tracing::warn!(error = %e, attempt, "shipping upload failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 3;
+            }
+            Err(e) if e.transient() => return Err(AppError::new(Code::WechatUnavailable, e.to_string())),
+            Err(e) => {
+                let detail = json!({ "warehouse_id": warehouse_id, "error": e.to_string() });
+                cases::record(
+                    &app.store,
+                    CaseKind::ShippingUploadRefused,
+                    &format!("{}-{warehouse_id}", o.order_no),
+                    &o.order_no,
+                    detail,
+                )
+                .await?;
+                return Ok(false);
+            }
+        }
+    }
+}
+
+fn time_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The outbox consumer of [`Event::OrderDelivered`]: WeChat's reminder to confirm. Only a
+/// reminder, so a refusal is logged, not a case.
+pub async fn remind_to_confirm(app: &App, order_no: &str) -> Result<(), AppError> {
+    can_call_wechat(app)?;
+    let o = ordering::get(&app.store, order_no).await?;
+    let (Some(tid), Some(at)) = (o.transaction_id.as_ref(), o.delivered_at) else {
+        return Ok(());
+    };
+    match app.wechat.notify_confirm_receive(tid, at).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.transient() => Err(AppError::new(Code::WechatUnavailable, e.to_string())),
+        Err(e) => {
+            tracing::warn!(error = %e, "WeChat refused the reminder to confirm receipt");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! Fulfilment end to end on both stores: an order with an address and freight is paid, ships
+//! from two warehouses in three parcels, WeChat's shipping service receives what its
+//! documentation asks for, the carrier's delivery prompts its reminder, the shopper confirms
+//! and the order completes after the refund window; receipt is confirmed for a shopper who
+//! does not; uploads that fail are retried or handed to a person.
+
+use std::time::Duration;
+
+use e2e::shop::*;
+use e2e::{Answer, Backend, Shop, on_both_stores};
+use serde_json::{Value, json};
+
+/// The default freight template (the suites' shop starts with free delivery).
+async fn default_freight(shop: &Shop) {
+    let t = shop
+        .admin(
+            "PUT",
+            "/admin/freight",
+            Some(json!({"base_fen": 800, "free_over_fen": 8800, "remote": {"新疆维吾尔自治区": 1500}})),
+        )
+        .await;
+    assert_eq!(t.status, 200, "{}", t.body);
+}
+
+fn no(a: &Answer) -> String {
+    a.body["order_no"].as_str().unwrap_or_else(|| panic!("no order in {}", a.body)).to_owned()
+}
+
+/// Waits until WeChat's shipping service holds `n` uploads for the payment.
+async fn uploads(shop: &Shop, tid: &str, n: usize) -> simulator::shipping::Shipping {
+    for _ in 0..200 {
+        if let Some(s) = shop.sim.sim.shipping_of(tid).filter(|s| s.uploads.len() >= n) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("WeChat never received {n} shipping uploads for {tid}: {:?}", shop.sim.sim.shipping_of(tid));
+}
+
+async fn ship(shop: &Shop, order: &str, wh: &str, packages: Value) -> Answer {
+    shop.admin("POST", &format!("/admin/orders/{order}/shipments/{wh}"), Some(json!({ "packages": packages }))).await
+}
+
+/// Address → freight → pay → two warehouses, three parcels → both uploads as WeChat asks →
+/// delivered → the shopper confirms → completed once the refund window passed.
+async fn an_order_goes_from_address_to_completed(b: Backend) {
+    let shop = Shop::start(b).await;
+    default_freight(&shop).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 2), ("BJ01", 2)]).await;
+    let token = shop.login("traveller").await;
+    let chosen = json!({"wx_address": {"errMsg": "chooseAddress:ok", "userName": "李四", "telNumber": "13912345678",
+        "provinceName": "新疆维吾尔自治区", "cityName": "乌鲁木齐市", "countyName": "天山区", "detailInfo": "解放北路1号",
+        "postalCode": "830000", "nationalCode": "650102"}, "default": false});
+    let book = shop.call("POST", "/me/addresses", Some(&token), Some(chosen)).await;
+    assert_eq!(book.status, 201, "{}", book.body);
+    let remote = book.body["addresses"].as_array().unwrap().iter().find(|a| a["address"]["name"] == "李四").unwrap();
+    let address_id = remote["id"].as_str().unwrap().to_owned();
+    let o = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 3}], "address_id": address_id})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    // 30 yuan of goods: the base 8 yuan, and Xinjiang's 15.
+    assert_eq!(
+        (o.body["subtotal"].clone(), o.body["freight"].clone(), o.body["payable"].clone()),
+        (json!(3000), json!(2300), json!(5300))
+    );
+    assert_eq!(o.body["address"]["district"], json!("天山区"));
+    let order = no(&o);
+    let paid = pay_and_wait(&shop, &token, &order).await;
+    let tid = paid["order"]["transaction_id"].as_str().unwrap().to_owned();
+    // Operators' list masks the address; the order itself shows it in full to ship by.
+    let queue = shop.admin("GET", "/admin/orders?state=paid", None).await;
+    let listed =
+        queue.body["items"].as_array().unwrap().iter().find(|x| x["order_no"] == json!(order)).unwrap().clone();
+    assert_eq!(
+        (listed["address"]["phone"].clone(), listed["address"]["detail"].clone()),
+        (json!("139****5678"), json!("***"))
+    );
+    // Two warehouses: SH01 in two parcels, then BJ01 in one.
+    let first = ship(&shop, &order, "SH01", json!([{"express_company": "SF", "tracking_no": "SF1001"}, {"express_company": "yto", "tracking_no": "YT2002"}])).await;
+    assert_eq!((first.status, first.body["fulfilment"].clone()), (200, json!("partly_shipped")), "{}", first.body);
+    let one = uploads(&shop, &tid, 1).await;
+    let u = &one.uploads[0];
+    assert_eq!(u["order_key"], json!({"order_number_type": 2, "transaction_id": tid}));
+    assert_eq!(
+        (u["logistics_type"].clone(), u["delivery_mode"].clone(), u["is_all_delivered"].clone()),
+        (json!(1), json!(2), json!(false))
+    );
+    assert_eq!(u["shipping_list"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        u["shipping_list"][0]["contact"]["receiver_contact"],
+        json!("139****5678"),
+        "SF needs the receiver, masked"
+    );
+    assert_eq!(u["shipping_list"][1]["express_company"], json!("YTO"));
+    assert!(u["upload_time"].as_str().unwrap().ends_with("+08:00"));
+    assert_eq!(u["payer"]["openid"], json!(shop.sim.sim.openid_for("traveller")));
+    assert!(!one.all_delivered);
+    let second = ship(&shop, &order, "BJ01", json!([{"express_company": "JD", "tracking_no": "JD3003"}])).await;
+    assert_eq!((second.status, second.body["fulfilment"].clone()), (200, json!("shipped")));
+    let both = uploads(&shop, &tid, 2).await;
+    assert_eq!(both.uploads[1]["is_all_delivered"], json!(true), "the last upload completes the delivery");
+    assert!(both.all_delivered);
+    let shipped = wait_order(&shop, &order, |v| {
+        v["order"]["sub_orders"].as_array().unwrap().iter().all(|s| !s["shipment"]["uploaded_at"].is_null())
+    })
+    .await;
+    assert_eq!(shipped["order"]["fulfilment"], json!("shipped"));
+    // The carrier delivers; WeChat reminds the shopper; the shopper confirms (twice is once).
+    let delivered = shop.admin("POST", &format!("/admin/orders/{order}/delivered"), None).await;
+    assert_eq!(delivered.status, 200, "{}", delivered.body);
+    for _ in 0..200 {
+        if shop.sim.sim.shipping_of(&tid).and_then(|s| s.reminded).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(shop.sim.sim.shipping_of(&tid).unwrap().reminded.is_some(), "WeChat was asked to remind the shopper");
+    let got = shop.call("POST", &format!("/orders/{order}/receive"), Some(&token), None).await;
+    assert_eq!(
+        (got.status, got.body["fulfilment"].clone(), got.body["received_by"].clone()),
+        (200, json!("received"), json!("shopper"))
+    );
+    let again = shop.call("POST", &format!("/orders/{order}/receive"), Some(&token), None).await;
+    assert_eq!(
+        (again.status, again.body["version"].clone()),
+        (200, got.body["version"].clone()),
+        "confirming twice changes nothing"
+    );
+    // The refund window: still open after 6 days, closed after 7.
+    let now = domain::clock::now();
+    let early = app::fulfilment::advance(&shop.app, now + 6 * 86_400).await.unwrap();
+    assert_eq!(early.completed, 0);
+    let late = app::fulfilment::advance(&shop.app, now + 7 * 86_400 + 60).await.unwrap();
+    assert_eq!(late.completed, 1);
+    let done = order_of(&shop, &order).await;
+    assert_eq!(done["fulfilment"], json!("completed"));
+    let completed = shop.admin("GET", "/admin/orders?state=completed", None).await;
+    assert!(completed.body["items"].as_array().unwrap().iter().any(|x| x["order_no"] == json!(order)));
+}
+
+async fn order_of(shop: &Shop, no: &str) -> Value {
+    order(shop, no).await["order"].clone()
+}
+
+/// Nobody confirms: the shop does after 15 days. An upload WeChat answers "busy" twice goes
+/// through on the third try; one it refuses for good becomes a case.
+async fn receipt_is_confirmed_for_the_shopper_and_uploads_retry(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 500, &[("SH01", 5)]).await;
+    let token = shop.login("silent").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order = no(&o);
+    let paid = pay_and_wait(&shop, &token, &order).await;
+    let tid = paid["order"]["transaction_id"].as_str().unwrap().to_owned();
+    shop.sim.sim.fail_shipping_uploads(2, -1);
+    let s = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{order}/shipments/SH01"),
+            Some(json!({"carrier": "ZTO", "tracking_no": "ZT1"})),
+        )
+        .await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    let up = uploads(&shop, &tid, 1).await;
+    assert_eq!(
+        (up.uploads[0]["delivery_mode"].clone(), up.uploads[0].get("is_all_delivered")),
+        (json!(1), None),
+        "one parcel: a unified delivery"
+    );
+    assert!(up.all_delivered);
+    let now = domain::clock::now();
+    let before = app::fulfilment::advance(&shop.app, now + 14 * 86_400).await.unwrap();
+    assert_eq!(before.received, 0);
+    let after = app::fulfilment::advance(&shop.app, now + 15 * 86_400 + 60).await.unwrap();
+    assert_eq!(after.received, 1);
+    let o2 = order_of(&shop, &order).await;
+    assert_eq!((o2["fulfilment"].clone(), o2["received_by"].clone()), (json!("received"), json!("auto")));
+    // WeChat refuses a shipment for good: a case, and the order is not marked uploaded.
+    let next = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let next = no(&next);
+    pay_and_wait(&shop, &token, &next).await;
+    shop.sim.sim.fail_shipping_uploads(1, 47001);
+    let s = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{next}/shipments/SH01"),
+            Some(json!({"carrier": "ZTO", "tracking_no": "ZT2"})),
+        )
+        .await;
+    assert_eq!(s.status, 200);
+    let mut case = None;
+    for _ in 0..200 {
+        let cases = shop.admin("GET", "/admin/cases", None).await;
+        case = cases.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "shipping_upload_refused" && c["order_no"] == json!(next))
+            .cloned();
+        if case.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(case.is_some(), "a refused upload is a case for a person");
+    assert!(order_of(&shop, &next).await["sub_orders"][0]["shipment"]["uploaded_at"].is_null());
+}
+
+/// Freight is once per order, free from the threshold, never discounted, and a full refund
+/// returns it.
+async fn freight_is_charged_once_and_returned_in_full(b: Backend) {
+    let shop = Shop::start(b).await;
+    default_freight(&shop).await;
+    let (_, sku) = product_with_stock(&shop, 2000, &[("SH01", 10)]).await;
+    let token = shop.login("payer").await;
+    let t =
+        coupon_template(&shop, "满40减10", json!({"kind": "threshold", "min_spend": 4000, "amount_off": 1000}), 5, 1)
+            .await;
+    let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await;
+    let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
+    // 80 yuan of goods less 10 is 70, under the 88 threshold: freight is due after the coupon.
+    let o = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 4}], "coupon_id": coupon})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    assert_eq!(
+        (o.body["discount"].clone(), o.body["freight"].clone(), o.body["payable"].clone()),
+        (json!(1000), json!(800), json!(7800))
+    );
+    let order = no(&o);
+    pay_and_wait(&shop, &token, &order).await;
+    // A refund by lines returns the goods' share, never the freight.
+    let part = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "line-000001", "lines": {sku.clone(): 1}})),
+        )
+        .await;
+    assert_eq!((part.status, part.body["amount"].clone()), (202, json!(1750)), "{}", part.body);
+    // Everything left, freight included, when the shopper asks for all.
+    let rest = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "all-0000001", "full": true})),
+        )
+        .await;
+    assert_eq!((rest.status, rest.body["amount"].clone()), (202, json!(7800 - 1750)), "{}", rest.body);
+    // 90 yuan of goods: free.
+    let free = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 5}]})),
+        )
+        .await;
+    assert_eq!((free.body["freight"].clone(), free.body["payable"].clone()), (json!(0), json!(10000)));
+}
+
+/// (scenario, shopper token or operator, method, path, body, status, code)
+type Row<'a> = (&'a str, Option<&'a str>, &'a str, String, Option<Value>, u16, &'a str);
+
+/// What fulfilment refuses, and that a refusal changes nothing.
+async fn fulfilment_refuses_what_cannot_be(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 500, &[("SH01", 5)]).await;
+    let token = shop.login("careful").await;
+    let other = shop.login("nosy").await;
+    let unpaid = no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await);
+    let paid = no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await);
+    pay_and_wait(&shop, &token, &paid).await;
+    let ship_path = format!("/admin/orders/{paid}/shipments/SH01");
+    let book = shop.call("GET", "/me/addresses", Some(&token), None).await;
+    let first_id = book.body["addresses"][0]["id"].as_str().unwrap().to_owned();
+    let rows: Vec<Row> = vec![
+        (
+            "shipping with an express company WeChat does not know",
+            None,
+            "POST",
+            ship_path.clone(),
+            Some(json!({"packages": [{"express_company": "ACME", "tracking_no": "A1"}]})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "shipping with no parcels",
+            None,
+            "POST",
+            ship_path.clone(),
+            Some(json!({"packages": []})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "shipping sixteen parcels",
+            None,
+            "POST",
+            ship_path.clone(),
+            Some(
+                json!({"packages": (0..16).map(|i| json!({"express_company": "SF", "tracking_no": format!("SF{i}")})).collect::<Vec<_>>()}),
+            ),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "shipping with parcels and a carrier at once",
+            None,
+            "POST",
+            ship_path.clone(),
+            Some(
+                json!({"packages": [{"express_company": "SF", "tracking_no": "S1"}], "carrier": "SF", "tracking_no": "S2"}),
+            ),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "a tracking number with spaces",
+            None,
+            "POST",
+            ship_path.clone(),
+            Some(json!({"carrier": "SF", "tracking_no": "SF 1"})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "confirming receipt before anything shipped",
+            Some(&token),
+            "POST",
+            format!("/orders/{paid}/receive"),
+            None,
+            409,
+            "INVALID_TRANSITION",
+        ),
+        (
+            "confirming receipt of an unpaid order",
+            Some(&token),
+            "POST",
+            format!("/orders/{unpaid}/receive"),
+            None,
+            409,
+            "INVALID_TRANSITION",
+        ),
+        (
+            "confirming receipt of another shopper's order",
+            Some(&other),
+            "POST",
+            format!("/orders/{paid}/receive"),
+            None,
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            "marking delivered before shipping",
+            None,
+            "POST",
+            format!("/admin/orders/{paid}/delivered"),
+            None,
+            409,
+            "INVALID_TRANSITION",
+        ),
+        (
+            "an address given in both shapes",
+            Some(&token),
+            "POST",
+            "/me/addresses".into(),
+            Some(json!({"address": Shop::address("上海市")["address"], "wx_address": {"userName": "x"}})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "an address with a phone that is no number",
+            Some(&token),
+            "POST",
+            "/me/addresses".into(),
+            Some(
+                json!({"address": {"name": "王五", "phone": "call me", "province": "北京市", "city": "北京市", "district": "东城区", "detail": "1号"}}),
+            ),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "an address without a street",
+            Some(&token),
+            "POST",
+            "/me/addresses".into(),
+            Some(
+                json!({"address": {"name": "王五", "phone": "13800000000", "province": "北京市", "city": "北京市", "district": "东城区"}}),
+            ),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "removing an address that is not in the book",
+            Some(&token),
+            "DELETE",
+            "/me/addresses/Anope".into(),
+            None,
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            "making an unknown address the default",
+            Some(&token),
+            "POST",
+            "/me/addresses/Anope/default".into(),
+            None,
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            "ordering to an address id not in the book",
+            Some(&token),
+            "POST",
+            "/orders".into(),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "address_id": "Anope"})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "ordering to someone else's address id",
+            Some(&other),
+            "POST",
+            "/orders".into(),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "address_id": first_id})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "a freight template with a negative base",
+            None,
+            "PUT",
+            "/admin/freight".into(),
+            Some(json!({"base_fen": -1})),
+            400,
+            "INVALID_INPUT",
+        ),
+        (
+            "a freight template with a field it does not have",
+            None,
+            "PUT",
+            "/admin/freight".into(),
+            Some(json!({"base_fen": 1, "per_kg": 2})),
+            400,
+            "INVALID_INPUT",
+        ),
+    ];
+    let before = (
+        stock(&shop, &sku).await,
+        order(&shop, &paid).await,
+        shop.call("GET", "/me/addresses", Some(&token), None).await.body,
+    );
+    for (name, who, method, path, body, status, code) in rows {
+        let a = match who {
+            Some(t) => shop.call(method, &path, Some(t), body).await,
+            None => shop.admin(method, &path, body).await,
+        };
+        assert_eq!((a.status, a.code()), (status, code), "{name}: {}", a.body);
+    }
+    let after = (
+        stock(&shop, &sku).await,
+        order(&shop, &paid).await,
+        shop.call("GET", "/me/addresses", Some(&token), None).await.body,
+    );
+    assert_eq!(after, before, "refusals changed nothing");
+    // With the book emptied, an order names no address and is refused.
+    assert_eq!(shop.call("DELETE", &format!("/me/addresses/{first_id}"), Some(&token), None).await.status, 200);
+    let none = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!((none.status, none.code()), (422, "ADDRESS_REQUIRED"));
+    // Shipping twice, and delivered twice, once shipped.
+    assert_eq!(shop.admin("POST", &ship_path, Some(json!({"carrier": "SF", "tracking_no": "SF77"}))).await.status, 200);
+    let twice = shop.admin("POST", &ship_path, Some(json!({"carrier": "SF", "tracking_no": "SF78"}))).await;
+    assert_eq!((twice.status, twice.code()), (409, "ALREADY_SHIPPED"));
+    assert_eq!(shop.admin("POST", &format!("/admin/orders/{paid}/delivered"), None).await.status, 200);
+    let again = shop.admin("POST", &format!("/admin/orders/{paid}/delivered"), None).await;
+    assert_eq!((again.status, again.code()), (409, "INVALID_TRANSITION"), "marking delivered twice");
+}
+
+on_both_stores!(
+    an_order_goes_from_address_to_completed,
+    receipt_is_confirmed_for_the_shopper_and_uploads_retry,
+    freight_is_charged_once_and_returned_in_full,
+    fulfilment_refuses_what_cannot_be,
+);
