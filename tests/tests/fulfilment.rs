@@ -497,7 +497,125 @@ async fn fulfilment_refuses_what_cannot_be(b: Backend) {
     assert_eq!((again.status, again.code()), (409, "INVALID_TRANSITION"), "marking delivered twice");
 }
 
+/// A return with goods: asked, approved with the return address, sent, received (the refund
+/// of those lines goes through), and back in stock only once marked sellable; one never sent
+/// lapses; nothing comes back after the order completed.
+async fn a_return_goes_from_request_to_restock(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1200, &[("SH01", 5)]).await;
+    let token = shop.login("returner").await;
+    let other = shop.login("stranger").await;
+    let order = no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await);
+    pay_and_wait(&shop, &token, &order).await;
+    let early = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/returns"),
+            Some(&token),
+            Some(json!({"request_id": "early-00001", "lines": {sku.clone(): 1}})),
+        )
+        .await;
+    assert_eq!((early.status, early.code()), (409, "NOT_RETURNABLE"), "nothing shipped yet");
+    assert_eq!(
+        shop.admin(
+            "POST",
+            &format!("/admin/orders/{order}/shipments/SH01"),
+            Some(json!({"carrier": "YTO", "tracking_no": "YT9"}))
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(stock(&shop, &sku).await, 3);
+    let asked = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/returns"),
+            Some(&token),
+            Some(json!({"request_id": "back-000001", "lines": {sku.clone(): 1}, "reason": "尺码不合适"})),
+        )
+        .await;
+    assert_eq!((asked.status, asked.body["state"].clone()), (201, json!("requested")), "{}", asked.body);
+    let again = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/returns"),
+            Some(&token),
+            Some(json!({"request_id": "back-000001", "lines": {sku.clone(): 1}})),
+        )
+        .await;
+    assert_eq!(again.body["id"], asked.body["id"], "the same request is the same return");
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let path = |a: &str| format!("/admin/returns/{order}/{id}/{a}");
+    let parcel = format!("/orders/{order}/returns/{id}/parcel");
+    let refused_early =
+        shop.call("POST", &parcel, Some(&token), Some(json!({"express_company": "SF", "tracking_no": "SF5"}))).await;
+    assert_eq!((refused_early.status, refused_early.code()), (409, "INVALID_TRANSITION"), "not approved yet");
+    let queue = shop.admin("GET", "/admin/returns?state=requested", None).await;
+    assert!(queue.body["items"].as_array().unwrap().iter().any(|r| r["id"] == json!(id)));
+    let approved = shop.admin("POST", &path("approve"), Some(json!({"return_address": {"name": "退货组", "phone": "021-55556666", "province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "仓库路1号"}}))).await;
+    assert_eq!((approved.status, approved.body["state"].clone()), (200, json!("approved")), "{}", approved.body);
+    let nosy =
+        shop.call("POST", &parcel, Some(&other), Some(json!({"express_company": "SF", "tracking_no": "SF5"}))).await;
+    assert_eq!((nosy.status, nosy.code()), (404, "NOT_FOUND"), "someone else's return");
+    let bad =
+        shop.call("POST", &parcel, Some(&token), Some(json!({"express_company": "PIGEON", "tracking_no": "1"}))).await;
+    assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
+    let sent =
+        shop.call("POST", &parcel, Some(&token), Some(json!({"express_company": "SF", "tracking_no": "SF5"}))).await;
+    assert_eq!((sent.status, sent.body["state"].clone()), (200, json!("sent")));
+    let got = shop.admin("POST", &path("received"), None).await;
+    assert_eq!((got.status, got.body["state"].clone()), (200, json!("received")), "{}", got.body);
+    let done = wait_order(&shop, &order, |v| v["order"]["refunded"] == json!(1200)).await;
+    assert_eq!(done["refunds"][0]["lines"], json!({sku.clone(): 1}));
+    assert_eq!(stock(&shop, &sku).await, 3, "a returned unit waits for its check");
+    let sellable = shop.admin("POST", &path("sellable"), None).await;
+    assert_eq!((sellable.status, sellable.body["state"].clone()), (200, json!("restocked")), "{}", sellable.body);
+    assert_eq!(stock(&shop, &sku).await, 4);
+    let twice = shop.admin("POST", &path("sellable"), None).await;
+    assert_eq!((twice.status, twice.code()), (409, "INVALID_TRANSITION"));
+    assert_eq!(stock(&shop, &sku).await, 4, "never restocked twice");
+    // Another, approved and never sent: it lapses after RETURN_SEND_DAYS.
+    let idle = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/returns"),
+            Some(&token),
+            Some(json!({"request_id": "idle-000001", "lines": {sku.clone(): 1}})),
+        )
+        .await;
+    let idle_id = idle.body["id"].as_str().unwrap().to_owned();
+    shop.admin("POST", &format!("/admin/returns/{order}/{idle_id}/approve"), Some(json!({"return_address": {"name": "退货组", "phone": "021-55556666", "province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "仓库路1号"}}))).await;
+    let now = domain::clock::now();
+    assert_eq!(app::returns::lapse_overdue(&shop.app, now + 6 * 86_400).await.unwrap(), 0);
+    assert_eq!(app::returns::lapse_overdue(&shop.app, now + 7 * 86_400 + 60).await.unwrap(), 1);
+    let lapsed = app::returns::get(&shop.app, &order, &idle_id).await.unwrap();
+    assert_eq!(lapsed.state, domain::returns::ReturnState::Lapsed);
+    // After completion nothing comes back, and no refund starts.
+    shop.call("POST", &format!("/orders/{order}/receive"), Some(&token), None).await;
+    app::fulfilment::advance(&shop.app, now + 8 * 86_400).await.unwrap();
+    let late = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/returns"),
+            Some(&token),
+            Some(json!({"request_id": "late-000001", "lines": {sku.clone(): 1}})),
+        )
+        .await;
+    assert_eq!((late.status, late.code()), (409, "NOT_RETURNABLE"), "return after the window");
+    let late_refund = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "late-000002", "amount_fen": 100})),
+        )
+        .await;
+    assert_eq!((late_refund.status, late_refund.code()), (409, "NOT_REFUNDABLE"), "refund after the window");
+}
+
 on_both_stores!(
+    a_return_goes_from_request_to_restock,
     an_order_goes_from_address_to_completed,
     receipt_is_confirmed_for_the_shopper_and_uploads_retry,
     freight_is_charged_once_and_returned_in_full,

@@ -62,6 +62,8 @@ pub struct Settings {
     pub auto_confirm_days: i64,
     /// Days after receipt during which a "refund only" may be asked; then the order completes.
     pub refund_window_days: i64,
+    /// Days a shopper has to send an approved return back before it lapses.
+    pub return_send_days: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -203,6 +205,7 @@ impl Settings {
         };
         let auto_confirm_days = days("AUTO_CONFIRM_DAYS", 15);
         let refund_window_days = days("REFUND_WINDOW_DAYS", 7);
+        let return_send_days = days("RETURN_SEND_DAYS", 7);
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -245,6 +248,7 @@ impl Settings {
             refund_policy,
             auto_confirm_days,
             refund_window_days,
+            return_send_days,
         })
     }
 }

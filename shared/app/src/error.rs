@@ -51,6 +51,7 @@ codes! {
     OrderNotPayable => "ORDER_NOT_PAYABLE",
     NotShippable => "NOT_SHIPPABLE",
     NotRefundable => "NOT_REFUNDABLE",
+    NotReturnable => "NOT_RETURNABLE",
     RefundExceedsPaid => "REFUND_EXCEEDS_PAID",
     CouponUnavailable => "COUPON_UNAVAILABLE",
     CouponExhausted => "COUPON_EXHAUSTED",
@@ -178,6 +179,7 @@ impl From<DomainError> for AppError {
             DomainError::TooManyOpenOrders { .. } => AppError::new(Code::TooManyOpenOrders, message),
             DomainError::InvalidTransition { .. } => AppError::new(Code::InvalidTransition, message),
             DomainError::Forbidden { .. } => AppError::forbidden(message),
+            DomainError::NotReturnable { .. } => AppError::new(Code::NotReturnable, message),
             DomainError::Overflow => AppError::bad_request(message),
         }
     }

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod payments;
 pub mod reconciliation;
 pub mod refunds;
+pub mod returns;
 pub mod sample;
 pub mod secrets;
 pub mod session;

@@ -36,6 +36,9 @@ pub enum DomainError {
     HoldingLimit { sku: String, units: i64 },
     #[error("at most {orders} orders may wait for payment at once; pay or cancel one first")]
     TooManyOpenOrders { orders: i64 },
+    /// These goods cannot come back (not shipped, or the window closed).
+    #[error("{reason}")]
+    NotReturnable { reason: &'static str },
     /// The caller's role may not do this.
     #[error("{reason}")]
     Forbidden { reason: String },

@@ -19,6 +19,7 @@ pub mod payment;
 pub mod placing;
 pub mod pricing;
 pub mod refund;
+pub mod returns;
 pub mod user;
 
 pub use error::DomainError;

@@ -16,8 +16,8 @@ pub fn status(code: Code) -> u16 {
         NotFound | NoRoute => 404,
         Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
         | AlreadyShipped | OrderClosed | OrderExpired | OrderNotPayable | NotShippable | NotRefundable
-        | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive | CouponLimitReached
-        | BillNotReady | AlreadyBootstrapped => 409,
+        | NotReturnable | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive
+        | CouponLimitReached | BillNotReady | AlreadyBootstrapped => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
         | AdCopyViolation => 422,

@@ -167,6 +167,17 @@ pub fn refund(order_no: &str, out_refund_no: &str) -> Key {
 
 pub const REFUND_PREFIX: &str = "REFUND#";
 
+/// A return of goods, in its order's partition; listed for operators by state through GSI1.
+pub fn order_return(order_no: &str, id: &str) -> (Key, String) {
+    (Key::new(order_partition(order_no), format!("{RETURN_PREFIX}{id}")), format!("{order_no}#{id}"))
+}
+
+pub const RETURN_PREFIX: &str = "RETURN#";
+
+pub fn returns_with_state(state: &str) -> String {
+    format!("RETURNS#{state}")
+}
+
 /// GSI1 of a refund: the operators' queue while open, the day of success once done.
 pub fn refund_gsi1_open(state: &str, created_at: i64, out_refund_no: &str) -> (String, String) {
     (format!("REFUNDS#{state}"), format!("{created_at:012}#{out_refund_no}"))

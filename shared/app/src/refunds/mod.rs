@@ -21,7 +21,7 @@ use domain::events::Event;
 use domain::ids::{OutRefundNo, Quantity, RequestId, SkuId};
 use domain::money::Fen;
 use domain::operator::{Approval, Approved};
-use domain::order::OrderState;
+use domain::order::{Fulfilment, OrderState};
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
 use domain::refund::{amount_for_lines, restock_for};
 use store::repo;
@@ -136,6 +136,9 @@ pub async fn create(
         }
         if order.state != OrderState::Paid {
             return Err(AppError::new(Code::NotRefundable, "only a paid order can be refunded"));
+        }
+        if order.fulfilment == Fulfilment::Completed {
+            return Err(AppError::new(Code::NotRefundable, "the order completed; its refund window closed"));
         }
         let mut lines = BTreeMap::new();
         let amount = match (input.full, &input.lines, input.amount_fen) {

@@ -10,7 +10,7 @@ use crate::auth::operator;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds};
+use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds, returns};
 use domain::operator::Permission;
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
@@ -23,6 +23,7 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
         let report = orders::close_expired(app, now, 5_000).await?;
         // Shipped orders nobody confirmed are received; received ones past the window complete.
         let fulfilment = fulfilment::advance(app, now).await?;
+        let returns_lapsed = returns::lapse_overdue(app, now).await?;
         // The outbox sweep: events a worker or the stream did not deliver.
         let events = outbox::drain(app, 1_000).await?;
         // Refunds whose WeChat call failed, or whose notify never came, are retried here.
@@ -30,7 +31,10 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
             Some(_) => refunds::retry_pending(app, now - 60).await?,
             None => 0,
         };
-        Ok(json!({ "closer": report, "fulfilment": fulfilment, "refunds_retried": retried, "outbox": events }))
+        Ok(json!({
+            "closer": report, "fulfilment": fulfilment, "returns_lapsed": returns_lapsed,
+            "refunds_retried": retried, "outbox": events,
+        }))
     }
     .boxed()
 }

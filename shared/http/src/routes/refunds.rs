@@ -1,5 +1,5 @@
-//! The `refund` function: shoppers request refunds, operators approve, refuse or refund
-//! directly.
+//! The `refund` function: shoppers request refunds and returns of goods; operators approve,
+//! refuse or refund directly, and take returns from approval to restock.
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -11,8 +11,10 @@ use crate::{Request, Response};
 use app::App;
 use app::AppError;
 use app::refunds::{self, RefundInput, RefundState, Requester};
+use app::returns::{self, Approval as ReturnApproval, Parcel, ReturnInput};
 use domain::ids::{OrderNo, OutRefundNo};
 use domain::operator::Permission;
+use domain::returns::ReturnState;
 
 pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -70,6 +72,58 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             let r = refunds::refuse(app, &by, no, out_refund_no).await?;
             let _ = req.audited.set(());
             Response::ok(&r)
+        }
+        ("POST", ["orders", no, "returns"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let openid = shopper(app, req).await?;
+            Response::json(201, &returns::request(app, &openid, no, req.json::<ReturnInput>()?).await?)
+        }
+        ("GET", ["orders", no, "returns"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let openid = shopper(app, req).await?;
+            Response::ok(&json!({ "items": returns::of_order(app, &openid, no).await? }))
+        }
+        ("POST", ["orders", no, "returns", id, "parcel"]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            let openid = shopper(app, req).await?;
+            Response::ok(&returns::send(app, &openid, no, id, req.json::<Parcel>()?).await?)
+        }
+        ("GET", ["admin", "returns"]) => {
+            operator(app, req, Permission::Read).await?;
+            let state = match req.query("state") {
+                None => ReturnState::Requested,
+                Some(s) => ReturnState::parse(s).ok_or_else(|| {
+                    AppError::field(
+                        "state",
+                        "must be requested, approved, refused, sent, lapsed, received or restocked",
+                    )
+                })?,
+            };
+            let (items, next) =
+                returns::in_state(app, state, page_limit(req)?, req.query("cursor").map(str::to_owned)).await?;
+            Response::ok(&json!({ "items": items, "next": next }))
+        }
+        ("POST", ["admin", "returns", no, id, action]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            match *action {
+                "approve" => {
+                    operator(app, req, Permission::Manage).await?;
+                    Response::ok(&returns::approve(app, no, id, req.json::<ReturnApproval>()?).await?)
+                }
+                "refuse" => {
+                    operator(app, req, Permission::Manage).await?;
+                    Response::ok(&returns::refuse(app, no, id).await?)
+                }
+                "received" => {
+                    let by = operator(app, req, Permission::Refund).await?;
+                    Response::ok(&returns::received(app, &by, no, id).await?)
+                }
+                "sellable" => {
+                    operator(app, req, Permission::Manage).await?;
+                    Response::ok(&returns::sellable(app, no, id).await?)
+                }
+                _ => Err(AppError::no_route(&req.method, &req.path)),
+            }
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),
     }

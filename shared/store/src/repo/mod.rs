@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod payments;
 pub mod refunds;
 pub mod reports;
+pub mod returns;
 pub mod users;
 
 /// Every item under one GSI1 partition, page by page.
