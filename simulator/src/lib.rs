@@ -68,12 +68,14 @@ pub struct Sim {
     pub mp: Arc<Mutex<MpState>>,
     pub pay: Arc<PaySim>,
     pub shipping: Arc<Mutex<shipping::ShippingState>>,
+    /// Messages the WeCom group robot accepted.
+    pub robot: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Sim {
     pub fn new(config: SimConfig) -> Result<Self, String> {
         let pay = Arc::new(PaySim::new(config.merchant.clone())?);
-        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay, shipping: Arc::default() })
+        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay, shipping: Arc::default(), robot: Arc::default() })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -87,6 +89,7 @@ impl Sim {
             .route("/sim/platform", get(sim_platform))
             .route("/sim/send-notify", post(sim_send_notify))
             .route("/sim/settle-refund", post(sim_settle_refund))
+            .route("/cgi-bin/webhook/send", post(robot_send))
             .with_state(self.clone())
     }
 
@@ -121,9 +124,48 @@ impl Sim {
         }
     }
 
+    /// The messages the operators' group robot received.
+    pub fn robot_messages(&self) -> Vec<serde_json::Value> {
+        self.robot.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
     pub fn deliveries(&self) -> Vec<pay::Delivery> {
         self.pay.state.lock().map(|st| st.deliveries.clone()).unwrap_or_default()
     }
+}
+
+/// WeCom's group robot (`qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`): a key, a
+/// `msgtype` and its content (markdown at most 4,096 bytes); 93000 for a key it does not know
+/// (the simulator knows every key but `invalid`).
+async fn robot_send(
+    State(sim): State<Sim>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let reply = |code: i64, msg: &str| Json(json!({ "errcode": code, "errmsg": msg })).into_response();
+    match q.get("key").map(String::as_str) {
+        None | Some("") | Some("invalid") => return reply(93000, "invalid webhook url"),
+        Some(_) => {}
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return reply(40008, "invalid message type");
+    };
+    let ok = match v.get("msgtype").and_then(|t| t.as_str()) {
+        Some("markdown") => {
+            v.pointer("/markdown/content").and_then(|c| c.as_str()).is_some_and(|c| !c.is_empty() && c.len() <= 4096)
+        }
+        Some("text") => {
+            v.pointer("/text/content").and_then(|c| c.as_str()).is_some_and(|c| !c.is_empty() && c.len() <= 2048)
+        }
+        _ => false,
+    };
+    if !ok {
+        return reply(40008, "invalid message type");
+    }
+    if let Ok(mut m) = sim.robot.lock() {
+        m.push(v);
+    }
+    reply(0, "ok")
 }
 
 async fn sim_pay(State(sim): State<Sim>, Json(body): Json<pay::PayBody>) -> Response {

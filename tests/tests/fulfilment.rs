@@ -614,7 +614,72 @@ async fn a_return_goes_from_request_to_restock(b: Backend) {
     assert_eq!((late_refund.status, late_refund.code()), (409, "NOT_REFUNDABLE"), "refund after the window");
 }
 
+async fn robot_says(shop: &Shop, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let m = shop.sim.sim.robot_messages();
+        if m.len() >= n {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the operators' robot got {:?}, not {n} messages", shop.sim.sim.robot_messages());
+}
+
+/// A purchase that takes a SKU below its safety stock raises one alert, told to the
+/// operators' robot; it fires again only after stock recovered and fell again.
+async fn a_stock_alert_fires_once_per_episode(b: Backend) {
+    let shop = Shop::start_tuned(b, |s| {
+        s.operator_webhook = Some(format!("{}/cgi-bin/webhook/send?key=ops-room", s.wechat.api_base));
+    })
+    .await;
+    let (_, sku) = product_with_stock(&shop, 300, &[("SH01", 10)]).await;
+    // 5 a day for 1 day of replenishment: safety stock 6.
+    let patch =
+        shop.admin("PATCH", &format!("/admin/skus/{sku}"), Some(json!({"daily_sales": 5, "replenish_days": 1}))).await;
+    assert_eq!(patch.status, 200, "{}", patch.body);
+    let token = shop.login("stockpiler").await;
+    let buy = |n: i64| {
+        let shop = &shop;
+        let token = token.clone();
+        let sku = sku.clone();
+        async move {
+            let o = place(shop, &token, json!([{"sku_id": sku, "quantity": n}])).await;
+            pay_and_wait(shop, &token, &no(&o)).await;
+        }
+    };
+    buy(3).await; // 7 left: above 6
+    buy(2).await; // 5 left: below
+    let said = robot_says(&shop, 1).await;
+    let content = said[0]["markdown"]["content"].as_str().unwrap();
+    assert!(content.contains(&sku) && content.contains("库存预警") && content.contains('5'), "{content}");
+    let open = shop.admin("GET", "/admin/stock-alerts", None).await;
+    assert_eq!(open.body["items"][0]["sku_id"], json!(sku));
+    buy(1).await; // 4 left: still the same episode
+    // Wait for that payment's consumer to finish (its units counted, nothing left pending)
+    // rather than sleeping and hoping.
+    let mut counted = 0;
+    for _ in 0..200 {
+        let days = store::repo::stock_alerts::sales_since(shop.app.store.as_ref(), &sku, "2000-01-01").await.unwrap();
+        counted = days.iter().sum::<i64>();
+        let pending = store::repo::outbox::pending(shop.app.store.as_ref(), 10).await.unwrap();
+        if counted == 6 && pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counted, 6, "every unit paid is counted once");
+    assert_eq!(shop.sim.sim.robot_messages().len(), 1, "one alert per episode");
+    // Replenished: the sweep ends the episode; the next fall alerts again.
+    adjust(&shop, &sku, "SH01", 10).await;
+    assert_eq!(app::stock_alerts::sweep(&shop.app, domain::clock::now()).await.unwrap(), 1);
+    assert!(shop.admin("GET", "/admin/stock-alerts", None).await.body["items"].as_array().unwrap().is_empty());
+    buy(9).await; // 5 left
+    let again = robot_says(&shop, 2).await;
+    assert_eq!(again.len(), 2, "a new episode, a new alert");
+}
+
 on_both_stores!(
+    a_stock_alert_fires_once_per_episode,
     a_return_goes_from_request_to_restock,
     an_order_goes_from_address_to_completed,
     receipt_is_confirmed_for_the_shopper_and_uploads_retry,

@@ -64,10 +64,13 @@ pub struct Settings {
     pub refund_window_days: i64,
     /// Days a shopper has to send an approved return back before it lapses.
     pub return_send_days: i64,
+    /// The operators' group robot (WeCom `…/cgi-bin/webhook/send?key=…`) stock alerts go to.
+    pub operator_webhook: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The webhook URL carries the robot's key: never shown.
         f.debug_struct("Settings")
             .field("store", &self.store)
             .field("port", &self.port)
@@ -206,6 +209,10 @@ impl Settings {
         let auto_confirm_days = days("AUTO_CONFIRM_DAYS", 15);
         let refund_window_days = days("REFUND_WINDOW_DAYS", 7);
         let return_send_days = days("RETURN_SEND_DAYS", 7);
+        let operator_webhook = get("OPERATOR_WEBHOOK_URL");
+        if operator_webhook.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+            problems.push("OPERATOR_WEBHOOK_URL must be an http(s) URL".into());
+        }
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -249,6 +256,7 @@ impl Settings {
             auto_confirm_days,
             refund_window_days,
             return_send_days,
+            operator_webhook,
         })
     }
 }

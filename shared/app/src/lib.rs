@@ -20,6 +20,7 @@ pub mod returns;
 pub mod sample;
 pub mod secrets;
 pub mod session;
+pub mod stock_alerts;
 pub mod users;
 
 use std::sync::Arc;

@@ -11,8 +11,14 @@ use aws_sdk_secretsmanager::Client;
 
 /// The settings a secret may carry: the secret ones. Anything else in a secret is refused by
 /// name, so a typo stops the start instead of silently leaving a setting unset.
-pub const SECRET_SETTINGS: &[&str] =
-    &["WECHAT_APP_SECRET", "SESSION_SECRET", "ADMIN_TOKEN", "WECHATPAY_MCH_KEY", "WECHATPAY_APIV3_KEY"];
+pub const SECRET_SETTINGS: &[&str] = &[
+    "WECHAT_APP_SECRET",
+    "SESSION_SECRET",
+    "ADMIN_TOKEN",
+    "WECHATPAY_MCH_KEY",
+    "WECHATPAY_APIV3_KEY",
+    "OPERATOR_WEBHOOK_URL",
+];
 
 /// The secret ids in `SECRETS`.
 pub fn ids(spec: &str) -> Vec<String> {

@@ -23,6 +23,8 @@ pub enum Event {
     SubOrderShipped { order_no: OrderNo, warehouse_id: String },
     /// The carrier delivered the goods; WeChat reminds the shopper to confirm.
     OrderDelivered { order_no: OrderNo },
+    /// A SKU's stock fell below its safety stock (once per episode); operators are told.
+    StockLow { sku_id: String, name: String, available: i64, safety_stock: i64, episode: String },
 }
 
 impl Event {
@@ -35,11 +37,14 @@ impl Event {
             Event::RefundCompleted { out_refund_no, .. } => format!("refund_completed-{out_refund_no}"),
             Event::SubOrderShipped { order_no, warehouse_id } => format!("shipped-{order_no}-{warehouse_id}"),
             Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
+            Event::StockLow { sku_id, episode, .. } => format!("stock_low-{sku_id}-{episode}"),
         }
     }
 
+    /// The record the event is about, for logs: its order, or for stock its SKU.
     pub fn order_no(&self) -> &str {
         match self {
+            Event::StockLow { sku_id, .. } => sku_id,
             Event::PaymentApplied { order_no, .. }
             | Event::LatePaymentReceived { order_no, .. }
             | Event::OrderClosed { order_no }

@@ -20,6 +20,7 @@ pub mod placing;
 pub mod pricing;
 pub mod refund;
 pub mod returns;
+pub mod stock_alert;
 pub mod user;
 
 pub use error::DomainError;

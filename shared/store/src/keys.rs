@@ -243,6 +243,29 @@ pub fn outbox_pending_gsi1(created_at: i64, id: &str) -> (String, String) {
 
 pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 
+// ---- sales and stock alerts ------------------------------------------------------------
+
+/// Units of a stock-bearing SKU paid for on one Shanghai day (`yyyy-mm-dd`).
+pub fn sales_day(sku_id: &str, day: &str) -> Key {
+    Key::new(format!("SALES#{sku_id}"), format!("DAY#{day}"))
+}
+
+pub fn sales_partition(sku_id: &str) -> String {
+    format!("SALES#{sku_id}")
+}
+
+/// Written with a payment's sales, so a payment is counted once.
+pub fn sales_counted(transaction_id: &str) -> Key {
+    Key::new("SALES#COUNTED", transaction_id.to_owned())
+}
+
+/// The open stock alert of a SKU (present for the length of one episode).
+pub fn stock_alert(sku_id: &str) -> Key {
+    Key::new(STOCK_ALERTS, sku_id.to_owned())
+}
+
+pub const STOCK_ALERTS: &str = "STOCKALERTS";
+
 // ---- operators and their audit trail -----------------------------------------------------
 
 /// The partition listing operator accounts (GSI1), and the marker the first account writes.

@@ -87,8 +87,10 @@ fn status_param(req: &Request) -> Result<ProductStatus, AppError> {
 }
 
 async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Response, AppError> {
-    let known =
-        matches!(segs.first(), Some(&("products" | "skus" | "warehouses" | "stock" | "safety-stock" | "freight")));
+    let known = matches!(
+        segs.first(),
+        Some(&("products" | "skus" | "warehouses" | "stock" | "safety-stock" | "freight" | "stock-alerts"))
+    );
     if !known {
         return Err(AppError::no_route(m, &req.path));
     }
@@ -140,6 +142,7 @@ async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Resu
                 "sku_id": a.sku_id, "warehouse_id": a.warehouse_id, "shard": a.shard, "available": available,
             }))
         }
+        ("GET", ["stock-alerts"]) => Response::ok(&json!({ "items": app::stock_alerts::open(app).await? })),
         ("GET", ["freight"]) => Response::ok(&catalog::freight_template(store).await?),
         ("PUT", ["freight"]) => Response::ok(&catalog::set_freight_template(store, req.json()?).await?),
         ("GET", ["safety-stock"]) => Response::ok(&json!({ "items": catalog::safety_stock_report(store).await? })),

@@ -10,7 +10,7 @@ use crate::auth::operator;
 use crate::{Request, Response};
 use app::App;
 use app::AppError;
-use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds, returns};
+use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds, returns, stock_alerts};
 use domain::operator::Permission;
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
@@ -24,6 +24,7 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
         // Shipped orders nobody confirmed are received; received ones past the window complete.
         let fulfilment = fulfilment::advance(app, now).await?;
         let returns_lapsed = returns::lapse_overdue(app, now).await?;
+        let alerts_cleared = stock_alerts::sweep(app, now).await?;
         // The outbox sweep: events a worker or the stream did not deliver.
         let events = outbox::drain(app, 1_000).await?;
         // Refunds whose WeChat call failed, or whose notify never came, are retried here.
@@ -32,7 +33,7 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
             None => 0,
         };
         Ok(json!({
-            "closer": report, "fulfilment": fulfilment, "returns_lapsed": returns_lapsed,
+            "closer": report, "fulfilment": fulfilment, "returns_lapsed": returns_lapsed, "alerts_cleared": alerts_cleared,
             "refunds_retried": retried, "outbox": events,
         }))
     }

@@ -13,6 +13,7 @@ pub mod payments;
 pub mod refunds;
 pub mod reports;
 pub mod returns;
+pub mod stock_alerts;
 pub mod users;
 
 /// Every item under one GSI1 partition, page by page.

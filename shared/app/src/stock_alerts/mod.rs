@@ -1,0 +1,118 @@
+//! Stock alerts that fire. Every applied payment adds its units to a per-SKU, per-day sales
+//! rollup (once per payment); safety stock follows the last 14 days of sales (or the
+//! operator's figure) × replenishment days × 1.2; when available stock falls below it an
+//! alert opens, once per episode, and operators are told on their group robot (WeCom,
+//! `OPERATOR_WEBHOOK_URL`, a markdown message); the episode ends when stock is back.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::App;
+use crate::catalog;
+use crate::error::{AppError, Code};
+use crate::ordering;
+use domain::clock;
+use domain::events::Event;
+use domain::stock_alert::{AlertMove, SALES_WINDOW_DAYS, StockAlert, alert_move, daily_sales, safety_stock_of};
+use store::{StoreError, repo};
+
+/// The outbox consumer of a payment: counts its units sold, then checks each SKU's stock.
+pub async fn on_payment(app: &App, order_no: &str, transaction_id: &str) -> Result<(), AppError> {
+    let order = ordering::get(&app.store, order_no).await?;
+    let mut units: BTreeMap<String, i64> = BTreeMap::new();
+    for r in &order.reservations {
+        *units.entry(r.sku_id.clone()).or_insert(0) += r.quantity;
+    }
+    let paid_at = order.paid_at.unwrap_or_else(clock::now);
+    let day = clock::business_day(paid_at).map(|d| d.to_string()).unwrap_or_default();
+    repo::stock_alerts::count_sale(app.store.as_ref(), transaction_id, &day, &units).await?;
+    for sku in units.keys() {
+        check(app, sku, clock::now()).await?;
+    }
+    Ok(())
+}
+
+/// The SKU's measured daily sales over the window ending `now`.
+async fn measured_daily(app: &App, sku_id: &str, now: i64) -> Result<u32, AppError> {
+    let first = clock::business_day(now - (SALES_WINDOW_DAYS - 1) * 86_400).map(|d| d.to_string()).unwrap_or_default();
+    let days = repo::stock_alerts::sales_since(app.store.as_ref(), sku_id, &first).await?;
+    Ok(daily_sales(&days, SALES_WINDOW_DAYS))
+}
+
+/// Raises or clears the SKU's alert as its stock stands now.
+pub async fn check(app: &App, sku_id: &str, now: i64) -> Result<AlertMove, AppError> {
+    let sku = catalog::get_sku(&app.store, sku_id).await?;
+    let available: i64 = catalog::stock_levels(&app.store, sku_id).await?.iter().map(|l| l.available).sum();
+    let safety = safety_stock_of(measured_daily(app, sku_id, now).await?, sku.daily_sales, sku.replenish_days);
+    let open = repo::stock_alerts::open_alert(app.store.as_ref(), sku_id).await?.is_some();
+    let step = alert_move(available, safety, open);
+    match step {
+        AlertMove::Raise => {
+            let episode = uuid::Uuid::now_v7().simple().to_string();
+            let alert = StockAlert {
+                sku_id: sku_id.to_owned(),
+                episode: episode.clone(),
+                name: sku.name.clone(),
+                available,
+                safety_stock: safety,
+                raised_at: now,
+            };
+            let event =
+                Event::StockLow { sku_id: sku_id.to_owned(), name: sku.name, available, safety_stock: safety, episode };
+            let ops = vec![repo::stock_alerts::raise(&alert)?, repo::outbox::append(&event, now)?];
+            match app.store.transact(ops).await {
+                Ok(()) => {
+                    tracing::warn!(sku_id, available, safety, "stock below safety stock");
+                    crate::outbox::poke(app);
+                }
+                // Raised by someone else meanwhile: one alert for the episode.
+                Err(StoreError::Cancelled { failed }) if failed == [0] => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AlertMove::Clear => repo::stock_alerts::clear(app.store.as_ref(), sku_id).await?,
+        AlertMove::Nothing => {}
+    }
+    Ok(step)
+}
+
+/// The scheduled step: open alerts whose stock is back end their episode.
+pub async fn sweep(app: &App, now: i64) -> Result<usize, AppError> {
+    let mut cleared = 0;
+    for a in repo::stock_alerts::open_alerts(app.store.as_ref()).await? {
+        if check(app, &a.sku_id, now).await? == AlertMove::Clear {
+            cleared += 1;
+        }
+    }
+    Ok(cleared)
+}
+
+pub async fn open(app: &App) -> Result<Vec<StockAlert>, AppError> {
+    Ok(repo::stock_alerts::open_alerts(app.store.as_ref()).await?)
+}
+
+/// The outbox consumer of [`Event::StockLow`]: a markdown message to the operators' group
+/// robot, when one is configured.
+pub async fn tell_operators(app: &App, name: &str, sku_id: &str, available: i64, safety: i64) -> Result<(), AppError> {
+    let Some(url) = app.settings.operator_webhook.as_deref() else {
+        return Ok(());
+    };
+    let content = format!(
+        "### 库存预警\n> 商品：**{name}**（{sku_id}）\n> 可用库存：<font color=\"warning\">{available}</font>\n> 安全库存：{safety}\n请及时补货。"
+    );
+    let body = json!({ "msgtype": "markdown", "markdown": { "content": content } });
+    let resp =
+        crate::http_client().post(url).json(&body).send().await.map_err(|e| {
+            AppError::new(Code::Unavailable, format!("operator webhook unreachable: {}", e.without_url()))
+        })?;
+    let answer: serde_json::Value = resp.json().await.unwrap_or_default();
+    match answer.get("errcode").and_then(serde_json::Value::as_i64) {
+        Some(0) => Ok(()),
+        code => {
+            // A refused message (a wrong key) will not pass by retrying; it is logged.
+            tracing::warn!(errcode = ?code, "the operator webhook refused the stock alert");
+            Ok(())
+        }
+    }
+}
