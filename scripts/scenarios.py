@@ -45,6 +45,10 @@ NORMAL = {
     "prepay_pay_notify_query_close_refund_bill", "certificate_mode_downloads_and_rotates_certificates",
     "gifts_come_while_stock_lasts", "round_trip_and_expiry", "ids_parse_at_the_edge",
     "refund_approvals_follow_the_thresholds", "conditions_compare_like_dynamodb",
+    "an_order_goes_from_address_to_completed", "freight_is_charged_once_and_returned_in_full",
+    "wechat_chosen_addresses_read_as_ours", "flat_free_over_and_remote", "masked_keeps_the_region_only",
+    "upload_time_is_beijing_rfc3339_with_millis", "safety_stock_follows_sales", "the_best_tier_applies",
+    "campaign_then_scoped_coupon", "promotions_price_together",
     # rows of the roles table that are allowed
     "viewer lists orders", "viewer reads the audit trail", "viewer lists refunds", "viewer lists operators",
     "operator edits the catalog", "operator runs jobs", "operator reads a report",

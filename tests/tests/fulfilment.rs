@@ -678,7 +678,172 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     assert_eq!(again.len(), 2, "a new episode, a new alert");
 }
 
+/// A full-reduction campaign, a coupon scoped to a category and a gift by threshold, priced
+/// together on one order; the scoped discount comes back with its lines; the operator's
+/// stacking setting; gifts while they last; and what promotions refuse.
+async fn promotions_price_together(b: Backend) {
+    let shop = Shop::start(b).await;
+    warehouse(&shop, "SH01").await;
+    let fruit =
+        shop.admin("POST", "/admin/products", Some(json!({"title": "苹果", "category": "fruit"}))).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let tea = shop.admin("POST", "/admin/products", Some(json!({"title": "龙井", "category": "tea"}))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let apple = add_sku(&shop, &fruit, json!({"name": "一箱", "kind": "main", "price_fen": 6000})).await;
+    let leaves = add_sku(&shop, &tea, json!({"name": "一罐", "kind": "main", "price_fen": 5000})).await;
+    // The gift sits on a product of its own, so only the threshold rule brings it.
+    let giveaways =
+        shop.admin("POST", "/admin/products", Some(json!({"title": "赠品库", "category": "gifts"}))).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let cup = add_sku(&shop, &giveaways, json!({"name": "茶杯", "kind": "gift", "price_fen": 0})).await;
+    for (sku, n) in [(&apple, 10), (&leaves, 10), (&cup, 1)] {
+        adjust(&shop, sku, "SH01", n).await;
+    }
+    for p in [&fruit, &tea] {
+        assert_eq!(shop.admin("POST", &format!("/admin/products/{p}/publish"), None).await.status, 200);
+    }
+    let promos = |stacking: &str| {
+        json!({
+            "full_reduction": {"name": "满100减10，满200减30", "tiers": [{"min_fen": 10000, "off_fen": 1000}, {"min_fen": 20000, "off_fen": 3000}], "valid_from": 0, "valid_to": 4_000_000_000i64},
+            "gifts": [{"name": "满140赠茶杯", "min_fen": 14000, "gift_sku": cup, "valid_from": 0, "valid_to": 4_000_000_000i64}],
+            "stacking": stacking,
+        })
+    };
+    let set = shop.admin("PUT", "/admin/promotions", Some(promos("both"))).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let scoped = shop
+        .admin(
+            "POST",
+            "/admin/coupons",
+            Some(json!({"name": "茶叶满40减5", "rule": {"kind": "threshold", "min_spend": 4000, "amount_off": 500},
+        "total": 10, "per_user": 3, "valid_from": 0, "valid_to": 4_000_000_000i64, "scope": {"categories": ["tea"]}})),
+        )
+        .await;
+    assert_eq!(scoped.status, 201, "{}", scoped.body);
+    let template = scoped.body["id"].as_str().unwrap().to_owned();
+    let token = shop.login("bargain").await;
+    let claim_path = format!("/coupons/{template}/claim");
+    let claim = || shop.call("POST", &claim_path, Some(&token), None);
+    let coupon = claim().await.body["coupon_id"].as_str().unwrap().to_owned();
+    let o = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(),
+        "items": [{"sku_id": apple, "quantity": 1}, {"sku_id": leaves, "quantity": 2}], "coupon_id": coupon})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    // 160 yuan: the campaign's 10 split 60:100, then 5 off the tea line only.
+    assert_eq!(
+        (
+            o.body["subtotal"].clone(),
+            o.body["campaign_discount"].clone(),
+            o.body["discount"].clone(),
+            o.body["payable"].clone()
+        ),
+        (json!(16000), json!(1000), json!(1500), json!(14500))
+    );
+    let line = |sku: &str| {
+        o.body["lines"].as_array().unwrap().iter().find(|l| l["sku_id"] == json!(sku)).unwrap()["discount"].clone()
+    };
+    assert_eq!((line(&apple), line(&leaves)), (json!(375), json!(1125)));
+    assert!(o.body["gifts"].as_array().unwrap().iter().any(|g| g["sku_id"] == json!(cup)), "145 yuan reaches the gift");
+    assert_eq!(stock(&shop, &cup).await, 0);
+    let order = no(&o);
+    pay_and_wait(&shop, &token, &order).await;
+    // One tin back: its amount less its share of both discounts, pro rata.
+    let r = shop
+        .call(
+            "POST",
+            &format!("/orders/{order}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "tin-0000001", "lines": {leaves.clone(): 1}})),
+        )
+        .await;
+    assert_eq!((r.status, r.body["amount"].clone()), (202, json!((10000 - 1125) / 2)), "{}", r.body);
+    // The gift ran out: the next order comes without it.
+    let next = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": leaves, "quantity": 3}]})),
+        )
+        .await;
+    assert_eq!(next.status, 201, "{}", next.body);
+    assert!(next.body["gifts"].as_array().unwrap().is_empty(), "gifts while they last");
+    assert_eq!(next.body["campaign_discount"], json!(1000));
+    // Exclusive: an order with a coupon gets no campaign.
+    assert_eq!(shop.admin("PUT", "/admin/promotions", Some(promos("exclusive"))).await.status, 200);
+    let second = claim().await.body["coupon_id"].as_str().unwrap().to_owned();
+    let excl = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": leaves, "quantity": 2}], "coupon_id": second})),
+        )
+        .await;
+    assert_eq!(
+        (excl.body["campaign_discount"].clone(), excl.body["discount"].clone()),
+        (json!(0), json!(500)),
+        "{}",
+        excl.body
+    );
+    // Refusals.
+    let third = claim().await.body["coupon_id"].as_str().unwrap().to_owned();
+    let fruit_only = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": apple, "quantity": 1}], "coupon_id": third})),
+        )
+        .await;
+    assert_eq!((fruit_only.status, fruit_only.code()), (422, "COUPON_NOT_APPLICABLE"), "a tea coupon on fruit");
+    let bad: Vec<(&str, &str, &str, Value)> = vec![
+        (
+            "a campaign tier taking off more than its threshold",
+            "PUT",
+            "/admin/promotions",
+            json!({"full_reduction": {"name": "x", "tiers": [{"min_fen": 100, "off_fen": 200}], "valid_from": 0, "valid_to": 10}}),
+        ),
+        (
+            "a gift rule naming a SKU that is no gift",
+            "PUT",
+            "/admin/promotions",
+            json!({"gifts": [{"name": "x", "min_fen": 100, "gift_sku": apple, "valid_from": 0, "valid_to": 10}]}),
+        ),
+        (
+            "a gift rule naming no SKU of the catalog",
+            "PUT",
+            "/admin/promotions",
+            json!({"gifts": [{"name": "x", "min_fen": 100, "gift_sku": "Snope", "valid_from": 0, "valid_to": 10}]}),
+        ),
+        ("a stacking rule the shop does not have", "PUT", "/admin/promotions", json!({"stacking": "sometimes"})),
+        (
+            "a coupon scope that names nothing",
+            "POST",
+            "/admin/coupons",
+            json!({"name": "x", "rule": {"kind": "no_threshold", "amount_off": 1}, "total": 1, "per_user": 1, "valid_from": 0, "valid_to": 10, "scope": {}}),
+        ),
+    ];
+    for (name, m, path, body) in bad {
+        let a = shop.admin(m, path, Some(body)).await;
+        assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{name}: {}", a.body);
+    }
+}
+
 on_both_stores!(
+    promotions_price_together,
     a_stock_alert_fires_once_per_episode,
     a_return_goes_from_request_to_restock,
     an_order_goes_from_address_to_completed,

@@ -72,6 +72,9 @@ pub struct CouponTemplate {
     pub used: i64,
     pub active: bool,
     pub created_at: i64,
+    /// The lines the coupon covers; none: every line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::promotion::Scope>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +99,9 @@ pub struct UserCoupon {
     #[serde(default)]
     pub order_no: Option<OrderNo>,
     pub claimed_at: i64,
+    /// Copied from the template at claim: the lines the coupon covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::promotion::Scope>,
 }
 
 /// What the rule takes off `subtotal`, or `None` when it does not apply. Never more than the

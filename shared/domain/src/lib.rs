@@ -18,6 +18,7 @@ pub mod order;
 pub mod payment;
 pub mod placing;
 pub mod pricing;
+pub mod promotion;
 pub mod refund;
 pub mod returns;
 pub mod stock_alert;

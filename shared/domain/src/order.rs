@@ -53,6 +53,10 @@ pub struct OrderLine {
     pub unit_price: Fen,
     pub quantity: i64,
     pub amount: Fen,
+    /// This line's share of the order's discount (campaign and coupon); a refund of the line
+    /// gives back its amount less this, pro rata.
+    #[serde(default)]
+    pub discount: Fen,
     /// For a bundle: the stock-bearing SKUs one unit is made of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<(String, i64)>,
@@ -173,7 +177,11 @@ pub struct Order {
     pub sub_orders: Vec<SubOrder>,
     pub reservations: Vec<Reservation>,
     pub subtotal: Fen,
+    /// Everything taken off the goods (campaign and coupon).
     pub discount: Fen,
+    /// The full-reduction campaign's part of `discount`.
+    #[serde(default)]
+    pub campaign_discount: Fen,
     /// Delivery, charged once per order (see [`crate::freight`]); part of `payable`.
     #[serde(default)]
     pub freight: Fen,
@@ -618,6 +626,7 @@ pub(crate) mod fixtures {
                 unit_price: Fen::new(payable),
                 quantity,
                 amount: Fen::new(payable * quantity),
+                discount: Fen::ZERO,
                 components: vec![],
             }],
             gifts: vec![],
@@ -629,6 +638,7 @@ pub(crate) mod fixtures {
             reservations: vec![],
             subtotal: Fen::new(payable * quantity),
             discount: Fen::ZERO,
+            campaign_discount: Fen::ZERO,
             freight: Fen::ZERO,
             payable: Fen::new(payable * quantity),
             address: None,

@@ -11,7 +11,8 @@ use crate::coupon::UserCoupon;
 use crate::freight::{FreightTemplate, Waiver};
 use crate::ids::{OpenId, OrderNo, RequestId};
 use crate::order::{Order, OrderLine, OrderState, Reservation, allocate, demand, sub_orders};
-use crate::pricing::{gifts, line, price};
+use crate::pricing::{Offers, gifts, line, price};
+use crate::promotion::Promotions;
 
 /// The catalog as place-order read it. A SKU the request names but that is missing here does
 /// not exist.
@@ -94,6 +95,7 @@ pub struct Request<'a> {
     pub freight: &'a FreightTemplate,
     /// Member perks that waive freight (none yet).
     pub waiver: Waiver,
+    pub promotions: &'a Promotions,
 }
 
 /// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
@@ -104,6 +106,36 @@ pub struct Plan {
     pub take: Vec<Reservation>,
     pub take_gifts: Vec<Reservation>,
     pub coupon: Option<UserCoupon>,
+}
+
+/// Gifts of the threshold rules the order's goods reach (after discounts, of the listed
+/// products when a rule lists any), one of each, if the catalog holds that gift SKU.
+fn threshold_gifts(lines: &[OrderLine], catalog: &Catalog, promotions: &Promotions, now: i64) -> Vec<OrderLine> {
+    let mut out = Vec::new();
+    for g in promotions.gifts.iter().filter(|g| g.active_at(now)) {
+        let reached: i64 = lines
+            .iter()
+            .filter(|l| g.products.is_empty() || g.products.contains(&l.product_id))
+            .map(|l| l.amount.fen() - l.discount.fen())
+            .sum();
+        let Some(sku) = catalog.skus.get(&g.gift_sku).filter(|s| s.kind == crate::catalog::SkuKind::Gift) else {
+            continue;
+        };
+        if reached >= g.min_fen && !out.iter().any(|l: &OrderLine| l.sku_id == sku.id) {
+            out.push(OrderLine {
+                sku_id: sku.id.clone(),
+                product_id: sku.product_id.clone(),
+                name: format!("{}（{}）", sku.name, g.name),
+                kind: crate::catalog::SkuKind::Gift,
+                unit_price: sku.price,
+                quantity: 1,
+                amount: sku.price,
+                discount: crate::money::Fen::ZERO,
+                components: Vec::new(),
+            });
+        }
+    }
+    out
 }
 
 /// Decides an order: prices the lines, applies the coupon, allocates stock over warehouses
@@ -123,7 +155,24 @@ pub fn plan(
     {
         return Err(DomainError::CouponUnavailable);
     }
-    let goods = price(&lines, coupon.map(|c| &c.rule))?;
+    let category_of =
+        |product_id: &str| catalog.products.get(product_id).map(|p| p.category.clone()).unwrap_or_default();
+    let offers = Offers {
+        coupon: coupon.map(|c| (&c.rule, c.scope.as_ref())),
+        campaign: req.promotions.full_reduction.as_ref(),
+        stacking: req.promotions.stacking,
+    };
+    let goods = price(&lines, &category_of, offers, req.now)?;
+    let mut lines = lines;
+    for (l, d) in lines.iter_mut().zip(&goods.line_discounts) {
+        l.discount = *d;
+    }
+    for g in threshold_gifts(&lines, catalog, req.promotions, req.now) {
+        // One of each gift SKU, whichever rule brings it.
+        if !gift_lines.iter().any(|l| l.sku_id == g.sku_id) {
+            gift_lines.push(g);
+        }
+    }
     let freight = req.freight.freight(goods.payable, &req.address.province, req.waiver);
     let priced = goods.with_freight(freight)?;
     let take = allocate(&demand(&lines), stock).map_err(|sku| DomainError::OutOfStock { sku })?;
@@ -147,6 +196,7 @@ pub fn plan(
         reservations: all,
         subtotal: priced.subtotal,
         discount: priced.discount,
+        campaign_discount: priced.campaign_discount,
         freight: priced.freight,
         payable: priced.payable,
         address: Some(req.address.clone()),
@@ -249,6 +299,7 @@ mod tests {
             postal_code: None,
         }));
         let freight: &'a FreightTemplate = Box::leak(Box::new(FreightTemplate::default()));
+        let promotions: &'a Promotions = Box::leak(Box::new(Promotions::default()));
         Request {
             openid,
             request_id,
@@ -260,6 +311,7 @@ mod tests {
             address,
             freight,
             waiver: Waiver::default(),
+            promotions,
         }
     }
 
@@ -323,6 +375,7 @@ mod tests {
             valid_to: 1000,
             order_no: None,
             claimed_at: 0,
+            scope: None,
         };
         assert_eq!(plan(&req(&one), &c, &stock, Some(&used)).unwrap_err(), DomainError::CouponUnavailable);
         let fresh = UserCoupon { state: CouponState::Available, ..used };

@@ -1,6 +1,6 @@
 //! The price of an order, all of it: what a line costs, which gifts come with it, what a
-//! coupon takes off, the 1-fen floor WeChat Pay needs and the single-payment limit. Orders,
-//! the cart and refunds by line all price through here.
+//! full-reduction campaign and a coupon take off (and from which lines), the 1-fen floor WeChat
+//! Pay needs and the single-payment limit. Orders and refunds by line price through here.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,7 @@ use crate::catalog::{Product, ProductStatus, Sku, SkuKind};
 use crate::coupon::{CouponRule, discount};
 use crate::money::{Fen, SINGLE_PAYMENT_LIMIT};
 use crate::order::OrderLine;
+use crate::promotion::{FullReduction, Scope, Stacking, allocate};
 
 /// A line as the shopper orders it: `quantity` of `sku`, sold as part of `product`. Refused
 /// when the product is not on sale or the SKU is a gift.
@@ -33,6 +34,7 @@ pub fn line(sku: &Sku, product: &Product, quantity: i64) -> Result<OrderLine, Do
         unit_price: sku.price,
         quantity,
         amount: line_amount(sku.price, quantity)?,
+        discount: Fen::ZERO,
         components: sku.components.iter().map(|c| (c.sku_id.clone(), i64::from(c.quantity))).collect(),
     })
 }
@@ -57,6 +59,7 @@ pub fn gifts<'a>(lines: &[OrderLine], gifts_of: impl Fn(&str) -> &'a [Sku]) -> V
                 unit_price: g.price,
                 quantity: 1,
                 amount: g.price,
+                discount: Fen::ZERO,
                 components: Vec::new(),
             });
         }
@@ -67,10 +70,16 @@ pub fn gifts<'a>(lines: &[OrderLine], gifts_of: impl Fn(&str) -> &'a [Sku]) -> V
 #[derive(Debug, Clone, PartialEq)]
 pub struct Priced {
     pub subtotal: Fen,
+    /// What the full-reduction campaign took off (part of `discount`).
+    pub campaign_discount: Fen,
+    /// Everything taken off the goods: campaign and coupon.
     pub discount: Fen,
     /// Delivery (zero until [`Priced::with_freight`]); never discounted.
     pub freight: Fen,
     pub payable: Fen,
+    /// Each line's share of `discount`, in line order: what a refund of that line gives back
+    /// is its amount less this share.
+    pub line_discounts: Vec<Fen>,
 }
 
 impl Priced {
@@ -84,24 +93,192 @@ impl Priced {
     }
 }
 
-/// Server-side pricing of the goods: the lines' amounts, then the coupon, then the limits.
-/// Freight comes after ([`Priced::with_freight`]): a coupon never touches it.
-pub fn price(lines: &[OrderLine], coupon: Option<&CouponRule>) -> Result<Priced, DomainError> {
+/// What may take money off an order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offers<'a> {
+    /// The coupon's rule and the lines it covers (all, without a scope).
+    pub coupon: Option<(&'a CouponRule, Option<&'a Scope>)>,
+    /// The full-reduction campaign, if one runs now.
+    pub campaign: Option<&'a FullReduction>,
+    pub stacking: Stacking,
+}
+
+/// Server-side pricing of the goods: the lines' amounts; the campaign's best tier on all of
+/// them (unless the operator made campaigns and coupons exclusive and a coupon is used); the
+/// coupon on what is left of the lines it covers; at least 1 fen paid; the single-payment
+/// limit. Each discount is split over its lines in proportion (see
+/// [`crate::promotion::allocate`]). Freight comes after ([`Priced::with_freight`]).
+pub fn price(
+    lines: &[OrderLine],
+    category_of: &dyn Fn(&str) -> String,
+    offers: Offers<'_>,
+    now: i64,
+) -> Result<Priced, DomainError> {
     let mut subtotal = Fen::ZERO;
     for l in lines {
         subtotal = subtotal.checked_add(l.amount).ok_or(DomainError::Overflow)?;
     }
-    let discount = match coupon {
-        Some(rule) => {
-            let d = discount(rule, subtotal).ok_or(DomainError::CouponNotApplicable)?;
-            // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
-            Fen::new(d.fen().min(subtotal.fen() - 1).max(0))
+    let amounts: Vec<i64> = lines.iter().map(|l| l.amount.fen()).collect();
+    let campaign_raw = match offers.campaign {
+        Some(c) if c.active_at(now) && !(offers.stacking == Stacking::Exclusive && offers.coupon.is_some()) => {
+            c.off(subtotal).fen()
         }
-        None => Fen::ZERO,
+        _ => 0,
     };
+    // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
+    let cap = (subtotal.fen() - 1).max(0);
+    let campaign = campaign_raw.min(cap);
+    let campaign_shares = allocate(campaign, &amounts);
+    let after_campaign: Vec<i64> = amounts.iter().zip(&campaign_shares).map(|(a, c)| a - c).collect();
+    let (coupon, coupon_shares) = match offers.coupon {
+        None => (0, vec![0; lines.len()]),
+        Some((rule, scope)) => {
+            let covered: Vec<i64> = lines
+                .iter()
+                .zip(&after_campaign)
+                .map(|(l, left)| match scope {
+                    Some(s) if !s.covers(&l.product_id, &category_of(&l.product_id)) => 0,
+                    _ => *left,
+                })
+                .collect();
+            let base: i64 = covered.iter().sum();
+            if base <= 0 {
+                return Err(DomainError::CouponNotApplicable);
+            }
+            let d = discount(rule, Fen::new(base)).ok_or(DomainError::CouponNotApplicable)?.fen();
+            let d = d.min(cap - campaign).max(0);
+            (d, allocate(d, &covered))
+        }
+    };
+    let line_discounts: Vec<Fen> = campaign_shares.iter().zip(&coupon_shares).map(|(c, d)| Fen::new(c + d)).collect();
+    let discount = Fen::new(campaign + coupon);
     let payable = subtotal.checked_sub(discount).ok_or(DomainError::Overflow)?;
     if payable > SINGLE_PAYMENT_LIMIT {
         return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
     }
-    Ok(Priced { subtotal, discount, freight: Fen::ZERO, payable })
+    Ok(Priced {
+        subtotal,
+        campaign_discount: Fen::new(campaign),
+        discount,
+        freight: Fen::ZERO,
+        payable,
+        line_discounts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::SkuKind;
+    use crate::order::fixtures::unpaid;
+    use crate::promotion::Tier;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn order_line(i: usize, product: &str, unit: i64, qty: i64) -> OrderLine {
+        OrderLine {
+            sku_id: format!("S{i}"),
+            product_id: product.into(),
+            name: format!("S{i}"),
+            kind: SkuKind::Main,
+            unit_price: Fen::new(unit),
+            quantity: qty,
+            amount: Fen::new(unit * qty),
+            discount: Fen::ZERO,
+            components: vec![],
+        }
+    }
+
+    fn category(product: &str) -> String {
+        if product == "P1" { "fruit".into() } else { "tea".into() }
+    }
+
+    #[test]
+    fn campaign_then_scoped_coupon() {
+        let lines = vec![order_line(0, "P1", 6_000, 1), order_line(1, "P2", 4_000, 1)];
+        let campaign = FullReduction {
+            name: "满100减10".into(),
+            tiers: vec![Tier { min_fen: 10_000, off_fen: 1_000 }],
+            valid_from: 0,
+            valid_to: 100,
+        };
+        let rule = CouponRule::Threshold { min_spend: Fen::new(3_000), amount_off: Fen::new(500) };
+        let scope = Scope { products: vec![], categories: vec!["tea".into()] };
+        let offers =
+            Offers { coupon: Some((&rule, Some(&scope))), campaign: Some(&campaign), stacking: Stacking::Both };
+        let p = price(&lines, &category, offers, 50).unwrap();
+        assert_eq!((p.campaign_discount, p.discount, p.payable), (Fen::new(1_000), Fen::new(1_500), Fen::new(8_500)));
+        // The campaign splits 600/400; the tea coupon lands on the tea line only.
+        assert_eq!(p.line_discounts, vec![Fen::new(600), Fen::new(900)]);
+        let exclusive = Offers { stacking: Stacking::Exclusive, ..offers };
+        let e = price(&lines, &category, exclusive, 50).unwrap();
+        assert_eq!((e.campaign_discount, e.discount), (Fen::ZERO, Fen::new(500)), "a coupon order gets no campaign");
+        let after = price(&lines, &category, offers, 101).unwrap();
+        assert_eq!(after.campaign_discount, Fen::ZERO, "the campaign ended");
+        let fruit_only = Scope { products: vec!["P9".into()], categories: vec![] };
+        let none = Offers { coupon: Some((&rule, Some(&fruit_only))), ..offers };
+        assert_eq!(price(&lines, &category, none, 50).unwrap_err(), DomainError::CouponNotApplicable);
+    }
+
+    proptest! {
+        /// Whatever lines, campaign, coupon, scope and freight: at least 1 fen of goods is
+        /// paid, discounts never exceed the lines they sit on, a coupon never touches lines
+        /// outside its scope, freight is never negative, and a full refund returns exactly what
+        /// was paid while refunds by line never exceed the goods paid.
+        #[test]
+        fn pricing_holds_its_promises(
+            raw in proptest::collection::vec((0usize..3, 1i64..200_000, 1i64..6), 1..6),
+            tiers in proptest::collection::vec((1i64..500_000, 1i64..100_000), 0..3),
+            coupon_kind in 0u8..4, off in 1i64..500_000, pct in 1u8..100,
+            scoped in any::<bool>(), exclusive in any::<bool>(), freight in 0i64..5_000,
+        ) {
+            let products = ["P1", "P2", "P3"];
+            let lines: Vec<OrderLine> = raw.iter().enumerate().map(|(i, (p, u, q))| order_line(i, products[*p], *u, *q)).collect();
+            let campaign = FullReduction {
+                name: "c".into(),
+                tiers: tiers.iter().map(|(m, o)| Tier { min_fen: *m.max(o), off_fen: *o }).collect(),
+                valid_from: 0,
+                valid_to: 10,
+            };
+            let rule = match coupon_kind {
+                0 => CouponRule::NoThreshold { amount_off: Fen::new(off) },
+                1 => CouponRule::Percent { percent_off: pct, max_off: None },
+                2 => CouponRule::Threshold { min_spend: Fen::new(off), amount_off: Fen::new(off / 2 + 1) },
+                _ => CouponRule::NewCustomer { amount_off: Fen::new(off) },
+            };
+            let scope = Scope { products: vec!["P2".into()], categories: vec![] };
+            let stacking = if exclusive { Stacking::Exclusive } else { Stacking::Both };
+            let with = Offers { coupon: Some((&rule, scoped.then_some(&scope))), campaign: Some(&campaign), stacking };
+            let without = Offers { coupon: None, campaign: Some(&campaign), stacking };
+            let Ok(p) = price(&lines, &category, with, 5) else { return Ok(()) };
+            let p = p.with_freight(Fen::new(freight)).unwrap();
+            prop_assert!(p.freight >= Fen::ZERO);
+            prop_assert!(p.payable.fen() - p.freight.fen() >= 1, "at least 1 fen of goods is paid");
+            prop_assert_eq!(p.line_discounts.iter().map(|d| d.fen()).sum::<i64>(), p.discount.fen());
+            for (l, d) in lines.iter().zip(&p.line_discounts) {
+                prop_assert!(d.fen() >= 0 && *d <= l.amount);
+            }
+            if scoped && !exclusive {
+                let base = price(&lines, &category, without, 5).unwrap();
+                for ((l, d), b) in lines.iter().zip(&p.line_discounts).zip(&base.line_discounts) {
+                    if l.product_id != "P2" && p.campaign_discount == base.campaign_discount {
+                        prop_assert_eq!(d, b, "the coupon stays within its scope");
+                    }
+                }
+            }
+            // As an order: a full refund is exactly what was paid; refunds of every line are
+            // never more than the goods paid, and short of it by rounding only.
+            let mut o = unpaid(1, 1);
+            o.lines = lines.iter().zip(&p.line_discounts).map(|(l, d)| OrderLine { discount: *d, ..l.clone() }).collect();
+            o.subtotal = p.subtotal;
+            o.discount = p.discount;
+            o.freight = p.freight;
+            o.payable = p.payable;
+            prop_assert_eq!(o.refundable(), p.payable);
+            let all: BTreeMap<String, i64> = o.lines.iter().map(|l| (l.sku_id.clone(), l.quantity)).collect();
+            let by_lines = crate::refund::amount_for_lines(&o, &all).unwrap();
+            prop_assert!(by_lines <= o.goods_paid());
+            prop_assert!(o.goods_paid().fen() - by_lines.fen() < o.lines.len() as i64 + 1);
+        }
+    }
 }

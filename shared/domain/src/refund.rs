@@ -167,10 +167,13 @@ impl RefundState {
     }
 }
 
-/// How much of what was paid a set of returned lines is worth: their list amount scaled by
-/// payable / subtotal (so a coupon's discount is shared), rounded down.
+/// How much of what was paid a set of returned lines is worth: each line's amount less its
+/// share of the discount, pro rata to the units, rounded down. Orders priced before lines
+/// carried their discount share scale the list amount by goods paid / subtotal instead.
 pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, DomainError> {
+    let per_line = order.lines.iter().map(|l| l.discount.fen()).sum::<i64>() == order.discount.fen();
     let mut list = 0i64;
+    let mut paid = 0i128;
     for (sku, n) in lines {
         let line = order
             .lines
@@ -185,11 +188,17 @@ pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<
         }
         let amount = line.unit_price.checked_mul(*n).ok_or(DomainError::Overflow)?;
         list = list.checked_add(amount.fen()).ok_or(DomainError::Overflow)?;
+        let line_paid = i128::from(line.amount.fen() - line.discount.fen());
+        paid += line_paid * i128::from(*n) / i128::from(line.quantity.max(1));
     }
     if order.subtotal.fen() == 0 {
         return Ok(Fen::ZERO);
     }
-    let share = i128::from(list) * i128::from(order.goods_paid().fen()) / i128::from(order.subtotal.fen());
+    let share = if per_line {
+        paid
+    } else {
+        i128::from(list) * i128::from(order.goods_paid().fen()) / i128::from(order.subtotal.fen())
+    };
     i64::try_from(share).map(Fen::new).map_err(|_| DomainError::Overflow)
 }
 

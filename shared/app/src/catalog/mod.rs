@@ -376,3 +376,26 @@ pub async fn set_freight_template(
     repo::catalog::put_freight_template(store.as_ref(), &t).await?;
     Ok(t)
 }
+
+/// The promotions every order is priced with.
+pub async fn promotions(store: &SharedStore) -> Result<domain::promotion::Promotions, AppError> {
+    Ok(repo::catalog::promotions(store.as_ref()).await?)
+}
+
+/// Sets the promotions; each threshold gift must name a gift SKU of the catalog.
+pub async fn set_promotions(
+    store: &SharedStore,
+    p: domain::promotion::Promotions,
+) -> Result<domain::promotion::Promotions, AppError> {
+    let p = p.checked()?;
+    for g in &p.gifts {
+        let sku = get_sku(store, &g.gift_sku)
+            .await
+            .map_err(|_| AppError::field("gifts", format!("no SKU {}", g.gift_sku)))?;
+        if sku.kind != SkuKind::Gift {
+            return Err(AppError::field("gifts", format!("{} is not a gift SKU", g.gift_sku)));
+        }
+    }
+    repo::catalog::put_promotions(store.as_ref(), &p).await?;
+    Ok(p)
+}

@@ -22,6 +22,10 @@ pub struct TemplateInput {
     pub per_user: i64,
     pub valid_from: i64,
     pub valid_to: i64,
+    /// Limit the coupon to these products or categories; its discount then lands on those
+    /// lines only (and is refunded with them).
+    #[serde(default)]
+    pub scope: Option<domain::promotion::Scope>,
 }
 
 pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Result<CouponTemplate, AppError> {
@@ -51,6 +55,7 @@ pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Resul
         used: 0,
         active: true,
         created_at: clock::now(),
+        scope: input.scope.map(|s| s.checked()).transpose()?,
     };
     store.put(repo::coupons::create_template(&t)?, Some(Cond::NotExists)).await?;
     Ok(t)
@@ -90,6 +95,7 @@ pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> R
             valid_to,
             order_no: None,
             claimed_at: now,
+            scope: t.scope.clone(),
         };
         let ops = repo::coupons::claim(&t, &coupon, held)?;
         match store.transact(ops).await {

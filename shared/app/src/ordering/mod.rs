@@ -134,14 +134,26 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
     // Read: the address, freight, catalog and coupon once; stock on every attempt.
     let address = delivery_address(app, openid, &input).await?;
     let freight = repo::catalog::freight_template(store.as_ref()).await?;
-    let catalog = catalog_snapshot(store, &items).await?;
+    let promotions = repo::catalog::promotions(store.as_ref()).await?;
+    let mut catalog = catalog_snapshot(store, &items).await?;
+    // Gifts by threshold may come with any order: their SKUs are read too.
+    for g in &promotions.gifts {
+        if let Ok(sku) = catalog::get_sku(store, &g.gift_sku).await {
+            catalog.skus.insert(sku.id.clone(), sku);
+        }
+    }
+    let gift_skus: Vec<String> = promotions.gifts.iter().map(|g| g.gift_sku.clone()).collect();
     let coupon = match &input.coupon_id {
         Some(id) => Some(coupons::get_user_coupon(store, openid, id).await?),
         None => None,
     };
     let now = clock::now();
     for attempt in 0..4 {
-        let stock = stock_snapshot(store, &catalog.stock_skus(&items)).await?;
+        let mut wanted = catalog.stock_skus(&items);
+        wanted.extend(gift_skus.iter().filter(|g| catalog.skus.contains_key(*g)).cloned());
+        wanted.sort();
+        wanted.dedup();
+        let stock = stock_snapshot(store, &wanted).await?;
         // Decide.
         let req = Request {
             openid,
@@ -154,6 +166,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             address: &address,
             freight: &freight,
             waiver: Waiver::default(),
+            promotions: &promotions,
         };
         let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {
             Ok(p) => p,

@@ -89,7 +89,16 @@ fn status_param(req: &Request) -> Result<ProductStatus, AppError> {
 async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Response, AppError> {
     let known = matches!(
         segs.first(),
-        Some(&("products" | "skus" | "warehouses" | "stock" | "safety-stock" | "freight" | "stock-alerts"))
+        Some(
+            &("products"
+                | "skus"
+                | "warehouses"
+                | "stock"
+                | "safety-stock"
+                | "freight"
+                | "stock-alerts"
+                | "promotions")
+        )
     );
     if !known {
         return Err(AppError::no_route(m, &req.path));
@@ -143,6 +152,8 @@ async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Resu
             }))
         }
         ("GET", ["stock-alerts"]) => Response::ok(&json!({ "items": app::stock_alerts::open(app).await? })),
+        ("GET", ["promotions"]) => Response::ok(&catalog::promotions(store).await?),
+        ("PUT", ["promotions"]) => Response::ok(&catalog::set_promotions(store, req.json()?).await?),
         ("GET", ["freight"]) => Response::ok(&catalog::freight_template(store).await?),
         ("PUT", ["freight"]) => Response::ok(&catalog::set_freight_template(store, req.json()?).await?),
         ("GET", ["safety-stock"]) => Response::ok(&json!({ "items": catalog::safety_stock_report(store).await? })),

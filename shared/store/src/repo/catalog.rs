@@ -172,3 +172,14 @@ pub async fn freight_template(store: &dyn Store) -> Result<domain::freight::Frei
 pub async fn put_freight_template(store: &dyn Store, t: &domain::freight::FreightTemplate) -> Result<()> {
     store.put(to_item(&keys::shop_setting("FREIGHT"), None, &Setting { value: t })?, None).await
 }
+
+/// The promotions operators run (full reduction, threshold gifts, stacking); none until set.
+pub async fn promotions(store: &dyn Store) -> Result<domain::promotion::Promotions> {
+    let stored: Option<Setting<domain::promotion::Promotions>> =
+        store.get(&keys::shop_setting("PROMOTIONS")).await?.map(from_item).transpose()?;
+    Ok(stored.map(|s| s.value).unwrap_or_default())
+}
+
+pub async fn put_promotions(store: &dyn Store, p: &domain::promotion::Promotions) -> Result<()> {
+    store.put(to_item(&keys::shop_setting("PROMOTIONS"), None, &Setting { value: p })?, None).await
+}
