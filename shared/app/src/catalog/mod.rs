@@ -9,7 +9,7 @@ use crate::error::{AppError, Code};
 use domain::adcopy;
 use domain::catalog::{
     Product, ProductInput, ProductPatch, ProductStatus, Sku, SkuInput, SkuKind, SkuPatch, StockLevel, Warehouse,
-    availability, safety_stock, validate_sku,
+    availability, validate_sku,
 };
 use domain::clock;
 use domain::money::Fen;
@@ -313,54 +313,6 @@ pub async fn list_products(
         items.push(p);
     }
     Ok(ProductPage { items, next })
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-pub struct SafetyStockRow {
-    pub sku_id: String,
-    pub product_id: String,
-    pub name: String,
-    pub available: i64,
-    pub safety_stock: i64,
-    pub daily_sales: u32,
-    pub replenish_days: u32,
-}
-
-/// The SKUs (with stock of their own) whose total stock is below their safety stock.
-pub async fn safety_stock_report(store: &SharedStore) -> Result<Vec<SafetyStockRow>, AppError> {
-    let mut rows = Vec::new();
-    for status in ProductStatus::ALL {
-        let mut after = None;
-        loop {
-            let page = list_products(store, status, None, None, 100, after).await?;
-            for p in page.items {
-                for sku in skus_of(store, &p.id).await? {
-                    if !sku.kind.has_own_stock() {
-                        continue;
-                    }
-                    let safety = safety_stock(sku.daily_sales, sku.replenish_days);
-                    let available: i64 = stock_levels(store, &sku.id).await?.iter().map(|l| l.available).sum();
-                    if available < safety {
-                        rows.push(SafetyStockRow {
-                            sku_id: sku.id,
-                            product_id: p.id.clone(),
-                            name: sku.name,
-                            available,
-                            safety_stock: safety,
-                            daily_sales: sku.daily_sales,
-                            replenish_days: sku.replenish_days,
-                        });
-                    }
-                }
-            }
-            after = page.next;
-            if after.is_none() {
-                break;
-            }
-        }
-    }
-    rows.sort_by_key(|r| r.available - r.safety_stock);
-    Ok(rows)
 }
 
 /// The freight template every order is charged by.

@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::App;
 use crate::catalog;
 use crate::error::{AppError, Code};
 use crate::ordering;
+use domain::catalog::ProductStatus;
 use domain::clock;
 use domain::events::Event;
 use domain::stock_alert::{AlertMove, SALES_WINDOW_DAYS, StockAlert, alert_move, daily_sales, safety_stock_of};
@@ -115,4 +117,56 @@ pub async fn tell_operators(app: &App, name: &str, sku_id: &str, available: i64,
             Ok(())
         }
     }
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct SafetyStockRow {
+    pub sku_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub available: i64,
+    pub safety_stock: i64,
+    pub daily_sales: u32,
+    pub replenish_days: u32,
+}
+
+/// The SKUs (with stock of their own) whose total stock is below their safety stock (by
+/// measured sales, or the operator's figure).
+pub async fn safety_stock_report(app: &App) -> Result<Vec<SafetyStockRow>, AppError> {
+    let store = &app.store;
+    let now = clock::now();
+    let mut rows = Vec::new();
+    for status in ProductStatus::ALL {
+        let mut after = None;
+        loop {
+            let page = catalog::list_products(store, status, None, None, 100, after).await?;
+            for p in page.items {
+                for sku in catalog::skus_of(store, &p.id).await? {
+                    if !sku.kind.has_own_stock() {
+                        continue;
+                    }
+                    let measured = measured_daily(app, &sku.id, now).await?;
+                    let safety = safety_stock_of(measured, sku.daily_sales, sku.replenish_days);
+                    let available: i64 = catalog::stock_levels(store, &sku.id).await?.iter().map(|l| l.available).sum();
+                    if available < safety {
+                        rows.push(SafetyStockRow {
+                            sku_id: sku.id,
+                            product_id: p.id.clone(),
+                            name: sku.name,
+                            available,
+                            safety_stock: safety,
+                            daily_sales: if sku.daily_sales > 0 { sku.daily_sales } else { measured },
+                            replenish_days: sku.replenish_days,
+                        });
+                    }
+                }
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.available - r.safety_stock);
+    Ok(rows)
 }

@@ -156,7 +156,9 @@ async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Resu
         ("PUT", ["promotions"]) => Response::ok(&catalog::set_promotions(store, req.json()?).await?),
         ("GET", ["freight"]) => Response::ok(&catalog::freight_template(store).await?),
         ("PUT", ["freight"]) => Response::ok(&catalog::set_freight_template(store, req.json()?).await?),
-        ("GET", ["safety-stock"]) => Response::ok(&json!({ "items": catalog::safety_stock_report(store).await? })),
+        ("GET", ["safety-stock"]) => {
+            Response::ok(&json!({ "items": app::stock_alerts::safety_stock_report(app).await? }))
+        }
         _ => Err(AppError::no_route(m, &req.path)),
     }
 }
