@@ -25,6 +25,7 @@ fn concrete(path: &str) -> String {
         .replace("{warehouse}", "W1")
         .replace("{out_refund_no}", "R1")
         .replace("{day}", "2026-01-01")
+        .replace("{openid}", "oMember0000000000001")
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ codes! {
     PlaceRateLimited => "PLACE_RATE_LIMITED",
     CouponNotApplicable => "COUPON_NOT_APPLICABLE",
     AddressRequired => "ADDRESS_REQUIRED",
+    AlreadyCheckedIn => "ALREADY_CHECKED_IN",
     SkuUnavailable => "SKU_UNAVAILABLE",
     NoSku => "NO_SKU",
     OrderLimitExceeded => "ORDER_LIMIT_EXCEEDED",

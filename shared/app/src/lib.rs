@@ -10,6 +10,7 @@ pub mod config;
 pub mod coupons;
 pub mod error;
 pub mod fulfilment;
+pub mod members;
 pub mod operators;
 pub mod ordering;
 pub mod outbox;

@@ -9,7 +9,7 @@ use domain::events::Event;
 use serde::Serialize;
 use store::repo::outbox;
 
-use crate::{App, AppError, clock, fulfilment, refunds, stock_alerts};
+use crate::{App, AppError, clock, fulfilment, members, refunds, stock_alerts};
 
 /// How long a claim keeps other consumers off an event; a consumer that dies holding one
 /// delays that event by this much, no more.
@@ -71,12 +71,16 @@ async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::SubOrderShipped { order_no, .. } => fulfilment::upload_shipments(app, order_no).await,
         Event::OrderDelivered { order_no } => fulfilment::remind_to_confirm(app, order_no).await,
         Event::PaymentApplied { order_no, transaction_id, .. } => {
+            members::on_payment(app, order_no).await?;
             stock_alerts::on_payment(app, order_no, transaction_id).await
+        }
+        Event::RefundCompleted { order_no, out_refund_no, amount } => {
+            members::on_refund(app, order_no, out_refund_no, *amount).await
         }
         Event::StockLow { sku_id, name, available, safety_stock, .. } => {
             stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await
         }
-        Event::OrderClosed { .. } | Event::RefundCompleted { .. } => Ok(()),
+        Event::OrderClosed { .. } => Ok(()),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod freight;
 pub mod ids;
+pub mod member;
 pub mod money;
 pub mod operator;
 pub mod order;

@@ -33,6 +33,18 @@ pub fn user_addresses(openid: &str) -> Key {
     Key::new(user_partition(openid), "ADDRESSES")
 }
 
+/// A shopper's member standing (growth, points, check-in streak).
+pub fn member(openid: &str) -> Key {
+    Key::new(user_partition(openid), "MEMBER")
+}
+
+/// One ledger entry of a member, under the source that caused it (written once).
+pub fn member_ledger(openid: &str, source: &str) -> Key {
+    Key::new(user_partition(openid), format!("{MEMBER_LEDGER_PREFIX}{source}"))
+}
+
+pub const MEMBER_LEDGER_PREFIX: &str = "LEDGER#";
+
 /// A shop-wide setting operators edit (the freight template, …).
 pub fn shop_setting(name: &str) -> Key {
     Key::new("SHOP", name)

@@ -135,6 +135,8 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
     let address = delivery_address(app, openid, &input).await?;
     let freight = repo::catalog::freight_template(store.as_ref()).await?;
     let promotions = repo::catalog::promotions(store.as_ref()).await?;
+    // Level perks: free shipping (the member price and points come with the members work).
+    let perks = crate::members::level_of(app, openid).await?.perks;
     let mut catalog = catalog_snapshot(store, &items).await?;
     // Gifts by threshold may come with any order: their SKUs are read too.
     for g in &promotions.gifts {
@@ -165,7 +167,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             limits,
             address: &address,
             freight: &freight,
-            waiver: Waiver::default(),
+            waiver: Waiver { free_shipping: perks.free_shipping },
             promotions: &promotions,
         };
         let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod coupons;
 pub mod jobs;
 pub mod login;
+pub mod members;
 pub mod orders;
 pub mod pay_notify;
 pub mod refunds;
@@ -38,6 +39,7 @@ pub const FUNCTIONS: &[Function] = &[
     function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay()),
     function("pay-notify", &[pay_notify::handler], Uses::STORE_ONLY.pay()),
     function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions()),
+    function("members", &[members::handler], Uses::STORE_ONLY.sessions()),
     // The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
     function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
     function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay()),
@@ -59,5 +61,6 @@ pub const ALL: &[crate::Handler] = &[
     refunds::handler,
     pay_notify::handler,
     coupons::handler,
+    members::handler,
     jobs::handler,
 ];

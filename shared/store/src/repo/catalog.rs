@@ -183,3 +183,14 @@ pub async fn promotions(store: &dyn Store) -> Result<domain::promotion::Promotio
 pub async fn put_promotions(store: &dyn Store, p: &domain::promotion::Promotions) -> Result<()> {
     store.put(to_item(&keys::shop_setting("PROMOTIONS"), None, &Setting { value: p })?, None).await
 }
+
+/// The member level ladder operators set; the default one until they do.
+pub async fn ladder(store: &dyn Store) -> Result<domain::member::Ladder> {
+    let stored: Option<Setting<domain::member::Ladder>> =
+        store.get(&keys::shop_setting("LADDER")).await?.map(from_item).transpose()?;
+    Ok(stored.map(|s| s.value).unwrap_or_default())
+}
+
+pub async fn put_ladder(store: &dyn Store, l: &domain::member::Ladder) -> Result<()> {
+    store.put(to_item(&keys::shop_setting("LADDER"), None, &Setting { value: l })?, None).await
+}

@@ -1,0 +1,50 @@
+//! The `members` function: shoppers check in and see their growth, level and ledger;
+//! operators set the level ladder and look a member up.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
+use crate::auth::{operator, shopper};
+use crate::request::path_id;
+use crate::{Request, Response};
+use app::AppError;
+use app::{App, clock, members};
+use domain::ids::OpenId;
+use domain::operator::Permission;
+
+pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+    handle(app, req).boxed()
+}
+
+async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["me", "checkin"]) => {
+            let openid = shopper(app, req).await?;
+            Response::json(201, &members::check_in(app, &openid, clock::now()).await?)
+        }
+        ("GET", ["me", "member"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&members::view(app, &openid).await?)
+        }
+        ("GET", ["me", "ledger"]) => {
+            let openid = shopper(app, req).await?;
+            Response::ok(&json!({ "items": members::ledger(app, &openid).await? }))
+        }
+        ("GET", ["admin", "members", "levels"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&members::ladder(app).await?)
+        }
+        ("PUT", ["admin", "members", "levels"]) => {
+            operator(app, req, Permission::Manage).await?;
+            Response::ok(&members::set_ladder(app, req.json()?).await?)
+        }
+        ("GET", ["admin", "members", openid]) => {
+            let openid = path_id::<OpenId>(openid, "member")?;
+            operator(app, req, Permission::Read).await?;
+            let view = members::view(app, &openid).await?;
+            Response::ok(&json!({ "member": view, "ledger": members::ledger(app, &openid).await? }))
+        }
+        _ => Err(AppError::no_route(&req.method, &req.path)),
+    }
+}

@@ -1,0 +1,41 @@
+//! Members: their standing and ledger, moved together in one transaction per change, the
+//! ledger entry keyed by its source so a replayed change is refused.
+
+use domain::member::{LedgerEntry, Member};
+
+use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
+
+pub async fn get(store: &dyn Store, openid: &str) -> Result<Member> {
+    Ok(store.get(&keys::member(openid)).await?.map(from_item).transpose()?.unwrap_or_default())
+}
+
+/// The change `entry` describes, with `extra` updates of the member (check-in day, streak):
+/// `false` when this source was recorded before. Growth never goes below zero: a take-back
+/// larger than the growth held is refused as a condition.
+pub async fn apply(store: &dyn Store, openid: &str, entry: &LedgerEntry, extra: Update) -> Result<bool> {
+    let mut update = extra.add("growth", entry.growth).add("points_available", entry.points);
+    update = update.set("openid", openid);
+    let cond = if entry.growth < 0 { Some(Cond::ge("growth", -entry.growth)) } else { None };
+    let ops = vec![
+        TxOp::Put {
+            item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?,
+            cond: Some(Cond::NotExists),
+        },
+        TxOp::Update { key: keys::member(openid), update, cond },
+    ];
+    match store.transact(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The member's latest ledger entries.
+pub async fn ledger(store: &dyn Store, openid: &str, limit: usize) -> Result<Vec<LedgerEntry>> {
+    let page =
+        store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_LEDGER_PREFIX).limit(1_000)).await?;
+    let mut entries: Vec<LedgerEntry> = page.items.into_iter().map(from_item).collect::<Result<_>>()?;
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    entries.truncate(limit);
+    Ok(entries)
+}

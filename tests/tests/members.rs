@@ -1,0 +1,136 @@
+//! Members on both stores: growth from what is paid (once per payment, back in proportion on
+//! refunds), levels climbed with their free-shipping perk in the next order's price, and the
+//! daily check-in across Shanghai's midnight and under twenty parallel taps.
+
+use std::time::Duration;
+
+use e2e::shop::*;
+use e2e::{Backend, Shop, on_both_stores};
+use serde_json::{Value, json};
+
+async fn member(shop: &Shop, token: &str) -> Value {
+    shop.call("GET", "/me/member", Some(token), None).await.body
+}
+
+/// Waits until the member's growth is `growth` (the payment and refund consumers run after).
+async fn wait_growth(shop: &Shop, token: &str, growth: i64) -> Value {
+    for _ in 0..200 {
+        let m = member(shop, token).await;
+        if m["growth"] == json!(growth) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("growth never reached {growth}: {}", member(shop, token).await);
+}
+
+async fn growth_and_levels_follow_money(b: Backend) {
+    let shop = Shop::start(b).await;
+    let t = shop.admin("PUT", "/admin/freight", Some(json!({"base_fen": 800, "free_over_fen": 8800}))).await;
+    assert_eq!(t.status, 200);
+    let ladder = json!({"levels": [
+        {"name": "普通", "min_growth": 0},
+        {"name": "白银", "min_growth": 100},
+        {"name": "黄金", "min_growth": 200, "perks": {"free_shipping": true}},
+    ]});
+    assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
+    let (_, sku) = product_with_stock(&shop, 6_000, &[("SH01", 10)]).await;
+    let token = shop.login("climber").await;
+    let first = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(first.body["freight"], json!(800), "普通 pays freight");
+    let first_no = first.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &first_no).await;
+    let m = wait_growth(&shop, &token, 120).await; // 60 yuan of goods, freight not counted
+    assert_eq!(m["level"]["name"], json!("白银"));
+    assert_eq!(m["next_level"], json!(["黄金", 80]));
+    let second = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let second_no = second.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &second_no).await;
+    let m = wait_growth(&shop, &token, 240).await;
+    assert_eq!(m["level"]["name"], json!("黄金"));
+    let third = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(
+        (third.body["freight"].clone(), third.body["payable"].clone()),
+        (json!(0), json!(6_000)),
+        "黄金 ships free"
+    );
+    // Half of the second order back: half its growth back.
+    let r = shop
+        .call(
+            "POST",
+            &format!("/orders/{second_no}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "half-000001", "amount_fen": 3_000})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let approve = shop
+        .admin(
+            "POST",
+            &format!("/admin/refunds/{second_no}/{}/approve", r.body["out_refund_no"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(approve.status, 200, "{}", approve.body);
+    let m = wait_growth(&shop, &token, 180).await;
+    assert_eq!(m["level"]["name"], json!("白银"), "the refund took the level back");
+    // A payment's growth is credited once however often its event comes.
+    app::members::on_payment(&shop.app, &first_no).await.unwrap();
+    assert_eq!(member(&shop, &token).await["growth"], json!(180));
+    let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
+    let sources: Vec<&str> =
+        ledger["items"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
+    assert_eq!(sources.len(), 3, "{sources:?}");
+    assert!(sources.iter().any(|s| s.starts_with("growth-refund-")));
+    let bad =
+        shop.admin("PUT", "/admin/members/levels", Some(json!({"levels": [{"name": "普通", "min_growth": 10}]}))).await;
+    assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"), "the first level starts at 0");
+}
+
+/// 2025-12-01 23:59:59 in Shanghai, as unix seconds (a day in the past, so "today" stays free).
+const BEFORE_MIDNIGHT: i64 = 1_764_604_799;
+
+async fn check_ins_count_shanghai_days_once(b: Backend) {
+    let shop = Shop::start(b).await;
+    let openid = shop.sim.sim.openid_for("early-bird");
+    let token = shop.login("early-bird").await;
+    let a = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT).await.unwrap();
+    let b2 = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT + 2).await.unwrap();
+    assert_eq!((a.day.as_str(), b2.day.as_str()), ("2025-12-01", "2025-12-02"), "two sides of Shanghai's midnight");
+    assert_eq!(b2.streak, 2);
+    let again = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT + 3_600).await.unwrap_err();
+    assert_eq!(again.code.as_str(), "ALREADY_CHECKED_IN");
+    // Five more days: the seventh gives the streak bonus.
+    let mut last = b2;
+    for d in 1..=5 {
+        last = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT + 2 + d * 86_400).await.unwrap();
+    }
+    assert_eq!((last.streak, last.points), (7, 25));
+    let m = member(&shop, &token).await;
+    assert_eq!(m["growth"], json!(7 * 5));
+    assert_eq!(m["points_available"], json!(6 * 5 + 25));
+    // Twenty taps at once on one day: one reward.
+    let other = shop.sim.sim.openid_for("tapper");
+    let shop = std::sync::Arc::new(shop);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (shop, other) = (shop.clone(), other.clone());
+            tokio::spawn(async move { app::members::check_in(&shop.app, &other, BEFORE_MIDNIGHT + 100).await.is_ok() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 1, "one check-in a day, however many taps");
+    let m = store::repo::members::get(shop.app.store.as_ref(), &other).await.unwrap();
+    assert_eq!((m.growth, m.points_available), (5, 5));
+    // Over HTTP: today, then refused.
+    let now = shop.call("POST", "/me/checkin", Some(&token), None).await;
+    assert_eq!(now.status, 201, "{}", now.body);
+    let twice = shop.call("POST", "/me/checkin", Some(&token), None).await;
+    assert_eq!((twice.status, twice.code()), (409, "ALREADY_CHECKED_IN"));
+    assert_eq!(shop.call("POST", "/me/checkin", None, None).await.status, 401);
+}
+
+on_both_stores!(growth_and_levels_follow_money, check_ins_count_shanghai_days_once);
