@@ -70,12 +70,20 @@ pub struct Sim {
     pub shipping: Arc<Mutex<shipping::ShippingState>>,
     /// Messages the WeCom group robot accepted.
     pub robot: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub subscriptions: Arc<Mutex<shipping::Subscriptions>>,
 }
 
 impl Sim {
     pub fn new(config: SimConfig) -> Result<Self, String> {
         let pay = Arc::new(PaySim::new(config.merchant.clone())?);
-        Ok(Self { config: Arc::new(config), mp: Arc::default(), pay, shipping: Arc::default(), robot: Arc::default() })
+        Ok(Self {
+            config: Arc::new(config),
+            mp: Arc::default(),
+            pay,
+            shipping: Arc::default(),
+            robot: Arc::default(),
+            subscriptions: Arc::default(),
+        })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -122,6 +130,19 @@ impl Sim {
             st.fail_next = n;
             st.fail_with = errcode;
         }
+    }
+
+    /// The shopper accepted one message of `template_id` (what `wx.requestSubscribeMessage`
+    /// records on WeChat's side).
+    pub fn grant_subscription(&self, openid: &str, template_id: &str) {
+        if let Ok(mut s) = self.subscriptions.lock() {
+            *s.grants.entry((openid.to_owned(), template_id.to_owned())).or_insert(0) += 1;
+        }
+    }
+
+    /// Every subscribe message WeChat accepted to send.
+    pub fn subscribe_messages(&self) -> Vec<serde_json::Value> {
+        self.subscriptions.lock().map(|s| s.sent.clone()).unwrap_or_default()
     }
 
     /// The messages the operators' group robot received.

@@ -133,4 +133,66 @@ async fn check_ins_count_shanghai_days_once(b: Backend) {
     assert_eq!(shop.call("POST", "/me/checkin", None, None).await.status, 401);
 }
 
-on_both_stores!(growth_and_levels_follow_money, check_ins_count_shanghai_days_once);
+const LEVEL_UP: &str = "TPLlevelUp000000000000000001";
+
+/// Waits until nothing is left for the outbox to deliver.
+async fn outbox_idle(shop: &Shop) {
+    for _ in 0..200 {
+        if store::repo::outbox::pending(shop.app.store.as_ref(), 10).await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox never emptied");
+}
+
+/// A level-up is told by subscribe message, spending the permission the shopper gave; with
+/// none left the shop does not call WeChat; WeChat's 43101 zeroes the shop's count.
+async fn a_level_up_is_told_only_with_permission(b: Backend) {
+    let shop = Shop::start_tuned(b, |s| s.subscribe_level_up = Some(LEVEL_UP.into())).await;
+    let ladder = json!({"levels": [{"name": "普通", "min_growth": 0}, {"name": "白银", "min_growth": 100}, {"name": "黄金", "min_growth": 200}]});
+    assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
+    let (_, sku) = product_with_stock(&shop, 6_000, &[("SH01", 10)]).await;
+    let buy = |token: String| {
+        let (shop, sku) = (&shop, sku.clone());
+        async move {
+            let o = place(shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+            pay_and_wait(shop, &token, o.body["order_no"].as_str().unwrap()).await;
+        }
+    };
+    let token = shop.login("notified").await;
+    let openid = shop.sim.sim.openid_for("notified");
+    shop.sim.sim.grant_subscription(&openid, LEVEL_UP);
+    let reported = shop.call("POST", "/me/subscriptions", Some(&token),
+        Some(json!({"errMsg": "requestSubscribeMessage:ok", LEVEL_UP: "accept", "TPLrefused0000000000000001": "reject"}))).await;
+    assert_eq!((reported.status, reported.body["accepted"].clone()), (200, json!([LEVEL_UP])), "{}", reported.body);
+    buy(token.clone()).await;
+    wait_growth(&shop, &token, 120).await;
+    outbox_idle(&shop).await;
+    let sent = shop.sim.sim.subscribe_messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0]["touser"].clone(), sent[0]["data"]["thing1"]["value"].clone()), (json!(openid), json!("白银")));
+    // The one permission is spent: the next level-up makes no call.
+    buy(token.clone()).await;
+    wait_growth(&shop, &token, 240).await;
+    outbox_idle(&shop).await;
+    assert_eq!(shop.sim.sim.subscribe_messages().len(), 1, "no permission, no call");
+    // A count the shop holds but WeChat does not: 43101 zeroes it.
+    let other = shop.login("forgetful").await;
+    let other_id = shop.sim.sim.openid_for("forgetful");
+    shop.call("POST", "/me/subscriptions", Some(&other), Some(json!({LEVEL_UP: "accept"}))).await;
+    assert_eq!(store::repo::members::permissions(shop.app.store.as_ref(), &other_id, LEVEL_UP).await.unwrap(), 1);
+    buy(other.clone()).await;
+    wait_growth(&shop, &other, 120).await;
+    outbox_idle(&shop).await;
+    assert_eq!(store::repo::members::permissions(shop.app.store.as_ref(), &other_id, LEVEL_UP).await.unwrap(), 0);
+    assert_eq!(shop.sim.sim.subscribe_messages().len(), 1);
+    let bad = shop.call("POST", "/me/subscriptions", Some(&other), Some(json!({"bad id!": "accept"}))).await;
+    assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
+}
+
+on_both_stores!(
+    growth_and_levels_follow_money,
+    check_ins_count_shanghai_days_once,
+    a_level_up_is_told_only_with_permission,
+);

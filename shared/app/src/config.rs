@@ -66,6 +66,8 @@ pub struct Settings {
     pub return_send_days: i64,
     /// The operators' group robot (WeCom `…/cgi-bin/webhook/send?key=…`) stock alerts go to.
     pub operator_webhook: Option<String>,
+    /// The subscribe-message template of the level-up notice (thing1: level, date2: day).
+    pub subscribe_level_up: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -210,6 +212,7 @@ impl Settings {
         let refund_window_days = days("REFUND_WINDOW_DAYS", 7);
         let return_send_days = days("RETURN_SEND_DAYS", 7);
         let operator_webhook = get("OPERATOR_WEBHOOK_URL");
+        let subscribe_level_up = get("SUBSCRIBE_TEMPLATE_LEVEL_UP");
         if operator_webhook.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
             problems.push("OPERATOR_WEBHOOK_URL must be an http(s) URL".into());
         }
@@ -257,6 +260,7 @@ impl Settings {
             refund_window_days,
             return_send_days,
             operator_webhook,
+            subscribe_level_up,
         })
     }
 }

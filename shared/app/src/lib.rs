@@ -11,6 +11,7 @@ pub mod coupons;
 pub mod error;
 pub mod fulfilment;
 pub mod members;
+pub mod notices;
 pub mod operators;
 pub mod ordering;
 pub mod outbox;

@@ -9,7 +9,7 @@ use domain::events::Event;
 use serde::Serialize;
 use store::repo::outbox;
 
-use crate::{App, AppError, clock, fulfilment, members, refunds, stock_alerts};
+use crate::{App, AppError, clock, fulfilment, members, notices, refunds, stock_alerts};
 
 /// How long a claim keeps other consumers off an event; a consumer that dies holding one
 /// delays that event by this much, no more.
@@ -80,6 +80,7 @@ async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::StockLow { sku_id, name, available, safety_stock, .. } => {
             stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await
         }
+        Event::LevelUp { openid, level, .. } => notices::level_up(app, openid, level).await,
         Event::OrderClosed { .. } => Ok(()),
     }
 }

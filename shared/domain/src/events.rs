@@ -25,6 +25,8 @@ pub enum Event {
     OrderDelivered { order_no: OrderNo },
     /// A SKU's stock fell below its safety stock (once per episode); operators are told.
     StockLow { sku_id: String, name: String, available: i64, safety_stock: i64, episode: String },
+    /// A member reached a higher level through the change `source`; they are told.
+    LevelUp { openid: String, level: String, source: String },
 }
 
 impl Event {
@@ -38,6 +40,7 @@ impl Event {
             Event::SubOrderShipped { order_no, warehouse_id } => format!("shipped-{order_no}-{warehouse_id}"),
             Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
             Event::StockLow { sku_id, episode, .. } => format!("stock_low-{sku_id}-{episode}"),
+            Event::LevelUp { openid, source, .. } => format!("level_up-{openid}-{source}"),
         }
     }
 
@@ -45,6 +48,7 @@ impl Event {
     pub fn order_no(&self) -> &str {
         match self {
             Event::StockLow { sku_id, .. } => sku_id,
+            Event::LevelUp { source, .. } => source,
             Event::PaymentApplied { order_no, .. }
             | Event::LatePaymentReceived { order_no, .. }
             | Event::OrderClosed { order_no }

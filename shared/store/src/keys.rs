@@ -45,6 +45,11 @@ pub fn member_ledger(openid: &str, source: &str) -> Key {
 
 pub const MEMBER_LEDGER_PREFIX: &str = "LEDGER#";
 
+/// How many one-time subscription messages of a template a shopper has allowed.
+pub fn subscription(openid: &str, template_id: &str) -> Key {
+    Key::new(user_partition(openid), format!("SUBSCRIBE#{template_id}"))
+}
+
 /// A shop-wide setting operators edit (the freight template, …).
 pub fn shop_setting(name: &str) -> Key {
     Key::new("SHOP", name)

@@ -200,6 +200,18 @@ impl MiniProgram {
         self.post_with_token("/wxa/sec/order/notify_confirm_receive", &body).await.map(|_| ())
     }
 
+    /// subscribeMessage.send: one message of an accepted one-time subscription template.
+    pub async fn send_subscribe_message(
+        &self,
+        touser: &str,
+        template_id: &str,
+        page: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), WeChatError> {
+        let body = json!({ "touser": touser, "template_id": template_id, "page": page, "data": data, "lang": "zh_CN" });
+        self.post_with_token("/cgi-bin/message/subscribe/send", &body).await.map(|_| ())
+    }
+
     /// getPhoneNumber: exchanges a phone-number button code for the user's phone.
     pub async fn phone_number(&self, code: &str) -> Result<PhoneInfo, WeChatError> {
         #[derive(Deserialize)]

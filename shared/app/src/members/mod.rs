@@ -9,6 +9,7 @@ use crate::App;
 use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
+use domain::events::Event;
 use domain::member::{
     CHECKIN_GROWTH, CheckinRewards, Ladder, LedgerEntry, Level, Member, growth_for_payment, growth_for_refund,
     next_streak,
@@ -81,7 +82,21 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
         at: clock::now(),
         note: format!("消费 {}", o.goods_paid()),
     };
-    repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new()).await?;
+    // A higher level is announced by an event written with the growth (once, like it).
+    let before = repo::members::get(app.store.as_ref(), &o.openid).await?.growth;
+    let l = ladder(app).await?;
+    let (from, to) = (l.level_for(before), l.level_for(before + growth));
+    let mut with = Vec::new();
+    if to.min_growth > from.min_growth {
+        let event =
+            Event::LevelUp { openid: o.openid.to_string(), level: to.name.clone(), source: entry.source.clone() };
+        with.push(repo::outbox::append(&event, entry.at)?);
+    }
+    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), with.clone()).await?
+        && !with.is_empty()
+    {
+        crate::outbox::poke(app);
+    }
     Ok(())
 }
 
@@ -100,7 +115,7 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
         at: clock::now(),
         note: format!("退款 {amount}"),
     };
-    match repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new()).await {
+    match repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), vec![]).await {
         Ok(_) => Ok(()),
         // Less growth than the refund's share (the payment's credit has not landed): retried.
         Err(store::StoreError::Cancelled { .. }) => {
@@ -137,7 +152,7 @@ pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, Ap
         note: format!("签到 第{streak}天"),
     };
     let extra = Update::new().set("last_checkin_day", day.as_str()).set("streak", i64::from(streak));
-    if !repo::members::apply(app.store.as_ref(), openid, &entry, extra).await? {
+    if !repo::members::apply(app.store.as_ref(), openid, &entry, extra, vec![]).await? {
         return Err(AppError::new(Code::AlreadyCheckedIn, "already checked in today; come back tomorrow"));
     }
     Ok(CheckedIn { day, streak, growth: CHECKIN_GROWTH, points })

@@ -9,7 +9,7 @@ use crate::auth::{operator, shopper};
 use crate::request::path_id;
 use crate::{Request, Response};
 use app::AppError;
-use app::{App, clock, members};
+use app::{App, clock, members, notices};
 use domain::ids::OpenId;
 use domain::operator::Permission;
 
@@ -30,6 +30,11 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("GET", ["me", "ledger"]) => {
             let openid = shopper(app, req).await?;
             Response::ok(&json!({ "items": members::ledger(app, &openid).await? }))
+        }
+        ("POST", ["me", "subscriptions"]) => {
+            let openid = shopper(app, req).await?;
+            let counted = notices::report(app, &openid, req.json()?).await?;
+            Response::ok(&json!({ "accepted": counted }))
         }
         ("GET", ["admin", "members", "levels"]) => {
             operator(app, req, Permission::Read).await?;

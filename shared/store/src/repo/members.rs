@@ -12,7 +12,13 @@ pub async fn get(store: &dyn Store, openid: &str) -> Result<Member> {
 /// The change `entry` describes, with `extra` updates of the member (check-in day, streak):
 /// `false` when this source was recorded before. Growth never goes below zero: a take-back
 /// larger than the growth held is refused as a condition.
-pub async fn apply(store: &dyn Store, openid: &str, entry: &LedgerEntry, extra: Update) -> Result<bool> {
+pub async fn apply(
+    store: &dyn Store,
+    openid: &str,
+    entry: &LedgerEntry,
+    extra: Update,
+    with: Vec<TxOp>,
+) -> Result<bool> {
     let mut update = extra.add("growth", entry.growth).add("points_available", entry.points);
     update = update.set("openid", openid);
     let cond = if entry.growth < 0 { Some(Cond::ge("growth", -entry.growth)) } else { None };
@@ -23,6 +29,8 @@ pub async fn apply(store: &dyn Store, openid: &str, entry: &LedgerEntry, extra: 
         },
         TxOp::Update { key: keys::member(openid), update, cond },
     ];
+    let mut ops = ops;
+    ops.extend(with);
     match store.transact(ops).await {
         Ok(()) => Ok(true),
         Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(false),
@@ -38,4 +46,32 @@ pub async fn ledger(store: &dyn Store, openid: &str, limit: usize) -> Result<Vec
     entries.sort_by_key(|e| std::cmp::Reverse(e.at));
     entries.truncate(limit);
     Ok(entries)
+}
+
+/// Adds `n` one-time permissions of `template_id` the shopper accepted.
+pub async fn grant(store: &dyn Store, openid: &str, template_id: &str, n: i64) -> Result<()> {
+    store.update(&keys::subscription(openid, template_id), Update::new().add("count", n), None).await.map(|_| ())
+}
+
+/// Spends one permission, only if there is one: `false` when none is left.
+pub async fn take_permission(store: &dyn Store, openid: &str, template_id: &str) -> Result<bool> {
+    let upd = Update::new().add("count", -1);
+    match store.update(&keys::subscription(openid, template_id), upd, Some(Cond::ge("count", 1))).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// WeChat says the shopper allows none: the count goes to zero.
+pub async fn revoke(store: &dyn Store, openid: &str, template_id: &str) -> Result<()> {
+    store.update(&keys::subscription(openid, template_id), Update::new().set("count", 0), None).await.map(|_| ())
+}
+
+pub async fn permissions(store: &dyn Store, openid: &str, template_id: &str) -> Result<i64> {
+    Ok(store
+        .get(&keys::subscription(openid, template_id))
+        .await?
+        .and_then(|i| i.get("count").and_then(serde_json::Value::as_i64))
+        .unwrap_or(0))
 }
