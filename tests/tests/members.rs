@@ -72,16 +72,17 @@ async fn growth_and_levels_follow_money(b: Backend) {
         )
         .await;
     assert_eq!(approve.status, 200, "{}", approve.body);
-    let m = wait_growth(&shop, &token, 180).await;
+    // 3,000 of the 6,800 paid (freight included): 120 × 3000 / 6800, rounded down, is 52.
+    let m = wait_growth(&shop, &token, 188).await;
     assert_eq!(m["level"]["name"], json!("白银"), "the refund took the level back");
     // A payment's growth is credited once however often its event comes.
     app::members::on_payment(&shop.app, &first_no).await.unwrap();
-    assert_eq!(member(&shop, &token).await["growth"], json!(180));
+    assert_eq!(member(&shop, &token).await["growth"], json!(188));
     let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
     let sources: Vec<&str> =
         ledger["items"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
     assert_eq!(sources.len(), 3, "{sources:?}");
-    assert!(sources.iter().any(|s| s.starts_with("growth-refund-")));
+    assert!(sources.iter().any(|s| s.starts_with("refund-")));
     let bad =
         shop.admin("PUT", "/admin/members/levels", Some(json!({"levels": [{"name": "普通", "min_growth": 10}]}))).await;
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"), "the first level starts at 0");
@@ -131,6 +132,118 @@ async fn check_ins_count_shanghai_days_once(b: Backend) {
     let twice = shop.call("POST", "/me/checkin", Some(&token), None).await;
     assert_eq!((twice.status, twice.code()), (409, "ALREADY_CHECKED_IN"));
     assert_eq!(shop.call("POST", "/me/checkin", None, None).await.status, 401);
+}
+
+/// Points: earned frozen on payment, available once the order completes, spent at checkout in
+/// the placing transaction, back when the order closes unpaid and in proportion on a refund.
+async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 10_000, &[("SH01", 20)]).await;
+    let token = shop.login("saver").await;
+    let pts = |m: &Value| (m["points_available"].as_i64().unwrap(), m["points_frozen"].as_i64().unwrap());
+    let first = place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await;
+    let first_no = first.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &first_no).await;
+    let m = wait_growth(&shop, &token, 400).await;
+    assert_eq!(pts(&m), (0, 200), "200 yuan earn 200 points, frozen");
+    // Shipped, received, and the refund window passes: the points unfreeze.
+    shop.admin(
+        "POST",
+        &format!("/admin/orders/{first_no}/shipments/SH01"),
+        Some(json!({"carrier": "SF", "tracking_no": "SF1"})),
+    )
+    .await;
+    shop.call("POST", &format!("/orders/{first_no}/receive"), Some(&token), None).await;
+    app::fulfilment::advance(&shop.app, domain::clock::now() + 8 * 86_400).await.unwrap();
+    let mut m = member(&shop, &token).await;
+    for _ in 0..200 {
+        if pts(&m) == (200, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        m = member(&shop, &token).await;
+    }
+    assert_eq!(pts(&m), (200, 0), "available once the order completed");
+    // Refusals: not in hundreds, more than half the goods, more than the balance.
+    let with_points = |n: i64| json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "points": n});
+    let odd = shop.call("POST", "/orders", Some(&token), Some(with_points(150))).await;
+    assert_eq!((odd.status, odd.code()), (400, "INVALID_INPUT"));
+    let greedy = shop.call("POST", "/orders", Some(&token), Some(with_points(6_000))).await;
+    assert_eq!((greedy.status, greedy.code()), (400, "INVALID_INPUT"), "at most half the goods: {}", greedy.body);
+    let short = shop.call("POST", "/orders", Some(&token), Some(with_points(300))).await;
+    assert_eq!((short.status, short.code()), (409, "INSUFFICIENT_POINTS"));
+    // Spent with the order; back when it closes unpaid.
+    let spent = shop.call("POST", "/orders", Some(&token), Some(with_points(200))).await;
+    assert_eq!(
+        (spent.status, spent.body["points_value"].clone(), spent.body["payable"].clone()),
+        (201, json!(200), json!(9_800)),
+        "{}",
+        spent.body
+    );
+    assert_eq!(pts(&member(&shop, &token).await), (0, 0), "taken in the placing transaction");
+    let spent_no = spent.body["order_no"].as_str().unwrap().to_owned();
+    assert_eq!(shop.call("POST", &format!("/orders/{spent_no}/cancel"), Some(&token), None).await.status, 200);
+    assert_eq!(pts(&member(&shop, &token).await), (200, 0), "back when the order closed unpaid");
+    // Spent again and paid; half refunded: half the points spent come back, half the points
+    // earned are cancelled.
+    let paid = shop.call("POST", "/orders", Some(&token), Some(with_points(200))).await;
+    let paid_no = paid.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &paid_no).await;
+    let m = wait_growth(&shop, &token, 400 + 196).await;
+    assert_eq!(pts(&m), (0, 98), "98 yuan paid in money earn 98 frozen points");
+    let r = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{paid_no}/refunds"),
+            Some(json!({"request_id": "half-points-1", "amount_fen": 4_900})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let m = wait_growth(&shop, &token, 400 + 196 - 98).await;
+    assert_eq!(pts(&m), (100, 49));
+}
+
+/// Fifty spends of one balance at once: never below zero, and what succeeded is exactly what
+/// the balance gave.
+async fn parallel_spends_never_overdraw(b: Backend) {
+    let shop = std::sync::Arc::new(Shop::start(b).await);
+    let openid = "oSpender000000000000000000001";
+    let grant = domain::member::LedgerEntry {
+        source: "grant-test".into(),
+        growth: 0,
+        points: 1_000,
+        frozen: 0,
+        at: 0,
+        note: "test".into(),
+    };
+    assert!(
+        store::repo::members::apply(shop.app.store.as_ref(), openid, &grant, store::Update::new(), vec![])
+            .await
+            .unwrap()
+    );
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let shop = shop.clone();
+            tokio::spawn(async move {
+                let e = domain::member::LedgerEntry {
+                    source: format!("spend-test-{i}"),
+                    growth: 0,
+                    points: -100,
+                    frozen: 0,
+                    at: 0,
+                    note: String::new(),
+                };
+                shop.app.store.transact(store::repo::members::spend_ops(openid, &e).unwrap()).await.is_ok()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += i64::from(t.await.unwrap());
+    }
+    let m = store::repo::members::get(shop.app.store.as_ref(), openid).await.unwrap();
+    assert_eq!(ok, 10, "1,000 points pay for ten spends of 100");
+    assert_eq!(m.points_available, 0, "never below zero");
 }
 
 const LEVEL_UP: &str = "TPLlevelUp000000000000000001";
@@ -195,4 +308,6 @@ on_both_stores!(
     growth_and_levels_follow_money,
     check_ins_count_shanghai_days_once,
     a_level_up_is_told_only_with_permission,
+    points_are_earned_frozen_spent_and_returned,
+    parallel_spends_never_overdraw,
 );

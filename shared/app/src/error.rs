@@ -64,6 +64,7 @@ codes! {
     CouponNotApplicable => "COUPON_NOT_APPLICABLE",
     AddressRequired => "ADDRESS_REQUIRED",
     AlreadyCheckedIn => "ALREADY_CHECKED_IN",
+    InsufficientPoints => "INSUFFICIENT_POINTS",
     SkuUnavailable => "SKU_UNAVAILABLE",
     NoSku => "NO_SKU",
     OrderLimitExceeded => "ORDER_LIMIT_EXCEEDED",

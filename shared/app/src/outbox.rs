@@ -81,6 +81,7 @@ async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
             stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await
         }
         Event::LevelUp { openid, level, .. } => notices::level_up(app, openid, level).await,
+        Event::OrderCompleted { order_no } => members::on_completed(app, order_no).await,
         Event::OrderClosed { .. } => Ok(()),
     }
 }

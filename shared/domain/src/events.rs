@@ -25,6 +25,8 @@ pub enum Event {
     OrderDelivered { order_no: OrderNo },
     /// A SKU's stock fell below its safety stock (once per episode); operators are told.
     StockLow { sku_id: String, name: String, available: i64, safety_stock: i64, episode: String },
+    /// An order's refund window closed (its points unfreeze).
+    OrderCompleted { order_no: OrderNo },
     /// A member reached a higher level through the change `source`; they are told.
     LevelUp { openid: String, level: String, source: String },
 }
@@ -41,6 +43,7 @@ impl Event {
             Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
             Event::StockLow { sku_id, episode, .. } => format!("stock_low-{sku_id}-{episode}"),
             Event::LevelUp { openid, source, .. } => format!("level_up-{openid}-{source}"),
+            Event::OrderCompleted { order_no } => format!("completed-{order_no}"),
         }
     }
 
@@ -54,7 +57,8 @@ impl Event {
             | Event::OrderClosed { order_no }
             | Event::RefundCompleted { order_no, .. }
             | Event::SubOrderShipped { order_no, .. }
-            | Event::OrderDelivered { order_no } => order_no,
+            | Event::OrderDelivered { order_no }
+            | Event::OrderCompleted { order_no } => order_no,
         }
     }
 }

@@ -131,6 +131,9 @@ pub struct Member {
     pub points_available: i64,
     #[serde(default)]
     pub points_frozen: i64,
+    /// Points a refund could not take back (they were spent): later earnings settle it.
+    #[serde(default)]
+    pub points_debt: i64,
     #[serde(default)]
     pub last_checkin_day: Option<String>,
     #[serde(default)]
@@ -143,9 +146,27 @@ pub struct LedgerEntry {
     /// e.g. `growth-pay-<order_no>`, `growth-refund-<out_refund_no>`, `checkin-<day>`.
     pub source: String,
     pub growth: i64,
+    /// Change of the available points.
     pub points: i64,
+    /// Change of the frozen points (earned on an order whose refund window is open).
+    #[serde(default)]
+    pub frozen: i64,
     pub at: i64,
     pub note: String,
+}
+
+/// Points earned by `goods_paid` at a level's multiplier: 1 a whole yuan, times the multiplier.
+pub fn points_for_payment(goods_paid: Fen, multiplier_pct: u16) -> i64 {
+    (goods_paid.fen() / 100).max(0) * i64::from(multiplier_pct) / 100
+}
+
+/// The part of `total` that a refund of `refunded` out of `paid` stands for, rounded down.
+pub fn share(total: i64, paid: Fen, refunded: Fen) -> i64 {
+    if paid.fen() <= 0 || total <= 0 {
+        return 0;
+    }
+    i64::try_from(i128::from(total) * i128::from(refunded.fen().clamp(0, paid.fen())) / i128::from(paid.fen()))
+        .unwrap_or(0)
 }
 
 /// Check-in rewards: points every day, and extra points on streak days (e.g. every 7th).

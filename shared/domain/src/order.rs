@@ -182,6 +182,11 @@ pub struct Order {
     /// The full-reduction campaign's part of `discount`.
     #[serde(default)]
     pub campaign_discount: Fen,
+    /// Points spent on the goods, and what they were worth (not part of `discount`).
+    #[serde(default)]
+    pub points_used: i64,
+    #[serde(default)]
+    pub points_value: Fen,
     /// Delivery, charged once per order (see [`crate::freight`]); part of `payable`.
     #[serde(default)]
     pub freight: Fen,
@@ -639,6 +644,8 @@ pub(crate) mod fixtures {
             subtotal: Fen::new(payable * quantity),
             discount: Fen::ZERO,
             campaign_discount: Fen::ZERO,
+            points_used: 0,
+            points_value: Fen::ZERO,
             freight: Fen::ZERO,
             payable: Fen::new(payable * quantity),
             address: None,

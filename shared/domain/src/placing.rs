@@ -96,6 +96,8 @@ pub struct Request<'a> {
     /// Member perks that waive freight (none yet).
     pub waiver: Waiver,
     pub promotions: &'a Promotions,
+    /// Points the shopper pays with (whole hundreds; 0: none).
+    pub points: i64,
 }
 
 /// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
@@ -162,7 +164,7 @@ pub fn plan(
         campaign: req.promotions.full_reduction.as_ref(),
         stacking: req.promotions.stacking,
     };
-    let goods = price(&lines, &category_of, offers, req.now)?;
+    let goods = price(&lines, &category_of, offers, req.now)?.with_points(req.points)?;
     let mut lines = lines;
     for (l, d) in lines.iter_mut().zip(&goods.line_discounts) {
         l.discount = *d;
@@ -197,6 +199,8 @@ pub fn plan(
         subtotal: priced.subtotal,
         discount: priced.discount,
         campaign_discount: priced.campaign_discount,
+        points_used: priced.points_used,
+        points_value: priced.points_value,
         freight: priced.freight,
         payable: priced.payable,
         address: Some(req.address.clone()),
@@ -312,6 +316,7 @@ mod tests {
             freight,
             waiver: Waiver::default(),
             promotions,
+            points: 0,
         }
     }
 

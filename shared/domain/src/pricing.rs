@@ -77,12 +77,51 @@ pub struct Priced {
     /// Delivery (zero until [`Priced::with_freight`]); never discounted.
     pub freight: Fen,
     pub payable: Fen,
-    /// Each line's share of `discount`, in line order: what a refund of that line gives back
-    /// is its amount less this share.
+    /// Each line's share of `discount` and of the points' value, in line order: what a refund
+    /// of that line gives back is its amount less this share.
     pub line_discounts: Vec<Fen>,
+    /// The lines' amounts, in line order (what the shares are taken from).
+    pub line_amounts: Vec<i64>,
+    /// Points spent on the goods (100 points are 1 yuan), and what they were worth.
+    pub points_used: i64,
+    pub points_value: Fen,
 }
 
+/// Points per yuan at checkout.
+pub const POINTS_PER_YUAN: i64 = 100;
+/// The most of the goods points may pay, in percent.
+pub const POINTS_CAP_PCT: i64 = 50;
+
 impl Priced {
+    /// The most points these goods take: half their payable, in whole yuan.
+    pub fn points_cap(&self) -> i64 {
+        (self.payable.fen() * POINTS_CAP_PCT / 100 / 100) * POINTS_PER_YUAN
+    }
+
+    /// Pays `points` of the goods with points (whole yuan, at most [`Priced::points_cap`]),
+    /// their value split over the lines like a discount. At least 1 fen is still paid.
+    pub fn with_points(self, points: i64) -> Result<Priced, DomainError> {
+        if points == 0 {
+            return Ok(self);
+        }
+        if points < 0 || points % POINTS_PER_YUAN != 0 {
+            return Err(DomainError::invalid("points", "points go in hundreds: 100 points are 1 yuan"));
+        }
+        let cap = self.points_cap();
+        if points > cap {
+            return Err(DomainError::invalid("points", format!("at most {cap} points on this order (half its goods)")));
+        }
+        let value = points * 100 / POINTS_PER_YUAN;
+        let weights: Vec<i64> = self.line_discounts.iter().zip(&self.line_amounts).map(|(d, a)| a - d.fen()).collect();
+        let shares = allocate(value, &weights);
+        let line_discounts = self.line_discounts.iter().zip(&shares).map(|(d, s)| Fen::new(d.fen() + s)).collect();
+        let payable = Fen::new(self.payable.fen() - value);
+        if payable.fen() < 1 {
+            return Err(DomainError::invalid("points", "at least 1 fen is paid in money"));
+        }
+        Ok(Priced { payable, line_discounts, points_used: points, points_value: Fen::new(value), ..self })
+    }
+
     /// Adds delivery to what is payable, within the single-payment limit.
     pub fn with_freight(self, freight: Fen) -> Result<Priced, DomainError> {
         let payable = self.payable.checked_add(freight).ok_or(DomainError::Overflow)?;
@@ -163,6 +202,9 @@ pub fn price(
         freight: Fen::ZERO,
         payable,
         line_discounts,
+        line_amounts: amounts,
+        points_used: 0,
+        points_value: Fen::ZERO,
     })
 }
 
@@ -230,7 +272,7 @@ mod tests {
             raw in proptest::collection::vec((0usize..3, 1i64..200_000, 1i64..6), 1..6),
             tiers in proptest::collection::vec((1i64..500_000, 1i64..100_000), 0..3),
             coupon_kind in 0u8..4, off in 1i64..500_000, pct in 1u8..100,
-            scoped in any::<bool>(), exclusive in any::<bool>(), freight in 0i64..5_000,
+            scoped in any::<bool>(), exclusive in any::<bool>(), freight in 0i64..5_000, hundreds in 0i64..200,
         ) {
             let products = ["P1", "P2", "P3"];
             let lines: Vec<OrderLine> = raw.iter().enumerate().map(|(i, (p, u, q))| order_line(i, products[*p], *u, *q)).collect();
@@ -251,14 +293,19 @@ mod tests {
             let with = Offers { coupon: Some((&rule, scoped.then_some(&scope))), campaign: Some(&campaign), stacking };
             let without = Offers { coupon: None, campaign: Some(&campaign), stacking };
             let Ok(p) = price(&lines, &category, with, 5) else { return Ok(()) };
+            let goods_before_points = p.payable;
+            let points = (hundreds * POINTS_PER_YUAN).min(p.points_cap());
+            let p = p.with_points(points).unwrap();
+            prop_assert!(p.points_value.fen() * 2 <= goods_before_points.fen(), "points pay at most half the goods");
+            prop_assert_eq!(p.points_value.fen(), points / POINTS_PER_YUAN * 100);
             let p = p.with_freight(Fen::new(freight)).unwrap();
             prop_assert!(p.freight >= Fen::ZERO);
             prop_assert!(p.payable.fen() - p.freight.fen() >= 1, "at least 1 fen of goods is paid");
-            prop_assert_eq!(p.line_discounts.iter().map(|d| d.fen()).sum::<i64>(), p.discount.fen());
+            prop_assert_eq!(p.line_discounts.iter().map(|d| d.fen()).sum::<i64>(), p.discount.fen() + p.points_value.fen());
             for (l, d) in lines.iter().zip(&p.line_discounts) {
                 prop_assert!(d.fen() >= 0 && *d <= l.amount);
             }
-            if scoped && !exclusive {
+            if scoped && !exclusive && points == 0 {
                 let base = price(&lines, &category, without, 5).unwrap();
                 for ((l, d), b) in lines.iter().zip(&p.line_discounts).zip(&base.line_discounts) {
                     if l.product_id != "P2" && p.campaign_discount == base.campaign_discount {
@@ -272,6 +319,8 @@ mod tests {
             o.lines = lines.iter().zip(&p.line_discounts).map(|(l, d)| OrderLine { discount: *d, ..l.clone() }).collect();
             o.subtotal = p.subtotal;
             o.discount = p.discount;
+            o.points_used = p.points_used;
+            o.points_value = p.points_value;
             o.freight = p.freight;
             o.payable = p.payable;
             prop_assert_eq!(o.refundable(), p.payable);

@@ -171,7 +171,8 @@ impl RefundState {
 /// share of the discount, pro rata to the units, rounded down. Orders priced before lines
 /// carried their discount share scale the list amount by goods paid / subtotal instead.
 pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, DomainError> {
-    let per_line = order.lines.iter().map(|l| l.discount.fen()).sum::<i64>() == order.discount.fen();
+    let per_line =
+        order.lines.iter().map(|l| l.discount.fen()).sum::<i64>() == order.discount.fen() + order.points_value.fen();
     let mut list = 0i64;
     let mut paid = 0i128;
     for (sku, n) in lines {

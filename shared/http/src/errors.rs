@@ -17,7 +17,7 @@ pub fn status(code: Code) -> u16 {
         Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
         | AlreadyShipped | OrderClosed | OrderExpired | OrderNotPayable | NotShippable | NotRefundable
         | NotReturnable | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive
-        | CouponLimitReached | BillNotReady | AlreadyBootstrapped | AlreadyCheckedIn => 409,
+        | CouponLimitReached | BillNotReady | AlreadyBootstrapped | AlreadyCheckedIn | InsufficientPoints => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
         | AdCopyViolation => 422,

@@ -166,7 +166,13 @@ async fn advance_one(app: &App, order_no: &str, phase: &str, step: Step, now: i6
             return Ok(false); // the index lagged, or someone moved it first
         }
         let next = step(&o, now)?;
-        if write(app, &next, o.version, &[]).await? {
+        // Completion closes the refund window: what waited for it (frozen points) hears so.
+        let events: Vec<Event> = if next.fulfilment == domain::order::Fulfilment::Completed {
+            vec![Event::OrderCompleted { order_no: next.order_no.clone() }]
+        } else {
+            vec![]
+        };
+        if write(app, &next, o.version, &events).await? {
             return Ok(true);
         }
     }
@@ -257,46 +263,88 @@ const UPLOAD_LEASE_SECS: i64 = 30;
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn upload_shipments(app: &App, order_no: &str) -> Result<(), AppError> {
     can_call_wechat(app)?;
-    let o = ordering::get(&app.store, order_no).await?;
-    let now = clock::now();
-    if o.upload_lease_until.is_some_and(|t| t > now) {
-        return Err(AppError::new(Code::Busy, "another upload of this order is under way"));
+    let mut refused = Vec::new();
+    loop {
+        take_upload_lease(app, order_no).await?;
+        let outcome = upload_pending(app, order_no, &mut refused).await;
+        release_upload_lease(app, order_no).await?;
+        outcome?;
+        // A sub-order that shipped while the lease was held may have left its own event to
+        // this run: go again while any is waiting.
+        let o = ordering::get(&app.store, order_no).await?;
+        if pending_upload(&o, &refused).is_none() {
+            return Ok(());
+        }
     }
-    let mut leased = o.clone();
-    leased.upload_lease_until = Some(now + UPLOAD_LEASE_SECS);
-    leased.version += 1;
-    if !write(app, &leased, o.version, &[]).await? {
-        return Err(AppError::new(Code::Busy, "the order changed meanwhile"));
-    }
-    let mut current = leased;
-    let pending: Vec<String> = current
-        .sub_orders
+}
+
+/// The first shipped sub-order WeChat has not accepted (and did not refuse).
+fn pending_upload(o: &Order, refused: &[String]) -> Option<String> {
+    o.sub_orders
         .iter()
-        .filter(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_none()))
+        .find(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_none()) && !refused.contains(&s.warehouse_id))
         .map(|s| s.warehouse_id.clone())
-        .collect();
-    let mut outcome = Ok(());
-    for wh in pending {
-        match upload_one(app, &current, &wh).await {
-            Ok(true) => {
-                let next = current.shipment_uploaded(&wh, clock::now())?;
-                if !write(app, &next, current.version, &[]).await? {
-                    return Err(AppError::new(Code::Busy, "the order changed meanwhile"));
-                }
-                current = next;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                outcome = Err(e);
+}
+
+/// Holds the order's upload lease, waiting up to five seconds for another upload to finish.
+async fn take_upload_lease(app: &App, order_no: &str) -> Result<(), AppError> {
+    for _ in 0..20 {
+        let o = ordering::get(&app.store, order_no).await?;
+        let now = clock::now();
+        if o.upload_lease_until.is_some_and(|t| t > now) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        let mut leased = o.clone();
+        leased.upload_lease_until = Some(now + UPLOAD_LEASE_SECS);
+        leased.version += 1;
+        if write(app, &leased, o.version, &[]).await? {
+            return Ok(());
+        }
+    }
+    Err(AppError::new(Code::Busy, "another upload of this order is under way"))
+}
+
+async fn release_upload_lease(app: &App, order_no: &str) -> Result<(), AppError> {
+    for _ in 0..5 {
+        let o = ordering::get(&app.store, order_no).await?;
+        let mut released = o.clone();
+        released.upload_lease_until = None;
+        released.version += 1;
+        if write(app, &released, o.version, &[]).await? {
+            return Ok(());
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order kept changing; the lease runs out by itself"))
+}
+
+/// Uploads the waiting sub-orders one at a time, each from a fresh read (so the last says it
+/// is all delivered), marking each accepted one on the order as it goes.
+async fn upload_pending(app: &App, order_no: &str, refused: &mut Vec<String>) -> Result<(), AppError> {
+    loop {
+        let o = ordering::get(&app.store, order_no).await?;
+        let Some(wh) = pending_upload(&o, refused) else {
+            return Ok(());
+        };
+        if !upload_one(app, &o, &wh).await? {
+            refused.push(wh);
+            continue;
+        }
+        // WeChat has it: note it on the order, on whatever version the order is now (a
+        // shipment of another sub-order may have been written meanwhile).
+        let mut noted = false;
+        for _ in 0..5 {
+            let fresh = ordering::get(&app.store, order_no).await?;
+            let next = fresh.shipment_uploaded(&wh, clock::now())?;
+            if write(app, &next, fresh.version, &[]).await? {
+                noted = true;
                 break;
             }
         }
+        if !noted {
+            return Err(AppError::new(Code::Conflict, "the order kept changing"));
+        }
     }
-    let mut released = current.clone();
-    released.upload_lease_until = None;
-    released.version += 1;
-    write(app, &released, current.version, &[]).await?;
-    outcome
 }
 
 /// Uploads one sub-order: `Ok(true)` when WeChat took it, `Ok(false)` when it refused it for

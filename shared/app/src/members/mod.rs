@@ -1,7 +1,9 @@
-//! Members: growth credited when a payment is applied and taken back in proportion when money
-//! is refunded (both outbox consumers, each change written once under its source), the level
-//! ladder growth climbs, its perks (free shipping reaches pricing now), and the daily check-in
-//! decided by a conditional write.
+//! Members: growth and points credited when a payment is applied (points frozen until the
+//! order completes) and taken back in proportion when money is refunded (outbox consumers,
+//! each change written once under its source), the level ladder growth climbs and its perks
+//! (free shipping and the points multiplier reach pricing), and the daily check-in decided by
+//! a conditional write. Points spent at checkout move in the placing and closing transactions
+//! (`store::repo::orders::reserve`, `ordering::close_one`).
 
 use serde::Serialize;
 
@@ -11,8 +13,8 @@ use crate::ordering;
 use domain::clock;
 use domain::events::Event;
 use domain::member::{
-    CHECKIN_GROWTH, CheckinRewards, Ladder, LedgerEntry, Level, Member, growth_for_payment, growth_for_refund,
-    next_streak,
+    CHECKIN_GROWTH, CheckinRewards, Ladder, LedgerEntry, Level, Member, growth_for_payment, next_streak,
+    points_for_payment, share,
 };
 use domain::money::Fen;
 use store::{Update, repo};
@@ -36,6 +38,7 @@ pub async fn level_of(app: &App, openid: &str) -> Result<Level, AppError> {
 #[derive(Debug, Serialize)]
 pub struct MemberView {
     pub growth: i64,
+    pub points_debt: i64,
     pub level: Level,
     /// The next level and the growth still needed, at the top none.
     pub next_level: Option<(String, i64)>,
@@ -54,6 +57,7 @@ pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
     let today = clock::business_day(clock::now()).map(|d| d.to_string());
     Ok(MemberView {
         growth: m.growth,
+        points_debt: m.points_debt,
         level,
         next_level,
         points_available: m.points_available,
@@ -68,23 +72,26 @@ pub async fn ledger(app: &App, openid: &str) -> Result<Vec<LedgerEntry>, AppErro
 }
 
 /// The outbox consumer of a payment: 2 growth per whole yuan of goods paid (freight is not
-/// consumption), once per order.
+/// consumption) and points at the member's level multiplier, frozen until the order completes;
+/// once per order.
 pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
     let o = ordering::get(&app.store, order_no).await?;
+    let before = repo::members::get(app.store.as_ref(), &o.openid).await?.growth;
+    let l = ladder(app).await?;
     let growth = growth_for_payment(o.goods_paid());
-    if growth == 0 {
+    let frozen = points_for_payment(o.goods_paid(), l.level_for(before).perks.points_multiplier_pct);
+    if growth == 0 && frozen == 0 {
         return Ok(());
     }
     let entry = LedgerEntry {
-        source: format!("growth-pay-{order_no}"),
+        source: format!("pay-{order_no}"),
         growth,
         points: 0,
+        frozen,
         at: clock::now(),
         note: format!("消费 {}", o.goods_paid()),
     };
     // A higher level is announced by an event written with the growth (once, like it).
-    let before = repo::members::get(app.store.as_ref(), &o.openid).await?.growth;
-    let l = ladder(app).await?;
     let (from, to) = (l.level_for(before), l.level_for(before + growth));
     let mut with = Vec::new();
     if to.min_growth > from.min_growth {
@@ -92,37 +99,92 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
             Event::LevelUp { openid: o.openid.to_string(), level: to.name.clone(), source: entry.source.clone() };
         with.push(repo::outbox::append(&event, entry.at)?);
     }
-    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), with.clone()).await?
-        && !with.is_empty()
-    {
+    let announced = !with.is_empty();
+    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), with).await? && announced {
         crate::outbox::poke(app);
     }
     Ok(())
 }
 
-/// The outbox consumer of a completed refund: the refund's share of the growth the payment
-/// earned goes back, once per refund.
+/// The outbox consumer of a completed refund, once per refund: the refund's share of the
+/// growth the payment earned goes back; its share of the points earned is cancelled while they
+/// are frozen, or taken from the balance once the order completed (what was spent meanwhile
+/// becomes a debt later earnings settle); its share of the points spent on the order returns.
 pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: Fen) -> Result<(), AppError> {
     let o = ordering::get(&app.store, order_no).await?;
-    let taken = growth_for_refund(o.goods_paid(), amount.min(o.goods_paid()));
-    if taken == 0 {
+    let store = app.store.as_ref();
+    let paid = o.payable;
+    let growth = share(growth_for_payment(o.goods_paid()), paid, amount);
+    let earned = repo::members::entry(store, &o.openid, &format!("pay-{order_no}")).await?.map_or(0, |e| e.frozen);
+    let earned_share = share(earned, paid, amount);
+    let back = share(o.points_used, paid, amount);
+    let completed = o.fulfilment == domain::order::Fulfilment::Completed;
+    let (mut points, frozen) = if completed { (back - earned_share, 0) } else { (back, -earned_share) };
+    let mut debt = 0;
+    if points < 0 {
+        let available = repo::members::get(store, &o.openid).await?.points_available;
+        if available < -points {
+            debt = -points - available;
+            points = -available;
+        }
+    }
+    if growth == 0 && points == 0 && frozen == 0 && debt == 0 {
         return Ok(());
     }
     let entry = LedgerEntry {
-        source: format!("growth-refund-{out_refund_no}"),
-        growth: -taken,
-        points: 0,
+        source: format!("refund-{out_refund_no}"),
+        growth: -growth,
+        points,
+        frozen,
         at: clock::now(),
         note: format!("退款 {amount}"),
     };
-    match repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), vec![]).await {
-        Ok(_) => Ok(()),
-        // Less growth than the refund's share (the payment's credit has not landed): retried.
+    match repo::members::apply(store, &o.openid, &entry, Update::new(), vec![]).await {
+        Ok(true) => {
+            if debt > 0 {
+                repo::members::add_debt(store, &o.openid, debt).await?;
+            }
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        // Less than the refund's share is held (the payment's credit has not landed, or a
+        // spend raced): the outbox retries.
         Err(store::StoreError::Cancelled { .. }) => {
-            Err(AppError::new(Code::Conflict, "the payment's growth is not credited yet"))
+            Err(AppError::new(Code::Conflict, "the member's balance moved; retry"))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The outbox consumer of [`Event::OrderCompleted`]: the order's frozen points (less what
+/// refunds cancelled) become available, settling any debt first; once per order.
+pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
+    let o = ordering::get(&app.store, order_no).await?;
+    let store = app.store.as_ref();
+    let earned = repo::members::entry(store, &o.openid, &format!("pay-{order_no}")).await?.map_or(0, |e| e.frozen);
+    let mut cancelled = 0;
+    for r in repo::refunds::of_order(store, order_no).await? {
+        if let Some(e) = repo::members::entry(store, &o.openid, &format!("refund-{}", r.out_refund_no)).await? {
+            cancelled += e.frozen;
+        }
+    }
+    let left = (earned + cancelled).max(0);
+    if left == 0 {
+        return Ok(());
+    }
+    let debt = repo::members::get(store, &o.openid).await?.points_debt;
+    let settled = debt.clamp(0, left);
+    let entry = LedgerEntry {
+        source: format!("unfreeze-{order_no}"),
+        growth: 0,
+        points: left - settled,
+        frozen: -left,
+        at: clock::now(),
+        note: if settled > 0 { format!("积分解冻（抵还 {settled}）") } else { "积分解冻".into() },
+    };
+    let extra = if settled > 0 { Update::new().add("points_debt", -settled) } else { Update::new() };
+    repo::members::apply(store, &o.openid, &entry, extra, vec![]).await?;
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -148,6 +210,7 @@ pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, Ap
         source: format!("checkin-{day}"),
         growth: CHECKIN_GROWTH,
         points,
+        frozen: 0,
         at: now,
         note: format!("签到 第{streak}天"),
     };

@@ -46,6 +46,9 @@ pub struct PlaceOrder {
     pub address: Option<Address>,
     #[serde(default)]
     pub wx_address: Option<ChosenAddress>,
+    /// Points to pay part of the goods with (hundreds: 100 points are 1 yuan; at most half).
+    #[serde(default)]
+    pub points: Option<i64>,
 }
 
 /// The address an order goes to, as `input` names it.
@@ -169,6 +172,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             freight: &freight,
             waiver: Waiver { free_shipping: perks.free_shipping },
             promotions: &promotions,
+            points: input.points.unwrap_or(0),
         };
         let plan = match placing::plan(&req, &catalog, &stock, coupon.as_ref()) {
             Ok(p) => p,
@@ -199,6 +203,9 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
                     && let Some(o) = existing_for_request(store, openid, &input.request_id).await?
                 {
                     return Ok((o, false));
+                }
+                if reserve.points.is_some_and(|i| failed.contains(&i)) {
+                    return Err(AppError::new(Code::InsufficientPoints, "not enough points for this order"));
                 }
                 if failed.contains(&reserve.open_orders) {
                     return Err(DomainError::TooManyOpenOrders { orders: limits.open_orders }.into());
@@ -342,6 +349,17 @@ pub async fn close_one(app: &App, order_no: &str) -> Result<CloseOutcome, AppErr
     ops.extend(repo::orders::release_holds(&order));
     if let Some(c) = &order.coupon_id {
         ops.push(repo::coupons::unlock_op(&order.openid, c, order_no));
+    }
+    if order.points_used > 0 {
+        let entry = domain::member::LedgerEntry {
+            source: format!("return-{order_no}"),
+            growth: 0,
+            points: order.points_used,
+            frozen: 0,
+            at: now,
+            note: "订单关闭，积分退回".into(),
+        };
+        ops.extend(repo::members::give_back_ops(&order.openid, &entry)?);
     }
     ops.push(repo::outbox::append(&Event::OrderClosed { order_no: order.order_no.clone() }, now)?);
     match store.transact(ops).await {

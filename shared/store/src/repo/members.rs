@@ -20,8 +20,20 @@ pub async fn apply(
     with: Vec<TxOp>,
 ) -> Result<bool> {
     let mut update = extra.add("growth", entry.growth).add("points_available", entry.points);
+    if entry.frozen != 0 {
+        update = update.add("points_frozen", entry.frozen);
+    }
     update = update.set("openid", openid);
-    let cond = if entry.growth < 0 { Some(Cond::ge("growth", -entry.growth)) } else { None };
+    // Nothing goes below zero: a take-back larger than what is held is refused.
+    let mut conds = Vec::new();
+    for (attr, change) in
+        [("growth", entry.growth), ("points_available", entry.points), ("points_frozen", entry.frozen)]
+    {
+        if change < 0 {
+            conds.push(Cond::ge(attr, -change));
+        }
+    }
+    let cond = conds.into_iter().reduce(Cond::and);
     let ops = vec![
         TxOp::Put {
             item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?,
@@ -74,4 +86,42 @@ pub async fn permissions(store: &dyn Store, openid: &str, template_id: &str) -> 
         .await?
         .and_then(|i| i.get("count").and_then(serde_json::Value::as_i64))
         .unwrap_or(0))
+}
+
+/// The writes that spend `points` of the shopper's balance for an order, in the transaction
+/// that places it: refused (a condition) when the balance is short.
+pub fn spend_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
+    Ok(vec![
+        TxOp::Update {
+            key: keys::member(openid),
+            update: Update::new().add("points_available", entry.points),
+            cond: Some(Cond::ge("points_available", -entry.points)),
+        },
+        TxOp::Put {
+            item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?,
+            cond: Some(Cond::NotExists),
+        },
+    ])
+}
+
+/// The writes that give points back with a state change that happens once (an order closing
+/// unpaid): the ledger entry is rewritten rather than conditioned, as the change guards it.
+pub fn give_back_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
+    Ok(vec![
+        TxOp::Update {
+            key: keys::member(openid),
+            update: Update::new().add("points_available", entry.points),
+            cond: None,
+        },
+        TxOp::Put { item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?, cond: None },
+    ])
+}
+
+pub async fn entry(store: &dyn Store, openid: &str, source: &str) -> Result<Option<LedgerEntry>> {
+    store.get(&keys::member_ledger(openid, source)).await?.map(from_item).transpose()
+}
+
+/// Records points a refund could not take back.
+pub async fn add_debt(store: &dyn Store, openid: &str, points: i64) -> Result<()> {
+    store.update(&keys::member(openid), Update::new().add("points_debt", points), None).await.map(|_| ())
 }

@@ -84,6 +84,8 @@ pub struct Reserve {
     pub open_orders: usize,
     /// The shopper's units held per ordered SKU (refused at the limit).
     pub held: Range<usize>,
+    /// The points spent (refused when the balance is short).
+    pub points: Option<usize>,
 }
 
 /// One all-or-nothing write of a plan: every counter taken only while it holds the units,
@@ -124,7 +126,21 @@ pub fn reserve(plan: &Plan, limits: &Limits) -> Result<Reserve> {
             cond: Some(Cond::Missing("units".into()).or(Cond::le("units", limits.units_per_sku - l.quantity))),
         });
     }
-    Ok(Reserve { ops, gifts, coupon, request, open_orders, held })
+    let points = if o.points_used > 0 {
+        let entry = domain::member::LedgerEntry {
+            source: format!("spend-{}", o.order_no),
+            growth: 0,
+            points: -o.points_used,
+            frozen: 0,
+            at: o.created_at,
+            note: format!("抵扣 {}", o.points_value),
+        };
+        ops.extend(super::members::spend_ops(&o.openid, &entry)?);
+        Some(ops.len() - 2)
+    } else {
+        None
+    };
+    Ok(Reserve { ops, gifts, coupon, request, open_orders, held, points })
 }
 
 /// Gives back what an order held against its shopper's limits, when it is paid or closed.
