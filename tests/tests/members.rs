@@ -246,6 +246,67 @@ async fn parallel_spends_never_overdraw(b: Backend) {
     assert_eq!(m.points_available, 0, "never below zero");
 }
 
+/// A seeded population with one member per segment: the daily scoring finds each where it
+/// belongs, reports the counts, and exports a segment without full openids.
+async fn rfm_segments_for_a_known_population(b: Backend) {
+    let shop = Shop::start(b).await;
+    let store = shop.app.store.clone();
+    let now = domain::clock::now();
+    let day = 86_400;
+    let month = |t: i64| {
+        let d = domain::clock::business_day(t).unwrap();
+        format!("{:04}-{:02}", d.year(), u8::from(d.month()))
+    };
+    // (member, days since the last payment, orders, paid fen, expected segment)
+    let population = [
+        ("oRfmImportantValue0000000001", 1, 3, 60_000, "important_value"),
+        ("oRfmImportantDevelop00000001", 1, 1, 60_000, "important_develop"),
+        ("oRfmImportantKeep00000000001", 100, 3, 60_000, "important_keep"),
+        ("oRfmImportantRetain000000001", 200, 1, 60_000, "important_retain"),
+        ("oRfmNormalValue0000000000001", 1, 3, 3_000, "normal_value"),
+        ("oRfmNormalDevelop00000000001", 1, 1, 3_000, "normal_develop"),
+        ("oRfmNormalKeep00000000000001", 100, 3, 3_000, "normal_keep"),
+        ("oRfmNormalRetain000000000001", 400, 1, 60_000, "normal_retain"),
+    ];
+    for (openid, days, orders, paid, _) in population {
+        let at = now - days * day;
+        let entry = domain::member::LedgerEntry {
+            source: "seed".into(),
+            growth: 0,
+            points: 0,
+            frozen: 0,
+            at,
+            note: "seed".into(),
+        };
+        let months = vec![store::repo::members::month_op(openid, &month(at), orders, paid)];
+        let last_paid = store::Update::new().set("last_paid_at", at);
+        assert!(store::repo::members::apply(store.as_ref(), openid, &entry, last_paid, months).await.unwrap());
+    }
+    let run = shop.admin("POST", "/admin/jobs/members-daily", None).await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let report = shop.admin("GET", "/admin/members/segments", None).await;
+    for s in report.body["segments"].as_array().unwrap() {
+        assert_eq!(s["members"], json!(1), "{s}");
+    }
+    for (openid, _, _, _, want) in population {
+        let m = shop.admin("GET", &format!("/admin/members/{openid}"), None).await;
+        assert_eq!(m.body["member"]["segment"], json!(want), "{openid}");
+    }
+    let csv = shop
+        .http
+        .get(format!("{}/admin/members/segments/important_value/export", shop.base))
+        .bearer_auth(&shop.finance_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("member,phone,level") && text.contains("重要价值") && text.contains("…0001"), "{text}");
+    assert!(!text.contains("oRfmImportantValue"), "openids are shortened: {text}");
+    let unknown = shop.admin("GET", "/admin/members/segments/vip/export", None).await;
+    assert_eq!(unknown.status, 404);
+}
+
 const LEVEL_UP: &str = "TPLlevelUp000000000000000001";
 
 /// Waits until nothing is left for the outbox to deliver.
@@ -310,4 +371,5 @@ on_both_stores!(
     a_level_up_is_told_only_with_permission,
     points_are_earned_frozen_spent_and_returned,
     parallel_spends_never_overdraw,
+    rfm_segments_for_a_known_population,
 );

@@ -26,6 +26,7 @@ fn concrete(path: &str) -> String {
         .replace("{out_refund_no}", "R1")
         .replace("{day}", "2026-01-01")
         .replace("{openid}", "oMember0000000000001")
+        .replace("{segment}", "important_value")
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ pub mod pricing;
 pub mod promotion;
 pub mod refund;
 pub mod returns;
+pub mod rfm;
 pub mod stock_alert;
 pub mod user;
 

@@ -138,6 +138,12 @@ pub struct Member {
     pub last_checkin_day: Option<String>,
     #[serde(default)]
     pub streak: u32,
+    /// The last payment, for recency.
+    #[serde(default)]
+    pub last_paid_at: Option<i64>,
+    /// The RFM segment the daily scoring gave (`domain::rfm::Segment::as_str`).
+    #[serde(default)]
+    pub segment: Option<String>,
 }
 
 /// One change of a member's growth or points, keyed by its source so it is written once.

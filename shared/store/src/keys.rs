@@ -38,6 +38,21 @@ pub fn member(openid: &str) -> Key {
     Key::new(user_partition(openid), "MEMBER")
 }
 
+/// A member's payments of one month (`yyyy-mm`): count and amount, for RFM.
+pub fn member_month(openid: &str, month: &str) -> Key {
+    Key::new(user_partition(openid), format!("{MEMBER_MONTH_PREFIX}{month}"))
+}
+
+pub const MEMBER_MONTH_PREFIX: &str = "RFM#";
+
+/// Every member item, listed through GSI1 (for the daily scoring and segment exports).
+pub const MEMBERS: &str = "MEMBERS";
+
+/// The latest segment report of the daily scoring.
+pub fn segment_report() -> Key {
+    Key::new(MEMBERS, "SEGMENT_REPORT")
+}
+
 /// One ledger entry of a member, under the source that caused it (written once).
 pub fn member_ledger(openid: &str, source: &str) -> Key {
     Key::new(user_partition(openid), format!("{MEMBER_LEDGER_PREFIX}{source}"))

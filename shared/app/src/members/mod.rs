@@ -37,6 +37,8 @@ pub async fn level_of(app: &App, openid: &str) -> Result<Level, AppError> {
 
 #[derive(Debug, Serialize)]
 pub struct MemberView {
+    /// The RFM segment of the last daily scoring.
+    pub segment: Option<String>,
     pub growth: i64,
     pub points_debt: i64,
     pub level: Level,
@@ -56,6 +58,7 @@ pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
         l.levels.iter().find(|x| x.min_growth > m.growth).map(|x| (x.name.clone(), x.min_growth - m.growth));
     let today = clock::business_day(clock::now()).map(|d| d.to_string());
     Ok(MemberView {
+        segment: m.segment.clone(),
         growth: m.growth,
         points_debt: m.points_debt,
         level,
@@ -100,7 +103,10 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
         with.push(repo::outbox::append(&event, entry.at)?);
     }
     let announced = !with.is_empty();
-    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, Update::new(), with).await? && announced {
+    let paid_at = o.paid_at.unwrap_or(entry.at);
+    with.push(repo::members::month_op(&o.openid, &month_of(paid_at), 1, o.payable.fen()));
+    let extra = Update::new().set("last_paid_at", paid_at);
+    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, extra, with).await? && announced {
         crate::outbox::poke(app);
     }
     Ok(())
@@ -139,7 +145,11 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
         at: clock::now(),
         note: format!("退款 {amount}"),
     };
-    match repo::members::apply(store, &o.openid, &entry, Update::new(), vec![]).await {
+    // The month's figures for RFM: the money back, and the order itself once fully refunded.
+    let month = month_of(o.paid_at.unwrap_or(entry.at));
+    let fully = o.refunded >= o.payable;
+    let months = vec![repo::members::month_op(&o.openid, &month, if fully { -1 } else { 0 }, -amount.fen())];
+    match repo::members::apply(store, &o.openid, &entry, Update::new(), months).await {
         Ok(true) => {
             if debt > 0 {
                 repo::members::add_debt(store, &o.openid, debt).await?;
@@ -185,6 +195,80 @@ pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
     let extra = if settled > 0 { Update::new().add("points_debt", -settled) } else { Update::new() };
     repo::members::apply(store, &o.openid, &entry, extra, vec![]).await?;
     Ok(())
+}
+
+/// `yyyy-mm` of a unix time in Shanghai.
+fn month_of(unix: i64) -> String {
+    clock::business_day(unix).map(|d| format!("{:04}-{:02}", d.year(), u8::from(d.month()))).unwrap_or_default()
+}
+
+/// The daily scoring: every member's RFM segment from their last 12 months, and the counts
+/// per segment as a report for operators.
+pub async fn score(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
+    let t = domain::rfm::Thresholds::default();
+    let first_month = month_of(now - 365 * 86_400);
+    let mut counts: std::collections::BTreeMap<&'static str, i64> =
+        domain::rfm::Segment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut after = None;
+    loop {
+        let (members, next) = repo::members::page(app.store.as_ref(), 200, after).await?;
+        for (openid, m) in members {
+            let (orders, amount) = repo::members::months_since(app.store.as_ref(), &openid, &first_month).await?;
+            let days = m.last_paid_at.map(|at| (now - at).max(0) / 86_400);
+            let seg = domain::rfm::segment(days, orders, amount, &t);
+            repo::members::set_segment(app.store.as_ref(), &openid, seg.as_str(), now).await?;
+            *counts.entry(seg.as_str()).or_insert(0) += 1;
+        }
+        after = next;
+        if after.is_none() {
+            break;
+        }
+    }
+    let report = serde_json::json!({
+        "scored_at": now,
+        "thresholds": t,
+        "segments": domain::rfm::Segment::ALL.iter().map(|s| serde_json::json!({
+            "segment": s.as_str(), "label": s.label(), "members": counts[s.as_str()], "high_value": s.high_value(),
+        })).collect::<Vec<_>>(),
+    });
+    repo::members::put_segment_report(app.store.as_ref(), &report).await?;
+    Ok(report)
+}
+
+pub async fn segment_report(app: &App) -> Result<serde_json::Value, AppError> {
+    repo::members::segment_report(app.store.as_ref())
+        .await?
+        .ok_or_else(|| AppError::not_found("segment report (the daily scoring has not run yet)"))
+}
+
+/// A segment as CSV for 消费分层运营: openids shortened, phones masked.
+pub async fn export_segment(app: &App, segment: domain::rfm::Segment) -> Result<String, AppError> {
+    let l = ladder(app).await?;
+    let mut out = String::from("member,phone,level,growth,points,segment\n");
+    let mut after = None;
+    loop {
+        let (members, next) = repo::members::page(app.store.as_ref(), 200, after).await?;
+        for (openid, m) in members.into_iter().filter(|(_, m)| m.segment.as_deref() == Some(segment.as_str())) {
+            let phone = repo::users::get(app.store.as_ref(), &openid)
+                .await?
+                .and_then(|u| u.phone)
+                .map(|p| domain::user::mask_phone(&p))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                domain::user::mask_openid(&openid),
+                phone,
+                l.level_for(m.growth).name,
+                m.growth,
+                m.points_available,
+                segment.label()
+            ));
+        }
+        after = next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

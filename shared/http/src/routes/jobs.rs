@@ -40,6 +40,11 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
     .boxed()
 }
 
+/// The members' daily scoring (RFM segments and their report).
+pub fn members_daily<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
+    async move { app::members::score(app, clock::now()).await }.boxed()
+}
+
 /// Reconciles yesterday, or the day an event names (`{"day": "2026-11-24"}`).
 pub fn reconcile_day<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
     async move {
@@ -87,6 +92,10 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("POST", ["admin", "jobs", "close-unpaid"]) => {
             operator(app, req, Permission::Manage).await?;
             Response::ok(&close_unpaid(app, &Value::Null).await?)
+        }
+        ("POST", ["admin", "jobs", "members-daily"]) => {
+            operator(app, req, Permission::Manage).await?;
+            Response::ok(&members_daily(app, &Value::Null).await?)
         }
         ("POST", ["admin", "jobs", "outbox"]) => {
             operator(app, req, Permission::Manage).await?;

@@ -44,6 +44,20 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             operator(app, req, Permission::Manage).await?;
             Response::ok(&members::set_ladder(app, req.json()?).await?)
         }
+        ("GET", ["admin", "members", "segments"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&members::segment_report(app).await?)
+        }
+        ("GET", ["admin", "members", "segments", segment, "export"]) => {
+            let segment = domain::rfm::Segment::parse(segment).ok_or_else(|| AppError::not_found("segment"))?;
+            operator(app, req, Permission::Read).await?;
+            let csv = members::export_segment(app, segment).await?;
+            Ok(Response {
+                status: 200,
+                headers: vec![("content-type".into(), "text/csv; charset=utf-8".into())],
+                body: csv.into_bytes(),
+            })
+        }
         ("GET", ["admin", "members", openid]) => {
             let openid = path_id::<OpenId>(openid, "member")?;
             operator(app, req, Permission::Read).await?;

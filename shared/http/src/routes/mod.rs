@@ -44,6 +44,7 @@ pub const FUNCTIONS: &[Function] = &[
     function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
     function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay()),
     function("outbox", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
+    function("members-daily", &[jobs::handler], Uses::STORE_ONLY),
 ];
 
 /// The function binary `name`.

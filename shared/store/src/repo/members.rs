@@ -24,6 +24,8 @@ pub async fn apply(
         update = update.add("points_frozen", entry.frozen);
     }
     update = update.set("openid", openid);
+    // Listed for the daily scoring from the first change on.
+    update = update.set(crate::table::GSI1_PK, keys::MEMBERS).set(crate::table::GSI1_SK, openid);
     // Nothing goes below zero: a take-back larger than what is held is refused.
     let mut conds = Vec::new();
     for (attr, change) in
@@ -124,4 +126,62 @@ pub async fn entry(store: &dyn Store, openid: &str, source: &str) -> Result<Opti
 /// Records points a refund could not take back.
 pub async fn add_debt(store: &dyn Store, openid: &str, points: i64) -> Result<()> {
     store.update(&keys::member(openid), Update::new().add("points_debt", points), None).await.map(|_| ())
+}
+
+/// The write that adds a payment (or takes back a refund) to the member's month: count and
+/// amount. (The time of the last payment goes on the member, with the ledger change.)
+pub fn month_op(openid: &str, month: &str, orders: i64, amount_fen: i64) -> TxOp {
+    TxOp::Update {
+        key: keys::member_month(openid, month),
+        update: Update::new().add("orders", orders).add("amount", amount_fen).set("month", month),
+        cond: None,
+    }
+}
+
+/// (orders, amount) of the member's months from `first_month` on.
+pub async fn months_since(store: &dyn Store, openid: &str, first_month: &str) -> Result<(i64, i64)> {
+    let page =
+        store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_MONTH_PREFIX).limit(100)).await?;
+    let mut totals = (0, 0);
+    for i in page.items {
+        if i.get("month").and_then(|m| m.as_str()).is_some_and(|m| m >= first_month) {
+            totals.0 += i.get("orders").and_then(serde_json::Value::as_i64).unwrap_or(0);
+            totals.1 += i.get("amount").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        }
+    }
+    Ok(totals)
+}
+
+/// Members (openid and standing), a page at a time.
+pub async fn page(
+    store: &dyn Store,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<(String, Member)>, Option<String>)> {
+    let page = store.query(Query::gsi1(keys::MEMBERS).limit(limit).after(after)).await?;
+    let mut out = Vec::new();
+    for i in page.items {
+        let Some(openid) = i.get("openid").and_then(|v| v.as_str()).map(str::to_owned) else { continue };
+        out.push((openid, from_item(i)?));
+    }
+    Ok((out, page.next))
+}
+
+/// Records the member's segment.
+pub async fn set_segment(store: &dyn Store, openid: &str, segment: &str, now: i64) -> Result<()> {
+    let upd = Update::new().set("segment", segment).set("scored_at", now);
+    store.update(&keys::member(openid), upd, Some(Cond::Exists)).await.map(|_| ())
+}
+
+pub async fn put_segment_report(store: &dyn Store, report: &serde_json::Value) -> Result<()> {
+    store.put(to_item(&keys::segment_report(), None, report)?, None).await
+}
+
+pub async fn segment_report(store: &dyn Store) -> Result<Option<serde_json::Value>> {
+    Ok(store.get(&keys::segment_report()).await?.map(|mut i| {
+        for k in [crate::table::PK, crate::table::SK] {
+            i.remove(k);
+        }
+        serde_json::Value::Object(i)
+    }))
 }
