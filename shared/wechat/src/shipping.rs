@@ -58,19 +58,7 @@ pub const SPLIT_DELIVERY: u8 = 2;
 
 /// `2022-12-15T13:29:35.120+08:00` for a unix time in milliseconds.
 pub fn upload_time(unix_ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+08:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    crate::pay::client::rfc3339_millis(unix_ms)
 }
 
 #[cfg(test)]

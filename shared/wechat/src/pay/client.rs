@@ -484,6 +484,18 @@ pub fn rfc3339(unix: i64) -> String {
     clock::shanghai(unix).format(&fmt).unwrap_or_default()
 }
 
+/// Unix milliseconds as RFC 3339 in Shanghai time with milliseconds, the form WeChat's
+/// shipping information takes (`2022-12-15T13:29:35.120+08:00`).
+pub fn rfc3339_millis(unix_ms: i64) -> String {
+    let fmt =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+08:00");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(clock::SHANGHAI)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
 /// Parses WeChat Pay's RFC 3339 times into unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
