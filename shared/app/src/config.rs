@@ -91,14 +91,9 @@ pub struct ConfigError(pub Vec<String>);
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Settings {
-    /// `uses` says what the function talks to: the WeChat app secret and the WeChat Pay
-    /// merchant settings are required only where they are used, and given nowhere else.
-    pub fn from_env(uses: Uses) -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok(), uses)
-    }
-
-    /// As [`Settings::from_env`], with the secrets `SECRETS` names read first from AWS Secrets
-    /// Manager ([`crate::secrets`]); a value there wins over the environment.
+    /// Settings from the environment, with the secrets `SECRETS` names read first from AWS
+    /// Secrets Manager ([`crate::secrets`]); a value there wins over the environment. `uses`
+    /// says what the function talks to: each secret is required only where it is used.
     pub async fn from_env_and_secrets(uses: Uses) -> Result<Self, ConfigError> {
         Self::with_secrets(|k| std::env::var(k).ok(), uses).await
     }

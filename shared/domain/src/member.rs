@@ -111,16 +111,6 @@ pub fn growth_for_payment(paid: Fen) -> i64 {
     (paid.fen() / 100).max(0) * GROWTH_PER_YUAN
 }
 
-/// Growth taken back for a refund of `refunded` out of `paid`: the refund's share of what the
-/// payment earned, rounded down, so refunds of a payment never take back more than it earned.
-pub fn growth_for_refund(paid: Fen, refunded: Fen) -> i64 {
-    if paid.fen() <= 0 {
-        return 0;
-    }
-    let earned = i128::from(growth_for_payment(paid));
-    i64::try_from(earned * i128::from(refunded.fen().min(paid.fen())) / i128::from(paid.fen())).unwrap_or(0)
-}
-
 /// A member's standing, kept beside the shopper's profile. Counters move by conditional
 /// additions, never by rewriting a read value.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -166,7 +156,8 @@ pub fn points_for_payment(goods_paid: Fen, multiplier_pct: u16) -> i64 {
     (goods_paid.fen() / 100).max(0) * i64::from(multiplier_pct) / 100
 }
 
-/// The part of `total` that a refund of `refunded` out of `paid` stands for, rounded down.
+/// The part of `total` that a refund of `refunded` out of `paid` stands for, rounded down, so
+/// refunds of a payment never take back more than it brought.
 pub fn share(total: i64, paid: Fen, refunded: Fen) -> i64 {
     if paid.fen() <= 0 || total <= 0 {
         return 0;
@@ -218,9 +209,13 @@ mod tests {
     fn growth_follows_money() {
         assert_eq!(growth_for_payment(Fen::new(12_399)), 246, "123 whole yuan");
         assert_eq!(growth_for_payment(Fen::new(99)), 0);
-        assert_eq!(growth_for_refund(Fen::new(10_000), Fen::new(5_000)), 100);
-        assert_eq!(growth_for_refund(Fen::new(10_000), Fen::new(20_000)), 200, "never more than earned");
-        let parts = growth_for_refund(Fen::new(10_001), Fen::new(3_333)) * 3;
+        assert_eq!(share(growth_for_payment(Fen::new(10_000)), Fen::new(10_000), Fen::new(5_000)), 100);
+        assert_eq!(
+            share(growth_for_payment(Fen::new(10_000)), Fen::new(10_000), Fen::new(20_000)),
+            200,
+            "never more than earned"
+        );
+        let parts = share(growth_for_payment(Fen::new(10_001)), Fen::new(10_001), Fen::new(3_333)) * 3;
         assert!(parts <= growth_for_payment(Fen::new(10_001)));
     }
 

@@ -149,14 +149,10 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
     let month = month_of(o.paid_at.unwrap_or(entry.at));
     let fully = o.refunded >= o.payable;
     let months = vec![repo::members::month_op(&o.openid, &month, if fully { -1 } else { 0 }, -amount.fen())];
-    match repo::members::apply(store, &o.openid, &entry, Update::new(), months).await {
-        Ok(true) => {
-            if debt > 0 {
-                repo::members::add_debt(store, &o.openid, debt).await?;
-            }
-            Ok(())
-        }
-        Ok(false) => Ok(()),
+    // The debt moves in the same transaction as the entry, so it is recorded exactly once.
+    let extra = if debt > 0 { Update::new().add("points_debt", debt) } else { Update::new() };
+    match repo::members::apply(store, &o.openid, &entry, extra, months).await {
+        Ok(_) => Ok(()),
         // Less than the refund's share is held (the payment's credit has not landed, or a
         // spend raced): the outbox retries.
         Err(store::StoreError::Cancelled { .. }) => {

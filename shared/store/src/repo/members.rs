@@ -123,11 +123,6 @@ pub async fn entry(store: &dyn Store, openid: &str, source: &str) -> Result<Opti
     store.get(&keys::member_ledger(openid, source)).await?.map(from_item).transpose()
 }
 
-/// Records points a refund could not take back.
-pub async fn add_debt(store: &dyn Store, openid: &str, points: i64) -> Result<()> {
-    store.update(&keys::member(openid), Update::new().add("points_debt", points), None).await.map(|_| ())
-}
-
 /// The write that adds a payment (or takes back a refund) to the member's month: count and
 /// amount. (The time of the last payment goes on the member, with the ledger change.)
 pub fn month_op(openid: &str, month: &str, orders: i64, amount_fen: i64) -> TxOp {
