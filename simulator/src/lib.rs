@@ -24,6 +24,7 @@
 //! `POST /sim/pay`, `/sim/faults`, `/sim/release`, `/sim/rotate-certificate`,
 //! `GET /sim/deliveries`, `/sim/platform`.
 
+pub mod messages;
 mod mp;
 pub mod pay;
 pub mod shipping;
@@ -70,7 +71,7 @@ pub struct Sim {
     pub shipping: Arc<Mutex<shipping::ShippingState>>,
     /// Messages the WeCom group robot accepted.
     pub robot: Arc<Mutex<Vec<serde_json::Value>>>,
-    pub subscriptions: Arc<Mutex<shipping::Subscriptions>>,
+    pub subscriptions: Arc<Mutex<messages::Subscriptions>>,
 }
 
 impl Sim {

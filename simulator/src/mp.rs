@@ -33,7 +33,7 @@ pub(crate) fn routes() -> axum::Router<Sim> {
         .route("/wxa/business/getuserphonenumber", post(phone_number))
         .route("/wxa/sec/order/upload_shipping_info", post(crate::shipping::upload_shipping_info))
         .route("/wxa/sec/order/notify_confirm_receive", post(crate::shipping::notify_confirm_receive))
-        .route("/cgi-bin/message/subscribe/send", post(crate::shipping::subscribe_send))
+        .route("/cgi-bin/message/subscribe/send", post(crate::messages::subscribe_send))
         .route("/sim/invalidate-tokens", post(invalidate_tokens))
         .route("/sim/stats", get(stats))
 }
@@ -45,6 +45,20 @@ fn answer(v: Value) -> Response {
 
 pub(crate) fn err(code: i64, msg: &str) -> Response {
     answer(json!({ "errcode": code, "errmsg": format!("{msg}, rid: 6748a1b2-00c0ffee-5a5a5a5a") }))
+}
+
+/// Whether the query carries an access token this simulator issued and still honours.
+pub(crate) fn token_ok(sim: &Sim, q: &HashMap<String, String>) -> bool {
+    sim.mp.lock().map(|st| q.get("access_token").is_some_and(|t| st.valid_tokens.contains(t))).unwrap_or(false)
+}
+
+/// The body of a call behind the access token, as WeChat checks it: 40001 without a valid
+/// token, 47001 for a body that is not JSON.
+pub(crate) fn authorized(sim: &Sim, q: &HashMap<String, String>, body: &[u8]) -> Result<Value, (i64, &'static str)> {
+    if !token_ok(sim, q) {
+        return Err((40001, "invalid credential, access_token is invalid or not latest"));
+    }
+    serde_json::from_slice(body).map_err(|_| (47001, "data format error"))
 }
 
 pub(crate) fn answer_ok() -> Response {
@@ -167,14 +181,10 @@ async fn phone_number(
     Query(q): Query<HashMap<String, String>>,
     Json(r): Json<PhoneRequest>,
 ) -> Response {
-    let token_ok = {
-        let Ok(mut st) = sim.mp.lock() else {
-            return err(-1, "system error");
-        };
+    if let Ok(mut st) = sim.mp.lock() {
         st.phone_calls += 1;
-        q.get("access_token").is_some_and(|t| st.valid_tokens.contains(t))
-    };
-    if !token_ok {
+    }
+    if !token_ok(&sim, &q) {
         return err(40001, "invalid credential, access_token is invalid or not latest");
     }
     let c = r.code.to_ascii_lowercase();

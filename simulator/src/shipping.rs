@@ -5,16 +5,16 @@
 //! once the one allowed re-shipment is used. Where the documentation names no code (a
 //! repeated reminder, a delivery time before shipping) the simulator answers 10060024 and
 //! 10060025 and says so here.
+//! Subscribe messages, the other 订阅消息-era service, are in `messages`.
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde_json::Value;
 
 use crate::Sim;
-use crate::mp::{answer_ok, err};
+use crate::mp::{answer_ok, authorized, err};
 
 /// What the service holds for one payment.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ fn format_error() -> Response {
     err(FORMAT, "data format error")
 }
 
-fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+pub(crate) fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
@@ -108,20 +108,14 @@ fn check_shape(b: &Value) -> Result<(i64, i64, Option<bool>), i64> {
     Ok((logistics, mode, all))
 }
 
-fn token_ok(sim: &Sim, q: &HashMap<String, String>) -> bool {
-    sim.mp.lock().map(|st| q.get("access_token").is_some_and(|t| st.valid_tokens.contains(t))).unwrap_or(false)
-}
-
 pub(crate) async fn upload_shipping_info(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
-    if !token_ok(&sim, &q) {
-        return err(40001, "invalid credential, access_token is invalid or not latest");
-    }
-    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
-        return format_error();
+    let b = match authorized(&sim, &q, &body) {
+        Ok(b) => b,
+        Err((code, msg)) => return err(code, msg),
     };
     let key = b.get("order_key").cloned().unwrap_or(Value::Null);
     let shape = check_shape(&b);
@@ -171,11 +165,12 @@ fn domain_now() -> i64 {
 pub(crate) async fn notify_confirm_receive(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,
-    Json(b): Json<Value>,
+    body: axum::body::Bytes,
 ) -> Response {
-    if !token_ok(&sim, &q) {
-        return err(40001, "invalid credential, access_token is invalid or not latest");
-    }
+    let b = match authorized(&sim, &q, &body) {
+        Ok(b) => b,
+        Err((code, msg)) => return err(code, msg),
+    };
     let Some(received) = b.get("received_time").and_then(Value::as_i64) else {
         return format_error();
     };
@@ -200,59 +195,5 @@ pub(crate) async fn notify_confirm_receive(
         return err(10060024, "每个订单仅可提醒一次");
     }
     entry.reminded = Some(received);
-    answer_ok()
-}
-
-/// Subscribe messages (`/cgi-bin/message/subscribe/send`): sent only to a shopper who
-/// accepted that template (one message per acceptance, as the device grants them:
-/// [`crate::Sim::grant_subscription`]); 43101 otherwise, 40003 for no openid of this app,
-/// 40037 for a template id that cannot be one, 47003 for data that breaks the rules (each key
-/// `{"value": …}`, a `thing` at most 20 characters).
-#[derive(Debug, Default)]
-pub struct Subscriptions {
-    /// (openid, template) → messages still allowed.
-    pub grants: HashMap<(String, String), u32>,
-    pub sent: Vec<Value>,
-}
-
-pub(crate) async fn subscribe_send(
-    State(sim): State<Sim>,
-    Query(q): Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Response {
-    if !token_ok(&sim, &q) {
-        return err(40001, "invalid credential, access_token is invalid or not latest");
-    }
-    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
-        return format_error();
-    };
-    let Some(touser) = str_of(&b, "touser").filter(|t| t.len() == 28 && t.starts_with('o')) else {
-        return err(40003, "invalid openid");
-    };
-    let Some(template) = str_of(&b, "template_id").filter(|t| {
-        (20..=64).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    }) else {
-        return err(40037, "invalid template_id");
-    };
-    let Some(data) = b.get("data").and_then(Value::as_object).filter(|d| !d.is_empty()) else {
-        return err(47003, "argument invalid! data");
-    };
-    for (k, v) in data {
-        let Some(value) = v.get("value").and_then(Value::as_str) else {
-            return err(47003, &format!("argument invalid! data.{k}.value invalid"));
-        };
-        if k.starts_with("thing") && value.chars().count() > 20 {
-            return err(47003, &format!("argument invalid! data.{k}.value invalid"));
-        }
-    }
-    let Ok(mut subs) = sim.subscriptions.lock() else {
-        return err(-1, "system error");
-    };
-    let key = (touser.to_owned(), template.to_owned());
-    match subs.grants.get_mut(&key) {
-        Some(n) if *n > 0 => *n -= 1,
-        _ => return err(43101, "user refuse to accept the msg"),
-    }
-    subs.sent.push(b);
     answer_ok()
 }
