@@ -201,6 +201,7 @@ async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
     assert_eq!(r.status, 202, "{}", r.body);
     let m = wait_growth(&shop, &token, 400 + 196 - 98).await;
     assert_eq!(pts(&m), (100, 49));
+    flows_explain_the_balance(&shop, &shop.sim.sim.openid_for("saver")).await;
 }
 
 /// Fifty spends of one balance at once: never below zero, and what succeeded is exactly what
@@ -208,19 +209,8 @@ async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
 async fn parallel_spends_never_overdraw(b: Backend) {
     let shop = std::sync::Arc::new(Shop::start(b).await);
     let openid = "oSpender000000000000000000001";
-    let grant = domain::member::LedgerEntry {
-        source: "grant-test".into(),
-        growth: 0,
-        points: 1_000,
-        frozen: 0,
-        at: 0,
-        note: "test".into(),
-    };
-    assert!(
-        store::repo::members::apply(shop.app.store.as_ref(), openid, &grant, store::Update::new(), vec![])
-            .await
-            .unwrap()
-    );
+    let granted = app::members::grant(&shop.app, openid, "grant-0001", 1_000, "补偿", "ops").await.unwrap();
+    assert_eq!(granted.points_available, 1_000);
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let shop = shop.clone();
@@ -280,7 +270,8 @@ async fn rfm_segments_for_a_known_population(b: Backend) {
         };
         let months = vec![store::repo::members::month_op(openid, &month(at), orders, paid)];
         let last_paid = store::Update::new().set("last_paid_at", at);
-        assert!(store::repo::members::apply(store.as_ref(), openid, &entry, last_paid, months).await.unwrap());
+        let none = domain::member::PointsFlow::default();
+        assert!(store::repo::members::apply(store.as_ref(), openid, &entry, none, last_paid, months).await.unwrap());
     }
     let run = shop.admin("POST", "/admin/jobs/members-daily", None).await;
     assert_eq!(run.status, 200, "{}", run.body);
@@ -305,6 +296,12 @@ async fn rfm_segments_for_a_known_population(b: Backend) {
     assert!(!text.contains("oRfmImportantValue"), "openids are shortened: {text}");
     let unknown = shop.admin("GET", "/admin/members/segments/vip/export", None).await;
     assert_eq!(unknown.status, 404);
+    // Quantile thresholds: the medians of the seven who paid within the year.
+    assert_eq!(shop.admin("PUT", "/admin/members/rules", Some(json!({"rfm": "quantile"}))).await.status, 200);
+    assert_eq!(shop.admin("POST", "/admin/jobs/members-daily", None).await.status, 200);
+    let report = shop.admin("GET", "/admin/members/segments", None).await.body;
+    assert_eq!(report["mode"], json!("quantile"));
+    assert_eq!(report["thresholds"], json!({"recent_days": 1, "frequent_orders": 3, "monetary_fen": 60_000}));
 }
 
 const LEVEL_UP: &str = "TPLlevelUp000000000000000001";
@@ -365,7 +362,275 @@ async fn a_level_up_is_told_only_with_permission(b: Backend) {
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
 }
 
+/// The available balance is exactly what the months' flows add up to: every movement of
+/// points was recorded with why it moved.
+async fn flows_explain_the_balance(shop: &Shop, openid: &str) {
+    let store = shop.app.store.as_ref();
+    let m = store::repo::members::get(store, openid).await.unwrap();
+    let months = store::repo::members::points_months(store, openid).await.unwrap();
+    let net: i64 = months.iter().map(|(_, f)| f.net()).sum();
+    assert_eq!(net, m.points_available, "{months:?}");
+}
+
+/// The daily job's report, run by an operator.
+async fn daily_report(shop: &Shop) -> Value {
+    let r = shop.admin("POST", "/admin/jobs/members-daily", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["report"].clone()
+}
+
+/// The redemption rate after a run of the daily job.
+async fn rerun_and_rate(shop: &Shop) -> Value {
+    daily_report(shop).await;
+    shop.admin("GET", "/admin/members/points-rate", None).await.body
+}
+
+/// A level's member price, points and freight priced in one pass, the order showing each
+/// part; a full refund returns the points spent and cancels those earned.
+async fn member_price_points_and_freight_in_one_order(b: Backend) {
+    let shop = Shop::start(b).await;
+    let t = shop.admin("PUT", "/admin/freight", Some(json!({"base_fen": 800, "free_over_fen": 100_000}))).await;
+    assert_eq!(t.status, 200);
+    let ladder = json!({"levels": [{"name": "普通", "min_growth": 0, "perks": {"member_discount_pct": 10}}]});
+    assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
+    let (_, sku) = product_with_stock(&shop, 10_000, &[("SH01", 10)]).await;
+    let token = shop.login("member-price").await;
+    let openid = shop.sim.sim.openid_for("member-price");
+    let g = shop
+        .admin(
+            "POST",
+            &format!("/admin/members/{openid}/points"),
+            Some(json!({"request_id": "welcome-0001", "points": 1_000, "reason": "开卡礼"})),
+        )
+        .await;
+    assert_eq!((g.status, g.body["points_available"].clone()), (200, json!(1_000)), "{}", g.body);
+    let o = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 2}], "points": 1_000})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    let parts =
+        ["subtotal", "member_discount", "discount", "points_value", "freight", "payable"].map(|k| o.body[k].clone());
+    assert_eq!(parts, [20_000, 2_000, 2_000, 1_000, 800, 17_800].map(|n| json!(n)), "{}", o.body);
+    assert_eq!(o.body["lines"][0]["discount"], json!(3_000), "the line carries its member price and points");
+    let no = o.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &no).await;
+    let m = wait_growth(&shop, &token, 340).await; // 170 yuan of goods paid in money
+    assert_eq!((m["points_available"].clone(), m["points_frozen"].clone()), (json!(0), json!(170)));
+    let r = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{no}/refunds"),
+            Some(json!({"request_id": "all-back-01", "amount_fen": 17_800})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let m = wait_growth(&shop, &token, 0).await;
+    assert_eq!((m["points_available"].clone(), m["points_frozen"].clone()), (json!(1_000), json!(0)));
+    flows_explain_the_balance(&shop, &openid).await;
+}
+
+/// Operators grant and deduct points once per request, within the balance and their role;
+/// the daily job reports the redemption rate against the 7-12% band.
+async fn operators_grant_points_and_watch_the_redemption_rate(b: Backend) {
+    let shop = Shop::start(b).await;
+    let token = shop.login("granted").await;
+    let openid = shop.sim.sim.openid_for("granted");
+    let path = format!("/admin/members/{openid}/points");
+    let grant = |id: &str, points: i64, reason: &str| json!({"request_id": id, "points": points, "reason": reason});
+    let a = shop.admin("POST", &path, Some(grant("grant-a1", 1_000, "活动奖励"))).await;
+    assert_eq!((a.status, a.body["points_available"].clone()), (200, json!(1_000)), "{}", a.body);
+    let again = shop.admin("POST", &path, Some(grant("grant-a1", 1_000, "活动奖励"))).await;
+    assert_eq!(again.body["points_available"], json!(1_000), "a replayed grant counts once");
+    let over = shop.admin("POST", &path, Some(grant("grant-a2", -5_000, "更正"))).await;
+    assert_eq!((over.status, over.code()), (409, "INSUFFICIENT_POINTS"));
+    let fix = shop.admin("POST", &path, Some(grant("grant-a3", -100, "更正"))).await;
+    assert_eq!(fix.body["points_available"], json!(900));
+    for (bad, why) in [(grant("grant-a4", 0, "零"), "no points"), (grant("grant-a5", 10, " "), "no reason")] {
+        let r = shop.admin("POST", &path, Some(bad)).await;
+        assert_eq!((r.status, r.code()), (400, "INVALID_INPUT"), "{why}");
+    }
+    let viewer = shop.operator("viewer-one", "viewer").await;
+    let refused = shop.call("POST", &path, Some(&viewer), Some(grant("grant-a6", 10, "x"))).await;
+    assert_eq!(refused.status, 403);
+    let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
+    assert!(ledger.to_string().contains("活动奖励"), "{ledger}");
+    // 100 of the 1,000 issued spent (the 100 taken back count as issued and returned).
+    let (_, sku) = product_with_stock(&shop, 10_000, &[("SH01", 10)]).await;
+    let spend = shop
+        .call(
+            "POST",
+            "/orders",
+            Some(&token),
+            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}], "points": 100})),
+        )
+        .await;
+    assert_eq!(spend.status, 201, "{}", spend.body);
+    let r = rerun_and_rate(&shop).await;
+    assert_eq!(r["period"]["points"]["earned"], json!(1_000), "{r}");
+    assert_eq!(r["period"]["points"]["spent"], json!(100));
+    assert_eq!(
+        (r["period"]["points"]["redemption_pct"].clone(), r["period"]["alert"].clone()),
+        (json!(10.0), json!(false))
+    );
+    let no = spend.body["order_no"].as_str().unwrap();
+    assert_eq!(shop.call("POST", &format!("/orders/{no}/cancel"), Some(&token), None).await.status, 200);
+    let r = rerun_and_rate(&shop).await;
+    assert_eq!(
+        (r["period"]["points"]["redemption_pct"].clone(), r["period"]["alert"].clone()),
+        (json!(0.0), json!(true)),
+        "{r}"
+    );
+    let bad = shop.admin("GET", "/admin/members/points-rate?from=2025-13", None).await;
+    assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
+    flows_explain_the_balance(&shop, &openid).await;
+}
+
+/// The keep rule drops an idle member a level once per stretch and says why; the next payment
+/// gives it back with the level's upgrade coupon (once); the birthday coupon comes on the day,
+/// once a year, and a birthday is set once.
+async fn idle_members_drop_a_level_and_perks_bring_coupons(b: Backend) {
+    let shop = Shop::start(b).await;
+    let up = coupon_template(&shop, "升级礼", json!({"kind": "no_threshold", "amount_off": 500}), 100, 1).await;
+    let bday = coupon_template(&shop, "生日礼", json!({"kind": "no_threshold", "amount_off": 800}), 100, 1).await;
+    let ladder = json!({"levels": [
+        {"name": "普通", "min_growth": 0},
+        {"name": "白银", "min_growth": 100, "perks": {"upgrade_coupon": up, "birthday_coupon": bday}},
+    ]});
+    assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200, "ladder");
+    let rules = shop
+        .admin("PUT", "/admin/members/rules", Some(json!({"keep": {"inactive_days": 365, "drop_levels": 1}})))
+        .await;
+    assert_eq!(rules.status, 200, "{}", rules.body);
+    let bad =
+        shop.admin("PUT", "/admin/members/rules", Some(json!({"keep": {"inactive_days": 1, "drop_levels": 1}}))).await;
+    assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
+    let token = shop.login("idle").await;
+    let openid = shop.sim.sim.openid_for("idle");
+    let now = domain::clock::now();
+    let seed = domain::member::LedgerEntry {
+        source: "seed".into(),
+        growth: 150,
+        points: 0,
+        frozen: 0,
+        at: now - 400 * 86_400,
+        note: "seed".into(),
+    };
+    let last_paid = store::Update::new().set("last_paid_at", now - 400 * 86_400);
+    let none = domain::member::PointsFlow::default();
+    assert!(
+        store::repo::members::apply(shop.app.store.as_ref(), &openid, &seed, none, last_paid, vec![]).await.unwrap()
+    );
+    assert_eq!(member(&shop, &token).await["level"]["name"], json!("白银"));
+    assert_eq!(daily_report(&shop).await["demoted"], json!(1));
+    let m = member(&shop, &token).await;
+    assert_eq!((m["level"]["name"].clone(), m["demoted"].clone()), (json!("普通"), json!(1)));
+    let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
+    assert!(ledger.to_string().contains("保级未达成"), "the drop is recorded with its reason: {ledger}");
+    assert_eq!(daily_report(&shop).await["demoted"], json!(0), "once per stretch");
+    // A birthday, set once.
+    let today = domain::clock::business_day(now).unwrap();
+    let mmdd = format!("{:02}-{:02}", u8::from(today.month()), today.day());
+    let set = shop.call("PUT", "/me/member/birthday", Some(&token), Some(json!({"birthday": mmdd}))).await;
+    assert_eq!((set.status, set.body["birthday"].clone()), (200, json!(mmdd)), "{}", set.body);
+    let moved = shop.call("PUT", "/me/member/birthday", Some(&token), Some(json!({"birthday": "01-01"}))).await;
+    assert_eq!((moved.status, moved.code()), (409, "CONFLICT"));
+    let other = shop.login("no-such-day").await;
+    let nonsense = shop.call("PUT", "/me/member/birthday", Some(&other), Some(json!({"birthday": "02-30"}))).await;
+    assert_eq!((nonsense.status, nonsense.code()), (400, "INVALID_INPUT"));
+    assert_eq!(daily_report(&shop).await["birthday_coupons"], json!(0), "普通 has no birthday coupon");
+    // A payment: the level is back, with its upgrade coupon.
+    let (_, sku) = product_with_stock(&shop, 10_000, &[("SH01", 10)]).await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    pay_and_wait(&shop, &token, o.body["order_no"].as_str().unwrap()).await;
+    let m = wait_growth(&shop, &token, 350).await;
+    assert_eq!((m["level"]["name"].clone(), m["demoted"].clone()), (json!("白银"), json!(0)));
+    outbox_idle(&shop).await;
+    assert_eq!(daily_report(&shop).await["birthday_coupons"], json!(1));
+    assert_eq!(daily_report(&shop).await["birthday_coupons"], json!(0), "once a year");
+    app::members::on_level_up(&shop.app, &openid, "白银").await.unwrap();
+    let coupons = shop.call("GET", "/me/coupons", Some(&token), None).await.body;
+    let of = |t: &str| coupons["items"].as_array().unwrap().iter().filter(|c| c["template_id"] == json!(t)).count();
+    assert_eq!((of(&up), of(&bday)), (1, 1), "{coupons}");
+}
+
+const EXPIRY: &str = "TPLpointsExpiry0000000000001";
+/// 2025-01-15 12:00 and 2025-03-15 12:00 in Shanghai.
+const JAN_2025: i64 = 1_736_913_600;
+const MAR_2025: i64 = 1_742_011_200;
+/// 2026-01-27 12:00 and 2026-02-01 10:00 in Shanghai.
+const LATE_JAN_2026: i64 = 1_769_486_400;
+const FEB_2026: i64 = 1_769_911_200;
+
+/// Points earned in January 2025 expire when January 2026 ends, first in first out; a week
+/// before, the member who allowed it is reminded through WeChat, once; one who did not is not.
+async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
+    let shop = Shop::start_tuned(b, |s| s.subscribe_points_expiry = Some(EXPIRY.into())).await;
+    let store = shop.app.store.clone();
+    let told = shop.login("reminded").await;
+    let told_id = shop.sim.sim.openid_for("reminded");
+    shop.sim.sim.grant_subscription(&told_id, EXPIRY);
+    let r = shop.call("POST", "/me/subscriptions", Some(&told), Some(json!({EXPIRY: "accept"}))).await;
+    assert_eq!(r.status, 200);
+    shop.login("silent").await;
+    let silent_id = shop.sim.sim.openid_for("silent");
+    let entry = |source: &str, points: i64, at: i64| domain::member::LedgerEntry {
+        source: source.into(),
+        growth: 0,
+        points,
+        frozen: 0,
+        at,
+        note: source.into(),
+    };
+    let earned = domain::member::PointsFlow { earned: 300, ..Default::default() };
+    let spent = domain::member::PointsFlow { spent: 100, ..Default::default() };
+    for id in [&told_id, &silent_id] {
+        let e = entry("checkin-seed", 300, JAN_2025);
+        assert!(
+            store::repo::members::apply(store.as_ref(), id, &e, earned, store::Update::new(), vec![]).await.unwrap()
+        );
+    }
+    let e = entry("spend-seed", -100, MAR_2025);
+    assert!(
+        store::repo::members::apply(store.as_ref(), &told_id, &e, spent, store::Update::new(), vec![]).await.unwrap()
+    );
+    let run = |at: i64| {
+        let shop = &shop;
+        async move { app::members::daily(&shop.app, at).await.unwrap()["report"].clone() }
+    };
+    let r = run(LATE_JAN_2026).await;
+    assert_eq!((r["reminders_queued"].clone(), r["points_expired"].clone()), (json!(2), json!(0)), "{r}");
+    outbox_idle(&shop).await;
+    let sent = shop.sim.sim.subscribe_messages();
+    assert_eq!(sent.len(), 1, "no permission, no message: {sent:?}");
+    assert_eq!(sent[0]["touser"], json!(told_id));
+    // 100 of January's 300 were spent: 200 run out.
+    assert_eq!(
+        (sent[0]["data"]["number1"]["value"].clone(), sent[0]["data"]["date2"]["value"].clone()),
+        (json!("200"), json!("2026-01-31"))
+    );
+    assert_eq!(run(LATE_JAN_2026).await["reminders_queued"], json!(0), "reminded once");
+    let r = run(FEB_2026).await;
+    assert_eq!(r["points_expired"], json!(500), "{r}");
+    assert_eq!(run(FEB_2026).await["points_expired"], json!(0), "expired once");
+    for id in [&told_id, &silent_id] {
+        assert_eq!(store::repo::members::get(store.as_ref(), id).await.unwrap().points_available, 0);
+        flows_explain_the_balance(&shop, id).await;
+    }
+    let ledger = store::repo::members::ledger(store.as_ref(), &told_id, 10).await.unwrap();
+    assert!(ledger.iter().any(|e| e.source == "expire-2025-01" && e.points == -200), "{ledger:?}");
+    assert_eq!(shop.sim.sim.subscribe_messages().len(), 1);
+}
+
 on_both_stores!(
+    member_price_points_and_freight_in_one_order,
+    operators_grant_points_and_watch_the_redemption_rate,
+    idle_members_drop_a_level_and_perks_bring_coupons,
+    points_expire_after_twelve_months_with_a_reminder,
     growth_and_levels_follow_money,
     check_ins_count_shanghai_days_once,
     a_level_up_is_told_only_with_permission,

@@ -68,6 +68,9 @@ pub struct Settings {
     pub operator_webhook: Option<String>,
     /// The subscribe-message template of the level-up notice (thing1: level, date2: day).
     pub subscribe_level_up: Option<String>,
+    /// The subscribe-message template of the points-expiry reminder (number1: points,
+    /// date2: the day they expire).
+    pub subscribe_points_expiry: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -208,6 +211,7 @@ impl Settings {
         let return_send_days = days("RETURN_SEND_DAYS", 7);
         let operator_webhook = get("OPERATOR_WEBHOOK_URL");
         let subscribe_level_up = get("SUBSCRIBE_TEMPLATE_LEVEL_UP");
+        let subscribe_points_expiry = get("SUBSCRIBE_TEMPLATE_POINTS_EXPIRY");
         if operator_webhook.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
             problems.push("OPERATOR_WEBHOOK_URL must be an http(s) URL".into());
         }
@@ -256,6 +260,7 @@ impl Settings {
             return_send_days,
             operator_webhook,
             subscribe_level_up,
+            subscribe_points_expiry,
         })
     }
 }

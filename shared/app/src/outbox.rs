@@ -80,7 +80,10 @@ async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::StockLow { sku_id, name, available, safety_stock, .. } => {
             stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await
         }
-        Event::LevelUp { openid, level, .. } => notices::level_up(app, openid, level).await,
+        Event::LevelUp { openid, level, .. } => members::on_level_up(app, openid, level).await,
+        Event::PointsExpiring { openid, points, expires_on, .. } => {
+            notices::points_expiring(app, openid, *points, expires_on).await
+        }
         Event::OrderCompleted { order_no } => members::on_completed(app, order_no).await,
         Event::OrderClosed { .. } => Ok(()),
     }

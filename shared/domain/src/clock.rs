@@ -22,9 +22,39 @@ pub fn business_day(unix: i64) -> Option<Date> {
     OffsetDateTime::from_unix_timestamp(unix).ok().map(|t| t.to_offset(SHANGHAI).date())
 }
 
+/// The Shanghai month (`yyyy-mm`) a unix time falls in.
+pub fn month_of(unix: i64) -> String {
+    let d = shanghai(unix).date();
+    format!("{:04}-{:02}", d.year(), u8::from(d.month()))
+}
+
+/// The month `n` months after `month` (`yyyy-mm`; before it for a negative `n`), or the
+/// input unchanged if it is no month.
+pub fn add_months(month: &str, n: i32) -> String {
+    let parsed = month.split_once('-').and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<i32>().ok()?)));
+    match parsed {
+        Some((y, m)) if (1..=12).contains(&m) => {
+            let total = y * 12 + (m - 1) + n;
+            format!("{:04}-{:02}", total.div_euclid(12), total.rem_euclid(12) + 1)
+        }
+        _ => month.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_in_shanghai() {
+        // 2024-07-31 16:00:00 UTC is already August in Shanghai.
+        assert_eq!(month_of(1_722_441_600), "2024-08");
+        assert_eq!(month_of(1_722_441_599), "2024-07");
+        assert_eq!(add_months("2025-01", 12), "2026-01");
+        assert_eq!(add_months("2025-01", -1), "2024-12");
+        assert_eq!(add_months("2025-12", 1), "2026-01");
+        assert_eq!(add_months("nonsense", 1), "nonsense");
+    }
 
     #[test]
     fn business_day_turns_at_shanghai_midnight() {

@@ -29,6 +29,10 @@ pub enum Event {
     OrderCompleted { order_no: OrderNo },
     /// A member reached a higher level through the change `source`; they are told.
     LevelUp { openid: String, level: String, source: String },
+    /// A member's points expire soon; they are reminded. `reminder` names the reminder
+    /// (the expiry day and a digest of the member), so each is queued once and no log of the
+    /// event's id shows an openid.
+    PointsExpiring { openid: String, points: i64, expires_on: String, reminder: String },
 }
 
 impl Event {
@@ -42,7 +46,9 @@ impl Event {
             Event::SubOrderShipped { order_no, warehouse_id } => format!("shipped-{order_no}-{warehouse_id}"),
             Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
             Event::StockLow { sku_id, episode, .. } => format!("stock_low-{sku_id}-{episode}"),
-            Event::LevelUp { openid, source, .. } => format!("level_up-{openid}-{source}"),
+            // The source is a payment of this member's order: unique without the openid.
+            Event::LevelUp { source, .. } => format!("level_up-{source}"),
+            Event::PointsExpiring { reminder, .. } => format!("points_expiring-{reminder}"),
             Event::OrderCompleted { order_no } => format!("completed-{order_no}"),
         }
     }
@@ -52,6 +58,7 @@ impl Event {
         match self {
             Event::StockLow { sku_id, .. } => sku_id,
             Event::LevelUp { source, .. } => source,
+            Event::PointsExpiring { reminder, .. } => reminder,
             Event::PaymentApplied { order_no, .. }
             | Event::LatePaymentReceived { order_no, .. }
             | Event::OrderClosed { order_no }

@@ -27,6 +27,12 @@ pub struct Perks {
     /// Points earned, in percent of the base (100: ×1).
     #[serde(default = "hundred")]
     pub points_multiplier_pct: u16,
+    /// A coupon template issued once when a member first reaches the level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_coupon: Option<String>,
+    /// A coupon template issued on the member's birthday, once a year, at this level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday_coupon: Option<String>,
 }
 
 fn hundred() -> u16 {
@@ -36,7 +42,13 @@ fn hundred() -> u16 {
 impl Default for Perks {
     /// No perk: freight as usual, list prices, ×1 points.
     fn default() -> Self {
-        Perks { free_shipping: false, member_discount_pct: 0, points_multiplier_pct: 100 }
+        Perks {
+            free_shipping: false,
+            member_discount_pct: 0,
+            points_multiplier_pct: 100,
+            upgrade_coupon: None,
+            birthday_coupon: None,
+        }
     }
 }
 
@@ -63,7 +75,12 @@ impl Default for Ladder {
         let level = |name: &str, min: i64, free: bool, pct: u8, mult: u16| Level {
             name: name.into(),
             min_growth: min,
-            perks: Perks { free_shipping: free, member_discount_pct: pct, points_multiplier_pct: mult },
+            perks: Perks {
+                free_shipping: free,
+                member_discount_pct: pct,
+                points_multiplier_pct: mult,
+                ..Perks::default()
+            },
         };
         Ladder {
             levels: vec![
@@ -96,13 +113,124 @@ impl Ladder {
             if l.perks.member_discount_pct > 30 || !(100..=500).contains(&l.perks.points_multiplier_pct) {
                 return Err(DomainError::invalid("perks", "member discount 0 to 30%, points multiplier 100 to 500%"));
             }
+            for t in [&l.perks.upgrade_coupon, &l.perks.birthday_coupon].into_iter().flatten() {
+                crate::ids::CatalogId::parse(t)?;
+            }
         }
         Ok(self)
     }
 
     /// The level `growth` reaches.
     pub fn level_for(&self, growth: i64) -> &Level {
-        self.levels.iter().rev().find(|l| growth >= l.min_growth).unwrap_or(&self.levels[0])
+        &self.levels[self.index_for(growth)]
+    }
+
+    /// The index of the level `growth` reaches.
+    pub fn index_for(&self, growth: i64) -> usize {
+        self.levels.iter().rposition(|l| growth >= l.min_growth).unwrap_or(0)
+    }
+
+    /// Where a member stands: the level of their growth, less the levels the keep rule took
+    /// (never below the first).
+    pub fn standing(&self, m: &Member) -> &Level {
+        &self.levels[self.index_for(m.growth).saturating_sub(usize::from(m.demoted))]
+    }
+}
+
+/// The rule that keeps a level: a member who has not paid for `inactive_days` drops
+/// `drop_levels` levels (once per such stretch); the next payment restores the level their
+/// growth reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepRule {
+    pub inactive_days: i64,
+    pub drop_levels: u8,
+}
+
+impl KeepRule {
+    /// How many levels a member stands below their growth's level after today's check, or
+    /// `None` when nothing changes. The stretch counts from the last payment or the last
+    /// drop, whichever is later; a member who never paid holds what check-ins earned.
+    pub fn demotion(&self, ladder: &Ladder, m: &Member, now: i64) -> Option<u8> {
+        let since = m.last_paid_at.max(m.demoted_at)?;
+        let room = ladder.index_for(m.growth).saturating_sub(usize::from(m.demoted));
+        if room == 0 || now - since < self.inactive_days * 86_400 {
+            return None;
+        }
+        let drop = usize::from(self.drop_levels).min(room);
+        u8::try_from(usize::from(m.demoted) + drop).ok()
+    }
+}
+
+/// The member program's rules operators set beside the ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    #[serde(default)]
+    pub checkin: CheckinRewards,
+    /// The level keep rule; none: levels follow growth only.
+    #[serde(default)]
+    pub keep: Option<KeepRule>,
+    #[serde(default)]
+    pub rfm: crate::rfm::Mode,
+    /// Points expire at the end of this many months after the month they became available.
+    #[serde(default = "twelve")]
+    pub points_expiry_months: u32,
+    /// The reminder goes this many days before points expire.
+    #[serde(default = "seven")]
+    pub expiry_notice_days: u32,
+}
+
+fn twelve() -> u32 {
+    12
+}
+
+fn seven() -> u32 {
+    7
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            checkin: CheckinRewards::default(),
+            keep: None,
+            rfm: crate::rfm::Mode::default(),
+            points_expiry_months: 12,
+            expiry_notice_days: 7,
+        }
+    }
+}
+
+impl Rules {
+    pub fn checked(self) -> Result<Rules, DomainError> {
+        if self.checkin.daily_points < 0
+            || self.checkin.daily_points > 1_000
+            || self
+                .checkin
+                .streak_bonus
+                .iter()
+                .any(|(every, p)| *every == 0 || *every > 365 || !(0..=10_000).contains(p))
+        {
+            return Err(DomainError::invalid(
+                "checkin",
+                "daily points 0 to 1,000; streak bonuses every 1 to 365 days, 0 to 10,000 points",
+            ));
+        }
+        if let Some(k) = self.keep
+            && (!(30..=730).contains(&k.inactive_days) || !(1..=9).contains(&k.drop_levels))
+        {
+            return Err(DomainError::invalid("keep", "inactive_days 30 to 730, drop_levels 1 to 9"));
+        }
+        if !(1..=36).contains(&self.points_expiry_months) || !(1..=30).contains(&self.expiry_notice_days) {
+            return Err(DomainError::invalid(
+                "points_expiry_months",
+                "expiry after 1 to 36 months, notice 1 to 30 days before",
+            ));
+        }
+        if let crate::rfm::Mode::Fixed(t) = self.rfm {
+            t.checked()?;
+        }
+        Ok(self)
     }
 }
 
@@ -134,6 +262,76 @@ pub struct Member {
     /// The RFM segment the daily scoring gave (`domain::rfm::Segment::as_str`).
     #[serde(default)]
     pub segment: Option<String>,
+    /// Levels the keep rule took (the next payment gives them back).
+    #[serde(default)]
+    pub demoted: u8,
+    #[serde(default)]
+    pub demoted_at: Option<i64>,
+    /// `mm-dd`, set once by the shopper, for the birthday coupon.
+    #[serde(default)]
+    pub birthday: Option<String>,
+}
+
+/// A birthday as `mm-dd`, a day some year has (29 February included).
+pub fn parse_birthday(s: &str) -> Result<String, DomainError> {
+    let bad = || DomainError::invalid("birthday", "a day of the year as mm-dd, e.g. 03-15");
+    let (m, d) = s.split_once('-').ok_or_else(bad)?;
+    let (m, d): (u8, u8) = (m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+    let month = time::Month::try_from(m).map_err(|_| bad())?;
+    if s.len() != 5 || d == 0 || d > month.length(2024) {
+        return Err(bad());
+    }
+    Ok(format!("{m:02}-{d:02}"))
+}
+
+/// Points that moved in one month, by why (a member's or the shop's): what the
+/// redemption rate and the first-in-first-out expiry read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PointsFlow {
+    /// Became available (unfrozen, check-ins, grants).
+    #[serde(default)]
+    pub earned: i64,
+    /// Spent at checkout, less what came back when orders closed or were refunded.
+    #[serde(default)]
+    pub spent: i64,
+    /// Taken back by refunds after they became available, and operators' deductions.
+    #[serde(default)]
+    pub taken_back: i64,
+    #[serde(default)]
+    pub expired: i64,
+}
+
+impl PointsFlow {
+    /// The change of the available balance.
+    pub fn net(&self) -> i64 {
+        self.earned - self.spent - self.taken_back - self.expired
+    }
+
+    pub fn plus(self, o: PointsFlow) -> PointsFlow {
+        PointsFlow {
+            earned: self.earned + o.earned,
+            spent: self.spent + o.spent,
+            taken_back: self.taken_back + o.taken_back,
+            expired: self.expired + o.expired,
+        }
+    }
+
+    /// Spent over earned, in percent with one decimal (none before anything was earned).
+    pub fn redemption_pct(&self) -> Option<f64> {
+        (self.earned > 0).then(|| (self.spent * 1_000 / self.earned) as f64 / 10.0)
+    }
+}
+
+/// The seed's band for the redemption rate, in percent.
+pub const REDEMPTION_BAND: (f64, f64) = (7.0, 12.0);
+
+/// Points that expire when the months up to `last_expiring` (inclusive) run out, first in
+/// first out: what those months earned less everything used so far, within the balance.
+/// `months` holds each month's flow as (`yyyy-mm`, flow).
+pub fn expiring(months: &[(String, PointsFlow)], last_expiring: &str, available: i64) -> i64 {
+    let earned: i64 = months.iter().filter(|(m, _)| m.as_str() <= last_expiring).map(|(_, f)| f.earned).sum();
+    let used: i64 = months.iter().map(|(_, f)| f.spent + f.taken_back + f.expired).sum();
+    (earned - used).clamp(0, available.max(0))
 }
 
 /// One change of a member's growth or points, keyed by its source so it is written once.
@@ -204,6 +402,55 @@ pub fn next_streak(last_day: Option<&str>, yesterday: &str, streak: u32) -> u32 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_expire_first_in_first_out() {
+        let f = |earned, spent| PointsFlow { earned, spent, ..Default::default() };
+        let months = vec![
+            ("2025-01".to_string(), f(300, 0)),
+            ("2025-02".to_string(), f(200, 100)),
+            ("2025-03".to_string(), f(0, 50)),
+        ];
+        // 150 of January's 300 were spent (oldest first): 150 expire with January.
+        assert_eq!(expiring(&months, "2025-01", 350), 150);
+        assert_eq!(expiring(&months, "2025-02", 350), 350);
+        assert_eq!(expiring(&months, "2024-12", 350), 0);
+        assert_eq!(expiring(&months, "2025-02", 100), 100, "never more than the balance");
+        let expired =
+            vec![("2025-01".to_string(), f(300, 0)), ("2025-02".to_string(), PointsFlow { expired: 300, ..f(0, 0) })];
+        assert_eq!(expiring(&expired, "2025-01", 0), 0, "expired once");
+        assert_eq!(f(1_000, 95).redemption_pct(), Some(9.5));
+        assert_eq!(f(0, 5).redemption_pct(), None);
+    }
+
+    #[test]
+    fn the_keep_rule_drops_idle_members() {
+        let ladder = Ladder::default();
+        let day = 86_400;
+        let rule = KeepRule { inactive_days: 365, drop_levels: 1 };
+        let mut m = Member { growth: 6_000, last_paid_at: Some(0), ..Default::default() };
+        assert_eq!(ladder.standing(&m).name, "黄金");
+        assert_eq!(rule.demotion(&ladder, &m, 364 * day), None);
+        assert_eq!(rule.demotion(&ladder, &m, 365 * day), Some(1));
+        m.demoted = 1;
+        m.demoted_at = Some(365 * day);
+        assert_eq!(ladder.standing(&m).name, "白银");
+        assert_eq!(rule.demotion(&ladder, &m, 400 * day), None, "once per stretch");
+        assert_eq!(rule.demotion(&ladder, &m, 730 * day), Some(2));
+        m.demoted = 2;
+        assert_eq!(ladder.standing(&m).name, "普通");
+        assert_eq!(rule.demotion(&ladder, &m, 5_000 * day), None, "nothing below the first level");
+        let never_paid = Member { growth: 1_500, ..Default::default() };
+        assert_eq!(rule.demotion(&ladder, &never_paid, 5_000 * day), None);
+    }
+
+    #[test]
+    fn birthdays_are_days_of_the_year() {
+        assert_eq!(parse_birthday("02-29").unwrap(), "02-29");
+        for bad in ["2-29", "02-30", "13-01", "00-10", "12-32", "1231", "ab-cd"] {
+            assert!(parse_birthday(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn growth_follows_money() {

@@ -177,8 +177,11 @@ pub struct Order {
     pub sub_orders: Vec<SubOrder>,
     pub reservations: Vec<Reservation>,
     pub subtotal: Fen,
-    /// Everything taken off the goods (campaign and coupon).
+    /// Everything taken off the goods (member price, campaign and coupon).
     pub discount: Fen,
+    /// The member price's part of `discount`.
+    #[serde(default)]
+    pub member_discount: Fen,
     /// The full-reduction campaign's part of `discount`.
     #[serde(default)]
     pub campaign_discount: Fen,
@@ -643,6 +646,7 @@ pub(crate) mod fixtures {
             reservations: vec![],
             subtotal: Fen::new(payable * quantity),
             discount: Fen::ZERO,
+            member_discount: Fen::ZERO,
             campaign_discount: Fen::ZERO,
             points_used: 0,
             points_value: Fen::ZERO,

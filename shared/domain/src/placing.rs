@@ -93,8 +93,10 @@ pub struct Request<'a> {
     /// Where the goods go (checked already).
     pub address: &'a Address,
     pub freight: &'a FreightTemplate,
-    /// Member perks that waive freight (none yet).
+    /// Member perks that waive freight.
     pub waiver: Waiver,
+    /// The member price of the shopper's level, percent off.
+    pub member_pct: u8,
     pub promotions: &'a Promotions,
     /// Points the shopper pays with (whole hundreds; 0: none).
     pub points: i64,
@@ -163,6 +165,7 @@ pub fn plan(
         coupon: coupon.map(|c| (&c.rule, c.scope.as_ref())),
         campaign: req.promotions.full_reduction.as_ref(),
         stacking: req.promotions.stacking,
+        member_pct: req.member_pct,
     };
     let goods = price(&lines, &category_of, offers, req.now)?.with_points(req.points)?;
     let mut lines = lines;
@@ -198,6 +201,7 @@ pub fn plan(
         reservations: all,
         subtotal: priced.subtotal,
         discount: priced.discount,
+        member_discount: priced.member_discount,
         campaign_discount: priced.campaign_discount,
         points_used: priced.points_used,
         points_value: priced.points_value,
@@ -315,6 +319,7 @@ mod tests {
             address,
             freight,
             waiver: Waiver::default(),
+            member_pct: 0,
             promotions,
             points: 0,
         }

@@ -70,9 +70,11 @@ pub fn gifts<'a>(lines: &[OrderLine], gifts_of: impl Fn(&str) -> &'a [Sku]) -> V
 #[derive(Debug, Clone, PartialEq)]
 pub struct Priced {
     pub subtotal: Fen,
+    /// What the member price took off the listed prices (part of `discount`).
+    pub member_discount: Fen,
     /// What the full-reduction campaign took off (part of `discount`).
     pub campaign_discount: Fen,
-    /// Everything taken off the goods: campaign and coupon.
+    /// Everything taken off the goods: member price, campaign and coupon.
     pub discount: Fen,
     /// Delivery (zero until [`Priced::with_freight`]); never discounted.
     pub freight: Fen,
@@ -140,9 +142,12 @@ pub struct Offers<'a> {
     /// The full-reduction campaign, if one runs now.
     pub campaign: Option<&'a FullReduction>,
     pub stacking: Stacking,
+    /// The member price of the shopper's level: percent off every line's listed price.
+    pub member_pct: u8,
 }
 
-/// Server-side pricing of the goods: the lines' amounts; the campaign's best tier on all of
+/// Server-side pricing of the goods: the lines' amounts; the member price (the level's percent
+/// off each line, rounded down); the campaign's best tier on what is left of all of
 /// them (unless the operator made campaigns and coupons exclusive and a coupon is used); the
 /// coupon on what is left of the lines it covers; at least 1 fen paid; the single-payment
 /// limit. Each discount is split over its lines in proportion (see
@@ -158,17 +163,25 @@ pub fn price(
         subtotal = subtotal.checked_add(l.amount).ok_or(DomainError::Overflow)?;
     }
     let amounts: Vec<i64> = lines.iter().map(|l| l.amount.fen()).collect();
+    // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
+    let cap = (subtotal.fen() - 1).max(0);
+    let pct = i64::from(offers.member_pct.min(100));
+    let mut member_shares: Vec<i64> = amounts.iter().map(|a| a * pct / 100).collect();
+    let mut member: i64 = member_shares.iter().sum();
+    if member > cap {
+        member = cap;
+        member_shares = allocate(cap, &amounts);
+    }
+    let after_member: Vec<i64> = amounts.iter().zip(&member_shares).map(|(a, m)| a - m).collect();
     let campaign_raw = match offers.campaign {
         Some(c) if c.active_at(now) && !(offers.stacking == Stacking::Exclusive && offers.coupon.is_some()) => {
-            c.off(subtotal).fen()
+            c.off(Fen::new(subtotal.fen() - member)).fen()
         }
         _ => 0,
     };
-    // WeChat Pay takes no zero-fen payment: at least 1 fen is always paid.
-    let cap = (subtotal.fen() - 1).max(0);
-    let campaign = campaign_raw.min(cap);
-    let campaign_shares = allocate(campaign, &amounts);
-    let after_campaign: Vec<i64> = amounts.iter().zip(&campaign_shares).map(|(a, c)| a - c).collect();
+    let campaign = campaign_raw.min(cap - member);
+    let campaign_shares = allocate(campaign, &after_member);
+    let after_campaign: Vec<i64> = after_member.iter().zip(&campaign_shares).map(|(a, c)| a - c).collect();
     let (coupon, coupon_shares) = match offers.coupon {
         None => (0, vec![0; lines.len()]),
         Some((rule, scope)) => {
@@ -185,18 +198,20 @@ pub fn price(
                 return Err(DomainError::CouponNotApplicable);
             }
             let d = discount(rule, Fen::new(base)).ok_or(DomainError::CouponNotApplicable)?.fen();
-            let d = d.min(cap - campaign).max(0);
+            let d = d.min(cap - member - campaign).max(0);
             (d, allocate(d, &covered))
         }
     };
-    let line_discounts: Vec<Fen> = campaign_shares.iter().zip(&coupon_shares).map(|(c, d)| Fen::new(c + d)).collect();
-    let discount = Fen::new(campaign + coupon);
+    let line_discounts: Vec<Fen> =
+        member_shares.iter().zip(&campaign_shares).zip(&coupon_shares).map(|((m, c), d)| Fen::new(m + c + d)).collect();
+    let discount = Fen::new(member + campaign + coupon);
     let payable = subtotal.checked_sub(discount).ok_or(DomainError::Overflow)?;
     if payable > SINGLE_PAYMENT_LIMIT {
         return Err(DomainError::OrderLimitExceeded { limit: SINGLE_PAYMENT_LIMIT });
     }
     Ok(Priced {
         subtotal,
+        member_discount: Fen::new(member),
         campaign_discount: Fen::new(campaign),
         discount,
         freight: Fen::ZERO,
@@ -246,8 +261,12 @@ mod tests {
         };
         let rule = CouponRule::Threshold { min_spend: Fen::new(3_000), amount_off: Fen::new(500) };
         let scope = Scope { products: vec![], categories: vec!["tea".into()] };
-        let offers =
-            Offers { coupon: Some((&rule, Some(&scope))), campaign: Some(&campaign), stacking: Stacking::Both };
+        let offers = Offers {
+            coupon: Some((&rule, Some(&scope))),
+            campaign: Some(&campaign),
+            stacking: Stacking::Both,
+            member_pct: 0,
+        };
         let p = price(&lines, &category, offers, 50).unwrap();
         assert_eq!((p.campaign_discount, p.discount, p.payable), (Fen::new(1_000), Fen::new(1_500), Fen::new(8_500)));
         // The campaign splits 600/400; the tea coupon lands on the tea line only.
@@ -260,6 +279,14 @@ mod tests {
         let fruit_only = Scope { products: vec!["P9".into()], categories: vec![] };
         let none = Offers { coupon: Some((&rule, Some(&fruit_only))), ..offers };
         assert_eq!(price(&lines, &category, none, 50).unwrap_err(), DomainError::CouponNotApplicable);
+        // 5% member price first (500 off 10,000), then the campaign on 9,500 (short of 10,000:
+        // nothing), then the tea coupon on the tea line's member price.
+        let member = price(&lines, &category, Offers { member_pct: 5, ..offers }, 50).unwrap();
+        assert_eq!(
+            (member.member_discount, member.campaign_discount, member.discount, member.payable),
+            (Fen::new(500), Fen::ZERO, Fen::new(1_000), Fen::new(9_000))
+        );
+        assert_eq!(member.line_discounts, vec![Fen::new(300), Fen::new(700)]);
     }
 
     proptest! {
@@ -273,6 +300,7 @@ mod tests {
             tiers in proptest::collection::vec((1i64..500_000, 1i64..100_000), 0..3),
             coupon_kind in 0u8..4, off in 1i64..500_000, pct in 1u8..100,
             scoped in any::<bool>(), exclusive in any::<bool>(), freight in 0i64..5_000, hundreds in 0i64..200,
+            member_pct in 0u8..=30, refund_parts in proptest::collection::vec(1i64..1_000, 1..5),
         ) {
             let products = ["P1", "P2", "P3"];
             let lines: Vec<OrderLine> = raw.iter().enumerate().map(|(i, (p, u, q))| order_line(i, products[*p], *u, *q)).collect();
@@ -290,16 +318,20 @@ mod tests {
             };
             let scope = Scope { products: vec!["P2".into()], categories: vec![] };
             let stacking = if exclusive { Stacking::Exclusive } else { Stacking::Both };
-            let with = Offers { coupon: Some((&rule, scoped.then_some(&scope))), campaign: Some(&campaign), stacking };
-            let without = Offers { coupon: None, campaign: Some(&campaign), stacking };
+            let with = Offers { coupon: Some((&rule, scoped.then_some(&scope))), campaign: Some(&campaign), stacking, member_pct };
+            let without = Offers { coupon: None, campaign: Some(&campaign), stacking, member_pct };
             let Ok(p) = price(&lines, &category, with, 5) else { return Ok(()) };
             let goods_before_points = p.payable;
             let points = (hundreds * POINTS_PER_YUAN).min(p.points_cap());
             let p = p.with_points(points).unwrap();
             prop_assert!(p.points_value.fen() * 2 <= goods_before_points.fen(), "points pay at most half the goods");
             prop_assert_eq!(p.points_value.fen(), points / POINTS_PER_YUAN * 100);
+            let member_max: i64 = lines.iter().map(|l| l.amount.fen() * i64::from(member_pct) / 100).sum();
+            prop_assert!(p.member_discount.fen() <= member_max, "the member price takes its percent at most");
             let p = p.with_freight(Fen::new(freight)).unwrap();
             prop_assert!(p.freight >= Fen::ZERO);
+            prop_assert!(p.payable <= p.subtotal.checked_add(p.freight).unwrap(), "never more than goods and freight");
+            prop_assert!(p.discount.fen() >= p.member_discount.fen() + p.campaign_discount.fen());
             prop_assert!(p.payable.fen() - p.freight.fen() >= 1, "at least 1 fen of goods is paid");
             prop_assert_eq!(p.line_discounts.iter().map(|d| d.fen()).sum::<i64>(), p.discount.fen() + p.points_value.fen());
             for (l, d) in lines.iter().zip(&p.line_discounts) {
@@ -328,6 +360,22 @@ mod tests {
             let by_lines = crate::refund::amount_for_lines(&o, &all).unwrap();
             prop_assert!(by_lines <= o.goods_paid());
             prop_assert!(o.goods_paid().fen() - by_lines.fen() < o.lines.len() as i64 + 1);
+            // Refunds in parts, up to the whole payment: never more points, growth or points
+            // earned back than the payment brought.
+            let weight: i64 = refund_parts.iter().sum();
+            let paid = o.payable;
+            let growth = crate::member::growth_for_payment(o.goods_paid());
+            let earned = crate::member::points_for_payment(o.goods_paid(), 150);
+            let (mut money, mut pts, mut gr, mut ea) = (0, 0, 0, 0);
+            for part in &refund_parts {
+                let amount = Fen::new(paid.fen() * part / weight);
+                money += amount.fen();
+                pts += crate::member::share(o.points_used, paid, amount);
+                gr += crate::member::share(growth, paid, amount);
+                ea += crate::member::share(earned, paid, amount);
+            }
+            prop_assert!(money <= paid.fen());
+            prop_assert!(pts <= o.points_used && gr <= growth && ea <= earned);
         }
     }
 }

@@ -35,6 +35,49 @@ impl Thresholds {
     }
 }
 
+/// How the daily scoring sets its thresholds: fixed by the operator, or the medians of the
+/// members who paid in the last 365 days (at least 2 orders count as frequent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Fixed(Thresholds),
+    Quantile,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode::Fixed(Thresholds::default())
+    }
+}
+
+/// One member's figures: days since the last payment (none: never), paid orders and paid
+/// fen in the last 365 days.
+pub type Figures = (Option<i64>, i64, i64);
+
+impl Mode {
+    /// The thresholds for this population.
+    pub fn thresholds(&self, population: &[Figures]) -> Thresholds {
+        match self {
+            Mode::Fixed(t) => *t,
+            Mode::Quantile => {
+                let paying: Vec<&Figures> = population.iter().filter(|(_, n, _)| *n > 0).collect();
+                if paying.is_empty() {
+                    return Thresholds::default();
+                }
+                let median = |mut v: Vec<i64>| {
+                    v.sort_unstable();
+                    v[(v.len() - 1) / 2]
+                };
+                Thresholds {
+                    recent_days: median(paying.iter().map(|f| f.0.unwrap_or(365)).collect()).clamp(1, 365),
+                    frequent_orders: median(paying.iter().map(|f| f.1).collect()).max(2),
+                    monetary_fen: median(paying.iter().map(|f| f.2).collect()).max(1),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Segment {
@@ -138,5 +181,14 @@ mod tests {
             assert_eq!(Segment::parse(s.as_str()), Some(s));
         }
         assert!(Thresholds { recent_days: 0, ..t }.checked().is_err());
+    }
+
+    #[test]
+    fn quantile_thresholds_are_the_payers_medians() {
+        let population = [(Some(10), 1, 1_000), (Some(20), 3, 5_000), (Some(40), 5, 9_000), (None, 0, 0)];
+        let t = Mode::Quantile.thresholds(&population);
+        assert_eq!(t, Thresholds { recent_days: 20, frequent_orders: 3, monetary_fen: 5_000 });
+        assert_eq!(Mode::Quantile.thresholds(&[]), Thresholds::default());
+        assert_eq!(Mode::Fixed(t).thresholds(&population), t);
     }
 }

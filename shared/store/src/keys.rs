@@ -45,6 +45,19 @@ pub fn member_month(openid: &str, month: &str) -> Key {
 
 pub const MEMBER_MONTH_PREFIX: &str = "RFM#";
 
+/// A member's points of one month (`yyyy-mm`) by why they moved: the redemption rate and
+/// first-in-first-out expiry read these.
+pub fn member_points(openid: &str, month: &str) -> Key {
+    Key::new(user_partition(openid), format!("{MEMBER_POINTS_PREFIX}{month}"))
+}
+
+pub const MEMBER_POINTS_PREFIX: &str = "POINTS#";
+
+/// The latest points report of the daily job (issued, spent and the redemption rate by month).
+pub fn points_report() -> Key {
+    Key::new(MEMBERS, "POINTS_REPORT")
+}
+
 /// Every member item, listed through GSI1 (for the daily scoring and segment exports).
 pub const MEMBERS: &str = "MEMBERS";
 

@@ -1,7 +1,14 @@
 //! Place-order under contention: many shoppers at once on a few hot SKUs, through the HTTP
 //! API, on the embedded store and on DynamoDB Local. Reports orders per second, p50/p99
-//! latency and the oversell count (units sold beyond stock; must be 0), and writes them to
-//! the file given as the first argument. Run by `scripts/bench.sh`.
+//! latency and the stock equation (units that left stock = units ordered; oversold must be
+//! 0), and appends a row to the file `--out` names. Run by `scripts/bench.sh`.
+//!
+//! Flags (defaults in brackets): `--buyers` [64], `--attempts` [1600], `--skus` [4],
+//! `--units` per SKU [300], `--warehouses` [2] (the units split over them), `--store`
+//! embedded|dynamodb|both [both], `--members` (every order of one unit pays 100 points and
+//! gets a 5% member price), `--out` [place-order-bench.md].
+//! "1,000 buyers on 100 units of one SKU" is
+//! `place_order_bench --buyers 1000 --attempts 1000 --skus 1 --units 100 --warehouses 1`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,23 +17,74 @@ use e2e::shop::{product_with_stock, rid, stock};
 use e2e::{Backend, Shop};
 use serde_json::json;
 
-const BUYERS: usize = 64;
-const ATTEMPTS: usize = 1600;
-const STOCK_PER_SKU: i64 = 300;
-const SKUS: usize = 4;
+#[derive(Clone, Debug)]
+struct Flags {
+    buyers: usize,
+    attempts: usize,
+    skus: usize,
+    units: i64,
+    warehouses: usize,
+    stores: Vec<Backend>,
+    members: bool,
+    out: String,
+}
+
+fn flags() -> Result<Flags, String> {
+    let mut f = Flags {
+        buyers: 64,
+        attempts: 1600,
+        skus: 4,
+        units: 300,
+        warehouses: 2,
+        stores: vec![Backend::Embedded, Backend::Dynamo],
+        members: false,
+        out: "place-order-bench.md".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--members" {
+            f.members = true;
+            continue;
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || value.parse::<usize>().map_err(|_| format!("{flag} takes a whole number, not {value}"));
+        match flag.as_str() {
+            "--buyers" => f.buyers = number()?.max(1),
+            "--attempts" => f.attempts = number()?,
+            "--skus" => f.skus = number()?.max(1),
+            "--units" => f.units = number()? as i64,
+            "--warehouses" => f.warehouses = number()?.clamp(1, 8),
+            "--store" => {
+                f.stores = match value.as_str() {
+                    "embedded" => vec![Backend::Embedded],
+                    "dynamodb" => vec![Backend::Dynamo],
+                    "both" => vec![Backend::Embedded, Backend::Dynamo],
+                    _ => return Err(format!("--store is embedded, dynamodb or both, not {value}")),
+                }
+            }
+            "--out" => f.out = value,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(f)
+}
 
 struct Outcome {
-    backend: &'static str,
     placed: usize,
     out_of_stock: usize,
     other: usize,
     secs: f64,
     p50: Duration,
     p99: Duration,
+    left: i64,
     oversold: i64,
 }
 
-async fn run(backend: Backend, name: &'static str) -> Outcome {
+fn buyer(b: usize) -> String {
+    format!("oBench{b:05}xxxxxxxxxxxxxxxxxxxx")
+}
+
+async fn run(backend: Backend, f: &Flags) -> Outcome {
     // Contention is measured with a few shoppers placing many orders: lift the per-shopper
     // limits that would otherwise (rightly) refuse them.
     // SAFETY: set before any other thread reads the environment.
@@ -37,33 +95,52 @@ async fn run(backend: Backend, name: &'static str) -> Outcome {
         }
     }
     let shop = Arc::new(Shop::start_with(backend, true).await);
+    let whs: Vec<String> = (0..f.warehouses).map(|i| format!("WH{i:02}")).collect();
     let mut skus = Vec::new();
-    for _ in 0..SKUS {
-        skus.push(product_with_stock(&shop, 990, &[("SH01", STOCK_PER_SKU / 2), ("GZ01", STOCK_PER_SKU / 2)]).await.1);
+    for _ in 0..f.skus {
+        let split: Vec<(&str, i64)> = whs
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                (w.as_str(), f.units / f.warehouses as i64 + i64::from(i < (f.units % f.warehouses as i64) as usize))
+            })
+            .collect();
+        skus.push(product_with_stock(&shop, 990, &split).await.1);
+    }
+    // Every buyer has an address (and, for the members run, points and a member price).
+    if f.members {
+        let ladder = json!({"levels": [{"name": "普通", "min_growth": 0, "perks": {"member_discount_pct": 5}}]});
+        assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
+    }
+    for b in 0..f.buyers {
+        let a = shop.call_as(&buyer(b), "POST", "/me/addresses", Some(Shop::address("上海市"))).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        if f.members {
+            let g = json!({"request_id": format!("bench-{b}"), "points": 1_000_000, "reason": "bench"});
+            let a = shop.admin("POST", &format!("/admin/members/{}/points", buyer(b)), Some(g)).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+        }
     }
     let skus = Arc::new(skus);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let tasks: Vec<_> = (0..BUYERS)
+    let tasks: Vec<_> = (0..f.buyers)
         .map(|b| {
-            let (shop, skus, next) = (shop.clone(), skus.clone(), next.clone());
+            let (shop, skus, next, f) = (shop.clone(), skus.clone(), next.clone(), f.clone());
             tokio::spawn(async move {
                 let mut results = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= ATTEMPTS {
+                    if i >= f.attempts {
                         return results;
                     }
                     let sku = &skus[i % skus.len()];
+                    let mut body = json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]});
+                    if f.members {
+                        body["points"] = json!(100);
+                    }
                     let t = Instant::now();
-                    let a = shop
-                        .call_as(
-                            &format!("oBench{b:03}xxxxxxxxxxxxxxxxxxxxxx"),
-                            "POST",
-                            "/orders",
-                            Some(json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}]})),
-                        )
-                        .await;
+                    let a = shop.call_as(&buyer(b), "POST", "/orders", Some(body)).await;
                     results.push((t.elapsed(), a.status, a.code().to_owned()));
                 }
             })
@@ -85,58 +162,60 @@ async fn run(backend: Backend, name: &'static str) -> Outcome {
     for s in skus.iter() {
         left += stock(&shop, s).await;
     }
-    let initial = SKUS as i64 * STOCK_PER_SKU;
+    let initial = f.skus as i64 * f.units;
+    let sold = placed as i64;
     // Units sold beyond stock, and units that left stock without an order (or came back
     // without one): both must be zero.
-    let oversold = (placed as i64 - initial).max(0) + (-left).max(0);
-    assert_eq!(initial - left, placed as i64, "every unit that left stock belongs to an order");
-    Outcome {
-        backend: name,
-        placed,
-        out_of_stock,
-        other: all.len() - placed - out_of_stock,
-        secs,
-        p50: pct(0.5),
-        p99: pct(0.99),
-        oversold,
+    let oversold = (sold - initial).max(0) + (-left).max(0);
+    assert_eq!(initial - left, sold, "every unit that left stock belongs to an order");
+    let other = all.len() - placed - out_of_stock;
+    if let Some(r) = all.iter().find(|r| r.1 != 201 && r.2 != "OUT_OF_STOCK") {
+        eprintln!("first other answer: {} {}", r.1, r.2);
     }
+    Outcome { placed, out_of_stock, other, secs, p50: pct(0.5), p99: pct(0.99), left, oversold }
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "place-order-bench.md".into());
-    let mut rows = Vec::new();
-    for (b, name) in [(Backend::Embedded, "embedded (SQLite)"), (Backend::Dynamo, "DynamoDB Local")] {
-        let o = run(b, name).await;
-        eprintln!(
-            "{}: {} placed, {} out of stock, {} other, {:.0} orders/s, p50 {:?}, p99 {:?}, oversold {}",
-            o.backend,
-            o.placed,
-            o.out_of_stock,
-            o.other,
-            o.placed as f64 / o.secs,
-            o.p50,
-            o.p99,
-            o.oversold
-        );
-        rows.push(o);
-    }
-    let mut md = String::from(
-        "| store | attempts | placed | out of stock | other | orders/s | p50 | p99 | oversold |\n|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for o in &rows {
-        md.push_str(&format!(
-            "| {} | {ATTEMPTS} | {} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {} |\n",
-            o.backend,
+    let f = match flags() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("place_order_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let header = "| store | order | buyers | attempts | SKUs × units | placed | out of stock | other | orders/s | p50 | p99 | units left | oversold |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    let mut md = match std::fs::read_to_string(&f.out) {
+        Ok(s) if s.starts_with(header) => s,
+        _ => header.to_owned(),
+    };
+    let mut bad = false;
+    for b in f.stores.clone() {
+        let name = match b {
+            Backend::Embedded => "embedded (SQLite)",
+            Backend::Dynamo => "DynamoDB Local",
+        };
+        let o = run(b, &f).await;
+        let kind = if f.members { "100 points, member price" } else { "plain" };
+        let row = format!(
+            "| {name} | {kind} | {} | {} | {} × {} | {} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {} | {} |\n",
+            f.buyers,
+            f.attempts,
+            f.skus,
+            f.units,
             o.placed,
             o.out_of_stock,
             o.other,
             o.placed as f64 / o.secs,
             o.p50.as_secs_f64() * 1000.0,
             o.p99.as_secs_f64() * 1000.0,
+            o.left,
             o.oversold
-        ));
+        );
+        eprint!("{row}");
+        md.push_str(&row);
+        bad |= o.oversold != 0;
     }
-    std::fs::write(&out, md).expect("results file");
-    assert!(rows.iter().all(|o| o.oversold == 0), "oversold");
+    std::fs::write(&f.out, md).expect("results file");
+    assert!(!bad, "oversold");
 }

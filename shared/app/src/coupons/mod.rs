@@ -117,6 +117,59 @@ pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> R
     Err(AppError::new(Code::Conflict, "too many claims at once, please retry"))
 }
 
+/// Whether a perk coupon was issued.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Issued {
+    /// Issued now, with this id.
+    Now(CouponId),
+    /// This occasion's coupon was issued before.
+    Already,
+    /// The template is inactive, outside its dates, or all claimed.
+    Unavailable,
+}
+
+/// Issues one coupon of `template_id` to the shopper for an occasion (a level reached, a
+/// birthday), once per `occasion`: the coupon's id is derived from it, so a replay finds the
+/// coupon already there. Counts against the template's total, not the shopper's claim limit.
+pub async fn issue(
+    store: &SharedStore,
+    openid: &OpenId,
+    template_id: &str,
+    occasion: &str,
+) -> Result<Issued, AppError> {
+    use sha2::Digest;
+    let now = clock::now();
+    let Some(t) = repo::coupons::template(store.as_ref(), template_id).await? else {
+        return Ok(Issued::Unavailable);
+    };
+    if !t.active || now > t.valid_to {
+        return Ok(Issued::Unavailable);
+    }
+    let digest = sha2::Sha256::digest(format!("{template_id}\n{occasion}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let coupon = UserCoupon {
+        coupon_id: CouponId::parse(&format!("perk-{hex}"))?,
+        template_id: t.id.clone(),
+        openid: openid.clone(),
+        name: t.name.clone(),
+        rule: t.rule.clone(),
+        state: CouponState::Available,
+        valid_from: t.valid_from,
+        valid_to: t.valid_to,
+        order_no: None,
+        claimed_at: now,
+        scope: t.scope.clone(),
+    };
+    match store.transact(repo::coupons::issue(&t, &coupon)?).await {
+        Ok(()) => Ok(Issued::Now(coupon.coupon_id)),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&repo::coupons::ISSUE_COUPON_OP) => {
+            Ok(Issued::Already)
+        }
+        Err(StoreError::Cancelled { .. }) => Ok(Issued::Unavailable),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn mine(store: &SharedStore, openid: &str) -> Result<Vec<UserCoupon>, AppError> {
     Ok(repo::coupons::held_by(store.as_ref(), openid).await?)
 }

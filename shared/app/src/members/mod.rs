@@ -12,8 +12,9 @@ use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
 use domain::events::Event;
+use domain::ids::OpenId;
 use domain::member::{
-    CHECKIN_GROWTH, CheckinRewards, Ladder, LedgerEntry, Level, Member, growth_for_payment, next_streak,
+    CHECKIN_GROWTH, Ladder, LedgerEntry, Level, Member, PointsFlow, Rules, growth_for_payment, next_streak,
     points_for_payment, share,
 };
 use domain::money::Fen;
@@ -29,10 +30,20 @@ pub async fn set_ladder(app: &App, l: Ladder) -> Result<Ladder, AppError> {
     Ok(l)
 }
 
+pub async fn rules(app: &App) -> Result<Rules, AppError> {
+    Ok(repo::catalog::member_rules(app.store.as_ref()).await?)
+}
+
+pub async fn set_rules(app: &App, r: Rules) -> Result<Rules, AppError> {
+    let r = r.checked()?;
+    repo::catalog::put_member_rules(app.store.as_ref(), &r).await?;
+    Ok(r)
+}
+
 /// The level a shopper stands at now (the first for a shopper who is no member yet).
 pub async fn level_of(app: &App, openid: &str) -> Result<Level, AppError> {
     let m = repo::members::get(app.store.as_ref(), openid).await?;
-    Ok(ladder(app).await?.level_for(m.growth).clone())
+    Ok(ladder(app).await?.standing(&m).clone())
 }
 
 #[derive(Debug, Serialize)]
@@ -48,12 +59,15 @@ pub struct MemberView {
     pub points_frozen: i64,
     pub streak: u32,
     pub checked_in_today: bool,
+    /// Levels the keep rule took; the next payment gives them back.
+    pub demoted: u8,
+    pub birthday: Option<String>,
 }
 
 pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
     let m: Member = repo::members::get(app.store.as_ref(), openid).await?;
     let l = ladder(app).await?;
-    let level = l.level_for(m.growth).clone();
+    let level = l.standing(&m).clone();
     let next_level =
         l.levels.iter().find(|x| x.min_growth > m.growth).map(|x| (x.name.clone(), x.min_growth - m.growth));
     let today = clock::business_day(clock::now()).map(|d| d.to_string());
@@ -67,6 +81,8 @@ pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
         points_frozen: m.points_frozen,
         streak: m.streak,
         checked_in_today: m.last_checkin_day.is_some() && m.last_checkin_day == today,
+        demoted: m.demoted,
+        birthday: m.birthday.clone(),
     })
 }
 
@@ -79,13 +95,12 @@ pub async fn ledger(app: &App, openid: &str) -> Result<Vec<LedgerEntry>, AppErro
 /// once per order.
 pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
     let o = ordering::get(&app.store, order_no).await?;
-    let before = repo::members::get(app.store.as_ref(), &o.openid).await?.growth;
+    let m = repo::members::get(app.store.as_ref(), &o.openid).await?;
+    let before = m.growth;
     let l = ladder(app).await?;
+    let standing = l.standing(&m);
     let growth = growth_for_payment(o.goods_paid());
-    let frozen = points_for_payment(o.goods_paid(), l.level_for(before).perks.points_multiplier_pct);
-    if growth == 0 && frozen == 0 {
-        return Ok(());
-    }
+    let frozen = points_for_payment(o.goods_paid(), standing.perks.points_multiplier_pct);
     let entry = LedgerEntry {
         source: format!("pay-{order_no}"),
         growth,
@@ -94,8 +109,9 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
         at: clock::now(),
         note: format!("消费 {}", o.goods_paid()),
     };
-    // A higher level is announced by an event written with the growth (once, like it).
-    let (from, to) = (l.level_for(before), l.level_for(before + growth));
+    // A higher level is announced by an event written with the growth (once, like it). A
+    // payment also ends a stretch the keep rule counted: the level of the growth is back.
+    let (from, to) = (standing, l.level_for(before + growth));
     let mut with = Vec::new();
     if to.min_growth > from.min_growth {
         let event =
@@ -105,8 +121,9 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
     let announced = !with.is_empty();
     let paid_at = o.paid_at.unwrap_or(entry.at);
     with.push(repo::members::month_op(&o.openid, &month_of(paid_at), 1, o.payable.fen()));
-    let extra = Update::new().set("last_paid_at", paid_at);
-    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, extra, with).await? && announced {
+    let extra = Update::new().set("last_paid_at", paid_at).set("demoted", 0);
+    let flow = PointsFlow::default();
+    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, flow, extra, with).await? && announced {
         crate::outbox::poke(app);
     }
     Ok(())
@@ -134,6 +151,9 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
             points = -available;
         }
     }
+    // The points spent come back (less spent); of those earned, what could be taken back.
+    let taken_back = if completed { earned_share - debt } else { 0 };
+    let flow = PointsFlow { spent: -back, taken_back, ..Default::default() };
     if growth == 0 && points == 0 && frozen == 0 && debt == 0 {
         return Ok(());
     }
@@ -151,7 +171,7 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
     let months = vec![repo::members::month_op(&o.openid, &month, if fully { -1 } else { 0 }, -amount.fen())];
     // The debt moves in the same transaction as the entry, so it is recorded exactly once.
     let extra = if debt > 0 { Update::new().add("points_debt", debt) } else { Update::new() };
-    match repo::members::apply(store, &o.openid, &entry, extra, months).await {
+    match repo::members::apply(store, &o.openid, &entry, flow, extra, months).await {
         Ok(_) => Ok(()),
         // Less than the refund's share is held (the payment's credit has not landed, or a
         // spend raced): the outbox retries.
@@ -189,46 +209,306 @@ pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
         note: if settled > 0 { format!("积分解冻（抵还 {settled}）") } else { "积分解冻".into() },
     };
     let extra = if settled > 0 { Update::new().add("points_debt", -settled) } else { Update::new() };
-    repo::members::apply(store, &o.openid, &entry, extra, vec![]).await?;
+    let flow = PointsFlow { earned: left - settled, ..Default::default() };
+    repo::members::apply(store, &o.openid, &entry, flow, extra, vec![]).await?;
     Ok(())
 }
 
-/// `yyyy-mm` of a unix time in Shanghai.
-fn month_of(unix: i64) -> String {
-    clock::business_day(unix).map(|d| format!("{:04}-{:02}", d.year(), u8::from(d.month()))).unwrap_or_default()
+use clock::month_of;
+
+/// What the daily job did.
+#[derive(Debug, Default, Serialize)]
+pub struct DailyReport {
+    pub members: usize,
+    pub demoted: usize,
+    pub points_expired: i64,
+    pub reminders_queued: usize,
+    pub birthday_coupons: usize,
+    /// Members the job could not finish (a write raced); tomorrow's run tries again.
+    pub skipped: usize,
 }
 
-/// The daily scoring: every member's RFM segment from their last 12 months, and the counts
-/// per segment as a report for operators.
-pub async fn score(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
-    let t = domain::rfm::Thresholds::default();
+/// The daily job (Asia/Shanghai): every member's RFM segment against the operator's or the
+/// population's thresholds and the report of counts; the keep rule's level drops, recorded
+/// in the ledger with their reason; points that ran out expire, and reminders are queued for
+/// those that will within the notice days; birthday coupons; the points report by month.
+/// Every write is keyed by its day or month, so a rerun changes nothing.
+pub async fn daily(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
+    let store = app.store.as_ref();
+    let (rules, l) = (rules(app).await?, ladder(app).await?);
     let first_month = month_of(now - 365 * 86_400);
-    let mut counts: std::collections::BTreeMap<&'static str, i64> =
-        domain::rfm::Segment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    // Every member's figures first: quantile thresholds need the whole population.
+    let mut members = Vec::new();
     let mut after = None;
     loop {
-        let (members, next) = repo::members::page(app.store.as_ref(), 200, after).await?;
-        for (openid, m) in members {
-            let (orders, amount) = repo::members::months_since(app.store.as_ref(), &openid, &first_month).await?;
+        let (page, next) = repo::members::page(store, 200, after).await?;
+        for (openid, m) in page {
+            let (orders, amount) = repo::members::months_since(store, &openid, &first_month).await?;
             let days = m.last_paid_at.map(|at| (now - at).max(0) / 86_400);
-            let seg = domain::rfm::segment(days, orders, amount, &t);
-            repo::members::set_segment(app.store.as_ref(), &openid, seg.as_str(), now).await?;
-            *counts.entry(seg.as_str()).or_insert(0) += 1;
+            members.push((openid, m, (days, orders, amount)));
         }
         after = next;
         if after.is_none() {
             break;
         }
     }
-    let report = serde_json::json!({
+    let figures: Vec<domain::rfm::Figures> = members.iter().map(|(_, _, f)| *f).collect();
+    let t = rules.rfm.thresholds(&figures);
+    let mut counts: std::collections::BTreeMap<&'static str, i64> =
+        domain::rfm::Segment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut report = DailyReport { members: members.len(), ..Default::default() };
+    let mut by_month: std::collections::BTreeMap<String, PointsFlow> = std::collections::BTreeMap::new();
+    let first_report_month = clock::add_months(&month_of(now), -11);
+    for (openid, m, (days, orders, amount)) in &members {
+        let seg = domain::rfm::segment(*days, *orders, *amount, &t);
+        repo::members::set_segment(store, openid, seg.as_str(), now).await?;
+        *counts.entry(seg.as_str()).or_insert(0) += 1;
+        let outcome = async {
+            report.demoted += usize::from(keep_level(app, &rules, &l, openid, m, now).await?);
+            let months = repo::members::points_months(store, openid).await?;
+            for (month, f) in months.iter().filter(|(month, _)| *month >= first_report_month) {
+                let total = by_month.entry(month.clone()).or_default();
+                *total = total.plus(*f);
+            }
+            let (expired, reminded) = expire_points(app, &rules, openid, m, &months, now).await?;
+            report.points_expired += expired;
+            report.reminders_queued += usize::from(reminded);
+            report.birthday_coupons += usize::from(birthday_coupon(app, &l, openid, m, now).await?);
+            Ok::<_, AppError>(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.code == Code::Conflict => report.skipped += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    let segments = serde_json::json!({
         "scored_at": now,
+        "mode": if matches!(rules.rfm, domain::rfm::Mode::Quantile) { "quantile" } else { "fixed" },
         "thresholds": t,
         "segments": domain::rfm::Segment::ALL.iter().map(|s| serde_json::json!({
             "segment": s.as_str(), "label": s.label(), "members": counts[s.as_str()], "high_value": s.high_value(),
         })).collect::<Vec<_>>(),
     });
-    repo::members::put_segment_report(app.store.as_ref(), &report).await?;
-    Ok(report)
+    repo::members::put_segment_report(store, &segments).await?;
+    let months: Vec<serde_json::Value> =
+        by_month.iter().map(|(month, f)| serde_json::json!({ "month": month, "flow": f })).collect();
+    repo::members::put_points_report(store, &serde_json::json!({ "computed_at": now, "months": months })).await?;
+    Ok(serde_json::json!({ "report": report, "segments": segments }))
+}
+
+/// The keep rule for one member: `true` when it took a level now.
+async fn keep_level(
+    app: &App,
+    rules: &Rules,
+    l: &Ladder,
+    openid: &str,
+    m: &Member,
+    now: i64,
+) -> Result<bool, AppError> {
+    let Some(rule) = rules.keep else { return Ok(false) };
+    let Some(demoted) = rule.demotion(l, m, now) else { return Ok(false) };
+    let to = Member { demoted, ..m.clone() };
+    let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
+    let entry = LedgerEntry {
+        source: format!("keep-{day}"),
+        growth: 0,
+        points: 0,
+        frozen: 0,
+        at: now,
+        note: format!("保级未达成：{} 天未消费，{} → {}", rule.inactive_days, l.standing(m).name, l.standing(&to).name),
+    };
+    let extra = Update::new().set("demoted", i64::from(demoted)).set("demoted_at", now);
+    Ok(repo::members::apply(app.store.as_ref(), openid, &entry, PointsFlow::default(), extra, vec![]).await?)
+}
+
+/// Points of the months that ran out expire (first in, first out); a reminder is queued once
+/// for the points that run out at the end of this month, when that is within the notice days.
+async fn expire_points(
+    app: &App,
+    rules: &Rules,
+    openid: &str,
+    m: &Member,
+    months: &[(String, PointsFlow)],
+    now: i64,
+) -> Result<(i64, bool), AppError> {
+    let store = app.store.as_ref();
+    let this_month = month_of(now);
+    let keep = i32::try_from(rules.points_expiry_months).unwrap_or(12);
+    let ran_out = clock::add_months(&this_month, -(keep + 1));
+    let expired = domain::member::expiring(months, &ran_out, m.points_available);
+    if expired > 0 {
+        let entry = LedgerEntry {
+            source: format!("expire-{ran_out}"),
+            growth: 0,
+            points: -expired,
+            frozen: 0,
+            at: now,
+            note: format!("{ran_out} 获得的积分到期"),
+        };
+        let flow = PointsFlow { expired, ..Default::default() };
+        match repo::members::apply(store, openid, &entry, flow, Update::new(), vec![]).await {
+            Ok(_) => {}
+            Err(store::StoreError::Cancelled { .. }) => {
+                return Err(AppError::new(Code::Conflict, "the member's points moved; expired tomorrow"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let notice = now + i64::from(rules.expiry_notice_days) * 86_400;
+    if month_of(notice) == this_month {
+        return Ok((expired, false));
+    }
+    let after: Vec<(String, PointsFlow)> =
+        months.iter().cloned().chain([(this_month.clone(), PointsFlow { expired, ..Default::default() })]).collect();
+    let soon = domain::member::expiring(&after, &clock::add_months(&this_month, -keep), m.points_available - expired);
+    if soon <= 0 {
+        return Ok((expired, false));
+    }
+    // The last day of this month, in Shanghai.
+    let expires_on = clock::business_day(now)
+        .and_then(|d| d.replace_day(d.month().length(d.year())).ok())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let event = domain::events::Event::PointsExpiring {
+        openid: openid.to_owned(),
+        points: soon,
+        expires_on: expires_on.clone(),
+        reminder: format!("{expires_on}-{}", digest(openid)),
+    };
+    match store.transact(vec![repo::outbox::append(&event, now)?]).await {
+        Ok(()) => {
+            crate::outbox::poke(app);
+            Ok((expired, true))
+        }
+        Err(store::StoreError::Cancelled { .. }) | Err(store::StoreError::ConditionFailed) => Ok((expired, false)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A short digest naming a member where a full openid must not show.
+fn digest(openid: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(openid.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The birthday coupon of the member's level, on their birthday (28 February for 29 February
+/// in other years), once a year.
+async fn birthday_coupon(app: &App, l: &Ladder, openid: &str, m: &Member, now: i64) -> Result<bool, AppError> {
+    let (Some(birthday), Some(today)) = (m.birthday.as_deref(), clock::business_day(now)) else {
+        return Ok(false);
+    };
+    let Some(template) = l.standing(m).perks.birthday_coupon.as_deref() else { return Ok(false) };
+    let leap = time::util::is_leap_year(today.year());
+    let mmdd = format!("{:02}-{:02}", u8::from(today.month()), today.day());
+    if !(birthday == mmdd || (birthday == "02-29" && !leap && mmdd == "02-28")) {
+        return Ok(false);
+    }
+    let openid = OpenId::parse(openid)?;
+    let issued = crate::coupons::issue(&app.store, &openid, template, &format!("birthday-{}", today.year())).await?;
+    Ok(matches!(issued, crate::coupons::Issued::Now(_)))
+}
+
+/// The outbox consumer of [`domain::events::Event::LevelUp`]: the level's upgrade coupon, once
+/// per member and level, then the notice.
+pub async fn on_level_up(app: &App, openid: &str, level: &str) -> Result<(), AppError> {
+    let l = ladder(app).await?;
+    if let Some(template) = l.levels.iter().find(|x| x.name == level).and_then(|x| x.perks.upgrade_coupon.as_deref()) {
+        let id = OpenId::parse(openid)?;
+        crate::coupons::issue(&app.store, &id, template, &format!("level-{level}")).await?;
+    }
+    crate::notices::level_up(app, openid, level).await
+}
+
+/// Records the shopper's birthday (`mm-dd`), once: it cannot be moved to collect coupons.
+pub async fn set_birthday(app: &App, openid: &str, birthday: &str) -> Result<MemberView, AppError> {
+    let birthday = domain::member::parse_birthday(birthday)?;
+    if !repo::members::set_birthday(app.store.as_ref(), openid, &birthday).await? {
+        return Err(AppError::new(Code::Conflict, "the birthday is set already; customer service can correct it"));
+    }
+    view(app, openid).await
+}
+
+/// An operator's grant (or, negative, deduction) of points, once per request id; a deduction
+/// never takes the balance below zero.
+pub async fn grant(
+    app: &App,
+    openid: &str,
+    request_id: &str,
+    points: i64,
+    reason: &str,
+    by: &str,
+) -> Result<MemberView, AppError> {
+    if points == 0 || points.abs() > 1_000_000 {
+        return Err(AppError::field("points", "a grant is 1 to 1,000,000 points, or as many taken away"));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 50 {
+        return Err(AppError::field("reason", "a reason of 1 to 50 characters"));
+    }
+    let flow = if points > 0 {
+        PointsFlow { earned: points, ..Default::default() }
+    } else {
+        PointsFlow { taken_back: -points, ..Default::default() }
+    };
+    let entry = LedgerEntry {
+        source: format!("grant-{request_id}"),
+        growth: 0,
+        points,
+        frozen: 0,
+        at: clock::now(),
+        note: format!("{reason}（{by}）"),
+    };
+    match repo::members::apply(app.store.as_ref(), openid, &entry, flow, Update::new(), vec![]).await {
+        Ok(_) => view(app, openid).await,
+        Err(store::StoreError::Cancelled { .. }) => {
+            Err(AppError::new(Code::InsufficientPoints, "the member holds fewer points than this deduction"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The redemption rate (points spent over points issued) by month and over `from..=to`
+/// (`yyyy-mm`; default: the months of the last daily report), with the seed's 7-12% band and
+/// an alert when the period is outside it.
+pub async fn points_rate(app: &App, from: Option<&str>, to: Option<&str>) -> Result<serde_json::Value, AppError> {
+    let report = repo::members::points_report(app.store.as_ref())
+        .await?
+        .ok_or_else(|| AppError::not_found("points report (the daily job has not run yet)"))?;
+    let months: Vec<(String, PointsFlow)> = report["months"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| {
+                    Some((m["month"].as_str()?.to_owned(), serde_json::from_value(m["flow"].clone()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, m) in [("from", from), ("to", to)] {
+        // A month is what survives a step forward and back unchanged.
+        if m.is_some_and(|m| clock::add_months(m, 1) == m || clock::add_months(&clock::add_months(m, 1), -1) != m) {
+            return Err(AppError::field(name, "a month as yyyy-mm"));
+        }
+    }
+    let inside = |m: &str| from.is_none_or(|f| m >= f) && to.is_none_or(|t| m <= t);
+    let period = months.iter().filter(|(m, _)| inside(m)).fold(PointsFlow::default(), |a, (_, f)| a.plus(*f));
+    let (lo, hi) = domain::member::REDEMPTION_BAND;
+    let rate = period.redemption_pct();
+    let row = |f: &PointsFlow| {
+        serde_json::json!({
+            "earned": f.earned, "spent": f.spent, "taken_back": f.taken_back, "expired": f.expired,
+            "redemption_pct": f.redemption_pct(),
+        })
+    };
+    Ok(serde_json::json!({
+        "computed_at": report["computed_at"],
+        "band_pct": [lo, hi],
+        "period": { "from": from, "to": to, "points": row(&period),
+                    "alert": rate.is_some_and(|r| !(lo..=hi).contains(&r)) },
+        "months": months.iter().map(|(m, f)| serde_json::json!({ "month": m, "points": row(f) })).collect::<Vec<_>>(),
+    }))
 }
 
 pub async fn segment_report(app: &App) -> Result<serde_json::Value, AppError> {
@@ -285,7 +565,7 @@ pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, Ap
         return Err(AppError::new(Code::AlreadyCheckedIn, "already checked in today; come back tomorrow"));
     }
     let streak = next_streak(m.last_checkin_day.as_deref(), &yesterday, m.streak);
-    let points = CheckinRewards::default().points(streak);
+    let points = rules(app).await?.checkin.points(streak);
     let entry = LedgerEntry {
         source: format!("checkin-{day}"),
         growth: CHECKIN_GROWTH,
@@ -295,7 +575,8 @@ pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, Ap
         note: format!("签到 第{streak}天"),
     };
     let extra = Update::new().set("last_checkin_day", day.as_str()).set("streak", i64::from(streak));
-    if !repo::members::apply(app.store.as_ref(), openid, &entry, extra, vec![]).await? {
+    let flow = PointsFlow { earned: points, ..Default::default() };
+    if !repo::members::apply(app.store.as_ref(), openid, &entry, flow, extra, vec![]).await? {
         return Err(AppError::new(Code::AlreadyCheckedIn, "already checked in today; come back tomorrow"));
     }
     Ok(CheckedIn { day, streak, growth: CHECKIN_GROWTH, points })

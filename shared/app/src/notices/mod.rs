@@ -83,3 +83,19 @@ pub async fn level_up(app: &App, openid: &str, level: &str) -> Result<(), AppErr
     });
     send(app, openid, &template, "pages/me/index", &data).await.map(|_| ())
 }
+
+/// The outbox consumer of [`domain::events::Event::PointsExpiring`]: the reminder, when the
+/// operator set its template and the shopper allowed one.
+pub async fn points_expiring(app: &App, openid: &str, points: i64, expires_on: &str) -> Result<(), AppError> {
+    let Some(template) = app.settings.subscribe_points_expiry.clone() else {
+        return Ok(());
+    };
+    if app.settings.wechat.app_secret.is_empty() {
+        return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function sends"));
+    }
+    let data = serde_json::json!({
+        "number1": { "value": points.to_string() },
+        "date2": { "value": expires_on },
+    });
+    send(app, openid, &template, "pages/me/index", &data).await.map(|_| ())
+}

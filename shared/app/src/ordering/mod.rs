@@ -138,7 +138,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
     let address = delivery_address(app, openid, &input).await?;
     let freight = repo::catalog::freight_template(store.as_ref()).await?;
     let promotions = repo::catalog::promotions(store.as_ref()).await?;
-    // Level perks: free shipping (the member price and points come with the members work).
+    // Level perks: free shipping and the member price (the points multiplier applies on payment).
     let perks = crate::members::level_of(app, openid).await?.perks;
     let mut catalog = catalog_snapshot(store, &items).await?;
     // Gifts by threshold may come with any order: their SKUs are read too.
@@ -171,6 +171,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
             address: &address,
             freight: &freight,
             waiver: Waiver { free_shipping: perks.free_shipping },
+            member_pct: perks.member_discount_pct,
             promotions: &promotions,
             points: input.points.unwrap_or(0),
         };

@@ -40,9 +40,10 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
     .boxed()
 }
 
-/// The members' daily scoring (RFM segments and their report).
+/// The members' daily job: RFM segments, the level keep rule, points expiry and reminders,
+/// birthday coupons, the points report.
 pub fn members_daily<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
-    async move { app::members::score(app, clock::now()).await }.boxed()
+    async move { app::members::daily(app, clock::now()).await }.boxed()
 }
 
 /// Reconciles yesterday, or the day an event names (`{"day": "2026-11-24"}`).

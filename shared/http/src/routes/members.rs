@@ -27,6 +27,11 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             let openid = shopper(app, req).await?;
             Response::ok(&members::view(app, &openid).await?)
         }
+        ("PUT", ["me", "member", "birthday"]) => {
+            let openid = shopper(app, req).await?;
+            let body: BirthdayInput = req.json()?;
+            Response::ok(&members::set_birthday(app, &openid, &body.birthday).await?)
+        }
         ("GET", ["me", "ledger"]) => {
             let openid = shopper(app, req).await?;
             Response::ok(&json!({ "items": members::ledger(app, &openid).await? }))
@@ -43,6 +48,25 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("PUT", ["admin", "members", "levels"]) => {
             operator(app, req, Permission::Manage).await?;
             Response::ok(&members::set_ladder(app, req.json()?).await?)
+        }
+        ("GET", ["admin", "members", "rules"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&members::rules(app).await?)
+        }
+        ("PUT", ["admin", "members", "rules"]) => {
+            operator(app, req, Permission::Manage).await?;
+            Response::ok(&members::set_rules(app, req.json()?).await?)
+        }
+        ("GET", ["admin", "members", "points-rate"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&members::points_rate(app, req.query("from"), req.query("to")).await?)
+        }
+        ("POST", ["admin", "members", openid, "points"]) => {
+            let openid = path_id::<OpenId>(openid, "member")?;
+            let by = operator(app, req, Permission::Manage).await?;
+            let g: GrantInput = req.json()?;
+            let request_id = domain::ids::RequestId::parse(&g.request_id)?;
+            Response::ok(&members::grant(app, &openid, &request_id, g.points, &g.reason, &by.id).await?)
         }
         ("GET", ["admin", "members", "segments"]) => {
             operator(app, req, Permission::Read).await?;
@@ -66,4 +90,18 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BirthdayInput {
+    birthday: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantInput {
+    request_id: String,
+    points: i64,
+    reason: String,
 }

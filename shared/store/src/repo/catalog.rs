@@ -194,3 +194,15 @@ pub async fn ladder(store: &dyn Store) -> Result<domain::member::Ladder> {
 pub async fn put_ladder(store: &dyn Store, l: &domain::member::Ladder) -> Result<()> {
     store.put(to_item(&keys::shop_setting("LADDER"), None, &Setting { value: l })?, None).await
 }
+
+/// The member program's rules (check-in rewards, level keep rule, RFM, points expiry); the
+/// defaults until operators set them.
+pub async fn member_rules(store: &dyn Store) -> Result<domain::member::Rules> {
+    let stored: Option<Setting<domain::member::Rules>> =
+        store.get(&keys::shop_setting("MEMBER_RULES")).await?.map(from_item).transpose()?;
+    Ok(stored.map(|s| s.value).unwrap_or_default())
+}
+
+pub async fn put_member_rules(store: &dyn Store, r: &domain::member::Rules) -> Result<()> {
+    store.put(to_item(&keys::shop_setting("MEMBER_RULES"), None, &Setting { value: r })?, None).await
+}

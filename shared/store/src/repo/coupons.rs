@@ -68,6 +68,25 @@ pub fn claim(t: &CouponTemplate, coupon: &UserCoupon, held: Option<i64>) -> Resu
     ])
 }
 
+/// The writes of a coupon issued for an occasion: the template's counter (refused when all
+/// are claimed), the coupon (refused when this occasion's coupon exists).
+pub fn issue(t: &CouponTemplate, coupon: &UserCoupon) -> Result<Vec<TxOp>> {
+    Ok(vec![
+        TxOp::Update {
+            key: keys::coupon_template(&t.id),
+            update: Update::new().add("claimed", 1),
+            cond: Some(Cond::eq("active", true).and(Cond::le("claimed", t.total - 1))),
+        },
+        TxOp::Put {
+            item: to_item(&keys::user_coupon(&coupon.openid, &coupon.coupon_id), None, coupon)?,
+            cond: Some(Cond::NotExists),
+        },
+    ])
+}
+
+/// Index of the coupon in [`issue`]'s writes.
+pub const ISSUE_COUPON_OP: usize = 1;
+
 /// Index of the template's counter and of the shopper's in [`claim`]'s writes.
 pub const CLAIM_TEMPLATE_OP: usize = 0;
 pub const CLAIM_USER_OP: usize = 1;

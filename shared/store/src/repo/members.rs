@@ -1,7 +1,7 @@
 //! Members: their standing and ledger, moved together in one transaction per change, the
 //! ledger entry keyed by its source so a replayed change is refused.
 
-use domain::member::{LedgerEntry, Member};
+use domain::member::{LedgerEntry, Member, PointsFlow};
 
 use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
 
@@ -11,14 +11,17 @@ pub async fn get(store: &dyn Store, openid: &str) -> Result<Member> {
 
 /// The change `entry` describes, with `extra` updates of the member (check-in day, streak):
 /// `false` when this source was recorded before. Growth never goes below zero: a take-back
-/// larger than the growth held is refused as a condition.
+/// larger than the growth held is refused as a condition. `flow` says why the available
+/// points moved (its net is `entry.points`), recorded in the month of the entry.
 pub async fn apply(
     store: &dyn Store,
     openid: &str,
     entry: &LedgerEntry,
+    flow: PointsFlow,
     extra: Update,
     with: Vec<TxOp>,
 ) -> Result<bool> {
+    debug_assert_eq!(flow.net(), entry.points, "a flow explains the entry's points");
     let mut update = extra.add("growth", entry.growth).add("points_available", entry.points);
     if entry.frozen != 0 {
         update = update.add("points_frozen", entry.frozen);
@@ -44,6 +47,7 @@ pub async fn apply(
         TxOp::Update { key: keys::member(openid), update, cond },
     ];
     let mut ops = ops;
+    ops.extend(flow_op(openid, entry.at, flow));
     ops.extend(with);
     match store.transact(ops).await {
         Ok(()) => Ok(true),
@@ -90,33 +94,96 @@ pub async fn permissions(store: &dyn Store, openid: &str, template_id: &str) -> 
         .unwrap_or(0))
 }
 
+/// The write that adds `flow` to the member's month of `at` (none for no movement).
+pub fn flow_op(openid: &str, at: i64, flow: PointsFlow) -> Option<TxOp> {
+    if flow == PointsFlow::default() {
+        return None;
+    }
+    let month = domain::clock::month_of(at);
+    let update = Update::new()
+        .add("earned", flow.earned)
+        .add("spent", flow.spent)
+        .add("taken_back", flow.taken_back)
+        .add("expired", flow.expired)
+        .set("month", month.as_str());
+    Some(TxOp::Update { key: keys::member_points(openid, &month), update, cond: None })
+}
+
+/// The member's points by month, oldest first.
+pub async fn points_months(store: &dyn Store, openid: &str) -> Result<Vec<(String, PointsFlow)>> {
+    let page =
+        store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_POINTS_PREFIX).limit(1_000)).await?;
+    let mut out = Vec::new();
+    for i in page.items {
+        let Some(month) = i.get("month").and_then(|m| m.as_str()).map(str::to_owned) else { continue };
+        out.push((month, from_item(i)?));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Records the birthday once: `false` when one was set before.
+pub async fn set_birthday(store: &dyn Store, openid: &str, birthday: &str) -> Result<bool> {
+    let upd = Update::new()
+        .set("birthday", birthday)
+        .set("openid", openid)
+        .set(crate::table::GSI1_PK, keys::MEMBERS)
+        .set(crate::table::GSI1_SK, openid);
+    match store.update(&keys::member(openid), upd, Some(Cond::Missing("birthday".into()))).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn put_points_report(store: &dyn Store, report: &serde_json::Value) -> Result<()> {
+    store.put(to_item(&keys::points_report(), None, report)?, None).await
+}
+
+pub async fn points_report(store: &dyn Store) -> Result<Option<serde_json::Value>> {
+    Ok(store.get(&keys::points_report()).await?.map(|mut i| {
+        for k in [crate::table::PK, crate::table::SK] {
+            i.remove(k);
+        }
+        serde_json::Value::Object(i)
+    }))
+}
+
 /// The writes that spend `points` of the shopper's balance for an order, in the transaction
 /// that places it: refused (a condition) when the balance is short.
 pub fn spend_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
-    Ok(vec![
-        TxOp::Update {
-            key: keys::member(openid),
-            update: Update::new().add("points_available", entry.points),
-            cond: Some(Cond::ge("points_available", -entry.points)),
-        },
-        TxOp::Put {
-            item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?,
-            cond: Some(Cond::NotExists),
-        },
-    ])
+    let spent = PointsFlow { spent: -entry.points, ..Default::default() };
+    Ok(flow_op(openid, entry.at, spent)
+        .into_iter()
+        .chain([
+            TxOp::Update {
+                key: keys::member(openid),
+                update: Update::new().add("points_available", entry.points),
+                cond: Some(Cond::ge("points_available", -entry.points)),
+            },
+            TxOp::Put {
+                item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?,
+                cond: Some(Cond::NotExists),
+            },
+        ])
+        .collect())
 }
 
 /// The writes that give points back with a state change that happens once (an order closing
 /// unpaid): the ledger entry is rewritten rather than conditioned, as the change guards it.
 pub fn give_back_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
-    Ok(vec![
-        TxOp::Update {
-            key: keys::member(openid),
-            update: Update::new().add("points_available", entry.points),
-            cond: None,
-        },
-        TxOp::Put { item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?, cond: None },
-    ])
+    let back = PointsFlow { spent: -entry.points, ..Default::default() };
+    Ok(flow_op(openid, entry.at, back)
+        .into_iter()
+        .chain([
+            TxOp::Update {
+                key: keys::member(openid),
+                update: Update::new().add("points_available", entry.points),
+                cond: None,
+            },
+            TxOp::Put { item: to_item(&keys::member_ledger(openid, &entry.source), None, entry)?, cond: None },
+        ])
+        .collect())
 }
 
 pub async fn entry(store: &dyn Store, openid: &str, source: &str) -> Result<Option<LedgerEntry>> {
