@@ -90,7 +90,8 @@ async fn run(backend: Backend, f: &Flags) -> Outcome {
     // SAFETY: set before any other thread reads the environment.
     #[allow(unsafe_code)]
     unsafe {
-        for k in ["MAX_OPEN_ORDERS", "MAX_HELD_UNITS", "PLACE_ORDERS_PER_MINUTE"] {
+        std::env::set_var("MAX_OPEN_ORDERS", "1000");
+        for k in ["MAX_HELD_UNITS", "PLACE_ORDERS_PER_MINUTE"] {
             std::env::set_var(k, "100000");
         }
     }
@@ -116,7 +117,7 @@ async fn run(backend: Backend, f: &Flags) -> Outcome {
         let a = shop.call_as(&buyer(b), "POST", "/me/addresses", Some(Shop::address("上海市"))).await;
         assert_eq!(a.status, 201, "{}", a.body);
         if f.members {
-            let g = json!({"request_id": format!("bench-{b}"), "points": 1_000_000, "reason": "bench"});
+            let g = json!({"request_id": format!("bench-grant-{b:05}"), "points": 1_000_000, "reason": "bench"});
             let a = shop.admin("POST", &format!("/admin/members/{}/points", buyer(b)), Some(g)).await;
             assert_eq!(a.status, 200, "{}", a.body);
         }
