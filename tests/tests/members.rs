@@ -83,6 +83,8 @@ async fn growth_and_levels_follow_money(b: Backend) {
         ledger["items"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
     assert_eq!(sources.len(), 3, "{sources:?}");
     assert!(sources.iter().any(|s| s.starts_with("refund-")));
+    let notes = ledger.to_string();
+    assert!(notes.contains("白银 → 黄金") && notes.contains("黄金 → 白银"), "level changes say why: {notes}");
     let bad =
         shop.admin("PUT", "/admin/members/levels", Some(json!({"levels": [{"name": "普通", "min_growth": 10}]}))).await;
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"), "the first level starts at 0");

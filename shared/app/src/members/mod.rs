@@ -101,17 +101,15 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
     let standing = l.standing(&m);
     let growth = growth_for_payment(o.goods_paid());
     let frozen = points_for_payment(o.goods_paid(), standing.perks.points_multiplier_pct);
-    let entry = LedgerEntry {
-        source: format!("pay-{order_no}"),
-        growth,
-        points: 0,
-        frozen,
-        at: clock::now(),
-        note: format!("消费 {}", o.goods_paid()),
-    };
-    // A higher level is announced by an event written with the growth (once, like it). A
-    // payment also ends a stretch the keep rule counted: the level of the growth is back.
+    // A higher level is announced by an event written with the growth (once, like it), and
+    // the entry says so. A payment also ends a stretch the keep rule counted: the level of the
+    // growth is back.
     let (from, to) = (standing, l.level_for(before + growth));
+    let mut note = format!("消费 {}", o.goods_paid());
+    if to.min_growth > from.min_growth {
+        note.push_str(&format!("，{} → {}", from.name, to.name));
+    }
+    let entry = LedgerEntry { source: format!("pay-{order_no}"), growth, points: 0, frozen, at: clock::now(), note };
     let mut with = Vec::new();
     if to.min_growth > from.min_growth {
         let event =
@@ -136,6 +134,7 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
 pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: Fen) -> Result<(), AppError> {
     let o = ordering::get(&app.store, order_no).await?;
     let store = app.store.as_ref();
+    let m = repo::members::get(store, &o.openid).await?;
     let paid = o.payable;
     let growth = share(growth_for_payment(o.goods_paid()), paid, amount);
     let earned = repo::members::entry(store, &o.openid, &format!("pay-{order_no}")).await?.map_or(0, |e| e.frozen);
@@ -145,7 +144,7 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
     let (mut points, frozen) = if completed { (back - earned_share, 0) } else { (back, -earned_share) };
     let mut debt = 0;
     if points < 0 {
-        let available = repo::members::get(store, &o.openid).await?.points_available;
+        let available = m.points_available;
         if available < -points {
             debt = -points - available;
             points = -available;
@@ -157,13 +156,20 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
     if growth == 0 && points == 0 && frozen == 0 && debt == 0 {
         return Ok(());
     }
+    // A level the growth no longer reaches is left, and the entry says so.
+    let l = ladder(app).await?;
+    let (from, to) = (l.standing(&m), l.standing(&Member { growth: m.growth - growth, ..m.clone() }));
+    let mut note = format!("退款 {amount}");
+    if to.min_growth < from.min_growth {
+        note.push_str(&format!("，{} → {}", from.name, to.name));
+    }
     let entry = LedgerEntry {
         source: format!("refund-{out_refund_no}"),
         growth: -growth,
         points,
         frozen,
         at: clock::now(),
-        note: format!("退款 {amount}"),
+        note,
     };
     // The month's figures for RFM: the money back, and the order itself once fully refunded.
     let month = month_of(o.paid_at.unwrap_or(entry.at));
