@@ -318,6 +318,7 @@ macro_rules! on_both_stores {
 
 /// WeChat Pay test rig: a simulator with a merchant, a notify receiver that verifies with
 /// the shop's own client, and that client.
+pub mod binary;
 pub mod pay;
 
 /// Shop helpers for the order, payment and refund suites.

@@ -43,7 +43,7 @@ async fn prepay_pay_notify_query_close_refund_bill() {
     let rp = c.request_payment(&prepay_id).unwrap();
     assert_eq!(rp.package, format!("prepay_id={prepay_id}"));
     assert_eq!(rp.sign_type, "RSA");
-    let merchant = MerchantKey::from_pem(&rig.merchant_key_pem).unwrap().public_key();
+    let merchant = MerchantKey::from_pem(&rig.merchant_key_pem).unwrap().public_key().unwrap();
     assert!(merchant.verify(&pay_sign_message(APPID, &rp.time_stamp, &rp.nonce_str, &rp.package), &rp.pay_sign));
 
     let before = c.query(&no).await.unwrap().unwrap();

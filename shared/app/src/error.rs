@@ -76,6 +76,7 @@ codes! {
     PayUnavailable => "PAY_UNAVAILABLE",
     WechatUnavailable => "WECHAT_UNAVAILABLE",
     Unavailable => "UNAVAILABLE",
+    Overloaded => "OVERLOADED",
     Internal => "INTERNAL",
 }
 

@@ -24,7 +24,7 @@ pub fn status(code: Code) -> u16 {
         WechatRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited => 429,
         Internal => 500,
         WechatConfig | WechatError | PayUnavailable => 502,
-        WechatUnavailable | Unavailable => 503,
+        WechatUnavailable | Unavailable | Overloaded => 503,
     }
 }
 

@@ -15,16 +15,51 @@ use app::AppError;
 /// `wx.request` and WeChat Pay's notify wait for.
 const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(9);
 
+/// Requests handled at once. The rest wait for a turn before their body is read, so a burst
+/// costs little memory and bounds the store's connections; see [`WAITING`] and [`WAIT`].
+pub const IN_FLIGHT: usize = 32;
+/// Open connections. Further ones wait in the kernel's accept queue, costing this process
+/// nothing; a connection that moves no byte for [`IDLE`] is closed, so an idle keep-alive
+/// connection (or a slow client) does not hold its place for long.
+pub const CONNECTIONS: usize = 128;
+/// Longer than any request may take ([`REQUEST_BUDGET`]).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Requests that may wait for a turn; beyond them the answer is 503 `OVERLOADED` at once.
+pub const WAITING: usize = 4_096;
+/// How long a request waits for its turn before 503 `OVERLOADED`: as long as one may run, so
+/// a stampede is served in turn rather than refused (`wx.request` waits 60 s by default).
+const WAIT: std::time::Duration = REQUEST_BUDGET;
+
 struct Served {
     app: App,
     handlers: Vec<Handler>,
+    turns: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 pub fn router(app: App, handlers: Vec<Handler>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(Arc::new(Served { app, handlers }))
+    let served = Served {
+        app,
+        handlers,
+        turns: tokio::sync::Semaphore::new(IN_FLIGHT),
+        waiting: std::sync::atomic::AtomicUsize::new(0),
+    };
+    axum::Router::new().fallback(handle).with_state(Arc::new(served))
+}
+
+fn overloaded() -> axum::response::Response {
+    into_axum(Response::error(&AppError::new(app::Code::Overloaded, "the shop is very busy; please retry in a moment")))
 }
 
 async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) -> axum::response::Response {
+    use std::sync::atomic::Ordering;
+    if served.waiting.fetch_add(1, Ordering::AcqRel) >= WAITING {
+        served.waiting.fetch_sub(1, Ordering::AcqRel);
+        return overloaded();
+    }
+    let turn = tokio::time::timeout(WAIT, served.turns.acquire()).await;
+    served.waiting.fetch_sub(1, Ordering::AcqRel);
+    let Ok(Ok(_turn)) = turn else { return overloaded() };
     let (parts, body) = req.into_parts();
     let resp = match axum::body::to_bytes(body, MAX_BODY).await {
         Err(_) => Response::error(&AppError::new(
@@ -65,7 +100,126 @@ pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::i
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
     crate::worker::spawn(app.clone());
+    let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
     axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
+}
+
+/// A listener that accepts only while fewer than [`CONNECTIONS`] are open.
+struct Limited {
+    listener: tokio::net::TcpListener,
+    open: Arc<tokio::sync::Semaphore>,
+    idle: std::time::Duration,
+}
+
+/// A connection holding its place among the open ones until it is dropped or idle too long.
+struct Counted {
+    io: tokio::net::TcpStream,
+    idle: std::pin::Pin<Box<tokio::time::Sleep>>,
+    limit: std::time::Duration,
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Counted {
+    fn moved(&mut self) {
+        let next = tokio::time::Instant::now() + self.limit;
+        self.idle.as_mut().reset(next);
+    }
+}
+
+impl axum::serve::Listener for Limited {
+    type Io = Counted;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Counted, SocketAddr) {
+        // The semaphore is never closed, so acquiring only waits.
+        let place = loop {
+            if let Ok(p) = self.open.clone().acquire_owned().await {
+                break p;
+            }
+        };
+        loop {
+            match self.listener.accept().await {
+                Ok((io, addr)) => {
+                    let _ = io.set_nodelay(true);
+                    let idle = Box::pin(tokio::time::sleep(self.idle));
+                    return (Counted { io, idle, limit: self.idle, _place: place }, addr);
+                }
+                // Out of descriptors or a connection reset before accept: wait a little.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                self.moved();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle.as_mut().poll(cx).is_ready() => {
+                Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if r.is_ready() {
+            self.moved();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if r.is_ready() {
+            self.moved();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
 }
 
 async fn shutdown() {
@@ -84,4 +238,35 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_wait_and_idle_ones_are_closed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limited = Limited {
+            listener,
+            open: Arc::new(tokio::sync::Semaphore::new(2)),
+            idle: std::time::Duration::from_millis(400),
+        };
+        let router = axum::Router::new().fallback(|| async { "ok" });
+        tokio::spawn(async move { axum::serve(limited, router).await });
+        let mut idle_a = TcpStream::connect(addr).await.unwrap();
+        let _idle_b = TcpStream::connect(addr).await.unwrap();
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        third.write_all(b"GET / HTTP/1.1\r\nhost: shop\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let early = tokio::time::timeout(std::time::Duration::from_millis(150), third.read(&mut buf)).await;
+        assert!(early.is_err(), "the third waits while two connections hold the places");
+        let n = tokio::time::timeout(std::time::Duration::from_secs(3), third.read(&mut buf)).await.unwrap().unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(3), idle_a.read(&mut buf)).await.unwrap();
+        assert!(matches!(closed, Ok(0) | Err(_)), "an idle connection is closed");
+    }
 }

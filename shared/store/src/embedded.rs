@@ -2,9 +2,13 @@
 //! its key columns. Every write runs in an IMMEDIATE transaction that reads the current item,
 //! checks the condition in Rust ([`Cond::holds`]) and writes, so conditions are atomic with
 //! their writes even across processes sharing the file.
+//!
+//! One thread owns the connection and runs the operations in turn (SQLite has one writer
+//! anyway), fed by a bounded queue: a burst of requests waits in the queue, holding no thread
+//! each, and past [`QUEUE`] waiting operations callers wait for room (back-pressure) instead of
+//! growing it.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -15,8 +19,13 @@ use super::{
     item_key, table, validate_tx,
 };
 
+/// Operations that may wait for the store thread at once.
+pub const QUEUE: usize = 256;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
 pub struct EmbeddedStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -52,7 +61,18 @@ impl EmbeddedStore {
                  WHERE gsi1pk IS NOT NULL;",
         )
         .map_err(backend)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<Job>(QUEUE);
+        let mut conn = conn;
+        // The thread ends when the store (the last sender) is dropped.
+        std::thread::Builder::new()
+            .name("sqlite-store".into())
+            .spawn(move || {
+                while let Some(job) = queue.blocking_recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(backend)?;
+        Ok(Self { jobs })
     }
 
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
@@ -60,13 +80,13 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| backend("store lock poisoned"))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(backend)?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // The caller may have gone (a dropped request): its answer is not needed.
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).await.map_err(|_| backend("the store thread stopped"))?;
+        rx.await.map_err(|_| backend("the store thread stopped"))?
     }
 
     /// Runs `body` in one IMMEDIATE transaction, committing only when it succeeds.
@@ -87,7 +107,8 @@ impl EmbeddedStore {
 
 fn read(conn: &Connection, key: &Key) -> Result<Option<Item>> {
     let data: Option<String> = conn
-        .query_row("SELECT data FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| r.get(0))
+        .prepare_cached("SELECT data FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut st| st.query_row(params![key.pk, key.sk], |r| r.get(0)))
         .optional()
         .map_err(backend)?;
     data.map(|d| parse(&d)).transpose()
@@ -120,17 +141,19 @@ fn write_item(conn: &Connection, item: &Item) -> Result<()> {
         _ => (None, None),
     };
     let data = serde_json::to_string(item).map_err(backend)?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, data) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, data = ?5",
-        params![key.pk, key.sk, g1pk, g1sk, data],
     )
+    .and_then(|mut st| st.execute(params![key.pk, key.sk, g1pk, g1sk, data]))
     .map_err(backend)?;
     Ok(())
 }
 
 fn remove_item(conn: &Connection, key: &Key) -> Result<()> {
-    conn.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(backend)?;
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut st| st.execute(params![key.pk, key.sk]))
+        .map_err(backend)?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rustls_pki_types::pem::PemObject;
@@ -52,8 +52,8 @@ impl MerchantKey {
     }
 
     /// The matching public key, e.g. to give a simulator.
-    pub fn public_key(&self) -> PublicKey {
-        PublicKey { der: self.pair.public_key().as_ref().to_vec() }
+    pub fn public_key(&self) -> Result<PublicKey, KeyError> {
+        PublicKey::from_der(self.pair.public_key().as_ref().to_vec())
     }
 
     /// The matching public key as a `PUBLIC KEY` PEM, the form WeChat Pay hands out.
@@ -83,11 +83,22 @@ pub fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// An RSA public key, parsed once when it is loaded (a notify's check then costs the RSA
+/// operation and little else).
+#[derive(Clone)]
 pub struct PublicKey {
     /// PKCS#1 RSAPublicKey or SubjectPublicKeyInfo DER; aws-lc-rs reads both.
     der: Vec<u8>,
+    parsed: signature::ParsedPublicKey,
 }
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,13 +115,22 @@ impl PublicKey {
             return Ok(key);
         }
         let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).map_err(|_| KeyError::BadPublicKey)?;
-        Ok(Self { der: spki.as_ref().to_vec() })
+        Self::from_der(spki.as_ref().to_vec())
+    }
+
+    /// A key of 2,048 to 8,192 bits, refused here rather than at every check.
+    fn from_der(der: Vec<u8>) -> Result<Self, KeyError> {
+        let parsed = signature::ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der)
+            .map_err(|_| KeyError::BadPublicKey)?;
+        Ok(Self { der, parsed })
     }
 
     /// Whether `signature_b64` is SHA256withRSA over `message` by this key.
     pub fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
-        let Ok(sig) = B64.decode(signature_b64.trim()) else { return false };
-        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &self.der).verify(message, &sig).is_ok()
+        // 2,048 to 8,192 bits: at most 1,024 bytes, so the decoded signature fits the stack.
+        let mut sig = [0u8; 1_024];
+        let Ok(n) = B64.decode_slice(signature_b64.trim(), &mut sig) else { return false };
+        self.parsed.verify_sig(message, &sig[..n]).is_ok()
     }
 }
 
@@ -126,5 +146,5 @@ pub fn from_certificate_der(der: &[u8]) -> Result<(PublicKey, String), KeyError>
     let serial: String = cert.raw_serial().iter().map(|b| format!("{b:02X}")).collect();
     // DER may carry a leading zero byte to keep the serial positive; WeChat omits it.
     let serial = serial.strip_prefix("00").filter(|s| !s.is_empty()).unwrap_or(&serial).to_owned();
-    Ok((PublicKey { der: cert.public_key().raw.to_vec() }, serial))
+    Ok((PublicKey::from_der(cert.public_key().raw.to_vec())?, serial))
 }

@@ -1,7 +1,12 @@
 //! Notifies: verify the signature over the raw body first, then parse and decrypt.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
 use super::aead::{AeadError, ApiV3Key};
-use super::types::{Notification, RefundNotice, Transaction};
+use super::types::{RefundNotice, Transaction};
 use super::verify::{SignedHeaders, Verifier, VerifyError};
 
 pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
@@ -47,19 +52,48 @@ pub fn open(
     decrypt(key, body)
 }
 
+/// The envelope as [`super::types::Notification`] describes it, read in place: the fields
+/// the shop uses borrow from the body (copied only where JSON escapes them), the others must
+/// be present but are skipped.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    resource: Resource<'a>,
+    #[allow(dead_code)]
+    create_time: IgnoredAny,
+    #[allow(dead_code)]
+    resource_type: IgnoredAny,
+}
+
+#[derive(Deserialize)]
+struct Resource<'a> {
+    #[serde(borrow)]
+    algorithm: Cow<'a, str>,
+    #[serde(borrow)]
+    ciphertext: Cow<'a, str>,
+    #[serde(borrow, default)]
+    associated_data: Cow<'a, str>,
+    #[serde(borrow)]
+    nonce: Cow<'a, str>,
+}
+
 /// Parses and decrypts an already verified notify body.
 pub fn decrypt(key: &ApiV3Key, body: &[u8]) -> Result<Verified, NotifyError> {
-    let n: Notification = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
+    let n: Envelope<'_> = serde_json::from_slice(body).map_err(|_| NotifyError::Malformed)?;
     if n.resource.algorithm != ALGORITHM {
         return Err(NotifyError::Algorithm);
     }
     let plain = key.decrypt(&n.resource.nonce, &n.resource.associated_data, &n.resource.ciphertext)?;
-    let event = match n.event_type.as_str() {
+    let event = match n.event_type.as_ref() {
         "TRANSACTION.SUCCESS" => Event::Paid(serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)?),
         t if t.starts_with("REFUND.") => {
             Event::Refund(serde_json::from_slice(&plain).map_err(|_| NotifyError::Malformed)?)
         }
         t => Event::Other { event_type: t.to_owned(), plaintext: String::from_utf8_lossy(&plain).into_owned() },
     };
-    Ok(Verified { id: n.id, event_type: n.event_type, event })
+    Ok(Verified { id: n.id.into_owned(), event_type: n.event_type.into_owned(), event })
 }
