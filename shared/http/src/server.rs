@@ -21,7 +21,7 @@ pub const IN_FLIGHT: usize = 32;
 /// Open connections. Further ones wait in the kernel's accept queue, costing this process
 /// nothing; a connection that moves no byte for [`IDLE`] is closed, so an idle keep-alive
 /// connection (or a slow client) does not hold its place for long.
-pub const CONNECTIONS: usize = 128;
+pub const CONNECTIONS: usize = 256;
 /// Longer than any request may take ([`REQUEST_BUDGET`]).
 const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests that may wait for a turn; beyond them the answer is 503 `OVERLOADED` at once.
