@@ -84,19 +84,8 @@ pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> R
             valid_to = valid_to.min(user.created_at + NEW_CUSTOMER_SECS);
         }
         let held = repo::coupons::claims(store.as_ref(), openid, template_id).await?;
-        let coupon = UserCoupon {
-            coupon_id: CouponId::parse(&format!("U{}", uuid::Uuid::now_v7().simple()))?,
-            template_id: t.id.clone(),
-            openid: openid.clone(),
-            name: t.name.clone(),
-            rule: t.rule.clone(),
-            state: CouponState::Available,
-            valid_from: t.valid_from,
-            valid_to,
-            order_no: None,
-            claimed_at: now,
-            scope: t.scope.clone(),
-        };
+        let id = CouponId::parse(&format!("U{}", uuid::Uuid::now_v7().simple()))?;
+        let coupon = held_coupon(&t, openid, id, valid_to, now);
         let ops = repo::coupons::claim(&t, &coupon, held)?;
         match store.transact(ops).await {
             Ok(()) => return Ok(coupon),
@@ -115,6 +104,23 @@ pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> R
         }
     }
     Err(AppError::new(Code::Conflict, "too many claims at once, please retry"))
+}
+
+/// A coupon of template `t` as the shopper holds it, available until `valid_to`.
+fn held_coupon(t: &CouponTemplate, openid: &OpenId, coupon_id: CouponId, valid_to: i64, now: i64) -> UserCoupon {
+    UserCoupon {
+        coupon_id,
+        template_id: t.id.clone(),
+        openid: openid.clone(),
+        name: t.name.clone(),
+        rule: t.rule.clone(),
+        state: CouponState::Available,
+        valid_from: t.valid_from,
+        valid_to,
+        order_no: None,
+        claimed_at: now,
+        scope: t.scope.clone(),
+    }
 }
 
 /// Whether a perk coupon was issued.
@@ -147,19 +153,7 @@ pub async fn issue(
     }
     let digest = sha2::Sha256::digest(format!("{template_id}\n{occasion}").as_bytes());
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    let coupon = UserCoupon {
-        coupon_id: CouponId::parse(&format!("perk-{hex}"))?,
-        template_id: t.id.clone(),
-        openid: openid.clone(),
-        name: t.name.clone(),
-        rule: t.rule.clone(),
-        state: CouponState::Available,
-        valid_from: t.valid_from,
-        valid_to: t.valid_to,
-        order_no: None,
-        claimed_at: now,
-        scope: t.scope.clone(),
-    };
+    let coupon = held_coupon(&t, openid, CouponId::parse(&format!("perk-{hex}"))?, t.valid_to, now);
     match store.transact(repo::coupons::issue(&t, &coupon)?).await {
         Ok(()) => Ok(Issued::Now(coupon.coupon_id)),
         Err(StoreError::Cancelled { failed }) if failed.contains(&repo::coupons::ISSUE_COUPON_OP) => {

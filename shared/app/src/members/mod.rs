@@ -11,6 +11,7 @@ use crate::App;
 use crate::error::{AppError, Code};
 use crate::ordering;
 use domain::clock;
+use domain::clock::month_of;
 use domain::events::Event;
 use domain::ids::OpenId;
 use domain::member::{
@@ -219,8 +220,6 @@ pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
     repo::members::apply(store, &o.openid, &entry, flow, extra, vec![]).await?;
     Ok(())
 }
-
-use clock::month_of;
 
 /// What the daily job did.
 #[derive(Debug, Default, Serialize)]

@@ -162,47 +162,49 @@ struct Setting<T> {
     value: T,
 }
 
-/// The freight template operators set; the default one until they do.
-pub async fn freight_template(store: &dyn Store) -> Result<domain::freight::FreightTemplate> {
-    let stored: Option<Setting<domain::freight::FreightTemplate>> =
-        store.get(&keys::shop_setting("FREIGHT")).await?.map(from_item).transpose()?;
+/// The shop setting `name`, or its default until operators set it.
+async fn setting<T: serde::de::DeserializeOwned + Default>(store: &dyn Store, name: &str) -> Result<T> {
+    let stored: Option<Setting<T>> = store.get(&keys::shop_setting(name)).await?.map(from_item).transpose()?;
     Ok(stored.map(|s| s.value).unwrap_or_default())
 }
 
+async fn put_setting<T: serde::Serialize>(store: &dyn Store, name: &str, value: &T) -> Result<()> {
+    store.put(to_item(&keys::shop_setting(name), None, &Setting { value })?, None).await
+}
+
+/// The freight template operators set; the default one until they do.
+pub async fn freight_template(store: &dyn Store) -> Result<domain::freight::FreightTemplate> {
+    setting(store, "FREIGHT").await
+}
+
 pub async fn put_freight_template(store: &dyn Store, t: &domain::freight::FreightTemplate) -> Result<()> {
-    store.put(to_item(&keys::shop_setting("FREIGHT"), None, &Setting { value: t })?, None).await
+    put_setting(store, "FREIGHT", t).await
 }
 
 /// The promotions operators run (full reduction, threshold gifts, stacking); none until set.
 pub async fn promotions(store: &dyn Store) -> Result<domain::promotion::Promotions> {
-    let stored: Option<Setting<domain::promotion::Promotions>> =
-        store.get(&keys::shop_setting("PROMOTIONS")).await?.map(from_item).transpose()?;
-    Ok(stored.map(|s| s.value).unwrap_or_default())
+    setting(store, "PROMOTIONS").await
 }
 
 pub async fn put_promotions(store: &dyn Store, p: &domain::promotion::Promotions) -> Result<()> {
-    store.put(to_item(&keys::shop_setting("PROMOTIONS"), None, &Setting { value: p })?, None).await
+    put_setting(store, "PROMOTIONS", p).await
 }
 
 /// The member level ladder operators set; the default one until they do.
 pub async fn ladder(store: &dyn Store) -> Result<domain::member::Ladder> {
-    let stored: Option<Setting<domain::member::Ladder>> =
-        store.get(&keys::shop_setting("LADDER")).await?.map(from_item).transpose()?;
-    Ok(stored.map(|s| s.value).unwrap_or_default())
+    setting(store, "LADDER").await
 }
 
 pub async fn put_ladder(store: &dyn Store, l: &domain::member::Ladder) -> Result<()> {
-    store.put(to_item(&keys::shop_setting("LADDER"), None, &Setting { value: l })?, None).await
+    put_setting(store, "LADDER", l).await
 }
 
 /// The member program's rules (check-in rewards, level keep rule, RFM, points expiry); the
 /// defaults until operators set them.
 pub async fn member_rules(store: &dyn Store) -> Result<domain::member::Rules> {
-    let stored: Option<Setting<domain::member::Rules>> =
-        store.get(&keys::shop_setting("MEMBER_RULES")).await?.map(from_item).transpose()?;
-    Ok(stored.map(|s| s.value).unwrap_or_default())
+    setting(store, "MEMBER_RULES").await
 }
 
 pub async fn put_member_rules(store: &dyn Store, r: &domain::member::Rules) -> Result<()> {
-    store.put(to_item(&keys::shop_setting("MEMBER_RULES"), None, &Setting { value: r })?, None).await
+    put_setting(store, "MEMBER_RULES", r).await
 }

@@ -141,7 +141,12 @@ pub async fn put_points_report(store: &dyn Store, report: &serde_json::Value) ->
 }
 
 pub async fn points_report(store: &dyn Store) -> Result<Option<serde_json::Value>> {
-    Ok(store.get(&keys::points_report()).await?.map(|mut i| {
+    report(store, &keys::points_report()).await
+}
+
+/// A report item as JSON, without its key attributes.
+async fn report(store: &dyn Store, key: &crate::Key) -> Result<Option<serde_json::Value>> {
+    Ok(store.get(key).await?.map(|mut i| {
         for k in [crate::table::PK, crate::table::SK] {
             i.remove(k);
         }
@@ -240,10 +245,5 @@ pub async fn put_segment_report(store: &dyn Store, report: &serde_json::Value) -
 }
 
 pub async fn segment_report(store: &dyn Store) -> Result<Option<serde_json::Value>> {
-    Ok(store.get(&keys::segment_report()).await?.map(|mut i| {
-        for k in [crate::table::PK, crate::table::SK] {
-            i.remove(k);
-        }
-        serde_json::Value::Object(i)
-    }))
+    report(store, &keys::segment_report()).await
 }
