@@ -10,6 +10,8 @@ py_tools
 trap 'ddb_stop; aws_stop' EXIT
 ddb_start
 aws_start
+# The runtime suites start the function binaries as Lambda and SCF do: build them first.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"
 cargo build --locked -p wechat-sim
 WECHAT_SIM="$ROOT/target/debug/wechat-sim" "$PY_VENV/bin/python" -m pytest -q tests/sdk

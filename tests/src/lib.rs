@@ -53,13 +53,16 @@ pub async fn store(backend: Backend) -> SharedStore {
             let path = std::env::temp_dir().join("shop-tests").join(format!("{}.db", unique("t")));
             Arc::new(EmbeddedStore::open(&path).expect("temp store opens"))
         }
-        Backend::Dynamo => {
-            local_aws_credentials();
-            let s = DynamoStore::connect(&unique("t"), Some(&dynamodb_endpoint())).await;
-            s.create_table().await.expect("DynamoDB Local creates the test table");
-            Arc::new(s)
-        }
+        Backend::Dynamo => dynamo_store(&unique("t")).await,
     }
+}
+
+/// A new DynamoDB Local table named `table`.
+pub async fn dynamo_store(table: &str) -> SharedStore {
+    local_aws_credentials();
+    let s = DynamoStore::connect(table, Some(&dynamodb_endpoint())).await;
+    s.create_table().await.expect("DynamoDB Local creates the test table");
+    Arc::new(s)
 }
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -191,7 +194,17 @@ impl Shop {
         settings.pay = Some(pay_settings);
         settings.order_ttl_secs = 120;
         tune(&mut settings);
-        let app = App::new(store(backend).await, settings).expect("app builds");
+        // The table is named in the settings, so function binaries started beside this shop
+        // (the runtime tests) can be pointed at it.
+        let store = match backend {
+            Backend::Embedded => store(backend).await,
+            Backend::Dynamo => {
+                settings.store.table = unique("t");
+                settings.store.endpoint = Some(dynamodb_endpoint());
+                dynamo_store(&settings.store.table).await
+            }
+        };
+        let app = App::new(store, settings).expect("app builds");
         let router = hosting::server::router(app.clone(), hosting::routes::ALL.to_vec());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -319,7 +332,9 @@ macro_rules! on_both_stores {
 /// WeChat Pay test rig: a simulator with a merchant, a notify receiver that verifies with
 /// the shop's own client, and that client.
 pub mod binary;
+pub mod docs;
 pub mod pay;
+pub mod runtimes;
 
 /// Shop helpers for the order, payment and refund suites.
 pub mod shop;

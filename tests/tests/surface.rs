@@ -8,25 +8,11 @@ use hosting::{Request, dispatch};
 use serde_json::{Value, json};
 use store::table;
 
-fn root(p: &str) -> String {
-    format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use e2e::docs::{concrete, root, template_routes, yaml};
 
 async fn app() -> app::App {
     let store = e2e::store(e2e::Backend::Embedded).await;
     app::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
-}
-
-/// A documented path with its parameters filled in.
-fn concrete(path: &str) -> String {
-    path.replace("{id}", "x1")
-        .replace("{no}", "20990101000000000001")
-        .replace("{sku}", "S1")
-        .replace("{warehouse}", "W1")
-        .replace("{out_refund_no}", "R1")
-        .replace("{day}", "2026-01-01")
-        .replace("{openid}", "oMember0000000000001")
-        .replace("{segment}", "important_value")
 }
 
 #[tokio::test]
@@ -46,10 +32,6 @@ async fn every_documented_route_exists() {
     assert!(count >= 40, "the document lists the routes ({count})");
     let resp = dispatch(&app, hosting::routes::ALL, &Request::new("GET", "/not/documented")).await;
     assert_eq!(resp.status, 404);
-}
-
-fn yaml(path: &str) -> serde_yaml_ng::Value {
-    serde_yaml_ng::from_str(&std::fs::read_to_string(root(path)).unwrap()).unwrap()
 }
 
 #[test]
@@ -105,62 +87,6 @@ fn every_function_binary_is_deployed() {
         .filter(|n| n != "local")
         .collect();
     assert_eq!(deployed, built);
-}
-
-/// One HTTP API route of the template: its path pattern, method and function binary.
-struct Route {
-    segments: Vec<String>,
-    method: String,
-    binary: String,
-}
-
-impl Route {
-    /// How API Gateway ranks a match: a route without a greedy variable before one with, then
-    /// more literal segments, then an exact method before ANY. `None`: no match.
-    fn rank(&self, method: &str, path: &[&str]) -> Option<(bool, usize, bool)> {
-        let method_ok = self.method == "ANY" || self.method.eq_ignore_ascii_case(method);
-        if !method_ok {
-            return None;
-        }
-        let greedy = self.segments.last().is_some_and(|s| s.ends_with("+}"));
-        let fixed = if greedy { &self.segments[..self.segments.len() - 1] } else { &self.segments[..] };
-        let fits = if greedy { path.len() > fixed.len() } else { path.len() == fixed.len() };
-        if !fits {
-            return None;
-        }
-        let mut literals = 0;
-        for (pat, seg) in fixed.iter().zip(path) {
-            if pat.starts_with('{') {
-                continue;
-            }
-            if pat != seg {
-                return None;
-            }
-            literals += 1;
-        }
-        Some((!greedy, literals, self.method != "ANY"))
-    }
-}
-
-fn template_routes() -> Vec<Route> {
-    let t = yaml("template.yaml");
-    let mut out = Vec::new();
-    for r in t["Resources"].as_mapping().unwrap().values() {
-        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
-        let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
-        for ev in events.values().filter(|e| e["Type"].as_str() == Some("HttpApi")) {
-            let path = ev["Properties"]["Path"].as_str().unwrap();
-            out.push(Route {
-                segments: path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                method: ev["Properties"]["Method"].as_str().unwrap().to_ascii_uppercase(),
-                binary: binary.clone(),
-            });
-        }
-    }
-    out
 }
 
 /// On AWS each route of the HTTP API goes to one function: every documented path and method

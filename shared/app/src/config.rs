@@ -137,9 +137,13 @@ impl Settings {
                 StoreKind::Embedded
             }
         };
+        // Event functions run as many instances, each with its own file: orders and stock
+        // would diverge.
         if kind == StoreKind::Embedded && get("AWS_LAMBDA_RUNTIME_API").is_some() {
-            // Each Lambda instance would keep its own file: orders and stock would diverge.
             problems.push("the embedded store serves one instance only; on Lambda set STORE=dynamodb".into());
+        }
+        if kind == StoreKind::Embedded && get("SCF_RUNTIME_API").is_some() {
+            problems.push("the embedded store serves one instance only; on SCF set STORE=dynamodb".into());
         }
         let port = match get("PORT").map(|p| p.parse::<u16>()) {
             None => 9000,
@@ -217,10 +221,10 @@ impl Settings {
         }
         let trust_wx_context = match get("TRUST_WX_CONTEXT").as_deref() {
             None | Some("0") | Some("false") => false,
-            Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() || get("SCF_RUNTIME_API").is_some() => {
                 // Behind API Gateway anyone can send X-WX-OPENID: only WeChat Cloud Hosting
                 // sets it (and strips a client's).
-                problems.push("TRUST_WX_CONTEXT=1 is for WeChat Cloud Hosting, never on Lambda".into());
+                problems.push("TRUST_WX_CONTEXT=1 is for WeChat Cloud Hosting, never behind API Gateway".into());
                 false
             }
             Some("1") | Some("true") => true,

@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod request;
 pub mod routes;
 pub mod run;
+pub mod scf;
 pub mod server;
 pub mod worker;
 

@@ -1,11 +1,12 @@
 //! How a function binary starts: settings from the environment, logging, the store, then
-//! Lambda when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server on `0.0.0.0:$PORT`
-//! (Tencent SCF web functions, WeChat Cloud Hosting, local runs).
+//! Lambda when `AWS_LAMBDA_RUNTIME_API` is set, a Tencent SCF event function when
+//! `SCF_RUNTIME_API` is, else an HTTP server on `0.0.0.0:$PORT` (SCF web functions, WeChat
+//! Cloud Hosting, local runs).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use crate::{Handler, lambda, server};
+use crate::{Handler, lambda, scf, server};
 use app::App;
 use app::config::Settings;
 pub use app::config::Uses;
@@ -105,6 +106,9 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
             }
         };
     }
+    if std::env::var_os(scf::RUNTIME_API).is_some() {
+        return stopped(scf::run(&app, scf::Events::Http(&handlers)).await);
+    }
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, app.settings.port));
     match server::serve(app, handlers, addr).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,7 +152,21 @@ pub async fn run_job(name: &str, job: crate::routes::jobs::Job) -> ExitCode {
             }
         };
     }
+    if std::env::var_os(scf::RUNTIME_API).is_some() {
+        return stopped(scf::run(&app, scf::Events::Job(job)).await);
+    }
     serve(app, vec![crate::routes::jobs::handler]).await
+}
+
+/// The exit of an event loop that only ends when its runtime API goes away.
+fn stopped(end: Result<(), String>) -> ExitCode {
+    match end {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "SCF runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// One Lambda invocation of a scheduled function: an API Gateway (payload v2) event is one of

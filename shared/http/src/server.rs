@@ -1,4 +1,4 @@
-//! Hosting as a plain HTTP server: Tencent SCF web functions (port 9000 from `scf_bootstrap`),
+//! Hosting as a plain HTTP server: Tencent SCF web functions (port 9000 from `scripts/scf/scf_bootstrap`),
 //! WeChat Cloud Hosting (port 80) and the local all-in-one server.
 
 use std::net::SocketAddr;

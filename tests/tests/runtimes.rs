@@ -1,0 +1,220 @@
+//! The real function binaries under the platforms' runtime APIs (local stand-ins in
+//! `e2e::runtimes`): started as Lambda (the binary is `bootstrap`) and Tencent SCF (the
+//! `scripts/scf/bootstrap` script execs it) start them, given real events: an API Gateway
+//! request to `catalog`, a schedule or timer event to `close-unpaid`, which must close an
+//! expired order and give its stock back. Both on DynamoDB Local, as those platforms run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use e2e::runtimes::{Outcome, Platform, Process, RuntimeApi, function_binary, spawn};
+use e2e::shop::*;
+use e2e::{Backend, Shop};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The settings a merchant gives the function: the shop's table on DynamoDB Local, its
+/// WeChat and WeChat Pay (the simulator's), in environment variables.
+fn function_env(shop: &Shop) -> Vec<(String, String)> {
+    let s = &shop.app.settings;
+    let pay = s.pay.as_ref().expect("the test shop has WeChat Pay");
+    let (key_id, key_pem) = pay.public_key.clone().expect("the test shop trusts a public key");
+    let pairs = [
+        ("STORE", "dynamodb".to_owned()),
+        ("TABLE_NAME", s.store.table.clone()),
+        ("DYNAMODB_ENDPOINT", s.store.endpoint.clone().expect("DynamoDB Local")),
+        ("AWS_ACCESS_KEY_ID", "local".into()),
+        ("AWS_SECRET_ACCESS_KEY", "local".into()),
+        ("AWS_REGION", "ap-east-1".into()),
+        ("WECHAT_APPID", s.wechat.appid.clone()),
+        ("WECHAT_APP_SECRET", s.wechat.app_secret.clone()),
+        ("WECHAT_API_BASE", s.wechat.api_base.clone()),
+        ("WECHATPAY_API_BASE", pay.api_base.clone()),
+        ("WECHATPAY_MCHID", pay.mchid.clone()),
+        ("WECHATPAY_MCH_SERIAL", pay.mch_serial.clone()),
+        ("WECHATPAY_MCH_KEY", pay.mch_key_pem.clone()),
+        ("WECHATPAY_APIV3_KEY", pay.apiv3_key.clone()),
+        ("WECHATPAY_PUBLIC_KEY_ID", key_id),
+        ("WECHATPAY_PUBLIC_KEY", key_pem),
+        ("WECHATPAY_NOTIFY_URL", pay.notify_url.clone()),
+        ("RUST_LOG", "info".into()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// A shop with one product of 5 units and an order of 2 that expires in 2 s.
+async fn shop_with_an_expiring_order() -> (Shop, String, String, String) {
+    let shop = Shop::start_tuned(Backend::Dynamo, |s| s.order_ttl_secs = 2).await;
+    let (pid, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
+    let token = shop.login("runtime-buyer").await;
+    let placed = place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let no = placed.body["order_no"].as_str().expect("order_no").to_owned();
+    assert_eq!(stock(&shop, &sku).await, 3);
+    (shop, pid, sku, no)
+}
+
+async fn wait_expired(shop: &Shop, no: &str) {
+    let o = order(shop, no).await;
+    let expires = o["order"]["expires_at"].as_i64().unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    tokio::time::sleep(Duration::from_secs((expires - now + 1).max(0) as u64)).await;
+}
+
+fn lambda_http_event(method: &str, path: &str, query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"accept": "application/json", "host": "abc123.execute-api.ap-east-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.ap-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "test"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Dec/2026:08:00:00 +0000",
+            "timeEpoch": 1796112000000_i64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+fn scf_http_event(method: &str, path: &str, query: Value) -> Value {
+    json!({
+        "requestContext": {
+            "serviceId": "service-f94sy04v",
+            "path": path,
+            "httpMethod": method,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {},
+            "sourceIp": "203.0.113.7",
+            "stage": "release"
+        },
+        "headers": {"accept": "application/json", "host": "service-f94sy04v-1250000000.gz.apigw.tencentcs.com"},
+        "body": "",
+        "pathParameters": {},
+        "queryStringParameters": {},
+        "headerParameters": {},
+        "stageVariables": {"stage": "release"},
+        "path": path,
+        "queryString": query,
+        "httpMethod": method
+    })
+}
+
+/// Lambda's answer body (API Gateway v2 shape) as JSON.
+fn body_of(answer: &Value) -> Value {
+    serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+async fn wait_ready(api: &RuntimeApi, p: &mut Process) {
+    for _ in 0..400 {
+        if api.ready() {
+            return;
+        }
+        if let Ok(Some(status)) = p.0.try_wait() {
+            panic!("the function exited before asking for an event: {status} (init error: {:?})", api.init_error());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the function never asked for an event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lambda_runs_the_real_functions() {
+    let (shop, pid, sku, no) = shop_with_an_expiring_order().await;
+
+    let api = RuntimeApi::start(Platform::Lambda).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("catalog"));
+    let mut catalog = spawn(&function_binary("catalog"), &env);
+    wait_ready(&api, &mut catalog).await;
+    let answer = api.invoke(lambda_http_event("GET", &format!("/products/{pid}"), ""), WAIT).await.answer();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let product = body_of(&answer);
+    assert_eq!(product["skus"][0]["id"], json!(sku), "{product}");
+    // A route the function does not serve is an answer (404), not a failed invocation.
+    let none = api.invoke(lambda_http_event("POST", "/orders", ""), WAIT).await.answer();
+    assert_eq!(none["statusCode"], 404, "{none}");
+    // The same process answers invocation after invocation.
+    let list = api.invoke(lambda_http_event("GET", "/products", "page_size=5"), WAIT).await.answer();
+    assert_eq!(body_of(&list)["items"][0]["id"], json!(pid), "{list}");
+    assert_eq!(api.served(), 3);
+    drop(catalog);
+
+    wait_expired(&shop, &no).await;
+    let api = RuntimeApi::start(Platform::Lambda).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("close-unpaid"));
+    let mut closer = spawn(&function_binary("close-unpaid"), &env);
+    wait_ready(&api, &mut closer).await;
+    let schedule = json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-01T08:05:00Z", "region": "ap-east-1",
+        "resources": ["arn:aws:events:ap-east-1:123456789012:rule/close-unpaid"], "detail": {}
+    });
+    let report = api.invoke(schedule, WAIT).await.answer();
+    assert_eq!(report["closer"]["closed"], 1, "{report}");
+    assert_eq!(order(&shop, &no).await["order"]["state"], "closed");
+    assert_eq!(stock(&shop, &sku).await, 5, "the closed order's units are back");
+}
+
+/// The directory of an SCF zip: `bootstrap` beside the binary it execs.
+fn scf_package(function: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scf-{function}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("package dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(root.join("scripts/scf/bootstrap"), dir.join("bootstrap")).expect("bootstrap is copied");
+    std::os::unix::fs::symlink(function_binary(function), dir.join(function)).expect("the binary is linked");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scf_event_functions_run_the_real_functions() {
+    let (shop, pid, sku, no) = shop_with_an_expiring_order().await;
+
+    let api = RuntimeApi::start(Platform::Scf).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("catalog"));
+    env.push(("SHOP_FUNCTION".into(), "catalog".into()));
+    let mut catalog = spawn(&scf_package("catalog").join("bootstrap"), &env);
+    wait_ready(&api, &mut catalog).await;
+    let answer = api.invoke(scf_http_event("GET", &format!("/products/{pid}"), json!({})), WAIT).await.answer();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(answer["isBase64Encoded"], false);
+    assert_eq!(body_of(&answer)["skus"][0]["id"], json!(sku), "{answer}");
+    let list = api.invoke(scf_http_event("GET", "/products", json!({"page_size": "5"})), WAIT).await.answer();
+    assert_eq!(body_of(&list)["items"][0]["id"], json!(pid), "{list}");
+    // A timer has nothing to run in an HTTP function: a failed invocation, which SCF records.
+    let timer = json!({"Type": "Timer", "TriggerName": "every-5-min", "Time": "2026-12-01T08:05:00Z", "Message": ""});
+    match api.invoke(timer.clone(), WAIT).await {
+        Outcome::Error(e) => assert!(e.contains("API Gateway"), "{e}"),
+        Outcome::Answer(a) => panic!("an HTTP function ran a timer: {a}"),
+    }
+    // The function goes on after a failed invocation.
+    let again = api.invoke(scf_http_event("GET", &format!("/products/{pid}"), json!({})), WAIT).await.answer();
+    assert_eq!(again["statusCode"], 200, "{again}");
+    drop(catalog);
+
+    wait_expired(&shop, &no).await;
+    let api = RuntimeApi::start(Platform::Scf).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("close-unpaid"));
+    env.push(("SHOP_FUNCTION".into(), "close-unpaid".into()));
+    let mut closer = spawn(&scf_package("close-unpaid").join("bootstrap"), &env);
+    wait_ready(&api, &mut closer).await;
+    let report = api.invoke(timer, WAIT).await.answer();
+    assert_eq!(report["closer"]["closed"], 1, "{report}");
+    assert_eq!(order(&shop, &no).await["order"]["state"], "closed");
+    assert_eq!(stock(&shop, &sku).await, 5, "the closed order's units are back");
+    // Operators reach the job's routes through API Gateway too, and are refused without a token.
+    let denied = api.invoke(scf_http_event("POST", "/admin/jobs/close-unpaid", json!({})), WAIT).await.answer();
+    assert_eq!(denied["statusCode"], 401, "{denied}");
+}
