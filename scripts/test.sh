@@ -2,7 +2,8 @@
 # Runs every test: starts DynamoDB Local (installing it on first use) so the storage contract
 # and the end-to-end suites run on both stores, and a local AWS Secrets Manager (moto) for the
 # secrets the functions read at start; then drives the WeChat simulator with the
-# community Python SDK (wechatpayv3) as the merchant. Extra arguments go to `cargo test`.
+# community Python SDK (wechatpayv3) as the merchant; the mini-program client's suite needs
+# Node.js (npm ci in client/). Extra arguments go to `cargo test`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -10,6 +11,9 @@ py_tools
 trap 'ddb_stop; aws_stop' EXIT
 ddb_start
 aws_start
+# The mini-program client's tools (TypeScript, openapi-typescript, miniprogram-simulate),
+# exactly as package-lock.json pins them.
+(cd client && npm ci --no-audit --no-fund --loglevel=error)
 # The runtime suites start the function binaries as Lambda and SCF do: build them first.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"

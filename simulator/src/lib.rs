@@ -91,6 +91,7 @@ impl Sim {
         mp::routes()
             .route("/v3/{*rest}", axum::routing::any(pay::api))
             .route("/sim/pay", post(sim_pay))
+            .route("/sim/request-payment", post(sim_request_payment))
             .route("/sim/faults", post(sim_faults))
             .route("/sim/release", post(sim_release))
             .route("/sim/deliveries", get(sim_deliveries))
@@ -195,6 +196,16 @@ async fn sim_pay(State(sim): State<Sim>, Json(body): Json<pay::PayBody>) -> Resp
         Ok(tx) => Json(tx).into_response(),
         Err((status, msg)) => {
             (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({ "error": msg })))
+                .into_response()
+        }
+    }
+}
+
+async fn sim_request_payment(State(sim): State<Sim>, Json(body): Json<pay::RequestPayment>) -> Response {
+    match pay::request_payment(&sim, &body) {
+        Ok(v) => Json(v).into_response(),
+        Err((status, msg)) => {
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({ "errMsg": msg })))
                 .into_response()
         }
     }

@@ -101,3 +101,56 @@ pub fn settle_refund(sim: &Sim, s: &Settle) -> Result<(), String> {
     super::refunds::finish_refund(sim, &s.out_refund_no, &s.status);
     Ok(())
 }
+
+/// What `wx.requestPayment` is given (its documented parameters), with the appid of the
+/// mini-program that calls it, which WeChat knows without being told.
+#[derive(Deserialize)]
+pub struct RequestPayment {
+    #[serde(default, rename = "appId")]
+    app_id: Option<String>,
+    #[serde(default, rename = "timeStamp")]
+    time_stamp: Option<String>,
+    #[serde(default, rename = "nonceStr")]
+    nonce_str: Option<String>,
+    #[serde(default)]
+    package: Option<String>,
+    #[serde(default, rename = "signType")]
+    sign_type: Option<String>,
+    #[serde(default, rename = "paySign")]
+    pay_sign: Option<String>,
+}
+
+/// The WeChat client's side of `wx.requestPayment` (JSAPI/mini-program, API v3): every
+/// parameter present, `signType` RSA, `paySign` the merchant's SHA256-RSA signature of
+/// "appId\ntimeStamp\nnonceStr\npackage\n", and `package` naming a prepay id of this
+/// mini-program; then the shopper confirms and the order is paid as [`pay`] does. Errors
+/// are `requestPayment:fail …`, as the mini-program sees them.
+pub fn request_payment(sim: &Sim, r: &RequestPayment) -> Result<Value, (u16, String)> {
+    let fail = |m: &str| (400, format!("requestPayment:fail {m}"));
+    let m = sim.pay.merchant.clone().ok_or((400, "no merchant configured".to_owned()))?;
+    let field = |v: &Option<String>, name: &str| {
+        v.clone().filter(|s| !s.is_empty()).ok_or_else(|| fail(&format!("parameter error: {name} is required")))
+    };
+    let (appid, ts, nonce) =
+        (field(&r.app_id, "appId")?, field(&r.time_stamp, "timeStamp")?, field(&r.nonce_str, "nonceStr")?);
+    let (package, sign_type, pay_sign) =
+        (field(&r.package, "package")?, field(&r.sign_type, "signType")?, field(&r.pay_sign, "paySign")?);
+    if sign_type != "RSA" {
+        return Err(fail("signType must be RSA for WeChat Pay API v3"));
+    }
+    if appid != m.appid {
+        return Err(fail("the payment was not made for this mini-program"));
+    }
+    let key = PublicKey::from_pem(&m.public_key_pem).map_err(|_| fail("merchant key"))?;
+    if !key.verify(format!("{appid}\n{ts}\n{nonce}\n{package}\n").as_bytes(), &pay_sign) {
+        return Err(fail("paySign does not verify"));
+    }
+    let prepay_id = package.strip_prefix("prepay_id=").ok_or_else(|| fail("package must be prepay_id=…"))?;
+    let out_trade_no = {
+        let st = sim.pay.state();
+        st.orders.values().find(|o| o.prepay_id == prepay_id).map(|o| o.request.out_trade_no.clone())
+    }
+    .ok_or_else(|| fail("no such prepay_id"))?;
+    pay(sim, &PayBody { out_trade_no, success_time: None })?;
+    Ok(json!({ "errMsg": "requestPayment:ok" }))
+}

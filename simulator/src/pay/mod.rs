@@ -32,7 +32,8 @@ mod refunds;
 mod tradebill;
 
 pub use controls::{
-    CustomNotify, PayBody, Settle, merchant_key_pem, pay, rotate_certificate, send_custom, settle_refund,
+    CustomNotify, PayBody, RequestPayment, Settle, merchant_key_pem, pay, request_payment, rotate_certificate,
+    send_custom, settle_refund,
 };
 use notify::enqueue;
 pub use notify::release;

@@ -1,0 +1,157 @@
+// The sample mini-program's pages, run by miniprogram-simulate (j-component) in Node against
+// the running shop and WeChat simulator (tests/tests/miniprogram.rs starts them and passes
+// their addresses): log in, browse, add to cart, check out with an address, pay (the
+// simulator checks paySign and pays; the notify marks the order paid), see "paid", ask for
+// a refund, claim a coupon, see the member page and subscribe.
+require('global-jsdom')();
+// Node has a CustomEvent of its own, which the page's (jsdom's) elements refuse.
+global.CustomEvent = window.CustomEvent;
+const test = require('node:test');
+const assert = require('node:assert');
+const path = require('path');
+const simulate = require('miniprogram-simulate');
+
+const SHOP = process.env.SHOP_BASE;
+const SIM = process.env.SIM_BASE;
+const APPID = process.env.WECHAT_APPID;
+const PRODUCT = process.env.PRODUCT_ID;
+const COUPON = process.env.COUPON_TEMPLATE;
+if (!SHOP || !SIM || !APPID || !PRODUCT || !COUPON) {
+  throw new Error('run by tests/tests/miniprogram.rs, which sets SHOP_BASE, SIM_BASE, WECHAT_APPID, PRODUCT_ID, COUPON_TEMPLATE');
+}
+
+const sample = path.join(__dirname, '../sample');
+const wx = require('./wx').make({ simBase: SIM, appid: APPID, user: `mp${Date.now().toString(36)}` });
+Object.assign(global.wx, wx);
+const fake = global.wx;
+
+let app;
+global.App = (o) => (app = o);
+global.getApp = () => app;
+require(path.join(sample, 'config')).baseUrl = SHOP;
+require(path.join(sample, 'config')).subscribeTemplates = ['TMPL_ORDER_SHIPPED', 'TMPL_POINTS'];
+require(path.join(sample, 'app'));
+app.onLaunch();
+// Payment confirmation is polled quickly here; the notify comes within a second.
+app.shop.config.pollMs = 100;
+
+/** A page of the sample, loaded and attached, after `onLoad(query)` has finished. */
+async function page(name, query = {}) {
+  // WeChat's own WXML compiler, given the project root as WeChat's tool gives it.
+  const id = simulate.load(path.join(sample, `pages/${name}/index`), { rootPath: sample });
+  const c = simulate.render(id);
+  c.attach(document.createElement('parent-wrapper'));
+  await c.instance.onLoad(query);
+  return c;
+}
+
+function text(c, selector) {
+  const el = c.querySelector(selector);
+  return el ? el.dom.textContent.trim() : '';
+}
+
+async function tap(c, selector, index = 0) {
+  const all = c.querySelectorAll(selector);
+  assert.ok(all[index], `${selector}[${index}] is on the page: ${c.dom.innerHTML}`);
+  all[index].dispatchEvent('tap');
+  await simulate.sleep(0);
+  await c.instance.pending;
+}
+
+test('a shopper logs in, orders, pays, asks for a refund, claims a coupon', async () => {
+  const home = await page('home');
+  assert.strictEqual(home.data.error, '');
+  assert.ok(home.data.products.some((p) => p.id === PRODUCT), 'the product is listed');
+  assert.strictEqual(fake.calls.login, 0, 'browsing needs no login');
+
+  const product = await page('product', { id: PRODUCT });
+  assert.strictEqual(product.data.error, '');
+  assert.ok(product.data.skus.length >= 1);
+  await tap(product, '.add');
+  assert.strictEqual(product.data.error, '');
+  assert.strictEqual(fake.calls.login, 1, 'the first write logged in once');
+  await tap(product, '.add');
+
+  const cart = await page('cart');
+  assert.strictEqual(cart.data.lines.length, 1);
+  assert.strictEqual(cart.data.lines[0].quantity, 2);
+  assert.strictEqual(cart.data.total, '30.00');
+  assert.match(text(cart, '.total'), /30\.00/);
+
+  const checkout = await page('checkout');
+  assert.strictEqual(checkout.data.address, null, 'no address yet');
+  await tap(checkout, '.address');
+  assert.strictEqual(checkout.data.error, '');
+  assert.strictEqual(checkout.data.address.city, '广州市');
+  await tap(checkout, '.pay');
+  assert.strictEqual(checkout.data.error, '');
+  const to = fake.calls.navigations[fake.calls.navigations.length - 1];
+  assert.match(to, /^\/pages\/pay-result\/index\?no=\d+$/);
+  const no = to.split('no=')[1];
+
+  const result = await page('pay-result', { no });
+  assert.strictEqual(result.data.state, 'paid', 'the notify marked it paid');
+  assert.strictEqual(text(result, '.label'), '支付成功');
+  assert.strictEqual(result.data.payable, '30.00');
+  assert.strictEqual((await app.shop.cart()).lines.length, 0, 'the cart was emptied');
+
+  const orders = await page('orders');
+  const mine = orders.data.orders.find((o) => o.no === no);
+  assert.ok(mine && mine.state === 'paid' && mine.refundable);
+
+  const refund = await page('refund', { no });
+  refund.instance.onReason({ detail: { value: '买多了' } });
+  await tap(refund, '.submit');
+  assert.strictEqual(refund.data.error, '');
+  assert.strictEqual(refund.data.refund.state, 'requested');
+  assert.strictEqual(refund.data.refund.amount, '30.00');
+
+  const coupons = await page('coupons', { claim: COUPON });
+  assert.strictEqual(coupons.data.error, '');
+  assert.strictEqual(coupons.data.claimed, '满100减10');
+  assert.deepStrictEqual(coupons.data.coupons.map((c) => c.rule), ['满100.00减10.00']);
+  // Claiming again is refused with the server's stable code, shown on the page.
+  const again = await page('coupons', { claim: COUPON });
+  assert.match(again.data.error, /^[A-Z_]+: /);
+
+  const me = await page('me');
+  assert.strictEqual(me.data.error, '');
+  assert.strictEqual(me.data.member.level, '普通');
+  assert.strictEqual(me.data.member.frozen, 30, 'points of the paid order wait frozen');
+  await tap(me, '.subscribe');
+  assert.deepStrictEqual(me.data.subscribed, ['TMPL_ORDER_SHIPPED']);
+
+  assert.deepStrictEqual(fake.calls.drift, undefined, 'every answer matched docs/openapi.json');
+  assert.ok(fake.calls.validated >= 15, `answers checked against the document: ${fake.calls.validated}`);
+});
+
+test('an expired token is renewed silently with wx.login', async () => {
+  const before = fake.calls.login;
+  app.shop.session.token = 'v1.e30.bm90LWEtc2lnbmF0dXJl';
+  const list = await app.shop.orders();
+  assert.ok(list.items.length >= 1);
+  assert.strictEqual(fake.calls.login, before + 1);
+});
+
+test('refusals are typed errors with the stable code', async () => {
+  const { ShopError } = require(path.join(sample, 'lib/shop'));
+  const p = await app.shop.product(PRODUCT);
+  await assert.rejects(
+    app.shop.placeOrder({ request_id: `mpx${Date.now()}`, items: [{ sku_id: p.skus[0].id, quantity: 99 }] }),
+    (e) => e instanceof ShopError && e.status === 409 && /^[A-Z_]+$/.test(e.code),
+  );
+  await assert.rejects(app.shop.order('20990101000000000001'), (e) => e instanceof ShopError && e.code === 'NOT_FOUND');
+});
+
+test('a forged paySign is refused by WeChat and the order stays unpaid', async () => {
+  const p = await app.shop.product(PRODUCT);
+  const order = await app.shop.placeOrder({ request_id: `mpy${Date.now()}`, items: [{ sku_id: p.skus[0].id, quantity: 1 }] });
+  const params = await app.shop.call('/orders/{no}/pay', 'post', { path: { no: order.order_no } });
+  const forged = await new Promise((resolve) =>
+    fake.requestPayment({ ...params, paySign: params.paySign.slice(0, -8) + 'AAAAAAA=', success: () => resolve(null), fail: resolve }),
+  );
+  assert.match(forged.errMsg, /^requestPayment:fail paySign/);
+  assert.strictEqual((await app.shop.order(order.order_no)).order.state, 'unpaid');
+  const cancelled = await app.shop.cancel(order.order_no);
+  assert.strictEqual(cancelled.state, 'closed');
+});
