@@ -260,3 +260,20 @@ async fn lambda_events_reach_the_handlers() {
     let e = hosting::lambda::from_event(serde_json::from_value(b64).unwrap()).unwrap_err();
     assert_eq!(e.code.as_str(), "INVALID_INPUT");
 }
+
+/// WeChat Cloud Hosting builds the Dockerfile and routes to `containerPort`: the image must
+/// serve there, trust the platform's openid header and run the scheduled jobs itself.
+#[test]
+fn the_cloud_hosting_image_serves_on_its_container_port() {
+    let conf: Value = serde_json::from_str(&std::fs::read_to_string(root("container.config.json")).unwrap()).unwrap();
+    let docker = std::fs::read_to_string(root(conf["dockerfilePath"].as_str().unwrap())).unwrap();
+    let port = conf["containerPort"].as_u64().unwrap();
+    assert!(docker.contains(&format!("PORT={port}")), "the binary listens on containerPort");
+    assert!(docker.contains(&format!("EXPOSE {port}")));
+    assert!(docker.contains("TRUST_WX_CONTEXT=1") && docker.contains("SCHEDULE_JOBS=1"));
+    assert!(docker.contains("cargo build --release --locked -p local") && docker.contains("target/release/shop-local"));
+    // The embedded store is one file: one instance only.
+    if conf["envParams"]["STORE"] == json!("embedded") {
+        assert_eq!((conf["minNum"].as_u64(), conf["maxNum"].as_u64()), (Some(1), Some(1)));
+    }
+}

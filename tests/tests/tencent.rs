@@ -260,3 +260,22 @@ async fn every_documented_operation_reaches_a_tencent_function_that_serves_it() 
         assert!(timers.contains(job), "{job} runs on a timer");
     }
 }
+
+/// A long-running process with `SCHEDULE_JOBS=1` (WeChat Cloud Hosting) runs the jobs when
+/// EventBridge would: the same jobs, the same moments.
+#[test]
+fn the_in_process_timetable_is_the_templates() {
+    use hosting::timetable::{Every, TIMETABLE};
+    let aws = aws_functions();
+    let scheduled: BTreeSet<&str> =
+        aws.iter().filter(|(_, a)| !a.schedules.is_empty()).map(|(n, _)| n.as_str()).collect();
+    let timetable: BTreeSet<&str> = TIMETABLE.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(scheduled, timetable);
+    for (name, _, every) in TIMETABLE {
+        let expr = match *every {
+            Every::Minutes(n) => format!("rate({n} minutes)"),
+            Every::DailyAt(h, m) => format!("cron({m} {} * * ? *)", (h + 16) % 24),
+        };
+        assert_eq!(aws[*name].schedules, vec![expr], "{name}");
+    }
+}

@@ -1,4 +1,5 @@
-//! `shop-local`: every function behind one port, for running the shop on a laptop. With
+//! `shop-local`: every function behind one port, for a laptop and for WeChat Cloud Hosting
+//! (the Dockerfile; `SCHEDULE_JOBS=1` runs the scheduled jobs in the process). With
 //! `SEED_SAMPLE=1` an empty store is filled from `scripts/sample-catalog.json`.
 
 use hosting::routes;

@@ -10,6 +10,7 @@ pub mod routes;
 pub mod run;
 pub mod scf;
 pub mod server;
+pub mod timetable;
 pub mod worker;
 
 pub use app::config::Uses;

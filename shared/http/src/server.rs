@@ -100,6 +100,9 @@ pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::i
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
     crate::worker::spawn(app.clone());
+    if std::env::var("SCHEDULE_JOBS").as_deref() == Ok("1") {
+        crate::timetable::spawn(app.clone());
+    }
     let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
     axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
 }
