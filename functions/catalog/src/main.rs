@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_function(env!("CARGO_BIN_NAME")).await
+    hosting::run_function(env!("CARGO_BIN_NAME"), &hosting::routes::CATALOG).await
 }

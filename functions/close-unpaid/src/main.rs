@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::close_unpaid).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), &hosting::routes::CLOSE_UNPAID, hosting::routes::jobs::close_unpaid).await
 }

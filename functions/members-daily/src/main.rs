@@ -3,5 +3,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::members_daily).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), &hosting::routes::MEMBERS_DAILY, hosting::routes::jobs::members_daily)
+        .await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::deliver_outbox).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), &hosting::routes::OUTBOX, hosting::routes::jobs::deliver_outbox).await
 }

@@ -3,5 +3,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hosting::run_job(env!("CARGO_BIN_NAME"), hosting::routes::jobs::reconcile_day).await
+    hosting::run_job(env!("CARGO_BIN_NAME"), &hosting::routes::RECONCILIATION, hosting::routes::jobs::reconcile_day)
+        .await
 }

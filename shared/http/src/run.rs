@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use crate::{Handler, lambda, scf, server};
 use app::App;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use app::config::Settings;
 pub use app::config::Uses;
 
@@ -35,29 +39,36 @@ const WIRE_LOGGERS: &[&str] = &[
     "lambda_runtime_api_client",
 ];
 
-/// The log filter for `spec` (a `RUST_LOG` value): what it asks for, except the wire logs of
-/// the HTTP and AWS clients, which never go below `warn`.
-pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
-    use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+/// The log filter for `spec` (a `RUST_LOG` value: `level` and `target=level` directives):
+/// what it asks for, except the wire logs of the HTTP and AWS clients, which never go below
+/// `warn`, even when named. (`Targets`, not `EnvFilter`: no regex engine in every binary.)
+pub fn log_filter(spec: &str) -> Targets {
+    let is_wire = |target: &str| WIRE_LOGGERS.iter().any(|w| target == *w || target.starts_with(&format!("{w}::")));
+    let kept: Vec<&str> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .filter(|d| d.split_once('=').is_none_or(|(target, _)| !is_wire(target)))
+        .collect();
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    let mut filter = if kept.is_empty() { default() } else { kept.join(",").parse().unwrap_or_else(|_| default()) };
     for target in WIRE_LOGGERS {
-        if let Ok(d) = format!("{target}=warn").parse() {
-            filter = filter.add_directive(d);
-        }
+        filter = filter.with_target(*target, LevelFilter::WARN);
     }
     filter
 }
 
 pub fn init_tracing() {
     let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     // JSON in the cloud, where logs are parsed; readable lines on a terminal.
     let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+        || std::env::var_os(crate::scf::RUNTIME_API).is_some()
         || std::env::var("LOG_FORMAT").as_deref() == Ok("json")
     {
-        builder.json().try_init()
+        registry.with(fmt::layer().json().with_writer(std::io::stderr)).try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt::layer().with_writer(std::io::stderr)).try_init()
     };
 }
 
@@ -74,16 +85,22 @@ pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
     })
 }
 
-/// The whole `main` of an HTTP function binary: serves the handlers `routes::FUNCTIONS`
-/// gives its name, with the settings it says the function uses.
-pub async fn run_function(name: &str) -> ExitCode {
-    match crate::routes::of_function(name) {
-        Some(f) => run(f.handlers, f.uses).await,
-        None => {
-            eprintln!("no function named {name} in hosting::routes::FUNCTIONS");
-            ExitCode::from(2)
-        }
+/// The whole `main` of an HTTP function binary `name`: serves `f`'s handlers, with the
+/// settings `f` says it uses.
+pub async fn run_function(name: &str, f: &crate::routes::Function) -> ExitCode {
+    if let Err(code) = named(name, f) {
+        return code;
     }
+    run(f.handlers, f.uses).await
+}
+
+/// A binary must run the function it is named after (the deployments name binaries).
+fn named(name: &str, f: &crate::routes::Function) -> Result<(), ExitCode> {
+    if name == f.name {
+        return Ok(());
+    }
+    eprintln!("the {name} binary was given the {} function", f.name);
+    Err(ExitCode::from(2))
 }
 
 /// The whole `main` of a function binary.
@@ -123,13 +140,12 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
 /// batch) runs the job once; an error that may pass fails the invocation, so it is visible
 /// and retried, and one that will not (bad input) is logged and answered. Elsewhere the job
 /// is served over HTTP for a timer or an operator to trigger.
-pub async fn run_job(name: &str, job: crate::routes::jobs::Job) -> ExitCode {
+pub async fn run_job(name: &str, f: &crate::routes::Function, job: crate::routes::jobs::Job) -> ExitCode {
+    if let Err(code) = named(name, f) {
+        return code;
+    }
     init_tracing();
-    let Some(uses) = crate::routes::of_function(name).map(|f| f.uses) else {
-        eprintln!("no function named {name} in hosting::routes::FUNCTIONS");
-        return ExitCode::from(2);
-    };
-    let app = match app_from_env(uses).await {
+    let app = match app_from_env(f.uses).await {
         Ok(a) => a,
         Err(code) => return code,
     };

@@ -6,6 +6,7 @@
 
 mod cond;
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
 pub mod repo;
@@ -170,7 +171,16 @@ pub type SharedStore = Arc<dyn Store>;
 /// Opens the store the settings name.
 pub async fn open(settings: &StoreSettings) -> Result<SharedStore> {
     Ok(match settings.kind {
+        #[cfg(feature = "embedded")]
         StoreKind::Embedded => Arc::new(embedded::EmbeddedStore::open(&settings.path)?),
+        // Function binaries for Lambda and SCF are built without SQLite: there every
+        // instance would keep its own file.
+        #[cfg(not(feature = "embedded"))]
+        StoreKind::Embedded => {
+            return Err(StoreError::Invalid(
+                "this binary is built without the embedded store (feature `embedded`): set STORE=dynamodb".into(),
+            ));
+        }
         StoreKind::Dynamodb => {
             let store = dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await;
             // Against DynamoDB Local (an endpoint is set) the table is made on first start;

@@ -26,25 +26,40 @@ const fn function(name: &'static str, handlers: &'static [crate::Handler], uses:
     Function { name, handlers, uses }
 }
 
-/// Every function binary. The binaries look themselves up here, so this table is what each
-/// deploys; the route tests hold it against `template.yaml` (routes, secrets, table access)
-/// and `docs/openapi.json`. The scheduled functions serve their operator routes
-/// (`jobs::handler`) beside their schedule.
+// One constant per function binary: each binary's `main` names its own, so it links only
+// its own handlers (a table lookup by name would link every function's code into each).
+pub const LOGIN: Function = function("login", &[login::handler], Uses::STORE_ONLY.wechat().sessions());
+pub const CATALOG: Function = function("catalog", &[catalog::handler], Uses::STORE_ONLY);
+pub const ADMIN: Function = function("admin", &[admin::handler], Uses::STORE_ONLY.bootstrap());
+pub const CART: Function = function("cart", &[cart::handler], Uses::STORE_ONLY.sessions());
+pub const ORDERS: Function = function("orders", &[orders::handler], Uses::STORE_ONLY.sessions().pay());
+pub const REFUND: Function = function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay());
+pub const PAY_NOTIFY: Function = function("pay-notify", &[pay_notify::handler], Uses::STORE_ONLY.pay());
+pub const COUPON_CLAIM: Function = function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions());
+pub const MEMBERS: Function = function("members", &[members::handler], Uses::STORE_ONLY.sessions());
+// The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
+pub const CLOSE_UNPAID: Function = function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat());
+pub const RECONCILIATION: Function = function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay());
+pub const OUTBOX: Function = function("outbox", &[jobs::handler], Uses::STORE_ONLY.pay().wechat());
+pub const MEMBERS_DAILY: Function = function("members-daily", &[jobs::handler], Uses::STORE_ONLY);
+
+/// Every function binary; the route tests hold this table against `template.yaml` (routes,
+/// secrets, table access), `deploy/tencent` and `docs/openapi.json`. The scheduled functions
+/// serve their operator routes (`jobs::handler`) beside their schedule.
 pub const FUNCTIONS: &[Function] = &[
-    function("login", &[login::handler], Uses::STORE_ONLY.wechat().sessions()),
-    function("catalog", &[catalog::handler], Uses::STORE_ONLY),
-    function("admin", &[admin::handler], Uses::STORE_ONLY.bootstrap()),
-    function("cart", &[cart::handler], Uses::STORE_ONLY.sessions()),
-    function("orders", &[orders::handler], Uses::STORE_ONLY.sessions().pay()),
-    function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay()),
-    function("pay-notify", &[pay_notify::handler], Uses::STORE_ONLY.pay()),
-    function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions()),
-    function("members", &[members::handler], Uses::STORE_ONLY.sessions()),
-    // The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
-    function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
-    function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay()),
-    function("outbox", &[jobs::handler], Uses::STORE_ONLY.pay().wechat()),
-    function("members-daily", &[jobs::handler], Uses::STORE_ONLY),
+    LOGIN,
+    CATALOG,
+    ADMIN,
+    CART,
+    ORDERS,
+    REFUND,
+    PAY_NOTIFY,
+    COUPON_CLAIM,
+    MEMBERS,
+    CLOSE_UNPAID,
+    RECONCILIATION,
+    OUTBOX,
+    MEMBERS_DAILY,
 ];
 
 /// The function binary `name`.
