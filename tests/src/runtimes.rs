@@ -61,6 +61,8 @@ struct Inner {
     ready: std::sync::atomic::AtomicBool,
     init_error: std::sync::Mutex<Option<String>>,
     served: std::sync::atomic::AtomicU64,
+    /// When the function first asked for an event (its start is done).
+    first_next: std::sync::OnceLock<std::time::Instant>,
 }
 
 /// A runtime API on a local port.
@@ -88,6 +90,7 @@ impl RuntimeApi {
             ready: Default::default(),
             init_error: Default::default(),
             served: Default::default(),
+            first_next: Default::default(),
         });
         let router = match platform {
             Platform::Lambda => Router::new()
@@ -156,6 +159,11 @@ impl RuntimeApi {
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 
+    /// When the function first asked for an event.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        self.inner.first_next.get().copied()
+    }
+
     pub fn served(&self) -> u64 {
         self.inner.served.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -170,6 +178,7 @@ async fn next(State(s): State<Arc<Inner>>) -> Response {
         return refuse(StatusCode::FORBIDDEN, "InitNotReady", "report /runtime/init/ready first");
     }
     s.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = s.first_next.set(std::time::Instant::now());
     // Long poll: one event at a time, as the platform hands them out.
     let Some((event, tx)) = s.queue.lock().await.recv().await else {
         return refuse(StatusCode::GONE, "Shutdown", "no more events");
@@ -294,4 +303,35 @@ pub fn spawn(program: &std::path::Path, env: &[(String, String)]) -> Process {
     cmd.stdout(if quiet { Stdio::null() } else { Stdio::inherit() });
     cmd.stderr(if quiet { Stdio::null() } else { Stdio::inherit() });
     Process(cmd.spawn().unwrap_or_else(|e| panic!("{} starts: {e}", program.display())))
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as Lambda receives it.
+pub fn apigw_v2_event(method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+    let mut h = serde_json::Map::new();
+    h.insert("accept".into(), "application/json".into());
+    h.insert("host".into(), "abc123.execute-api.ap-east-1.amazonaws.com".into());
+    for (k, v) in headers {
+        h.insert((*k).to_owned(), (*v).into());
+    }
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.ap-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "test"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Dec/2026:08:00:00 +0000",
+            "timeEpoch": 1796112000000_i64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
 }

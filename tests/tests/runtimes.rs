@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2e::runtimes::{Outcome, Platform, Process, RuntimeApi, function_binary, spawn};
+use e2e::runtimes::{Outcome, Platform, Process, RuntimeApi, apigw_v2_event, function_binary, spawn};
 use e2e::shop::*;
 use e2e::{Backend, Shop};
 use serde_json::{Value, json};
@@ -64,26 +64,7 @@ async fn wait_expired(shop: &Shop, no: &str) {
 }
 
 fn lambda_http_event(method: &str, path: &str, query: &str) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"accept": "application/json", "host": "abc123.execute-api.ap-east-1.amazonaws.com"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.ap-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "test"},
-            "requestId": "JKJaXmPLvHcESHA=",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "01/Dec/2026:08:00:00 +0000",
-            "timeEpoch": 1796112000000_i64
-        },
-        "isBase64Encoded": false
-    })
+    apigw_v2_event(method, path, query, &[], None)
 }
 
 fn scf_http_event(method: &str, path: &str, query: Value) -> Value {

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 
 use crate::{Handler, lambda, scf, server};
 use app::App;
+use app::config::Settings;
+pub use app::config::Uses;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use app::config::Settings;
-pub use app::config::Uses;
 
 /// Libraries whose wire logs print whole requests and answers (items with phone numbers,
 /// headers with credentials): kept at `warn` whatever `RUST_LOG` asks.
