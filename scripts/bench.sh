@@ -22,7 +22,7 @@ trap ddb_stop EXIT
 ddb_start
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_REGION="${AWS_REGION:-ap-shanghai-local}"
-cargo build --release --locked -p local -p e2e --bins
+cargo build --profile server --locked -p local -p e2e --bins
 ulimit -n 8192 2>/dev/null || true
 stamp="$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
 
@@ -70,7 +70,7 @@ done
 } > "$OUT/webhook.md"
 for r in $(seq 1 "$ROUNDS"); do
   rm -f "$LOCAL/webhook-round.md"
-  RUST_LOG=warn taskset -c 1 target/release/notify_http_bench --cpu 0 --out "$LOCAL/webhook-round.md" 2>/dev/null
+  RUST_LOG=warn taskset -c 1 target/server/notify_http_bench --cpu 0 --out "$LOCAL/webhook-round.md" 2>/dev/null
   ossl=$(openssl_verify)
   tail -n 2 "$LOCAL/webhook-round.md" | awk -F'|' -v r="$r" -v o="$ossl" \
     '{gsub(/^ +| +$/, "", $3); gsub(/ /, "", $7); printf "| %d | %s | %s | %s | %d | %.2f× |\n", r, $3, $7, $8, o, $7/o}' \
@@ -78,11 +78,16 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 rm -f "$OUT/burst.md"
-RUST_LOG=warn taskset -c 1 target/release/burst_probe --cpu 0 --store embedded --out "$OUT/burst.md"
-RUST_LOG=warn taskset -c 1 target/release/burst_probe --cpu 0 --store dynamodb --out "$OUT/burst.md"
+RUST_LOG=warn taskset -c 1 target/server/burst_probe --cpu 0 --store embedded --out "$OUT/burst.md"
+RUST_LOG=warn taskset -c 1 target/server/burst_probe --cpu 0 --store dynamodb --out "$OUT/burst.md"
 printf '\n%s\n' "Measured $stamp: \`burst_probe\` (server on core 0, buyers on core 1)." >> "$OUT/burst.md"
 
 rm -f "$OUT/place-order.md"
-RUST_LOG=warn target/release/place_order_bench --out "$OUT/place-order.md"
-RUST_LOG=warn target/release/place_order_bench --members --out "$OUT/place-order.md"
+RUST_LOG=warn target/server/place_order_bench --out "$OUT/place-order.md"
+RUST_LOG=warn target/server/place_order_bench --members --out "$OUT/place-order.md"
+# Every function as deployed (release profile), started as Lambda and as a server.
+functions=()
+for f in $(ls functions | grep -v '^local$'); do functions+=(-p "$f"); done
+cargo build --release --locked "${functions[@]}"
+RUST_LOG=warn target/server/cold_start --bin-dir target/release --out "$OUT/cold-start.md"
 log "results in $OUT/"

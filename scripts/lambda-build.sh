@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every function for AWS Lambda on arm64 (Graviton, as template.yaml deploys them)
-# with cargo-lambda and zig from PyPI, in the `lean` profile, and prints each bootstrap's
+# with cargo-lambda and zig from PyPI, in the release profile (small, Cargo.toml), and prints each bootstrap's
 # size; with --out FILE it also appends the table there (docs/benchmarks/lambda-sizes.md).
 # Fails when a function is over MAX_MB (10).
 set -euo pipefail
@@ -21,7 +21,7 @@ functions=$(ls functions | grep -v '^local$')
 args=()
 for f in $functions; do args+=(-p "$f"); done
 start=$(date +%s)
-cargo lambda build --profile lean --arm64 --locked "${args[@]}" >&2
+cargo lambda build --release --arm64 --locked "${args[@]}" >&2
 took=$(( $(date +%s) - start ))
 max_bytes=$(( ${MAX_MB:-10} * 1024 * 1024 ))
 table="| function | bootstrap (arm64, stripped) |"$'\n'"|---|---|"
@@ -35,7 +35,7 @@ done
 echo "$table"
 log "cargo lambda build took ${took}s"
 if [ -n "$out" ]; then
-  printf '\n## %s · %s cores · cargo lambda build --profile lean --arm64 (%ss)\n\n%s\n' \
+  printf '\n## %s · %s cores · cargo lambda build --release --arm64 (%ss)\n\n%s\n' \
     "$(date +%F)" "$(nproc)" "$took" "$table" >> "$out"
 fi
 if [ ${#over[@]} -gt 0 ]; then

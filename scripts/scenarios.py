@@ -49,6 +49,11 @@ NORMAL = {
     "wechat_chosen_addresses_read_as_ours", "flat_free_over_and_remote", "masked_keeps_the_region_only",
     "upload_time_is_beijing_rfc3339_with_millis", "safety_stock_follows_sales", "the_best_tier_applies",
     "campaign_then_scoped_coupon", "promotions_price_together",
+    "lambda_runs_the_real_functions", "scf_event_functions_run_the_real_functions", "gateway_events_become_requests",
+    "timer_messages_name_what_the_job_does", "the_tencent_deployment_is_made_from_the_functions_routes_and_schedules",
+    "timers_run_at_the_same_moments_in_beijing_time", "every_documented_operation_reaches_a_tencent_function_that_serves_it",
+    "the_in_process_timetable_is_the_templates", "runs_fall_on_the_timetable",
+    "the_cloud_hosting_image_serves_on_its_container_port", "the_sample_mini_program_orders_pays_and_asks_for_a_refund",
     # rows of the roles table that are allowed
     "viewer lists orders", "viewer reads the audit trail", "viewer lists refunds", "viewer lists operators",
     "operator edits the catalog", "operator runs jobs", "operator reads a report",

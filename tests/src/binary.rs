@@ -87,7 +87,7 @@ pub fn start(f: &Flags, platform_pem: &str, merchant_pem: &str) -> Server {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the shop binary starts (build it: cargo build --release -p local)");
+        .expect("the shop binary starts (build it: cargo build --profile server -p local)");
     Server { child, base, _dir: dir }
 }
 

@@ -3,7 +3,7 @@
 //! server's resident memory and threads every 5 ms during the burst, checks the stock equation
 //! (exactly `units` orders, none oversold; every other answer OUT_OF_STOCK or OVERLOADED), and
 //! appends a row to `--out`. `--store` embedded|dynamodb [embedded] (DynamoDB needs
-//! `DYNAMODB_ENDPOINT`), `--cpu` [0], `--binary` [target/release/shop-local].
+//! `DYNAMODB_ENDPOINT`), `--cpu` [0], `--binary` [target/server/shop-local].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use wechat::pay::keys::MerchantKey;
 #[tokio::main]
 async fn main() {
     let mut how =
-        binary::Flags { binary: "target/release/shop-local".into(), store: "embedded".into(), cpu: "0".into() };
+        binary::Flags { binary: "target/server/shop-local".into(), store: "embedded".into(), cpu: "0".into() };
     let (mut buyers, mut units, mut out) = (1_000usize, 100usize, "burst-probe.md".to_owned());
     let mut args = std::env::args().skip(1);
     while let (Some(flag), Some(value)) = (args.next(), args.next()) {
@@ -77,7 +77,16 @@ async fn main() {
                         let v: serde_json::Value = r.json().await.unwrap_or_default();
                         (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
                     }
-                    Err(e) => (0, e.to_string()),
+                    Err(e) => {
+                        // The whole chain: "error sending request" alone does not say why.
+                        let mut why = e.to_string();
+                        let mut source = std::error::Error::source(&e);
+                        while let Some(s) = source {
+                            why = format!("{why}: {s}");
+                            source = s.source();
+                        }
+                        (0, why)
+                    }
                 }
             })
         })

@@ -4,7 +4,7 @@
 //! the payment record). Reports notifies per second of wall time and the server's CPU time per
 //! notify, read from `/proc/<pid>/stat`, and appends a row per phase to `--out`.
 //!
-//! Flags (defaults in brackets): `--binary` [target/release/shop-local], `--orders` [2000],
+//! Flags (defaults in brackets): `--binary` [target/server/shop-local], `--orders` [2000],
 //! `--concurrency` [16], `--store` embedded|dynamodb [embedded], `--cpu` (the core to pin the
 //! server to) [0], `--out` [notify-http-bench.md].
 
@@ -28,7 +28,7 @@ struct Flags {
 
 fn flags() -> Result<Flags, String> {
     let mut f = Flags {
-        binary: "target/release/shop-local".into(),
+        binary: "target/server/shop-local".into(),
         orders: 2_000,
         concurrency: 16,
         store: "embedded".into(),
