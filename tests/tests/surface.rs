@@ -271,7 +271,10 @@ fn the_cloud_hosting_image_serves_on_its_container_port() {
     assert!(docker.contains(&format!("PORT={port}")), "the binary listens on containerPort");
     assert!(docker.contains(&format!("EXPOSE {port}")));
     assert!(docker.contains("TRUST_WX_CONTEXT=1") && docker.contains("SCHEDULE_JOBS=1"));
-    assert!(docker.contains("cargo build --profile server --locked -p local") && docker.contains("target/server/shop-local"));
+    assert!(
+        docker.contains("cargo build --profile server --locked -p local")
+            && docker.contains("target/server/shop-local")
+    );
     // The embedded store is one file: one instance only.
     if conf["envParams"]["STORE"] == json!("embedded") {
         assert_eq!((conf["minNum"].as_u64(), conf["maxNum"].as_u64()), (Some(1), Some(1)));
