@@ -6,7 +6,7 @@ use aws_lambda_events::http::{HeaderName, HeaderValue};
 use base64::Engine;
 use lambda_runtime::{LambdaEvent, service_fn};
 
-use crate::request::{Handler, MAX_BODY, Request, Response, dispatch};
+use crate::request::{Handler, Request, Response, dispatch, gateway_body};
 use app::App;
 use app::AppError;
 
@@ -20,16 +20,7 @@ pub fn from_event(ev: ApiGatewayV2httpRequest) -> Result<Request, AppError> {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
         .collect();
-    r.body = match ev.body {
-        None => Vec::new(),
-        Some(b) if ev.is_base64_encoded => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|_| AppError::bad_request("body is not valid base64"))?,
-        Some(b) => b.into_bytes(),
-    };
-    if r.body.len() > MAX_BODY {
-        return Err(AppError::new(app::Code::BodyTooLarge, format!("request bodies are limited to {MAX_BODY} bytes")));
-    }
+    r.body = gateway_body(ev.body, ev.is_base64_encoded)?;
     Ok(r)
 }
 

@@ -13,6 +13,23 @@ use app::AppError;
 /// Largest request body accepted (WeChat Cloud Hosting allows 100 KiB of text).
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The body of an API Gateway event (Lambda's or SCF's): base64 when the event says so,
+/// at most [`MAX_BODY`] bytes.
+pub fn gateway_body(body: Option<String>, base64: bool) -> Result<Vec<u8>, AppError> {
+    use base64::Engine;
+    let bytes = match body {
+        None => Vec::new(),
+        Some(b) if base64 => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|_| AppError::bad_request("body is not valid base64"))?,
+        Some(b) => b.into_bytes(),
+    };
+    if bytes.len() > MAX_BODY {
+        return Err(AppError::new(app::Code::BodyTooLarge, format!("request bodies are limited to {MAX_BODY} bytes")));
+    }
+    Ok(bytes)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub method: String,

@@ -17,7 +17,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::request::{Handler, MAX_BODY, Request, Response, dispatch};
+use crate::request::{Handler, Request, Response, dispatch, gateway_body};
 use app::{App, AppError};
 
 /// Set by SCF for a custom runtime (host, then port in `SCF_RUNTIME_API_PORT`).
@@ -157,16 +157,7 @@ fn request_of(ev: GatewayEvent) -> Result<Request, AppError> {
     }
     r.set_raw_query(&query.finish());
     r.headers = ev.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    r.body = match ev.body {
-        None => Vec::new(),
-        Some(b) if ev.is_base64_encoded => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|_| AppError::bad_request("body is not valid base64"))?,
-        Some(b) => b.into_bytes(),
-    };
-    if r.body.len() > MAX_BODY {
-        return Err(AppError::new(app::Code::BodyTooLarge, format!("request bodies are limited to {MAX_BODY} bytes")));
-    }
+    r.body = gateway_body(ev.body, ev.is_base64_encoded)?;
     Ok(r)
 }
 
