@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Item, Key, StoreError, table};
+use super::{Item, StoreError, table};
 
 /// A condition on the item as it is before the write. An absent attribute compares false
 /// (as in DynamoDB), so `Ge("stock", 1)` on a missing item fails.
@@ -123,7 +123,8 @@ impl Update {
     }
 
     /// The item after this update (the embedded store's evaluation).
-    pub(crate) fn apply(&self, key: &Key, old: Option<Item>) -> Result<Item, StoreError> {
+    #[cfg(feature = "embedded")]
+    pub(crate) fn apply(&self, key: &super::Key, old: Option<Item>) -> Result<Item, StoreError> {
         let mut item = old.unwrap_or_else(|| {
             let mut m = Item::new();
             m.insert(table::PK.into(), Value::String(key.pk.clone()));
