@@ -18,10 +18,18 @@ const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(9);
 /// Requests handled at once. The rest wait for a turn before their body is read, so a burst
 /// costs little memory and bounds the store's connections; see [`WAITING`] and [`WAIT`].
 pub const IN_FLIGHT: usize = 32;
-/// Open connections. Further ones wait in the kernel's accept queue, costing this process
-/// nothing; a connection that moves no byte for [`IDLE`] is closed, so an idle keep-alive
+/// Open connections: four for each request handled at once, so a freed turn always finds a
+/// request already read. Further ones wait in the kernel's accept queue ([`BACKLOG`]),
+/// costing this process nothing (256 cost 3-4 MB more at the peak of a stampede, for no
+/// gain); a connection that moves no byte for [`IDLE`] is closed, so an idle keep-alive
 /// connection (or a slow client) does not hold its place for long.
-pub const CONNECTIONS: usize = 256;
+pub const CONNECTIONS: usize = 4 * IN_FLIGHT;
+/// Connections the kernel holds, handshake done, until one of the [`CONNECTIONS`] places
+/// frees. Linux caps it at `net.core.somaxconn` (4096 by default since 5.4). Tokio's default
+/// of 128 was too few for a stampede: past it the kernel leaves handshakes unfinished, and a
+/// phone whose handshake stays unfinished for about a minute (while the shop works through the
+/// queue on a slow store) gets "connection reset by peer" for its request.
+pub const BACKLOG: u32 = 4_096;
 /// Longer than any request may take ([`REQUEST_BUDGET`]).
 const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests that may wait for a turn; beyond them the answer is 503 `OVERLOADED` at once.
@@ -97,7 +105,7 @@ fn into_axum(resp: Response) -> axum::response::Response {
 /// Serves until the process is told to stop (Ctrl-C or SIGTERM), with the outbox worker
 /// beside it.
 pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = listen(addr)?;
     tracing::info!(%addr, "listening");
     crate::worker::spawn(app.clone());
     if std::env::var("SCHEDULE_JOBS").as_deref() == Ok("1") {
@@ -105,6 +113,15 @@ pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::i
     }
     let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
     axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
+}
+
+/// A listening socket with room for [`BACKLOG`] connections in the kernel's queue.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does: a restarted server rebinds its port at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// A listener that accepts only while fewer than [`CONNECTIONS`] are open.
@@ -248,6 +265,30 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
+
+    /// A stampede's handshakes all complete while the server is busy: the kernel holds them
+    /// until a place frees. With tokio's default backlog (128) the connections past it would
+    /// not complete within the second (the kernel drops their handshakes and the phone
+    /// retries), and on a slow store some were reset.
+    #[tokio::test]
+    async fn a_stampede_waits_in_the_kernel_queue_not_refused() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Nothing accepts: every connection must wait in the queue.
+        let connects: Vec<_> = (0..400)
+            .map(|_| {
+                tokio::spawn(tokio::time::timeout(std::time::Duration::from_millis(900), TcpStream::connect(addr)))
+            })
+            .collect();
+        let mut waiting = Vec::new();
+        for c in connects {
+            if let Ok(Ok(stream)) = c.await.unwrap() {
+                waiting.push(stream);
+            }
+        }
+        assert_eq!(waiting.len(), 400, "every handshake completed while nothing was accepted");
+        drop(listener);
+    }
 
     #[tokio::test]
     async fn connections_beyond_the_limit_wait_and_idle_ones_are_closed() {
