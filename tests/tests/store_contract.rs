@@ -328,8 +328,33 @@ async fn parallel_transactions_never_oversell(b: Backend) {
     assert_eq!(s.query(Query::table("ORDER").limit(100)).await.unwrap().items.len(), 7);
 }
 
+/// A read after a write sees it, with many callers at once: on the embedded store some reads
+/// are served in place on a reader connection and others by the store thread, and both must
+/// see every commit made before the read began.
+async fn reads_see_every_earlier_write_under_load(b: Backend) {
+    let s = store(b).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let k = Key::new("RYW", format!("{t:02}"));
+                for v in 1..=20i64 {
+                    s.update(&k, Update::new().set("v", v), None).await.unwrap();
+                    let got = s.get(&k).await.unwrap();
+                    assert_eq!(got.as_ref().and_then(|i| i.get("v")).and_then(Value::as_i64), Some(v), "task {t}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.query(Query::table("RYW").limit(100)).await.unwrap().items.len(), 16);
+}
+
 on_both_stores!(
     round_trip_keeps_every_value,
+    reads_see_every_earlier_write_under_load,
     put_if_absent_refuses_the_second,
     update_creates_and_counts_from_zero,
     conditional_decrement_refuses_below_zero,
