@@ -507,9 +507,17 @@ pub use crate::pricing::{Priced, price};
 /// one warehouse holding everything if any (the fullest such), else the fewest warehouses,
 /// greedily taking the one that covers most of what is left. Err names a SKU that cannot
 /// be covered.
+///
+/// Within a warehouse a SKU's stock may be split over shards so that a flash sale's writes
+/// spread over DynamoDB partitions. Shoppers placing at the same moment read the same counts,
+/// so a rule like "the fullest shard" would send them all to one counter and their
+/// transactions would conflict; instead, among the shards that can cover the need alone,
+/// `spread` (any number that differs between orders, e.g. from the order number) picks one.
+/// Only a need no single shard covers takes the fullest shards first.
 pub fn allocate(
     demand: &BTreeMap<String, i64>,
     stock: &HashMap<String, Vec<StockLevel>>,
+    spread: u64,
 ) -> Result<Vec<Reservation>, String> {
     // warehouse → sku → counters (shard, available), fullest first
     let mut by_wh: BTreeMap<String, HashMap<String, Vec<(u8, i64)>>> = BTreeMap::new();
@@ -565,7 +573,15 @@ pub fn allocate(
         used.push(wh.clone());
         let skus = &by_wh[&wh];
         for (sku, need) in remaining.iter_mut().filter(|(_, n)| **n > 0) {
-            for (shard, avail) in skus.get(sku).map(Vec::as_slice).unwrap_or(&[]) {
+            let shards = skus.get(sku).map(Vec::as_slice).unwrap_or(&[]);
+            let whole: Vec<&(u8, i64)> = shards.iter().filter(|(_, avail)| *avail >= *need).collect();
+            if !whole.is_empty() {
+                let (shard, _) = whole[(spread % whole.len() as u64) as usize];
+                out.push(Reservation { sku_id: sku.clone(), warehouse_id: wh.clone(), shard: *shard, quantity: *need });
+                *need = 0;
+                continue;
+            }
+            for (shard, avail) in shards {
                 if *need == 0 {
                     break;
                 }
@@ -700,7 +716,7 @@ mod tests {
             ("A".to_string(), vec![lv("SH", 0, 5), lv("GZ", 0, 9)]),
             ("B".to_string(), vec![lv("SH", 0, 1), lv("GZ", 0, 3)]),
         ]);
-        let r = allocate(&d(&[("A", 2), ("B", 2)]), &stock).unwrap();
+        let r = allocate(&d(&[("A", 2), ("B", 2)]), &stock, 0).unwrap();
         assert!(r.iter().all(|x| x.warehouse_id == "GZ"), "{r:?}");
         assert_eq!(sub_orders(&r).len(), 1);
     }
@@ -711,7 +727,7 @@ mod tests {
             ("A".to_string(), vec![lv("SH", 0, 5)]),
             ("B".to_string(), vec![lv("GZ", 0, 3), lv("BJ", 0, 3)]),
         ]);
-        let r = allocate(&d(&[("A", 2), ("B", 3)]), &stock).unwrap();
+        let r = allocate(&d(&[("A", 2), ("B", 3)]), &stock, 0).unwrap();
         let subs = sub_orders(&r);
         assert_eq!(subs.len(), 2, "{subs:?}");
         assert_eq!(r.iter().map(|x| x.quantity).sum::<i64>(), 5);
@@ -720,15 +736,37 @@ mod tests {
     #[test]
     fn shortage_names_the_sku() {
         let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 1), lv("GZ", 0, 1)])]);
-        assert_eq!(allocate(&d(&[("A", 3)]), &stock), Err("A".to_string()));
-        assert_eq!(allocate(&d(&[("Z", 1)]), &HashMap::new()), Err("Z".to_string()));
+        assert_eq!(allocate(&d(&[("A", 3)]), &stock, 0), Err("A".to_string()));
+        assert_eq!(allocate(&d(&[("Z", 1)]), &HashMap::new(), 0), Err("Z".to_string()));
     }
 
     #[test]
     fn shards_are_used_fullest_first() {
         let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 1), lv("SH", 1, 4)])]);
-        let r = allocate(&d(&[("A", 3)]), &stock).unwrap();
+        let r = allocate(&d(&[("A", 3)]), &stock, 0).unwrap();
         assert_eq!(r, vec![Reservation { sku_id: "A".into(), warehouse_id: "SH".into(), shard: 1, quantity: 3 }]);
+        // No shard holds 6 alone: the fullest first, then the next.
+        let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 3), lv("SH", 1, 4), lv("SH", 2, 1)])]);
+        let r = allocate(&d(&[("A", 6)]), &stock, 7).unwrap();
+        let taken: Vec<(u8, i64)> = r.iter().map(|x| (x.shard, x.quantity)).collect();
+        assert_eq!(taken, vec![(0, 2), (1, 4)]);
+    }
+
+    #[test]
+    fn concurrent_orders_spread_over_the_shards_that_can_serve_them() {
+        // Eight shards of 100: orders that read the same counts at the same moment must not
+        // all pick one counter.
+        let stock = HashMap::from([("A".to_string(), (0..8).map(|s| lv("SH", s, 100)).collect::<Vec<_>>())]);
+        let picked: std::collections::BTreeSet<u8> =
+            (0..64u64).map(|spread| allocate(&d(&[("A", 1)]), &stock, spread).unwrap()[0].shard).collect();
+        assert_eq!(picked.len(), 8, "{picked:?}");
+        // A shard too small for the need is never picked alone.
+        let stock = HashMap::from([("A".to_string(), vec![lv("SH", 0, 1), lv("SH", 1, 5), lv("SH", 2, 5)])]);
+        for spread in 0..10 {
+            let r = allocate(&d(&[("A", 2)]), &stock, spread).unwrap();
+            assert_eq!(r.len(), 1);
+            assert!(r[0].shard != 0 && r[0].quantity == 2, "{r:?}");
+        }
     }
 
     #[test]
@@ -845,7 +883,7 @@ mod tests {
         fn allocation_covers_demand_exactly_within_stock(
             a in proptest::collection::vec(0i64..20, 3),
             b in proptest::collection::vec(0i64..20, 3),
-            need_a in 1i64..30, need_b in 1i64..30,
+            need_a in 1i64..30, need_b in 1i64..30, spread in proptest::num::u64::ANY,
         ) {
             let whs = ["W1", "W2", "W3"];
             let stock = HashMap::from([
@@ -853,7 +891,7 @@ mod tests {
                 ("B".to_string(), whs.iter().zip(&b).map(|(w, n)| lv(w, 0, *n)).collect::<Vec<_>>()),
             ]);
             let demand = d(&[("A", need_a), ("B", need_b)]);
-            match allocate(&demand, &stock) {
+            match allocate(&demand, &stock, spread) {
                 Ok(r) => {
                     for (sku, need) in &demand {
                         prop_assert_eq!(r.iter().filter(|x| &x.sku_id == sku).map(|x| x.quantity).sum::<i64>(), *need);

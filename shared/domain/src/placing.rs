@@ -180,9 +180,11 @@ pub fn plan(
     }
     let freight = req.freight.freight(goods.payable, &req.address.province, req.waiver);
     let priced = goods.with_freight(freight)?;
-    let take = allocate(&demand(&lines), stock).map_err(|sku| DomainError::OutOfStock { sku })?;
+    // The order number ends in random digits: concurrent orders spread over a SKU's shards.
+    let spread = req.order_no.as_str().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let take = allocate(&demand(&lines), stock, spread).map_err(|sku| DomainError::OutOfStock { sku })?;
     let mut take_gifts = Vec::new();
-    gift_lines.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), stock) {
+    gift_lines.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), stock, spread) {
         Ok(r) => {
             take_gifts.extend(r);
             true

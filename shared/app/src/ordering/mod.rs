@@ -236,7 +236,7 @@ pub async fn place(app: &App, openid: &OpenId, input: PlaceOrder) -> Result<(Ord
     // Still contended after fresh reads: find the SKU that is short now, or ask for a retry.
     let wanted: Vec<String> = need.keys().cloned().collect();
     let snapshot = stock_snapshot(store, &wanted).await?;
-    match allocate(&need, &snapshot) {
+    match allocate(&need, &snapshot, 0) {
         Err(sku) => Err(out_of_stock(store, &sku).await),
         Ok(_) => Err(AppError::new(Code::Busy, "many shoppers are buying this right now; please retry")),
     }
