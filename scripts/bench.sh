@@ -8,9 +8,13 @@
 #                   deliveries and duplicates, against the same openssl figure
 #   burst.md        1,000 buyers at once on 100 units, on both stores: resident memory and
 #                   threads of the real binary, and the stock equation
-#   place-order.md  place-order under contention on both stores, plain and with points and a
-#                   member price (flags: see tests/src/bin/place_order_bench.rs)
-# ROUNDS=3 by default (notify and webhook).
+#   place-order.md  place-order under contention on both stores, plain, with points and a
+#                   member price, and one hot SKU over 8 stock items (flags: see
+#                   tests/src/bin/place_order_bench.rs)
+#   cold-start.md   every function as deployed (release profile), started as Lambda and as a
+#                   server
+# ROUNDS=3 by default (notify and webhook). Arguments pick sections, all by default:
+#   scripts/bench.sh webhook burst
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -39,6 +43,7 @@ criterion_rate() {
       m = (u=="Kelems") ? 1e3 : (u=="Melems") ? 1e6 : 1; printf "%.0f\n", v*m; exit}' "$2"
 }
 
+notify() {
 {
   echo "# Notify verify + decrypt + parse ($stamp)"
   echo
@@ -58,36 +63,58 @@ for r in $(seq 1 "$ROUNDS"); do
   awk -v r="$r" -v f="$full" -v v="$verify" -v o="$ossl" -v p="$py" \
     'BEGIN {printf "| %d | %d | %d | %d | %d | %.2f× | %.2f× |\n", r, f, v, o, p, f/o, f/p}' >> "$OUT/notify.md"
 done
+}
 
+webhook() {
 {
   echo "# WeChat Pay webhook over HTTP ($stamp)"
   echo
   echo "The real \`shop-local\` binary on core 0 (embedded store), the sender on core 1, 16 connections:"
-  echo "\`notify_http_bench\`. The openssl figure is RSA-2048 verifications per second on core 0 in the same round."
+  echo "\`notify_http_bench --duplicates 10\` (2,000 first deliveries, then each sent 10 times more). The openssl figure is RSA-2048 verifications per second on core 0 in the same round."
   echo
   echo "| round | phase | notifies/s | server CPU per notify | openssl verify /s | notifies/s ÷ openssl |"
   echo "|---|---|---|---|---|---|"
 } > "$OUT/webhook.md"
 for r in $(seq 1 "$ROUNDS"); do
   rm -f "$LOCAL/webhook-round.md"
-  RUST_LOG=warn taskset -c 1 target/server/notify_http_bench --cpu 0 --out "$LOCAL/webhook-round.md" 2>/dev/null
+  RUST_LOG=warn taskset -c 1 target/server/notify_http_bench --cpu 0 --duplicates 10 --out "$LOCAL/webhook-round.md" 2>/dev/null
   ossl=$(openssl_verify)
   tail -n 2 "$LOCAL/webhook-round.md" | awk -F'|' -v r="$r" -v o="$ossl" \
     '{gsub(/^ +| +$/, "", $3); gsub(/ /, "", $7); printf "| %d | %s | %s | %s | %d | %.2f× |\n", r, $3, $7, $8, o, $7/o}' \
     >> "$OUT/webhook.md"
 done
+}
 
+burst() {
 rm -f "$OUT/burst.md"
 RUST_LOG=warn taskset -c 1 target/server/burst_probe --cpu 0 --store embedded --out "$OUT/burst.md"
 RUST_LOG=warn taskset -c 1 target/server/burst_probe --cpu 0 --store dynamodb --out "$OUT/burst.md"
 printf '\n%s\n' "Measured $stamp: \`burst_probe\` (server on core 0, buyers on core 1)." >> "$OUT/burst.md"
+}
 
+place_order() {
 rm -f "$OUT/place-order.md"
 RUST_LOG=warn target/server/place_order_bench --out "$OUT/place-order.md"
 RUST_LOG=warn target/server/place_order_bench --members --out "$OUT/place-order.md"
-# Every function as deployed (release profile), started as Lambda and as a server.
+RUST_LOG=warn target/server/place_order_bench --skus 1 --units 800 --warehouses 1 --shards 8 --out "$OUT/place-order.md"
+printf '\n%s\n' "Measured $stamp: \`place_order_bench\`, flags in the rows." >> "$OUT/place-order.md"
+}
+
+cold_start() {
 functions=()
 for f in $(ls functions | grep -v '^local$'); do functions+=(-p "$f"); done
 cargo build --release --locked "${functions[@]}"
 RUST_LOG=warn target/server/cold_start --bin-dir target/release --out "$OUT/cold-start.md"
+}
+
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(notify webhook burst place-order cold-start)
+for section in "${sections[@]}"; do
+  case "$section" in
+    notify | webhook | burst) "$section" ;;
+    place-order) place_order ;;
+    cold-start) cold_start ;;
+    *) echo "bench.sh: no section $section (notify webhook burst place-order cold-start)" >&2; exit 2 ;;
+  esac
+done
 log "results in $OUT/"

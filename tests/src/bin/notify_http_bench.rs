@@ -6,7 +6,9 @@
 //!
 //! Flags (defaults in brackets): `--binary` [target/server/shop-local], `--orders` [2000],
 //! `--concurrency` [16], `--store` embedded|dynamodb [embedded], `--cpu` (the core to pin the
-//! server to) [0], `--out` [notify-http-bench.md].
+//! server to) [0], `--duplicates` (times each notify is sent again) [1], `--out`
+//! [notify-http-bench.md]. Many duplicate rounds give a profiler a steady stretch to sample:
+//! `--orders 2000 --duplicates 50` runs about ten seconds of duplicates.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,7 @@ struct Flags {
     concurrency: usize,
     store: String,
     cpu: String,
+    duplicates: usize,
     out: String,
 }
 
@@ -33,6 +36,7 @@ fn flags() -> Result<Flags, String> {
         concurrency: 16,
         store: "embedded".into(),
         cpu: "0".into(),
+        duplicates: 1,
         out: "notify-http-bench.md".into(),
     };
     let mut args = std::env::args().skip(1);
@@ -45,6 +49,7 @@ fn flags() -> Result<Flags, String> {
             "--concurrency" => f.concurrency = number()?.max(1),
             "--store" if value == "embedded" || value == "dynamodb" => f.store = value,
             "--cpu" => f.cpu = value,
+            "--duplicates" => f.duplicates = number()?.max(1),
             "--out" => f.out = value,
             _ => return Err(format!("unknown flag or value: {flag} {value}")),
         }
@@ -103,8 +108,10 @@ async fn deliver(
     pid: u32,
     notifies: &Arc<Vec<Signed>>,
     concurrency: usize,
+    times: usize,
     name: &'static str,
 ) -> Phase {
+    let n = notifies.len() * times;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (cpu0, t0) = (cpu_secs(pid), Instant::now());
     let tasks: Vec<_> = (0..concurrency)
@@ -114,7 +121,10 @@ async fn deliver(
                 let mut ok = 0;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((headers, body)) = notifies.get(i) else { return ok };
+                    if i >= n {
+                        return ok;
+                    }
+                    let (headers, body) = &notifies[i % notifies.len()];
                     let mut r = client.http.post(format!("{}/pay/notify", client.base)).body(body.clone());
                     for (k, v) in headers {
                         r = r.header(k, v);
@@ -133,7 +143,7 @@ async fn deliver(
     let wall = t0.elapsed().as_secs_f64();
     // Let the last answers' bookkeeping settle before reading the CPU figure.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    Phase { name, n: notifies.len(), wall, cpu: cpu_secs(pid) - cpu0, ok, rss_kb: resident_kb(pid) }
+    Phase { name, n, wall, cpu: cpu_secs(pid) - cpu0, ok, rss_kb: resident_kb(pid) }
 }
 
 #[tokio::main]
@@ -168,8 +178,8 @@ async fn main() {
     let client = Arc::new(client);
     let notifies = Arc::new(notifies);
     let rss_before = resident_kb(pid);
-    let first = deliver(&client, pid, &notifies, f.concurrency, "first delivery (marks the order paid)").await;
-    let again = deliver(&client, pid, &notifies, f.concurrency, "duplicate (already recorded)").await;
+    let first = deliver(&client, pid, &notifies, f.concurrency, 1, "first delivery (marks the order paid)").await;
+    let again = deliver(&client, pid, &notifies, f.concurrency, f.duplicates, "duplicate (already recorded)").await;
     let header = "| store | phase | notifies | answered 204 | concurrency | notifies/s | server CPU per notify | server RSS |\n|---|---|---|---|---|---|---|---|\n";
     let mut md = match std::fs::read_to_string(&f.out) {
         Ok(s) if s.starts_with(header) => s,

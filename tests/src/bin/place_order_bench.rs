@@ -4,16 +4,19 @@
 //! 0), and appends a row to the file `--out` names. Run by `scripts/bench.sh`.
 //!
 //! Flags (defaults in brackets): `--buyers` [64], `--attempts` [1600], `--skus` [4],
-//! `--units` per SKU [300], `--warehouses` [2] (the units split over them), `--store`
+//! `--units` per SKU [300], `--warehouses` [2] (the units split over them), `--shards` [1]
+//! (each warehouse's units split over that many stock items of the SKU), `--store`
 //! embedded|dynamodb|both [both], `--members` (every order of one unit pays 100 points and
 //! gets a 5% member price), `--out` [place-order-bench.md].
 //! "1,000 buyers on 100 units of one SKU" is
 //! `place_order_bench --buyers 1000 --attempts 1000 --skus 1 --units 100 --warehouses 1`.
+//! The same SKU's stock spread over 8 items, as a merchant does for a flash sale past one
+//! DynamoDB partition's write rate: `--skus 1 --units 800 --warehouses 1 --shards 8`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::shop::{product_with_stock, rid, stock};
+use e2e::shop::{product_with_stock, rid, stock, warehouse};
 use e2e::{Backend, Shop};
 use serde_json::json;
 
@@ -24,6 +27,7 @@ struct Flags {
     skus: usize,
     units: i64,
     warehouses: usize,
+    shards: usize,
     stores: Vec<Backend>,
     members: bool,
     out: String,
@@ -36,6 +40,7 @@ fn flags() -> Result<Flags, String> {
         skus: 4,
         units: 300,
         warehouses: 2,
+        shards: 1,
         stores: vec![Backend::Embedded, Backend::Dynamo],
         members: false,
         out: "place-order-bench.md".into(),
@@ -54,6 +59,7 @@ fn flags() -> Result<Flags, String> {
             "--skus" => f.skus = number()?.max(1),
             "--units" => f.units = number()? as i64,
             "--warehouses" => f.warehouses = number()?.clamp(1, 8),
+            "--shards" => f.shards = number()?.clamp(1, 64),
             "--store" => {
                 f.stores = match value.as_str() {
                     "embedded" => vec![Backend::Embedded],
@@ -97,16 +103,25 @@ async fn run(backend: Backend, f: &Flags) -> Outcome {
     }
     let shop = Arc::new(Shop::start_with(backend, true).await);
     let whs: Vec<String> = (0..f.warehouses).map(|i| format!("WH{i:02}")).collect();
+    // The units split as evenly as they go over every (warehouse, shard) stock item.
+    let places = f.warehouses * f.shards;
     let mut skus = Vec::new();
     for _ in 0..f.skus {
-        let split: Vec<(&str, i64)> = whs
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                (w.as_str(), f.units / f.warehouses as i64 + i64::from(i < (f.units % f.warehouses as i64) as usize))
-            })
-            .collect();
-        skus.push(product_with_stock(&shop, 990, &split).await.1);
+        let sku = product_with_stock(&shop, 990, &[]).await.1;
+        for (i, w) in whs.iter().enumerate() {
+            warehouse(&shop, w).await;
+            for shard in 0..f.shards {
+                let place = i * f.shards + shard;
+                let n = f.units / places as i64 + i64::from(place < (f.units % places as i64) as usize);
+                if n == 0 {
+                    continue;
+                }
+                let body = json!({"sku_id": sku, "warehouse_id": w, "shard": shard, "delta": n});
+                let a = shop.admin("POST", "/admin/stock/adjust", Some(body)).await;
+                assert_eq!(a.status, 200, "{}", a.body);
+            }
+        }
+        skus.push(sku);
     }
     // Every buyer has an address (and, for the members run, points and a member price).
     if f.members {
@@ -185,7 +200,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let header = "| store | order | buyers | attempts | SKUs × units | placed | out of stock | other | orders/s | p50 | p99 | units left | oversold |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    let header = "| store | order | buyers | attempts | SKUs × units | stock items per SKU | placed | out of stock | other | orders/s | p50 | p99 | units left | oversold |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     let mut md = match std::fs::read_to_string(&f.out) {
         Ok(s) if s.starts_with(header) => s,
         _ => header.to_owned(),
@@ -199,11 +214,12 @@ async fn main() {
         let o = run(b, &f).await;
         let kind = if f.members { "100 points, member price" } else { "plain" };
         let row = format!(
-            "| {name} | {kind} | {} | {} | {} × {} | {} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {} | {} |\n",
+            "| {name} | {kind} | {} | {} | {} × {} | {} | {} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {} | {} |\n",
             f.buyers,
             f.attempts,
             f.skus,
             f.units,
+            f.warehouses * f.shards,
             o.placed,
             o.out_of_stock,
             o.other,
