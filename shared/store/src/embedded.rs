@@ -16,10 +16,9 @@
 //! queue as before, so no caller ever blocks on another.
 
 use std::path::Path;
-
-use async_trait::async_trait;
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
 
