@@ -574,9 +574,9 @@ pub fn allocate(
         let skus = &by_wh[&wh];
         for (sku, need) in remaining.iter_mut().filter(|(_, n)| **n > 0) {
             let shards = skus.get(sku).map(Vec::as_slice).unwrap_or(&[]);
-            let whole: Vec<&(u8, i64)> = shards.iter().filter(|(_, avail)| *avail >= *need).collect();
-            if !whole.is_empty() {
-                let (shard, _) = whole[(spread % whole.len() as u64) as usize];
+            let covers = |(_, avail): &&(u8, i64)| *avail >= *need;
+            let fits = shards.iter().filter(covers).count() as u64;
+            if let Some((shard, _)) = shards.iter().filter(covers).nth((spread % fits.max(1)) as usize) {
                 out.push(Reservation { sku_id: sku.clone(), warehouse_id: wh.clone(), shard: *shard, quantity: *need });
                 *need = 0;
                 continue;
