@@ -44,9 +44,13 @@ pub async fn add_sku(shop: &Shop, pid: &str, body: Value) -> String {
 }
 
 pub async fn adjust(shop: &Shop, sku: &str, wh: &str, delta: i64) {
-    let a = shop
-        .admin("POST", "/admin/stock/adjust", Some(json!({"sku_id": sku, "warehouse_id": wh, "delta": delta})))
-        .await;
+    adjust_shard(shop, sku, wh, 0, delta).await;
+}
+
+/// Adjusts one shard of a SKU's stock in a warehouse.
+pub async fn adjust_shard(shop: &Shop, sku: &str, wh: &str, shard: usize, delta: i64) {
+    let body = json!({"sku_id": sku, "warehouse_id": wh, "shard": shard, "delta": delta});
+    let a = shop.admin("POST", "/admin/stock/adjust", Some(body)).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
 

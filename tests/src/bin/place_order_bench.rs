@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::shop::{product_with_stock, rid, stock, warehouse};
+use e2e::shop::{adjust_shard, product_with_stock, rid, stock, warehouse};
 use e2e::{Backend, Shop};
 use serde_json::json;
 
@@ -116,9 +116,7 @@ async fn run(backend: Backend, f: &Flags) -> Outcome {
                 if n == 0 {
                     continue;
                 }
-                let body = json!({"sku_id": sku, "warehouse_id": w, "shard": shard, "delta": n});
-                let a = shop.admin("POST", "/admin/stock/adjust", Some(body)).await;
-                assert_eq!(a.status, 200, "{}", a.body);
+                adjust_shard(&shop, &sku, w, shard, n).await;
             }
         }
         skus.push(sku);
