@@ -8,7 +8,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use app::App;
-use app::config::{Settings, StoreKind};
+use hosting::Service;
+use hosting::config::{Settings, StoreKind};
 use serde_json::Value;
 use store::{SharedStore, dynamo::DynamoStore, embedded::EmbeddedStore};
 
@@ -97,6 +98,10 @@ pub struct Shop {
     pub http: reqwest::Client,
     pub sim: simulator::Running,
     pub app: App,
+    /// The application with the edge's settings, as the server serves it.
+    pub service: Service,
+    /// The settings it was built from.
+    pub settings: Settings,
     /// The token of the finance account made with the bootstrap token at start, which
     /// [`Shop::admin`] calls with.
     pub finance_token: String,
@@ -192,7 +197,7 @@ impl Shop {
             pay_settings.public_key = platform_key;
         }
         settings.pay = Some(pay_settings);
-        settings.order_ttl_secs = 120;
+        settings.rules.order_ttl_secs = 120;
         tune(&mut settings);
         // The table is named in the settings, so function binaries started beside this shop
         // (the runtime tests) can be pointed at it.
@@ -204,8 +209,10 @@ impl Shop {
                 dynamo_store(&settings.store.table).await
             }
         };
-        let app = App::new(store, settings).expect("app builds");
-        let router = hosting::server::router(app.clone(), hosting::routes::ALL.to_vec());
+        let service = settings.service(store).expect("app builds");
+        let kept = settings.clone();
+        let app = service.app.clone();
+        let router = hosting::server::router(service.clone(), hosting::routes::ALL.to_vec());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -214,6 +221,8 @@ impl Shop {
             http: reqwest::Client::new(),
             sim,
             app,
+            service,
+            settings: kept,
             finance_token: String::new(),
             server,
         };
@@ -338,3 +347,12 @@ pub mod runtimes;
 
 /// Shop helpers for the order, payment and refund suites.
 pub mod shop;
+
+/// A typed id (an openid, an order number, a SKU, …) from text a test holds; panics on one
+/// that is not valid, which is the test's mistake.
+pub fn id<T: TryFrom<String, Error = domain::DomainError>>(s: &str) -> T {
+    match T::try_from(s.to_owned()) {
+        Ok(v) => v,
+        Err(e) => panic!("test id {s}: {e}"),
+    }
+}

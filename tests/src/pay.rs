@@ -5,10 +5,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::config::PaySettings;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use hosting::config::PaySettings;
 use simulator::{MerchantConfig, SimConfig};
 use wechat::pay::keys::MerchantKey;
 use wechat::pay::notify::Verified;

@@ -340,8 +340,8 @@ async fn access_is_checked(b: Backend) {
 async fn sample_catalog_loads(b: Backend) {
     let shop = Shop::start(b).await;
     let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-catalog.json")).unwrap();
-    assert!(app::sample::load_if_empty(&shop.app.store, &json).await.unwrap());
-    assert!(!app::sample::load_if_empty(&shop.app.store, &json).await.unwrap(), "loads once");
+    assert!(hosting::sample::load_if_empty(&shop.app.store, &json).await.unwrap());
+    assert!(!hosting::sample::load_if_empty(&shop.app.store, &json).await.unwrap(), "loads once");
     let token = shop.login("newcomer").await;
     let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "two sample products are published");

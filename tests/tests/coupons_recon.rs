@@ -70,7 +70,7 @@ async fn new_customer_coupons_are_for_three_days(b: Backend) {
     shop.app
         .store
         .update(
-            &keys::user("oVeteranxxxxxxxxxxxxxxxxxxxx"),
+            &keys::user(&e2e::id("oVeteranxxxxxxxxxxxxxxxxxxxx")),
             Update::new().set("created_at", domain::clock::now() - 4 * 86_400),
             None,
         )
@@ -179,7 +179,12 @@ async fn reconciliation_repairs_a_lost_notify(b: Backend) {
     shop.app
         .store
         .put(
-            store::to_item(&keys::payment("4200GHOST"), Some(keys::payment_gsi1(&day, "4200GHOST")), &ghost).unwrap(),
+            store::to_item(
+                &keys::payment(&e2e::id("4200GHOST")),
+                Some(keys::payment_gsi1(&day, &e2e::id("4200GHOST"))),
+                &ghost,
+            )
+            .unwrap(),
             None,
         )
         .await
@@ -270,8 +275,12 @@ async fn quiet_days_reconcile_and_future_days_are_refused(b: Backend) {
     let day = domain::clock::business_day(at).unwrap().to_string();
     let ghost = json!({"transaction_id": "4200QUIET", "order_no": "2000quiet", "openid": "oQuietShopper01", "amount": 500,
         "success_time": at, "day": day, "source": "notify", "outcome": "applied", "recorded_at": at});
-    let item =
-        store::to_item(&keys::payment("4200QUIET"), Some(keys::payment_gsi1(&day, "4200QUIET")), &ghost).unwrap();
+    let item = store::to_item(
+        &keys::payment(&e2e::id("4200QUIET")),
+        Some(keys::payment_gsi1(&day, &e2e::id("4200QUIET"))),
+        &ghost,
+    )
+    .unwrap();
     shop.app.store.put(item, None).await.unwrap();
     let r = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -589,7 +589,7 @@ async fn a_return_goes_from_request_to_restock(b: Backend) {
     let now = domain::clock::now();
     assert_eq!(app::returns::lapse_overdue(&shop.app, now + 6 * 86_400).await.unwrap(), 0);
     assert_eq!(app::returns::lapse_overdue(&shop.app, now + 7 * 86_400 + 60).await.unwrap(), 1);
-    let lapsed = app::returns::get(&shop.app, &order, &idle_id).await.unwrap();
+    let lapsed = app::returns::get(&shop.app, &e2e::id(&order), &idle_id).await.unwrap();
     assert_eq!(lapsed.state, domain::returns::ReturnState::Lapsed);
     // After completion nothing comes back, and no refund starts.
     shop.call("POST", &format!("/orders/{order}/receive"), Some(&token), None).await;
@@ -659,7 +659,9 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     // rather than sleeping and hoping.
     let mut counted = 0;
     for _ in 0..200 {
-        let days = store::repo::stock_alerts::sales_since(shop.app.store.as_ref(), &sku, "2000-01-01").await.unwrap();
+        let days = store::repo::stock_alerts::sales_since(shop.app.store.as_ref(), &e2e::id(&sku), "2000-01-01")
+            .await
+            .unwrap();
         counted = days.iter().sum::<i64>();
         let pending = store::repo::outbox::pending(shop.app.store.as_ref(), 10).await.unwrap();
         if counted == 6 && pending.is_empty() {

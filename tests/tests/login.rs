@@ -19,7 +19,7 @@ async fn login_creates_then_finds_the_user(b: Backend) {
     assert_eq!(me.body["openid"], first.body["openid"]);
     // The session_key stays on the server: stored, but in no answer.
     let openid = first.body["openid"].as_str().unwrap();
-    let stored = shop.app.store.get(&keys::user_session(openid)).await.unwrap().unwrap();
+    let stored = shop.app.store.get(&keys::user_session(&e2e::id(openid))).await.unwrap().unwrap();
     let session_key = stored["session_key"].as_str().unwrap();
     assert_eq!(session_key.len(), 24);
     for body in [&first.body, &again.body, &me.body] {
@@ -48,7 +48,7 @@ async fn wechat_error_codes_map_to_clear_errors(b: Backend) {
     assert_eq!((reused.status, reused.code()), (400, "INVALID_CODE"));
     // A refused login creates no user.
     let blocked = shop.sim.sim.openid_for("blocked-1");
-    assert!(shop.app.store.get(&keys::user(&blocked)).await.unwrap().is_none());
+    assert!(shop.app.store.get(&keys::user(&e2e::id(&blocked))).await.unwrap().is_none());
 }
 
 async fn malformed_login_requests_are_refused(b: Backend) {
@@ -72,9 +72,9 @@ async fn malformed_login_requests_are_refused(b: Backend) {
 
 async fn wrong_app_secret_is_a_config_error_without_the_secret(b: Backend) {
     let mut shop = Shop::start(b).await;
-    let mut settings = (*shop.app.settings).clone();
+    let mut settings = shop.settings.clone();
     settings.wechat.app_secret = "a-wrong-secret-value".into();
-    shop.app = app::App::new(shop.app.store.clone(), settings).unwrap();
+    shop.app = settings.app(shop.app.store.clone()).unwrap();
     let r = shop.app.wechat.code2session("carol.1").await.unwrap_err();
     let api: app::AppError = r.into();
     assert_eq!((hosting::errors::status(api.code), api.code.as_str()), (502, "WECHAT_CONFIG"));
@@ -85,9 +85,9 @@ async fn unreachable_wechat_is_unavailable(b: Backend) {
     let shop = Shop::start(b).await;
     // A port nothing listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut settings = (*shop.app.settings).clone();
+    let mut settings = shop.settings.clone();
     settings.wechat.api_base = format!("http://127.0.0.1:{port}");
-    let app = app::App::new(shop.app.store.clone(), settings).unwrap();
+    let app = settings.app(shop.app.store.clone()).unwrap();
     let e: app::AppError = app.wechat.code2session("dave.1").await.unwrap_err().into();
     assert_eq!((hosting::errors::status(e.code), e.code.as_str()), (503, "WECHAT_UNAVAILABLE"));
 }
@@ -103,7 +103,7 @@ async fn session_tokens_are_checked(b: Backend) {
     let forged = String::from_utf8(forged).unwrap();
     assert_eq!(shop.call("GET", "/me", Some(&forged), None).await.status, 401);
     let openid = shop.sim.sim.openid_for("erin");
-    let (expired, _) = app::session::issue(&shop.app.settings.session_secret, &openid, 1_000, 60);
+    let (expired, _) = hosting::session::issue(&shop.settings.session_secret, &openid, 1_000, 60);
     let a = shop.call("GET", "/me", Some(&expired), None).await;
     assert_eq!((a.status, a.code()), (401, "SESSION_EXPIRED"));
     // A header naming a user is not trusted unless the shop is told to trust it.
@@ -153,7 +153,7 @@ async fn phone_number_is_verified_and_masked(b: Backend) {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["phone"], json!("138****8000"));
     assert!(a.body["phone_verified_at"].as_i64().is_some());
-    let stored = shop.app.store.get(&keys::user(&shop.sim.sim.openid_for("gina"))).await.unwrap().unwrap();
+    let stored = shop.app.store.get(&keys::user(&e2e::id(&shop.sim.sim.openid_for("gina")))).await.unwrap().unwrap();
     assert_eq!(stored["phone"], json!("13800138000"));
     // The access token is cached...
     let b2 = shop.call("POST", "/login/phone", Some(&token), Some(json!({"code": "phone-13900139000"}))).await;

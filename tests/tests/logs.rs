@@ -38,7 +38,7 @@ async fn log_of_a_round_trip(filter: tracing_subscriber::filter::Targets, phone:
         .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false));
     let _guard = tracing::subscriber::set_default(subscriber);
     let store = e2e::store(Backend::Dynamo).await;
-    let key = store::keys::user("oLogProbeUser0001");
+    let key = store::keys::user(&e2e::id("oLogProbeUser0001"));
     let item = store::to_item(&key, None, &json!({ "openid": "oLogProbeUser0001", "phone": phone })).unwrap();
     store.put(item, None).await.unwrap();
     assert!(store.get(&key).await.unwrap().is_some());

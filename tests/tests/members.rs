@@ -2,6 +2,7 @@
 //! refunds), levels climbed with their free-shipping perk in the next order's price, and the
 //! daily check-in across Shanghai's midnight and under twenty parallel taps.
 
+use domain::ids::OpenId;
 use std::time::Duration;
 
 use e2e::shop::*;
@@ -76,7 +77,7 @@ async fn growth_and_levels_follow_money(b: Backend) {
     let m = wait_growth(&shop, &token, 188).await;
     assert_eq!(m["level"]["name"], json!("白银"), "the refund took the level back");
     // A payment's growth is credited once however often its event comes.
-    app::members::on_payment(&shop.app, &first_no).await.unwrap();
+    app::members::on_payment(&shop.app, &e2e::id(&first_no)).await.unwrap();
     assert_eq!(member(&shop, &token).await["growth"], json!(188));
     let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
     let sources: Vec<&str> =
@@ -95,7 +96,7 @@ const BEFORE_MIDNIGHT: i64 = 1_764_604_799;
 
 async fn check_ins_count_shanghai_days_once(b: Backend) {
     let shop = Shop::start(b).await;
-    let openid = shop.sim.sim.openid_for("early-bird");
+    let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("early-bird"));
     let token = shop.login("early-bird").await;
     let a = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT).await.unwrap();
     let b2 = app::members::check_in(&shop.app, &openid, BEFORE_MIDNIGHT + 2).await.unwrap();
@@ -113,7 +114,7 @@ async fn check_ins_count_shanghai_days_once(b: Backend) {
     assert_eq!(m["growth"], json!(7 * 5));
     assert_eq!(m["points_available"], json!(6 * 5 + 25));
     // Twenty taps at once on one day: one reward.
-    let other = shop.sim.sim.openid_for("tapper");
+    let other: OpenId = e2e::id(&shop.sim.sim.openid_for("tapper"));
     let shop = std::sync::Arc::new(shop);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -203,29 +204,30 @@ async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
     assert_eq!(r.status, 202, "{}", r.body);
     let m = wait_growth(&shop, &token, 400 + 196 - 98).await;
     assert_eq!(pts(&m), (100, 49));
-    flows_explain_the_balance(&shop, &shop.sim.sim.openid_for("saver")).await;
+    flows_explain_the_balance(&shop, &e2e::id(&shop.sim.sim.openid_for("saver"))).await;
 }
 
 /// Fifty spends of one balance at once: never below zero, and what succeeded is exactly what
 /// the balance gave.
 async fn parallel_spends_never_overdraw(b: Backend) {
     let shop = std::sync::Arc::new(Shop::start(b).await);
-    let openid = "oSpender000000000000000000001";
-    let granted = app::members::grant(&shop.app, openid, "grant-0001", 1_000, "补偿", "ops").await.unwrap();
+    let spender: OpenId = e2e::id("oSpender000000000000000000001");
+    let openid = &spender;
+    let granted = app::members::grant(&shop.app, openid, &e2e::id("grant-0001"), 1_000, "补偿", "ops").await.unwrap();
     assert_eq!(granted.points_available, 1_000);
     let tasks: Vec<_> = (0..50)
         .map(|i| {
-            let shop = shop.clone();
+            let (shop, openid) = (shop.clone(), openid.clone());
             tokio::spawn(async move {
                 let e = domain::member::LedgerEntry {
-                    source: format!("spend-test-{i}"),
+                    source: source(&format!("spend-test-{i}")),
                     growth: 0,
                     points: -100,
                     frozen: 0,
                     at: 0,
                     note: String::new(),
                 };
-                shop.app.store.transact(store::repo::members::spend_ops(openid, &e).unwrap()).await.is_ok()
+                shop.app.store.transact(store::repo::members::spend_ops(&openid, &e).unwrap()).await.is_ok()
             })
         })
         .collect();
@@ -261,9 +263,10 @@ async fn rfm_segments_for_a_known_population(b: Backend) {
         ("oRfmNormalRetain000000000001", 400, 1, 60_000, "normal_retain"),
     ];
     for (openid, days, orders, paid, _) in population {
+        let openid: &OpenId = &e2e::id(openid);
         let at = now - days * day;
         let entry = domain::member::LedgerEntry {
-            source: "seed".into(),
+            source: source("grant-seed-0001"),
             growth: 0,
             points: 0,
             frozen: 0,
@@ -322,7 +325,7 @@ async fn outbox_idle(shop: &Shop) {
 /// A level-up is told by subscribe message, spending the permission the shopper gave; with
 /// none left the shop does not call WeChat; WeChat's 43101 zeroes the shop's count.
 async fn a_level_up_is_told_only_with_permission(b: Backend) {
-    let shop = Shop::start_tuned(b, |s| s.subscribe_level_up = Some(LEVEL_UP.into())).await;
+    let shop = Shop::start_tuned(b, |s| s.rules.subscribe_level_up = Some(LEVEL_UP.into())).await;
     let ladder = json!({"levels": [{"name": "普通", "min_growth": 0}, {"name": "白银", "min_growth": 100}, {"name": "黄金", "min_growth": 200}]});
     assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
     let (_, sku) = product_with_stock(&shop, 6_000, &[("SH01", 10)]).await;
@@ -334,7 +337,7 @@ async fn a_level_up_is_told_only_with_permission(b: Backend) {
         }
     };
     let token = shop.login("notified").await;
-    let openid = shop.sim.sim.openid_for("notified");
+    let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("notified"));
     shop.sim.sim.grant_subscription(&openid, LEVEL_UP);
     let reported = shop.call("POST", "/me/subscriptions", Some(&token),
         Some(json!({"errMsg": "requestSubscribeMessage:ok", LEVEL_UP: "accept", "TPLrefused0000000000000001": "reject"}))).await;
@@ -352,7 +355,7 @@ async fn a_level_up_is_told_only_with_permission(b: Backend) {
     assert_eq!(shop.sim.sim.subscribe_messages().len(), 1, "no permission, no call");
     // A count the shop holds but WeChat does not: 43101 zeroes it.
     let other = shop.login("forgetful").await;
-    let other_id = shop.sim.sim.openid_for("forgetful");
+    let other_id: OpenId = e2e::id(&shop.sim.sim.openid_for("forgetful"));
     shop.call("POST", "/me/subscriptions", Some(&other), Some(json!({LEVEL_UP: "accept"}))).await;
     assert_eq!(store::repo::members::permissions(shop.app.store.as_ref(), &other_id, LEVEL_UP).await.unwrap(), 1);
     buy(other.clone()).await;
@@ -366,7 +369,7 @@ async fn a_level_up_is_told_only_with_permission(b: Backend) {
 
 /// The available balance is exactly what the months' flows add up to: every movement of
 /// points was recorded with why it moved.
-async fn flows_explain_the_balance(shop: &Shop, openid: &str) {
+async fn flows_explain_the_balance(shop: &Shop, openid: &OpenId) {
     let store = shop.app.store.as_ref();
     let m = store::repo::members::get(store, openid).await.unwrap();
     let months = store::repo::members::points_months(store, openid).await.unwrap();
@@ -397,7 +400,7 @@ async fn member_price_points_and_freight_in_one_order(b: Backend) {
     assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
     let (_, sku) = product_with_stock(&shop, 10_000, &[("SH01", 10)]).await;
     let token = shop.login("member-price").await;
-    let openid = shop.sim.sim.openid_for("member-price");
+    let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("member-price"));
     let g = shop
         .admin(
             "POST",
@@ -441,7 +444,7 @@ async fn member_price_points_and_freight_in_one_order(b: Backend) {
 async fn operators_grant_points_and_watch_the_redemption_rate(b: Backend) {
     let shop = Shop::start(b).await;
     let token = shop.login("granted").await;
-    let openid = shop.sim.sim.openid_for("granted");
+    let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("granted"));
     let path = format!("/admin/members/{openid}/points");
     let grant = |id: &str, points: i64, reason: &str| json!({"request_id": id, "points": points, "reason": reason});
     let a = shop.admin("POST", &path, Some(grant("grant-a1", 1_000, "活动奖励"))).await;
@@ -512,10 +515,10 @@ async fn idle_members_drop_a_level_and_perks_bring_coupons(b: Backend) {
         shop.admin("PUT", "/admin/members/rules", Some(json!({"keep": {"inactive_days": 1, "drop_levels": 1}}))).await;
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
     let token = shop.login("idle").await;
-    let openid = shop.sim.sim.openid_for("idle");
+    let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("idle"));
     let now = domain::clock::now();
     let seed = domain::member::LedgerEntry {
-        source: "seed".into(),
+        source: source("grant-seed-0001"),
         growth: 150,
         points: 0,
         frozen: 0,
@@ -554,7 +557,13 @@ async fn idle_members_drop_a_level_and_perks_bring_coupons(b: Backend) {
     outbox_idle(&shop).await;
     assert_eq!(daily_report(&shop).await["birthday_coupons"], json!(1));
     assert_eq!(daily_report(&shop).await["birthday_coupons"], json!(0), "once a year");
-    app::members::on_level_up(&shop.app, &openid, "白银").await.unwrap();
+    // The level-up's consumer runs again: the upgrade coupon stays one.
+    let again = domain::events::Event::LevelUp {
+        openid: openid.clone(),
+        level: "白银".into(),
+        source: source("grant-replay-01"),
+    };
+    app::consumers::consume(&shop.app, &again).await.unwrap();
     let coupons = shop.call("GET", "/me/coupons", Some(&token), None).await.body;
     let of = |t: &str| coupons["items"].as_array().unwrap().iter().filter(|c| c["template_id"] == json!(t)).count();
     assert_eq!((of(&up), of(&bday)), (1, 1), "{coupons}");
@@ -571,38 +580,38 @@ const FEB_2026: i64 = 1_769_911_200;
 /// Points earned in January 2025 expire when January 2026 ends, first in first out; a week
 /// before, the member who allowed it is reminded through WeChat, once; one who did not is not.
 async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
-    let shop = Shop::start_tuned(b, |s| s.subscribe_points_expiry = Some(EXPIRY.into())).await;
+    let shop = Shop::start_tuned(b, |s| s.rules.subscribe_points_expiry = Some(EXPIRY.into())).await;
     let store = shop.app.store.clone();
     let told = shop.login("reminded").await;
-    let told_id = shop.sim.sim.openid_for("reminded");
+    let told_id: OpenId = e2e::id(&shop.sim.sim.openid_for("reminded"));
     shop.sim.sim.grant_subscription(&told_id, EXPIRY);
     let r = shop.call("POST", "/me/subscriptions", Some(&told), Some(json!({EXPIRY: "accept"}))).await;
     assert_eq!(r.status, 200);
     shop.login("silent").await;
-    let silent_id = shop.sim.sim.openid_for("silent");
-    let entry = |source: &str, points: i64, at: i64| domain::member::LedgerEntry {
-        source: source.into(),
+    let silent_id: OpenId = e2e::id(&shop.sim.sim.openid_for("silent"));
+    let entry = |from: &str, points: i64, at: i64| domain::member::LedgerEntry {
+        source: source(from),
         growth: 0,
         points,
         frozen: 0,
         at,
-        note: source.into(),
+        note: from.into(),
     };
     let earned = domain::member::PointsFlow { earned: 300, ..Default::default() };
     let spent = domain::member::PointsFlow { spent: 100, ..Default::default() };
     for id in [&told_id, &silent_id] {
-        let e = entry("checkin-seed", 300, JAN_2025);
+        let e = entry("grant-seed-checkin", 300, JAN_2025);
         assert!(
             store::repo::members::apply(store.as_ref(), id, &e, earned, store::Update::new(), vec![]).await.unwrap()
         );
     }
-    let e = entry("spend-seed", -100, MAR_2025);
+    let e = entry("spend-seed-spend", -100, MAR_2025);
     assert!(
         store::repo::members::apply(store.as_ref(), &told_id, &e, spent, store::Update::new(), vec![]).await.unwrap()
     );
     let run = |at: i64| {
         let shop = &shop;
-        async move { app::members::daily(&shop.app, at).await.unwrap()["report"].clone() }
+        async move { app::workflows::members_daily::run(&shop.app, at).await.unwrap()["report"].clone() }
     };
     let r = run(LATE_JAN_2026).await;
     assert_eq!((r["reminders_queued"].clone(), r["points_expired"].clone()), (json!(2), json!(0)), "{r}");
@@ -624,7 +633,7 @@ async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
         flows_explain_the_balance(&shop, id).await;
     }
     let ledger = store::repo::members::ledger(store.as_ref(), &told_id, 10).await.unwrap();
-    assert!(ledger.iter().any(|e| e.source == "expire-2025-01" && e.points == -200), "{ledger:?}");
+    assert!(ledger.iter().any(|e| e.source == source("expire-2025-01") && e.points == -200), "{ledger:?}");
     assert_eq!(shop.sim.sim.subscribe_messages().len(), 1);
 }
 
@@ -640,3 +649,8 @@ on_both_stores!(
     parallel_spends_never_overdraw,
     rfm_segments_for_a_known_population,
 );
+
+/// A ledger source from its stored name.
+fn source(name: &str) -> domain::member::LedgerSource {
+    name.parse().unwrap_or_else(|e| panic!("ledger source {name}: {e}"))
+}

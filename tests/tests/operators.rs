@@ -13,7 +13,7 @@ fn account(id: &str, role: &str) -> Value {
 /// The bootstrap token makes one finance account, once (even when two try at the same
 /// time), and is refused everywhere else.
 async fn bootstrap_token_makes_only_the_first_finance_account(b: Backend) {
-    let fresh = app::App::new(e2e::store(b).await, e2e::settings("http://127.0.0.1:9", false)).unwrap();
+    let fresh = e2e::settings("http://127.0.0.1:9", false).service(e2e::store(b).await).unwrap();
     let parse = |v: Value| serde_json::from_value::<app::operators::NewAccount>(v).unwrap();
     let not_finance = app::operators::bootstrap(&fresh, parse(account("ops-1", "operator"))).await;
     assert_eq!(not_finance.unwrap_err().code.as_str(), "INVALID_INPUT", "the first must be finance");
@@ -29,8 +29,8 @@ async fn bootstrap_token_makes_only_the_first_finance_account(b: Backend) {
     // not even an empty one.
     let mut settings = e2e::settings("http://127.0.0.1:9", false);
     settings.admin_token = String::new();
-    let without = app::App::new(e2e::store(b).await, settings).unwrap();
-    assert!(!app::operators::is_bootstrap(&without, "") && !app::operators::is_bootstrap(&without, ADMIN_TOKEN));
+    let without = settings.service(e2e::store(b).await).unwrap();
+    assert!(!hosting::auth::is_bootstrap(&without, "") && !hosting::auth::is_bootstrap(&without, ADMIN_TOKEN));
 
     // Over HTTP (the shop made its first account at start).
     let shop = Shop::start(b).await;
@@ -141,7 +141,7 @@ async fn approve(shop: &Shop, order: &str, who: String, out_refund_no: String) -
 /// each approval is in the audit trail with the state before and after.
 async fn large_refunds_need_finance_then_two_people(b: Backend) {
     let shop = Shop::start_tuned(b, |s| {
-        s.refund_policy = domain::operator::RefundPolicy {
+        s.rules.refund_policy = domain::operator::RefundPolicy {
             finance_over: domain::Fen::new(1_000),
             two_person_over: domain::Fen::new(2_500),
         }
@@ -226,7 +226,7 @@ async fn operator_writes_are_audited_and_entries_append_only(b: Backend) {
     assert_eq!(by_clerk[0]["role"], json!("operator"));
     assert_eq!(by_clerk[0]["after"]["input"]["title"], json!("审计"));
     // The store refuses a second write under an entry's key.
-    let entry: app::operators::audit::Entry = serde_json::from_value(by_clerk[0].clone()).unwrap();
+    let entry: app::audit::Entry = serde_json::from_value(by_clerk[0].clone()).unwrap();
     let again = store::repo::operators::audit(entry.at, &entry.id, &entry).unwrap();
     assert!(shop.app.store.transact(vec![again]).await.is_err(), "an audit entry is never overwritten");
 }

@@ -237,8 +237,8 @@ async fn closer_returns_stock_and_coupon_once(b: Backend) {
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
     let later = domain::clock::now() + 10_000;
     let (r1, r2) = tokio::join!(
-        app::ordering::close_expired(&shop.app, later, 100),
-        app::ordering::close_expired(&shop.app, later, 100)
+        app::workflows::close_order::close_expired(&shop.app, later, 100),
+        app::workflows::close_order::close_expired(&shop.app, later, 100)
     );
     assert_eq!(r1.unwrap().closed + r2.unwrap().closed, 1, "closed exactly once");
     assert_eq!(stock(&shop, &sku).await, 5, "stock came back once");
@@ -259,7 +259,7 @@ async fn notify_racing_the_closer(b: Backend) {
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     shop.sim.sim.set_faults(simulator::Faults { hold: true, time_scale: 0.001, ..Default::default() });
     pay(&shop, &token, &no(&o)).await;
-    let r = app::ordering::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
+    let r = app::workflows::close_order::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
     assert_eq!((r.closed, r.paid), (0, 1));
     let order = order(&shop, &no(&o)).await;
     assert_eq!(order["order"]["state"], json!("paid"));
@@ -281,7 +281,10 @@ async fn payment_after_close_is_refunded(b: Backend) {
     // Close locally only, as if WeChat could not be told (a shop without pay configured).
     let mut offline = shop.app.clone();
     offline.pay = None;
-    assert_eq!(app::ordering::close_one(&offline, &no(&o)).await.unwrap(), app::ordering::CloseOutcome::Closed);
+    assert_eq!(
+        app::workflows::close_order::close_one(&offline, &e2e::id(&no(&o))).await.unwrap(),
+        app::ordering::CloseOutcome::Closed
+    );
     assert_eq!(stock(&shop, &sku).await, 5);
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
     let done = wait_order(&shop, &no(&o), |v| {
@@ -317,7 +320,10 @@ async fn late_refund_survives_a_crash_after_the_notify(b: Backend) {
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&o)), Some(&token), None).await.status, 200);
     let mut offline = shop.app.clone();
     offline.pay = None;
-    assert_eq!(app::ordering::close_one(&offline, &no(&o)).await.unwrap(), app::ordering::CloseOutcome::Closed);
+    assert_eq!(
+        app::workflows::close_order::close_one(&offline, &e2e::id(&no(&o))).await.unwrap(),
+        app::ordering::CloseOutcome::Closed
+    );
     sim_post(&shop, "/sim/pay", json!({"out_trade_no": no(&o)})).await;
     let recorded = wait_order(&shop, &no(&o), |v| v["order"]["paid_after_close"] == json!(true)).await;
     assert_eq!(recorded["order"]["refund_reserved"], json!(2200), "the refund is reserved with the payment");
@@ -345,7 +351,7 @@ async fn late_refund_survives_a_crash_after_the_notify(b: Backend) {
     assert_eq!(state(&shop.app.store).await, Some(store::repo::outbox::Delivery::Pending));
 
     // A new process on the same store: its sweep delivers the event.
-    let restarted = app::App::new(shop.app.store.clone(), (*shop.app.settings).clone()).unwrap();
+    let restarted = shop.settings.app(shop.app.store.clone()).unwrap();
     let first = app::outbox::drain(&restarted, 100).await.unwrap();
     assert!(first.delivered >= 1 && first.failed == 0, "{first:?}");
     assert_eq!(state(&shop.app.store).await, Some(store::repo::outbox::Delivery::Done));
@@ -488,7 +494,7 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     // closes at WeChat again (harmless) and releases once.
     assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&first)), Some(&token), None).await.status, 200);
     shop.app.pay.as_ref().unwrap().close(&no(&first)).await.unwrap();
-    let r = app::ordering::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
+    let r = app::workflows::close_order::close_expired(&shop.app, domain::clock::now() + 10_000, 100).await.unwrap();
     assert_eq!(r.closed, 1);
     assert_eq!(stock(&shop, &sku).await, 5);
     // Notify: applied, then the acknowledgement was lost; WeChat retries (the simulator
@@ -504,9 +510,12 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     let input: app::refunds::RefundInput =
         serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
     let finance = app::operators::Caller { id: "finance".into(), role: domain::operator::Role::Finance };
-    let pending = app::refunds::create(&offline, &no(&o), app::refunds::Requester::Operator(&finance), input).await;
+    let pending =
+        app::refunds::create(&offline, &e2e::id(&no(&o)), app::refunds::Requester::Operator(&finance), input).await;
     assert!(pending.is_err(), "the call to WeChat failed");
-    let rec = app::refunds::get(&shop.app.store, &no(&o), &format!("R{}-crash-ref-0001", no(&o))).await.unwrap();
+    let rec = app::refunds::get(&shop.app.store, &e2e::id(&no(&o)), &e2e::id(&format!("R{}-crash-ref-0001", no(&o))))
+        .await
+        .unwrap();
     assert_eq!(rec.state, app::refunds::RefundState::Processing);
     assert!(rec.refund_id.is_none());
     app::refunds::retry_pending(&shop.app, domain::clock::now() + 120).await.unwrap();
@@ -683,15 +692,15 @@ async fn the_closer_goes_on_past_an_order_it_cannot_handle(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 2);
     // The oldest order's record is damaged.
     let damaged = store::Update::new().set("payable", "not money");
-    shop.app.store.update(&store::keys::order(&nos[0]), damaged, None).await.unwrap();
+    shop.app.store.update(&store::keys::order(&e2e::id(&nos[0])), damaged, None).await.unwrap();
     let later = domain::clock::now() + 10_000;
-    let report = app::ordering::close_expired(&shop.app, later, 100).await.unwrap();
+    let report = app::workflows::close_order::close_expired(&shop.app, later, 100).await.unwrap();
     assert_eq!((report.examined, report.closed, report.failed), (3, 2, 1), "{report:?}");
     assert_eq!(stock(&shop, &sku).await, 4, "the two orders after it gave their units back");
     for n in &nos[1..] {
         assert_eq!(order(&shop, n).await["order"]["state"], json!("closed"));
     }
-    let again = app::ordering::close_expired(&shop.app, later, 100).await.unwrap();
+    let again = app::workflows::close_order::close_expired(&shop.app, later, 100).await.unwrap();
     assert_eq!((again.examined, again.closed, again.failed), (1, 0, 1), "{again:?}");
 }
 
@@ -725,9 +734,9 @@ async fn one_shopper_cannot_hoard_stock(b: Backend) {
     assert_eq!(place(&shop, &other, json!([{"sku_id": sku, "quantity": 99}])).await.status, 201);
 
     // Placing is rationed: a shop allowing 2 a minute refuses the third attempt.
-    let mut settings = (*shop.app.settings).clone();
-    settings.limits.places_per_minute = 2;
-    let strict = app::App::new(shop.app.store.clone(), settings).unwrap();
+    let mut settings = shop.settings.clone();
+    settings.rules.limits.places_per_minute = 2;
+    let strict = settings.app(shop.app.store.clone()).unwrap();
     let secs = domain::clock::now() % 60;
     if secs >= 57 {
         tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
@@ -739,7 +748,7 @@ async fn one_shopper_cannot_hoard_stock(b: Backend) {
                 "address": Shop::address("广东省")["address"]}),
         )
         .unwrap();
-        app::ordering::place(&strict, &who, input)
+        app::workflows::place_order::place_order(&strict, &who, input)
     };
     assert!(attempt(1).await.is_ok());
     assert!(attempt(2).await.is_ok());

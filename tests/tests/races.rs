@@ -93,8 +93,10 @@ async fn cancel_racing_the_closer_releases_once(b: Backend) {
     assert_eq!(shop.call("POST", &format!("/orders/{no}/pay"), Some(&token), None).await.status, 200);
     let later = domain::clock::now() + 10_000;
     let path = format!("/orders/{no}/cancel");
-    let (c, r) =
-        tokio::join!(shop.call("POST", &path, Some(&token), None), app::ordering::close_expired(&shop.app, later, 10));
+    let (c, r) = tokio::join!(
+        shop.call("POST", &path, Some(&token), None),
+        app::workflows::close_order::close_expired(&shop.app, later, 10)
+    );
     assert_eq!(c.status, 200, "{}", c.body);
     r.unwrap();
     assert_eq!(stock(&shop, &sku).await, 10, "the four units came back exactly once");
@@ -108,7 +110,11 @@ async fn an_expired_order_cannot_be_paid(b: Backend) {
     let no = o.body["order_no"].as_str().unwrap().to_owned();
     shop.app
         .store
-        .update(&store::keys::order(&no), store::Update::new().set("expires_at", domain::clock::now() - 1), None)
+        .update(
+            &store::keys::order(&e2e::id(&no)),
+            store::Update::new().set("expires_at", domain::clock::now() - 1),
+            None,
+        )
         .await
         .unwrap();
     let a = shop.call("POST", &format!("/orders/{no}/pay"), Some(&token), None).await;

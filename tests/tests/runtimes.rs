@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The settings a merchant gives the function: the shop's table on DynamoDB Local, its
 /// WeChat and WeChat Pay (the simulator's), in environment variables.
 fn function_env(shop: &Shop) -> Vec<(String, String)> {
-    let s = &shop.app.settings;
+    let s = &shop.settings;
     let pay = s.pay.as_ref().expect("the test shop has WeChat Pay");
     let (key_id, key_pem) = pay.public_key.clone().expect("the test shop trusts a public key");
     let pairs = [
@@ -45,7 +45,7 @@ fn function_env(shop: &Shop) -> Vec<(String, String)> {
 
 /// A shop with one product of 5 units and an order of 2 that expires in 2 s.
 async fn shop_with_an_expiring_order() -> (Shop, String, String, String) {
-    let shop = Shop::start_tuned(Backend::Dynamo, |s| s.order_ttl_secs = 2).await;
+    let shop = Shop::start_tuned(Backend::Dynamo, |s| s.rules.order_ttl_secs = 2).await;
     let (pid, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
     let token = shop.login("runtime-buyer").await;
     let placed = place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await;

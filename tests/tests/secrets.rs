@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use app::config::{Settings, Uses};
 use aws_sdk_secretsmanager::Client;
+use hosting::config::{Settings, Uses};
 
 async fn client() -> Client {
     e2e::local_aws_credentials();
@@ -60,8 +60,8 @@ async fn settings_come_from_the_secrets_a_function_is_given() {
     let p = s.pay.clone().expect("pay settings");
     assert_eq!((p.mch_key_pem.as_str(), p.apiv3_key.as_str()), (key_pem.as_str(), e2e::pay::APIV3_KEY));
     // The app built from them makes its first operator with the bootstrap token it read.
-    let app = app::App::new(e2e::store(e2e::Backend::Embedded).await, s).unwrap();
-    assert!(app::operators::is_bootstrap(&app, "bootstrap-from-secrets-manager"));
+    let app = s.service(e2e::store(e2e::Backend::Embedded).await).unwrap();
+    assert!(hosting::auth::is_bootstrap(&app, "bootstrap-from-secrets-manager"));
     // A function given only the session secret has no bootstrap token, and needs none.
     let only = Settings::with_secrets(env(&base(sessions.clone())), Uses::STORE_ONLY.sessions()).await.unwrap();
     assert!(only.admin_token.is_empty());

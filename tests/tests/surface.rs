@@ -10,9 +10,9 @@ use store::table;
 
 use e2e::docs::{concrete, root, template_routes, yaml};
 
-async fn app() -> app::App {
+async fn app() -> hosting::Service {
     let store = e2e::store(e2e::Backend::Embedded).await;
-    app::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap()
+    e2e::settings("http://127.0.0.1:9", false).service(store).unwrap()
 }
 
 #[tokio::test]
@@ -175,7 +175,7 @@ fn each_function_reads_only_the_secrets_it_uses() {
             refs(&p["AWSSecretsManagerGetSecretValuePolicy"], &mut may_read);
         }
         assert_eq!(may_read, expected, "{binary}: secrets its role may read");
-        for name in app::secrets::SECRET_SETTINGS {
+        for name in hosting::secrets::SECRET_SETTINGS {
             assert!(vars.get(name).is_none() && globals.get(name).is_none(), "{binary}: {name} in the environment");
         }
         let crud = policies.iter().any(|p| p.get("DynamoDBCrudPolicy").is_some());

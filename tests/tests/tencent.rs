@@ -211,7 +211,7 @@ fn timers_run_at_the_same_moments_in_beijing_time() {
 #[tokio::test]
 async fn every_documented_operation_reaches_a_tencent_function_that_serves_it() {
     let store = e2e::store(e2e::Backend::Embedded).await;
-    let app = app::App::new(store, e2e::settings("http://127.0.0.1:9", false)).unwrap();
+    let app = e2e::settings("http://127.0.0.1:9", false).service(store).unwrap();
     let mut endpoint_of: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut timers = BTreeSet::new();
     for f in FUNCTIONS {

@@ -37,9 +37,13 @@ async fn prepay_pay_notify_query_close_refund_bill() {
     let rig = Rig::start(Trust::PublicKey).await;
     let c = &rig.client;
     let no = order_no();
-    let prepay_id = c.prepay(&no, "阿克苏苹果 5斤", 3990, OPENID, later(), Some("shop-order")).await.unwrap();
+    let prepay_id =
+        c.prepay(&e2e::id(&no), "阿克苏苹果 5斤", 3990, &e2e::id(OPENID), later(), Some("shop-order")).await.unwrap();
     // A retry with the same parameters gets the same prepay_id.
-    assert_eq!(c.prepay(&no, "阿克苏苹果 5斤", 3990, OPENID, later(), Some("shop-order")).await.unwrap(), prepay_id);
+    assert_eq!(
+        c.prepay(&e2e::id(&no), "阿克苏苹果 5斤", 3990, &e2e::id(OPENID), later(), Some("shop-order")).await.unwrap(),
+        prepay_id
+    );
     let rp = c.request_payment(&prepay_id).unwrap();
     assert_eq!(rp.package, format!("prepay_id={prepay_id}"));
     assert_eq!(rp.sign_type, "RSA");
@@ -70,14 +74,14 @@ async fn prepay_pay_notify_query_close_refund_bill() {
     let closed = c.close(&no).await.unwrap_err();
     assert_eq!(closed.code(), Some("ORDERPAID"), "a paid order cannot be closed");
     let other = order_no();
-    c.prepay(&other, "茶杯", 12800, OPENID, later(), None).await.unwrap();
+    c.prepay(&e2e::id(&other), "茶杯", 12800, &e2e::id(OPENID), later(), None).await.unwrap();
     c.close(&other).await.unwrap();
     assert_eq!(c.query(&other).await.unwrap().unwrap().trade_state, "CLOSED");
     assert_eq!(rig.pay(&other, None).await.status(), 409, "a closed order cannot be paid");
     assert!(c.query("T0000000000nonexistent").await.unwrap().is_none());
 
     let r = c.refund(&refund_req(&no, &format!("R{no}"), 1000, 3990)).await.unwrap();
-    assert_eq!(r.status, "PROCESSING");
+    assert_eq!(r.status.as_str(), "PROCESSING");
     let again = c.refund(&refund_req(&no, &format!("R{no}"), 1000, 3990)).await.unwrap();
     assert_eq!(again.refund_id, r.refund_id, "same out_refund_no, same refund");
     let too_much = c.refund(&refund_req(&no, &format!("X{no}"), 2991, 3990)).await.unwrap_err();
@@ -93,12 +97,12 @@ async fn prepay_pay_notify_query_close_refund_bill() {
             other => panic!("expected a refund, got {other:?}"),
         }
     }
-    assert_eq!(c.query_refund(&format!("R{no}")).await.unwrap().unwrap().status, "SUCCESS");
+    assert_eq!(c.query_refund(&format!("R{no}")).await.unwrap().unwrap().status.as_str(), "SUCCESS");
 
     // Yesterday's bill (Shanghai day) lists a payment made yesterday; today's is not out yet.
     let yesterday_noon = domain::clock::now() - 86_400;
     let y = order_no();
-    c.prepay(&y, "昨日订单", 500, OPENID, later(), None).await.unwrap();
+    c.prepay(&e2e::id(&y), "昨日订单", 500, &e2e::id(OPENID), later(), None).await.unwrap();
     assert_eq!(rig.pay(&y, Some(yesterday_noon)).await.status(), 200);
     let day = domain::clock::business_day(yesterday_noon).unwrap().to_string();
     let loc = c.trade_bill(&day).await.unwrap();
@@ -149,7 +153,7 @@ async fn certificate_mode_downloads_and_rotates_certificates() {
     assert!(c.verifier().knows(&new_serial), "an unknown serial triggers one refresh");
     // Notifies signed by the rotated certificate verify too.
     let no = order_no();
-    c.prepay(&no, "证书模式", 100, OPENID, later(), None).await.unwrap();
+    c.prepay(&e2e::id(&no), "证书模式", 100, &e2e::id(OPENID), later(), None).await.unwrap();
     rig.pay(&no, None).await;
     assert!(rig.wait_for(1, false).await);
 }
@@ -161,7 +165,7 @@ async fn during_a_switch_notifies_signed_by_either_key_verify() {
     rig.client.refresh_certificates().await.unwrap();
     for _ in 0..8 {
         let no = order_no();
-        rig.client.prepay(&no, "切换期", 100, OPENID, later(), None).await.unwrap();
+        rig.client.prepay(&e2e::id(&no), "切换期", 100, &e2e::id(OPENID), later(), None).await.unwrap();
         rig.pay(&no, None).await;
     }
     assert!(rig.wait_for(8, false).await);
@@ -192,7 +196,7 @@ async fn notifies_signed_either_way_verify_in_every_configuration() {
             let rig = Rig::start(trust).await;
             rig.faults(Faults { sign_with, ..Default::default() });
             let no = order_no();
-            rig.client.prepay(&no, "双模", 100, OPENID, later(), None).await.unwrap();
+            rig.client.prepay(&e2e::id(&no), "双模", 100, &e2e::id(OPENID), later(), None).await.unwrap();
             rig.pay(&no, None).await;
             assert!(rig.wait_for(1, false).await, "{trust:?} refused a notify signed with {sign_with:?}");
             assert!(rig.received.lock().unwrap().refused.is_empty(), "{trust:?} / {sign_with:?}");
@@ -208,7 +212,7 @@ async fn a_notify_from_an_unseen_certificate_fetches_certificates_once() {
     let rig = Rig::start(Trust::PublicKey).await;
     rig.faults(Faults { sign_with: SignWith::Certificate, ..Default::default() });
     let no = order_no();
-    rig.client.prepay(&no, "刷新", 100, OPENID, later(), None).await.unwrap();
+    rig.client.prepay(&e2e::id(&no), "刷新", 100, &e2e::id(OPENID), later(), None).await.unwrap();
     rig.pay(&no, None).await;
     assert!(rig.wait_for(1, false).await);
     assert_eq!(rig.client.verifier().serials().len(), 2, "the public key and the fetched certificate");
@@ -219,12 +223,12 @@ async fn notifies_cannot_make_the_shop_download_certificates_over_and_over() {
     let rig = Rig::start(Trust::PublicKey).await;
     rig.faults(Faults { sign_with: SignWith::Certificate, ..Default::default() });
     let first = order_no();
-    rig.client.prepay(&first, "节流", 100, OPENID, later(), None).await.unwrap();
+    rig.client.prepay(&e2e::id(&first), "节流", 100, &e2e::id(OPENID), later(), None).await.unwrap();
     rig.pay(&first, None).await;
     assert!(rig.wait_for(1, false).await, "the first unseen serial is fetched");
     simulator::pay::rotate_certificate(&rig.sim.sim).unwrap();
     let second = order_no();
-    rig.client.prepay(&second, "节流", 100, OPENID, later(), None).await.unwrap();
+    rig.client.prepay(&e2e::id(&second), "节流", 100, &e2e::id(OPENID), later(), None).await.unwrap();
     rig.pay(&second, None).await;
     assert!(rig.wait_for(2, true).await, "within a minute, another unseen serial is refused, not fetched");
     assert_eq!(rig.client.verifier().serials().len(), 2, "no second download");
@@ -232,7 +236,7 @@ async fn notifies_cannot_make_the_shop_download_certificates_over_and_over() {
 
 async fn paid_order(rig: &Rig) -> String {
     let no = order_no();
-    rig.client.prepay(&no, "故障", 100, OPENID, later(), None).await.unwrap();
+    rig.client.prepay(&e2e::id(&no), "故障", 100, &e2e::id(OPENID), later(), None).await.unwrap();
     assert_eq!(rig.pay(&no, None).await.status(), 200);
     no
 }

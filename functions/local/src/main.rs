@@ -9,12 +9,12 @@ const SAMPLE: &str = include_str!("../../../scripts/sample-catalog.json");
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     hosting::init_tracing();
-    let app = match hosting::app_from_env(hosting::Uses::STORE_ONLY.wechat().sessions().bootstrap()).await {
+    let app = match hosting::service_from_env(hosting::Uses::STORE_ONLY.wechat().sessions().bootstrap()).await {
         Ok(a) => a,
         Err(code) => return code,
     };
     if std::env::var("SEED_SAMPLE").as_deref() == Ok("1") {
-        match app::sample::load_if_empty(&app.store, SAMPLE).await {
+        match hosting::sample::load_if_empty(&app.store, SAMPLE).await {
             Ok(loaded) => eprintln!("sample catalog {}", if loaded { "loaded" } else { "already present" }),
             Err(e) => {
                 eprintln!("sample catalog: {e}");

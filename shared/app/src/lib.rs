@@ -1,80 +1,94 @@
 //! The shop's use cases, one folder per context: each reads what it needs through the store,
-//! asks the domain to decide, and writes the outcome. [`App`] holds what they share, built
-//! once at start. HTTP, Lambda and authentication live above this crate (`hosting`); rules
-//! without I/O live below it (`domain`).
+//! asks the domain to decide, and writes the outcome. A context never calls another: what a
+//! change means elsewhere travels as an outbox event to the [`consumers`], and what must span
+//! contexts in one request is a named workflow in [`workflows`]. [`App`] holds what they share,
+//! built once at start by the host (`hosting`), which also reads the settings; rules without
+//! I/O live below this crate (`domain`).
 
+// Contexts: each imports none of the others.
 pub mod cart;
-pub mod cases;
 pub mod catalog;
-pub mod config;
 pub mod coupons;
-pub mod error;
 pub mod fulfilment;
 pub mod members;
 pub mod notices;
 pub mod operators;
 pub mod ordering;
-pub mod outbox;
 pub mod payments;
 pub mod reconciliation;
 pub mod refunds;
 pub mod returns;
-pub mod sample;
-pub mod secrets;
-pub mod session;
 pub mod stock_alerts;
 pub mod users;
+
+// What spans contexts.
+pub mod consumers;
+pub mod workflows;
+
+// Shared by all: the error, the look-ups of records several contexts read, cases for
+// operators, the audit trail, the outbox's delivery, the shop's rules.
+pub mod audit;
+pub mod cases;
+pub mod error;
+pub mod lookup;
+pub mod outbox;
+pub mod rules;
 
 use std::sync::Arc;
 
 pub use domain::clock;
 pub use error::{AppError, Code};
+pub use rules::Rules;
 
-use config::Settings;
 use store::SharedStore;
 use wechat::MiniProgram;
-use wechat::pay::{PayClient, PayError};
+use wechat::pay::PayClient;
+use wechat::robot::Robot;
 
 #[derive(Clone)]
 pub struct App {
     pub store: SharedStore,
-    pub settings: Arc<Settings>,
+    pub rules: Arc<Rules>,
     pub wechat: Arc<MiniProgram>,
     /// WeChat Pay, when the merchant settings are present.
     pub pay: Option<Arc<PayClient>>,
-    /// Wakes this process's outbox worker, if it runs one ([`outbox::poke`]).
-    pub outbox_signal: Arc<tokio::sync::Notify>,
+    /// The operators' WeCom group robot, when one is configured.
+    pub robot: Option<Arc<Robot>>,
+    /// Wakes this process's outbox worker, if it runs one ([`App::poke_outbox`]).
+    outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 impl App {
-    /// Builds the app; fails only on unusable WeChat Pay key material.
-    pub fn new(store: SharedStore, settings: Settings) -> Result<Self, PayError> {
-        let http = http_client();
-        let wechat = Arc::new(MiniProgram::new(http.clone(), settings.wechat.clone()));
-        let pay = match &settings.pay {
-            Some(p) => Some(Arc::new(PayClient::new(http, &settings.wechat.appid, p)?)),
-            None => None,
-        };
-        Ok(Self { store, settings: Arc::new(settings), wechat, pay, outbox_signal: Arc::default() })
-    }
-
-    /// Opens the configured store and builds the app.
-    pub async fn from_settings(settings: Settings) -> Result<Self, String> {
-        let store = store::open(&settings.store).await.map_err(|e| format!("store: {e}"))?;
-        Self::new(store, settings).map_err(|e| format!("WeChat Pay: {e}"))
+    pub fn new(
+        store: SharedStore,
+        rules: Rules,
+        wechat: MiniProgram,
+        pay: Option<PayClient>,
+        robot: Option<Robot>,
+    ) -> Self {
+        App {
+            store,
+            rules: Arc::new(rules),
+            wechat: Arc::new(wechat),
+            pay: pay.map(Arc::new),
+            robot: robot.map(Arc::new),
+            outbox_signal: Arc::default(),
+        }
     }
 
     pub fn pay(&self) -> Result<&PayClient, AppError> {
         self.pay.as_deref().ok_or_else(|| AppError::unavailable("WeChat Pay is not configured for this shop"))
     }
-}
 
-/// One HTTP client for all upstream calls, with bounded connect time.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(10))
-        .user_agent(concat!("wechat-shop/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+    /// Tells a worker, if this process runs one, that events are waiting. A process without a
+    /// worker (or one that dies first) leaves them to the sweep or the stream: the event is in
+    /// the store either way.
+    pub fn poke_outbox(&self) {
+        self.outbox_signal.notify_one();
+    }
+
+    /// Waits until a use case pokes the outbox (for the worker).
+    pub async fn outbox_poked(&self) {
+        self.outbox_signal.notified().await;
+    }
 }

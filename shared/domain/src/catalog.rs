@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::money::{Fen, SINGLE_PAYMENT_LIMIT};
 use crate::error::DomainError;
+use crate::ids::{ProductId, SkuId, WarehouseId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,7 +31,7 @@ impl ProductStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     pub title: String,
     #[serde(default)]
     pub subtitle: String,
@@ -81,14 +82,14 @@ impl SkuKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Component {
-    pub sku_id: String,
+    pub sku_id: SkuId,
     pub quantity: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Sku {
-    pub id: String,
-    pub product_id: String,
+    pub id: SkuId,
+    pub product_id: ProductId,
     pub name: String,
     pub kind: SkuKind,
     pub price: Fen,
@@ -106,7 +107,7 @@ pub struct Sku {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Warehouse {
-    pub id: String,
+    pub id: WarehouseId,
     pub name: String,
     pub region: String,
 }
@@ -114,7 +115,7 @@ pub struct Warehouse {
 /// One stock counter: a shard of a SKU's stock in one warehouse.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StockLevel {
-    pub warehouse_id: String,
+    pub warehouse_id: WarehouseId,
     pub shard: u8,
     pub available: i64,
 }
@@ -229,7 +230,7 @@ const MAX_COMPONENT_QTY: u32 = 99;
 
 /// Checks a SKU's own fields; `component_kinds` gives the kind of every component SKU that
 /// exists (the caller reads them), so a bundle of unknown or non-main SKUs is refused.
-pub fn validate_sku(input: &SkuInput, component_kinds: &HashMap<String, SkuKind>) -> Result<(), DomainError> {
+pub fn validate_sku(input: &SkuInput, component_kinds: &HashMap<SkuId, SkuKind>) -> Result<(), DomainError> {
     text("name", &input.name, 1, 60)?;
     check_price(input.kind, input.price_fen)?;
     match input.kind {
@@ -310,7 +311,7 @@ impl SkuPatch {
 
 /// Units a SKU can sell now. `own_stock` maps a SKU id to the sum of its stock counters; a
 /// bundle sells as many as its scarcest component allows.
-pub fn availability(sku: &Sku, own_stock: &HashMap<String, i64>) -> i64 {
+pub fn availability(sku: &Sku, own_stock: &HashMap<SkuId, i64>) -> i64 {
     match sku.kind {
         SkuKind::Bundle => sku
             .components
@@ -336,12 +337,15 @@ mod tests {
 
     fn sku(id: &str, kind: SkuKind, components: Vec<(&str, u32)>) -> Sku {
         Sku {
-            id: id.into(),
-            product_id: "P".into(),
+            id: crate::ids::id(id),
+            product_id: crate::ids::id("P"),
             name: id.into(),
             kind,
             price: Fen::new(100),
-            components: components.into_iter().map(|(s, q)| Component { sku_id: s.into(), quantity: q }).collect(),
+            components: components
+                .into_iter()
+                .map(|(s, q)| Component { sku_id: crate::ids::id(s), quantity: q })
+                .collect(),
             daily_sales: 0,
             replenish_days: 0,
             created_at: 0,
@@ -360,28 +364,31 @@ mod tests {
     #[test]
     fn bundle_availability_is_its_scarcest_component() {
         let b = sku("B", SkuKind::Bundle, vec![("A", 2), ("C", 1)]);
-        let stock = HashMap::from([("A".to_string(), 9), ("C".to_string(), 7)]);
+        let stock = HashMap::from([(crate::ids::id::<SkuId>("A"), 9), (crate::ids::id::<SkuId>("C"), 7)]);
         assert_eq!(availability(&b, &stock), 4);
-        let stock = HashMap::from([("A".to_string(), 9)]);
+        let stock = HashMap::from([(crate::ids::id::<SkuId>("A"), 9)]);
         assert_eq!(availability(&b, &stock), 0);
     }
 
     #[test]
     fn bundle_validation() {
-        let kinds = HashMap::from([("A".to_string(), SkuKind::Main), ("G".to_string(), SkuKind::Gift)]);
+        let kinds = HashMap::from([
+            (crate::ids::id::<SkuId>("A"), SkuKind::Main),
+            (crate::ids::id::<SkuId>("G"), SkuKind::Gift),
+        ]);
         let mut input = SkuInput {
             name: "套装".into(),
             kind: SkuKind::Bundle,
             price_fen: 1000,
-            components: vec![Component { sku_id: "A".into(), quantity: 1 }],
+            components: vec![Component { sku_id: crate::ids::id("A"), quantity: 1 }],
             daily_sales: 0,
             replenish_days: 0,
         };
         assert!(validate_sku(&input, &kinds).is_err(), "one component is not a bundle");
-        input.components.push(Component { sku_id: "G".into(), quantity: 1 });
+        input.components.push(Component { sku_id: crate::ids::id("G"), quantity: 1 });
         let e = validate_sku(&input, &kinds).unwrap_err();
         assert!(e.to_string().contains("gift"), "{e}");
-        input.components[1].sku_id = "X".into();
+        input.components[1].sku_id = crate::ids::id("X");
         assert!(validate_sku(&input, &kinds).unwrap_err().to_string().contains("does not exist"));
     }
 
@@ -405,7 +412,7 @@ mod tests {
         #[test]
         fn bundle_never_promises_more_than_components(a in 0i64..1000, c in 0i64..1000, qa in 1u32..10, qc in 1u32..10) {
             let b = sku("B", SkuKind::Bundle, vec![("A", qa), ("C", qc)]);
-            let stock = HashMap::from([("A".to_string(), a), ("C".to_string(), c)]);
+            let stock = HashMap::from([(crate::ids::id::<SkuId>("A"), a), (crate::ids::id::<SkuId>("C"), c)]);
             let n = availability(&b, &stock);
             prop_assert!(n * i64::from(qa) <= a && n * i64::from(qc) <= c);
             prop_assert!((n + 1) * i64::from(qa) > a || (n + 1) * i64::from(qc) > c);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::money::Fen;
-use crate::ids::{CouponId, OpenId, OrderNo};
+use crate::ids::{CouponId, OpenId, OrderNo, TemplateId};
 
 /// The new-customer window: a coupon of that kind is for the first 3 days after a user's
 /// first login (the seed's cold-start "3+1").
@@ -59,7 +59,7 @@ impl CouponRule {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 /// A kind of coupon an operator issues: its rule, how many, how many each, when.
 pub struct CouponTemplate {
-    pub id: String,
+    pub id: TemplateId,
     pub name: String,
     pub rule: CouponRule,
     pub total: i64,
@@ -89,7 +89,7 @@ pub enum CouponState {
 /// One coupon a shopper holds.
 pub struct UserCoupon {
     pub coupon_id: CouponId,
-    pub template_id: String,
+    pub template_id: TemplateId,
     pub openid: OpenId,
     pub name: String,
     pub rule: CouponRule,

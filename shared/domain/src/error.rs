@@ -1,6 +1,7 @@
 //! What the rules say no with, named after the outcome. The application maps each to a
 //! stable code; nothing here knows about HTTP.
 
+use crate::ids::SkuId;
 use crate::money::Fen;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,7 +11,7 @@ pub enum DomainError {
     Invalid { field: String, message: String },
     /// The SKU cannot be bought now; `reason` says why in the shopper's terms.
     #[error("{reason}")]
-    SkuUnavailable { sku: String, reason: String },
+    SkuUnavailable { sku: SkuId, reason: String },
     #[error("the coupon is used, locked to another order, or not valid now")]
     CouponUnavailable,
     #[error("the order does not reach the coupon's threshold")]
@@ -19,7 +20,7 @@ pub enum DomainError {
     OrderLimitExceeded { limit: Fen },
     /// No warehouse (nor set of them) holds enough of this SKU.
     #[error("not enough stock of {sku}")]
-    OutOfStock { sku: String },
+    OutOfStock { sku: SkuId },
     /// The state machine has no such move.
     #[error("a {from} record cannot become {to}")]
     InvalidTransition { from: &'static str, to: &'static str },
@@ -33,7 +34,7 @@ pub enum DomainError {
     NoSuchSubOrder,
     /// The shopper would hold more than `units` of `sku` in unpaid orders.
     #[error("at most {units} units of {sku} may wait for payment at once; pay or cancel an order first")]
-    HoldingLimit { sku: String, units: i64 },
+    HoldingLimit { sku: SkuId, units: i64 },
     #[error("at most {orders} orders may wait for payment at once; pay or cancel one first")]
     TooManyOpenOrders { orders: i64 },
     /// These goods cannot come back (not shipped, or the window closed).

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{OrderNo, OutRefundNo, TransactionId};
+use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId, TransactionId, WarehouseId};
+use crate::member::LedgerSource;
 use crate::money::Fen;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,19 +21,19 @@ pub enum Event {
     /// WeChat Pay completed a refund.
     RefundCompleted { order_no: OrderNo, out_refund_no: OutRefundNo, amount: Fen },
     /// One warehouse's sub-order left; WeChat must be told (shipping information).
-    SubOrderShipped { order_no: OrderNo, warehouse_id: String },
+    SubOrderShipped { order_no: OrderNo, warehouse_id: WarehouseId },
     /// The carrier delivered the goods; WeChat reminds the shopper to confirm.
     OrderDelivered { order_no: OrderNo },
     /// A SKU's stock fell below its safety stock (once per episode); operators are told.
-    StockLow { sku_id: String, name: String, available: i64, safety_stock: i64, episode: String },
+    StockLow { sku_id: SkuId, name: String, available: i64, safety_stock: i64, episode: String },
     /// An order's refund window closed (its points unfreeze).
     OrderCompleted { order_no: OrderNo },
     /// A member reached a higher level through the change `source`; they are told.
-    LevelUp { openid: String, level: String, source: String },
+    LevelUp { openid: OpenId, level: String, source: LedgerSource },
     /// A member's points expire soon; they are reminded. `reminder` names the reminder
     /// (the expiry day and a digest of the member), so each is queued once and no log of the
     /// event's id shows an openid.
-    PointsExpiring { openid: String, points: i64, expires_on: String, reminder: String },
+    PointsExpiring { openid: OpenId, points: i64, expires_on: String, reminder: String },
 }
 
 impl Event {
@@ -53,19 +54,20 @@ impl Event {
         }
     }
 
-    /// The record the event is about, for logs: its order, or for stock its SKU.
-    pub fn order_no(&self) -> &str {
+    /// The record the event is about, for logs: its order, or for stock its SKU (never an
+    /// openid).
+    pub fn subject(&self) -> String {
         match self {
-            Event::StockLow { sku_id, .. } => sku_id,
-            Event::LevelUp { source, .. } => source,
-            Event::PointsExpiring { reminder, .. } => reminder,
+            Event::StockLow { sku_id, .. } => sku_id.to_string(),
+            Event::LevelUp { source, .. } => source.to_string(),
+            Event::PointsExpiring { reminder, .. } => reminder.clone(),
             Event::PaymentApplied { order_no, .. }
             | Event::LatePaymentReceived { order_no, .. }
             | Event::OrderClosed { order_no }
             | Event::RefundCompleted { order_no, .. }
             | Event::SubOrderShipped { order_no, .. }
             | Event::OrderDelivered { order_no }
-            | Event::OrderCompleted { order_no } => order_no,
+            | Event::OrderCompleted { order_no } => order_no.to_string(),
         }
     }
 }
@@ -79,7 +81,7 @@ mod tests {
     fn ids_name_the_change() {
         let e = Event::LatePaymentReceived { order_no: id("N00001"), transaction_id: id("T9"), amount: Fen::new(5) };
         assert_eq!(e.id(), "late_payment-T9");
-        assert_eq!(e.order_no(), "N00001");
+        assert_eq!(e.subject(), "N00001");
         let closed = Event::OrderClosed { order_no: id("N00001") };
         assert_ne!(closed.id(), e.id());
     }

@@ -138,6 +138,18 @@ string_id!(
     SkuId, field: "sku_id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
 );
 string_id!(
+    /// A product.
+    ProductId, field: "product_id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
+);
+string_id!(
+    /// A warehouse, chosen by an operator.
+    WarehouseId, field: "warehouse_id", len: 1..=32, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
+);
+string_id!(
+    /// A coupon template (the kind of coupon; a shopper holds a [`CouponId`] of it).
+    TemplateId, field: "template_id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
+);
+string_id!(
     /// A product, a SKU, a warehouse or a coupon template, as a path names it.
     CatalogId, field: "id", len: 1..=64, bytes: id_byte, alphabet: "letters, digits, '-' or '_'"
 );

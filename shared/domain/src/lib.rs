@@ -20,6 +20,7 @@ pub mod payment;
 pub mod placing;
 pub mod pricing;
 pub mod promotion;
+pub mod reconciliation;
 pub mod refund;
 pub mod returns;
 pub mod rfm;

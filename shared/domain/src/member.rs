@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::ids::{OrderNo, OutRefundNo, RequestId};
 use crate::money::Fen;
 
 /// Growth per whole yuan paid.
@@ -334,11 +335,97 @@ pub fn expiring(months: &[(String, PointsFlow)], last_expiring: &str, available:
     (earned - used).clamp(0, available.max(0))
 }
 
+/// What changed a member's growth or points; the ledger keeps one entry per source, so a
+/// replayed change finds its entry there. Stored as `<kind>-<what>` (`pay-<order_no>`,
+/// `refund-<out_refund_no>`, `checkin-<day>`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LedgerSource {
+    /// A payment of the order: its growth and its points, frozen until the order completes.
+    Payment(OrderNo),
+    /// A completed refund: its share of what the payment brought goes back.
+    Refund(OutRefundNo),
+    /// Points paid with when the order was placed.
+    Spend(OrderNo),
+    /// Points paid with, back when the order closed unpaid.
+    Return(OrderNo),
+    /// The order completed: its frozen points become available.
+    Unfreeze(OrderNo),
+    /// The daily check-in of a Shanghai day (`yyyy-mm-dd`).
+    CheckIn(String),
+    /// The keep rule's drop on a Shanghai day (`yyyy-mm-dd`).
+    Keep(String),
+    /// Points of a month (`yyyy-mm`) that ran out.
+    Expire(String),
+    /// An operator's grant or deduction, once per request.
+    Grant(RequestId),
+}
+
+impl LedgerSource {
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            LedgerSource::Payment(n) => ("pay", n),
+            LedgerSource::Refund(r) => ("refund", r),
+            LedgerSource::Spend(n) => ("spend", n),
+            LedgerSource::Return(n) => ("return", n),
+            LedgerSource::Unfreeze(n) => ("unfreeze", n),
+            LedgerSource::CheckIn(day) => ("checkin", day),
+            LedgerSource::Keep(day) => ("keep", day),
+            LedgerSource::Expire(month) => ("expire", month),
+            LedgerSource::Grant(r) => ("grant", r),
+        }
+    }
+}
+
+impl std::fmt::Display for LedgerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, what) = self.parts();
+        write!(f, "{kind}-{what}")
+    }
+}
+
+impl std::str::FromStr for LedgerSource {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<LedgerSource, DomainError> {
+        let bad = || DomainError::invalid("source", format!("not a ledger source: {s}"));
+        let (kind, what) = s.split_once('-').ok_or_else(bad)?;
+        let date = |len: usize| {
+            let ok = what.len() == len && what.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+            if ok { Ok(what.to_owned()) } else { Err(bad()) }
+        };
+        Ok(match kind {
+            "pay" => LedgerSource::Payment(OrderNo::parse(what)?),
+            "refund" => LedgerSource::Refund(OutRefundNo::parse(what)?),
+            "spend" => LedgerSource::Spend(OrderNo::parse(what)?),
+            "return" => LedgerSource::Return(OrderNo::parse(what)?),
+            "unfreeze" => LedgerSource::Unfreeze(OrderNo::parse(what)?),
+            "checkin" => LedgerSource::CheckIn(date(10)?),
+            "keep" => LedgerSource::Keep(date(10)?),
+            "expire" => LedgerSource::Expire(date(7)?),
+            "grant" => LedgerSource::Grant(RequestId::parse(what)?),
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl TryFrom<String> for LedgerSource {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<LedgerSource, DomainError> {
+        s.parse()
+    }
+}
+
+impl From<LedgerSource> for String {
+    fn from(s: LedgerSource) -> String {
+        s.to_string()
+    }
+}
+
 /// One change of a member's growth or points, keyed by its source so it is written once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// e.g. `growth-pay-<order_no>`, `growth-refund-<out_refund_no>`, `checkin-<day>`.
-    pub source: String,
+    pub source: LedgerSource,
     pub growth: i64,
     /// Change of the available points.
     pub points: i64,
@@ -490,5 +577,18 @@ mod tests {
         assert_eq!(next_streak(None, "2026-12-01", 0), 1);
         let r = CheckinRewards::default();
         assert_eq!((r.points(6), r.points(7), r.points(14)), (5, 25, 25));
+    }
+
+    #[test]
+    fn ledger_sources_round_trip_as_their_stored_names() {
+        for s in
+            ["pay-20261201000000123456", "refund-R2026-req|1", "checkin-2026-12-01", "expire-2025-01", "grant-req00001"]
+        {
+            let parsed: LedgerSource = s.parse().unwrap();
+            assert_eq!(parsed.to_string(), s);
+        }
+        for bad in ["pay", "seed", "pay-", "checkin-2026-1-1", "expire-2025-01-01", "bonus-x1234567"] {
+            assert!(bad.parse::<LedgerSource>().is_err(), "{bad}");
+        }
     }
 }

@@ -107,6 +107,30 @@ impl Default for RefundPolicy {
     }
 }
 
+/// An authenticated operator: who acts, in which role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Whether the caller's role allows `needed`; else why not, naming the role needed.
+    pub fn may(&self, needed: Permission) -> Result<(), DomainError> {
+        if self.role.allows(needed) {
+            return Ok(());
+        }
+        Err(DomainError::Forbidden {
+            reason: format!("this needs the {} role; you are {}", needed.least_role().as_str(), self.role.as_str()),
+        })
+    }
+
+    /// The caller's approval, given at `at`.
+    pub fn approval(&self, at: i64) -> Approval {
+        Approval { operator_id: self.id.clone(), role: self.role, at }
+    }
+}
+
 /// One approval of a refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {

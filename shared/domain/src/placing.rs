@@ -1,6 +1,7 @@
 //! Place-order's decision, as one pure function: from what was read (the catalog entries the
-//! request names, the stock they draw on, the coupon chosen) to the order and the counters it
-//! takes. The application reads, calls [`plan`], and writes the plan in one transaction.
+//! request names, the stock they draw on, the coupon chosen) to the order and everything it
+//! holds. The application reads, calls [`plan`], and writes the order's holds in one
+//! transaction (`store::repo::holds`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,25 +10,25 @@ use crate::address::Address;
 use crate::catalog::{Product, Sku, StockLevel};
 use crate::coupon::UserCoupon;
 use crate::freight::{FreightTemplate, Waiver};
-use crate::ids::{OpenId, OrderNo, RequestId};
-use crate::order::{Order, OrderLine, OrderState, Reservation, allocate, demand, sub_orders};
-use crate::pricing::{Offers, gifts, line, price};
+use crate::ids::{OpenId, OrderNo, ProductId, RequestId, SkuId};
+use crate::order::{Hold, NewOrder, Order, OrderLine, allocate, demand};
+use crate::pricing::{Offers, gift_line, gifts, line, price};
 use crate::promotion::Promotions;
 
 /// The catalog as place-order read it. A SKU the request names but that is missing here does
 /// not exist.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    pub skus: HashMap<String, Sku>,
-    pub products: HashMap<String, Product>,
+    pub skus: HashMap<SkuId, Sku>,
+    pub products: HashMap<ProductId, Product>,
     /// Each ordered product's gift SKUs.
-    pub gifts: HashMap<String, Vec<Sku>>,
+    pub gifts: HashMap<ProductId, Vec<Sku>>,
 }
 
 impl Catalog {
     /// The stock-bearing SKUs an order of `items` may draw on: what it orders (bundles by
     /// their components) and the gifts that come with it.
-    pub fn stock_skus(&self, items: &[(String, i64)]) -> Vec<String> {
+    pub fn stock_skus(&self, items: &[(SkuId, i64)]) -> Vec<SkuId> {
         let mut out = Vec::new();
         for (id, _) in items {
             if let Some(s) = self.skus.get(id) {
@@ -47,7 +48,7 @@ impl Catalog {
     }
 
     /// The priced lines of `items`, and the gifts they bring.
-    pub fn lines(&self, items: &[(String, i64)]) -> Result<(Vec<OrderLine>, Vec<OrderLine>), DomainError> {
+    pub fn lines(&self, items: &[(SkuId, i64)]) -> Result<(Vec<OrderLine>, Vec<OrderLine>), DomainError> {
         let mut lines = Vec::new();
         for (sku_id, qty) in items {
             let unavailable =
@@ -84,7 +85,7 @@ pub struct Request<'a> {
     pub openid: &'a OpenId,
     pub request_id: &'a RequestId,
     /// Merged and bounded (see [`crate::order::normalise_lines`]).
-    pub items: &'a [(String, i64)],
+    pub items: &'a [(SkuId, i64)],
     pub order_no: OrderNo,
     pub now: i64,
     /// How long the unpaid order holds its stock.
@@ -102,54 +103,46 @@ pub struct Request<'a> {
     pub points: i64,
 }
 
-/// What to write: the order, the counters it takes (gifts apart, since a gift that ran out
-/// meanwhile is dropped rather than failing the order), and the coupon it locks.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub order: Order,
-    pub take: Vec<Reservation>,
-    pub take_gifts: Vec<Reservation>,
-    pub coupon: Option<UserCoupon>,
-}
-
 /// Gifts of the threshold rules the order's goods reach (after discounts, of the listed
 /// products when a rule lists any), one of each, if the catalog holds that gift SKU.
-fn threshold_gifts(lines: &[OrderLine], catalog: &Catalog, promotions: &Promotions, now: i64) -> Vec<OrderLine> {
+fn threshold_gifts(
+    lines: &[OrderLine],
+    paid: &[i64],
+    catalog: &Catalog,
+    promotions: &Promotions,
+    now: i64,
+) -> Vec<OrderLine> {
     let mut out = Vec::new();
     for g in promotions.gifts.iter().filter(|g| g.active_at(now)) {
         let reached: i64 = lines
             .iter()
-            .filter(|l| g.products.is_empty() || g.products.contains(&l.product_id))
-            .map(|l| l.amount.fen() - l.discount.fen())
+            .zip(paid)
+            .filter(|(l, _)| g.products.is_empty() || g.products.iter().any(|p| p == l.product_id.as_str()))
+            .map(|(_, paid)| paid)
             .sum();
-        let Some(sku) = catalog.skus.get(&g.gift_sku).filter(|s| s.kind == crate::catalog::SkuKind::Gift) else {
+        let Some(sku) = SkuId::parse(&g.gift_sku)
+            .ok()
+            .and_then(|id| catalog.skus.get(&id))
+            .filter(|s| s.kind == crate::catalog::SkuKind::Gift)
+        else {
             continue;
         };
         if reached >= g.min_fen && !out.iter().any(|l: &OrderLine| l.sku_id == sku.id) {
-            out.push(OrderLine {
-                sku_id: sku.id.clone(),
-                product_id: sku.product_id.clone(),
-                name: format!("{}（{}）", sku.name, g.name),
-                kind: crate::catalog::SkuKind::Gift,
-                unit_price: sku.price,
-                quantity: 1,
-                amount: sku.price,
-                discount: crate::money::Fen::ZERO,
-                components: Vec::new(),
-            });
+            out.push(gift_line(sku, format!("{}（{}）", sku.name, g.name)));
         }
     }
     out
 }
 
 /// Decides an order: prices the lines, applies the coupon, allocates stock over warehouses
-/// (gifts while they last) and splits the order by warehouse.
+/// (gifts while they last), and lists what the order holds: its stock and gifts, its coupon,
+/// its points, and its places under the shopper's limits.
 pub fn plan(
     req: &Request<'_>,
     catalog: &Catalog,
-    stock: &HashMap<String, Vec<StockLevel>>,
+    stock: &HashMap<SkuId, Vec<StockLevel>>,
     coupon: Option<&UserCoupon>,
-) -> Result<Plan, DomainError> {
+) -> Result<Order, DomainError> {
     let (lines, mut gift_lines) = catalog.lines(req.items)?;
     if let Some(l) = lines.iter().find(|l| l.quantity > req.limits.units_per_sku) {
         return Err(DomainError::HoldingLimit { sku: l.sku_id.clone(), units: req.limits.units_per_sku });
@@ -160,19 +153,17 @@ pub fn plan(
         return Err(DomainError::CouponUnavailable);
     }
     let category_of =
-        |product_id: &str| catalog.products.get(product_id).map(|p| p.category.clone()).unwrap_or_default();
+        |product_id: &ProductId| catalog.products.get(product_id).map(|p| p.category.clone()).unwrap_or_default();
     let offers = Offers {
         coupon: coupon.map(|c| (&c.rule, c.scope.as_ref())),
         campaign: req.promotions.full_reduction.as_ref(),
         stacking: req.promotions.stacking,
         member_pct: req.member_pct,
+        points: req.points,
     };
-    let goods = price(&lines, &category_of, offers, req.now)?.with_points(req.points)?;
-    let mut lines = lines;
-    for (l, d) in lines.iter_mut().zip(&goods.line_discounts) {
-        l.discount = *d;
-    }
-    for g in threshold_gifts(&lines, catalog, req.promotions, req.now) {
+    let goods = price(&lines, &category_of, offers, req.now)?;
+    let paid: Vec<i64> = goods.line_amounts.iter().zip(goods.line_discounts()).map(|(a, d)| a - d.fen()).collect();
+    for g in threshold_gifts(&lines, &paid, catalog, req.promotions, req.now) {
         // One of each gift SKU, whichever rule brings it.
         if !gift_lines.iter().any(|l| l.sku_id == g.sku_id) {
             gift_lines.push(g);
@@ -183,58 +174,34 @@ pub fn plan(
     // The order number ends in random digits: concurrent orders spread over a SKU's shards.
     let spread = req.order_no.as_str().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let take = allocate(&demand(&lines), stock, spread).map_err(|sku| DomainError::OutOfStock { sku })?;
-    let mut take_gifts = Vec::new();
+    let mut holds: Vec<Hold> = take.into_iter().map(Hold::Stock).collect();
     gift_lines.retain(|g| match allocate(&BTreeMap::from([(g.sku_id.clone(), 1)]), stock, spread) {
         Ok(r) => {
-            take_gifts.extend(r);
+            holds.extend(r.into_iter().map(Hold::Gift));
             true
         }
         Err(_) => false,
     });
-    let mut all = take.clone();
-    all.extend(take_gifts.iter().cloned());
-    let order = Order {
+    if let Some(c) = coupon {
+        holds.push(Hold::Coupon { coupon_id: c.coupon_id.clone(), template_id: c.template_id.clone() });
+    }
+    if req.points > 0 {
+        holds.push(Hold::Points { points: req.points });
+    }
+    holds.push(Hold::OpenOrder);
+    holds.extend(lines.iter().map(|l| Hold::HeldUnits { sku_id: l.sku_id.clone(), units: l.quantity }));
+    Ok(Order::placed(NewOrder {
         order_no: req.order_no.clone(),
         openid: req.openid.clone(),
-        state: OrderState::Unpaid,
+        request_id: req.request_id.clone(),
         lines,
         gifts: gift_lines,
-        sub_orders: sub_orders(&all),
-        reservations: all,
-        subtotal: priced.subtotal,
-        discount: priced.discount,
-        member_discount: priced.member_discount,
-        campaign_discount: priced.campaign_discount,
-        points_used: priced.points_used,
-        points_value: priced.points_value,
-        freight: priced.freight,
-        payable: priced.payable,
-        address: Some(req.address.clone()),
-        fulfilment: Default::default(),
-        shipped_at: None,
-        delivered_at: None,
-        received_at: None,
-        received_by: None,
-        completed_at: None,
-        upload_lease_until: None,
-        coupon_id: coupon.map(|c| c.coupon_id.clone()),
-        coupon_template: coupon.map(|c| c.template_id.clone()),
-        request_id: req.request_id.clone(),
-        created_at: req.now,
+        priced,
+        holds,
+        address: req.address.clone(),
+        now: req.now,
         expires_at: req.now + req.hold_secs,
-        prepay_id: None,
-        transaction_id: None,
-        paid_at: None,
-        closed_at: None,
-        refund_reserved: Default::default(),
-        refunded: Default::default(),
-        returned_units: BTreeMap::new(),
-        restocked: Vec::new(),
-        paid_after_close: false,
-        holds: true,
-        version: 1,
-    };
-    Ok(Plan { order, take, take_gifts, coupon: coupon.cloned() })
+    }))
 }
 
 #[cfg(test)]
@@ -245,14 +212,14 @@ mod tests {
     use crate::ids::id;
     use crate::money::Fen;
 
-    fn sku(id: &str, product: &str, kind: SkuKind, price: i64, components: &[(&str, u32)]) -> Sku {
+    fn sku(sku_id: &str, product: &str, kind: SkuKind, price: i64, components: &[(&str, u32)]) -> Sku {
         Sku {
-            id: id.into(),
-            product_id: product.into(),
-            name: id.into(),
+            id: id(sku_id),
+            product_id: id(product),
+            name: sku_id.into(),
             kind,
             price: Fen::new(price),
-            components: components.iter().map(|(s, q)| Component { sku_id: (*s).into(), quantity: *q }).collect(),
+            components: components.iter().map(|(s, q)| Component { sku_id: id(s), quantity: *q }).collect(),
             daily_sales: 0,
             replenish_days: 0,
             created_at: 0,
@@ -260,10 +227,10 @@ mod tests {
         }
     }
 
-    fn product(id: &str, status: ProductStatus) -> Product {
+    fn product(product_id: &str, status: ProductStatus) -> Product {
         Product {
-            id: id.into(),
-            title: format!("P{id}"),
+            id: id(product_id),
+            title: format!("P{product_id}"),
             subtitle: String::new(),
             description: String::new(),
             category: "c".into(),
@@ -276,7 +243,7 @@ mod tests {
     }
 
     fn level(wh: &str, n: i64) -> StockLevel {
-        StockLevel { warehouse_id: wh.into(), shard: 0, available: n }
+        StockLevel { warehouse_id: id(wh), shard: 0, available: n }
     }
 
     fn shop() -> Catalog {
@@ -289,13 +256,13 @@ mod tests {
         ] {
             c.skus.insert(s.id.clone(), s);
         }
-        c.products.insert("P1".into(), product("P1", ProductStatus::OnSale));
-        c.products.insert("P2".into(), product("P2", ProductStatus::OnSale));
-        c.gifts.insert("P1".into(), vec![sku("G", "P1", SkuKind::Gift, 0, &[])]);
+        c.products.insert(id("P1"), product("P1", ProductStatus::OnSale));
+        c.products.insert(id("P2"), product("P2", ProductStatus::OnSale));
+        c.gifts.insert(id("P1"), vec![sku("G", "P1", SkuKind::Gift, 0, &[])]);
         c
     }
 
-    fn req<'a>(items: &'a [(String, i64)]) -> Request<'a> {
+    fn req<'a>(items: &'a [(SkuId, i64)]) -> Request<'a> {
         // Leaked: a test's ids live as long as the test process.
         let openid: &'a OpenId = Box::leak(Box::new(id("o00001")));
         let request_id: &'a RequestId = Box::leak(Box::new(id("req00001")));
@@ -329,56 +296,67 @@ mod tests {
 
     #[test]
     fn prices_allocates_and_brings_gifts() {
-        let items = vec![("A".to_string(), 2), ("AB".to_string(), 1)];
+        let items = vec![(id("A"), 2), (id("AB"), 1)];
         let stock = HashMap::from([
-            ("A".to_string(), vec![level("SH", 5)]),
-            ("B".to_string(), vec![level("SH", 5)]),
-            ("G".to_string(), vec![level("SH", 1)]),
+            (id("A"), vec![level("SH", 5)]),
+            (id("B"), vec![level("SH", 5)]),
+            (id("G"), vec![level("SH", 1)]),
         ]);
         let c = shop();
-        assert_eq!(c.stock_skus(&items), vec!["A", "B", "G"]);
-        let p = plan(&req(&items), &c, &stock, None).unwrap();
-        assert_eq!(p.order.subtotal, Fen::new(2 * 1000 + 1300));
-        assert_eq!(p.order.freight, Fen::new(800), "below 88 yuan: the flat freight");
-        assert_eq!(p.order.payable, Fen::new(3300 + 800));
-        assert_eq!(p.order.goods_paid(), p.order.subtotal);
-        assert_eq!(p.order.address.as_ref().map(|a| a.city.as_str()), Some("广州市"));
-        assert_eq!(p.order.expires_at, 1900);
-        let many = vec![("A".to_string(), 9)];
-        let free = plan(&req(&many), &c, &HashMap::from([("A".to_string(), vec![level("SH", 9)])]), None).unwrap();
-        assert_eq!((free.order.freight, free.order.payable), (Fen::ZERO, Fen::new(9000)), "free from 88 yuan");
+        assert_eq!(c.stock_skus(&items), vec![id::<SkuId>("A"), id("B"), id("G")]);
+        let o = plan(&req(&items), &c, &stock, None).unwrap();
+        assert_eq!(o.subtotal(), Fen::new(2 * 1000 + 1300));
+        assert_eq!(o.freight(), Fen::new(800), "below 88 yuan: the flat freight");
+        assert_eq!(o.payable(), Fen::new(3300 + 800));
+        assert_eq!(o.goods_paid(), o.subtotal());
+        assert_eq!(o.address().map(|a| a.city.as_str()), Some("广州市"));
+        assert_eq!(o.expires_at(), 1900);
+        let many = vec![(id("A"), 9)];
+        let free = plan(&req(&many), &c, &HashMap::from([(id("A"), vec![level("SH", 9)])]), None).unwrap();
+        assert_eq!((free.freight(), free.payable()), (Fen::ZERO, Fen::new(9000)), "free from 88 yuan");
         // Bundles take their components: 2 A + 1 A, 2 B.
-        let took = |s: &str| p.take.iter().filter(|r| r.sku_id == s).map(|r| r.quantity).sum::<i64>();
+        let took = |s: &str| {
+            o.holds()
+                .iter()
+                .filter_map(|h| if let Hold::Stock(r) = h { Some(r) } else { None })
+                .filter(|r| r.sku_id == s)
+                .map(|r| r.quantity)
+                .sum::<i64>()
+        };
         assert_eq!((took("A"), took("B")), (3, 2));
-        assert_eq!(p.take_gifts.len(), 1);
-        assert_eq!(p.order.gifts.len(), 1);
+        assert_eq!(o.holds().iter().filter(|h| matches!(h, Hold::Gift(_))).count(), 1);
+        assert_eq!(o.gifts().len(), 1);
+        // Its places under the shopper's limits: the order, and the units of each line.
+        assert!(o.holds().contains(&Hold::OpenOrder));
+        assert!(o.holds().contains(&Hold::HeldUnits { sku_id: id("A"), units: 2 }));
+        assert!(o.holds().contains(&Hold::HeldUnits { sku_id: id("AB"), units: 1 }));
     }
 
     #[test]
     fn gifts_out_of_stock_are_left_out_not_refused() {
-        let items = vec![("A".to_string(), 1)];
-        let stock = HashMap::from([("A".to_string(), vec![level("SH", 1)])]);
-        let p = plan(&req(&items), &shop(), &stock, None).unwrap();
-        assert!(p.order.gifts.is_empty() && p.take_gifts.is_empty());
+        let items = vec![(id("A"), 1)];
+        let stock = HashMap::from([(id("A"), vec![level("SH", 1)])]);
+        let o = plan(&req(&items), &shop(), &stock, None).unwrap();
+        assert!(o.gifts().is_empty() && !o.holds().iter().any(|h| matches!(h, Hold::Gift(_))));
     }
 
     #[test]
     fn refusals_are_named() {
-        let stock = HashMap::from([("A".to_string(), vec![level("SH", 1)])]);
+        let stock = HashMap::from([(id("A"), vec![level("SH", 1)])]);
         let c = shop();
-        let two = vec![("A".to_string(), 2)];
-        assert_eq!(plan(&req(&two), &c, &stock, None).unwrap_err(), DomainError::OutOfStock { sku: "A".into() });
-        let ghost = vec![("Z".to_string(), 1)];
+        let two = vec![(id("A"), 2)];
+        assert_eq!(plan(&req(&two), &c, &stock, None).unwrap_err(), DomainError::OutOfStock { sku: id("A") });
+        let ghost = vec![(id("Z"), 1)];
         assert!(matches!(plan(&req(&ghost), &c, &stock, None), Err(DomainError::SkuUnavailable { .. })));
-        let gift = vec![("G".to_string(), 1)];
+        let gift = vec![(id("G"), 1)];
         assert!(matches!(plan(&req(&gift), &c, &stock, None), Err(DomainError::SkuUnavailable { .. })));
         let mut off = shop();
-        off.products.insert("P1".into(), product("P1", ProductStatus::OffSale));
-        let one = vec![("A".to_string(), 1)];
+        off.products.insert(id("P1"), product("P1", ProductStatus::OffSale));
+        let one = vec![(id("A"), 1)];
         assert!(matches!(plan(&req(&one), &off, &stock, None), Err(DomainError::SkuUnavailable { .. })));
         let used = UserCoupon {
             coupon_id: id("U1"),
-            template_id: "T1".into(),
+            template_id: id("T1"),
             openid: id("o00001"),
             name: "c".into(),
             rule: CouponRule::NoThreshold { amount_off: Fen::new(100) },
@@ -391,12 +369,12 @@ mod tests {
         };
         assert_eq!(plan(&req(&one), &c, &stock, Some(&used)).unwrap_err(), DomainError::CouponUnavailable);
         let fresh = UserCoupon { state: CouponState::Available, ..used };
-        let p = plan(&req(&one), &c, &stock, Some(&fresh)).unwrap();
+        let o = plan(&req(&one), &c, &stock, Some(&fresh)).unwrap();
         // The coupon takes off the goods only; freight is added after it.
         assert_eq!(
-            (p.order.discount, p.order.freight, p.order.payable),
+            (o.off(crate::pricing::Source::Coupon), o.freight(), o.payable()),
             (Fen::new(100), Fen::new(800), Fen::new(1700))
         );
-        assert_eq!(p.order.coupon_id.as_deref(), Some("U1"));
+        assert_eq!(o.coupon().map(|(c, _)| c.as_str()), Some("U1"));
     }
 }

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
-use crate::ids::{OpenId, OrderNo, OutRefundNo};
+use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId};
 use crate::money::Fen;
 use crate::operator::Approval;
-use crate::order::{Order, Reservation};
+use crate::order::{Hold, Order, Reservation};
 
 /// Who started a refund (or any other change an operator may need to trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub struct RefundRecord {
     pub amount: Fen,
     /// Ordered lines (SKU as ordered → units) whose unshipped units go back to stock.
     #[serde(default)]
-    pub lines: BTreeMap<String, i64>,
+    pub lines: BTreeMap<SkuId, i64>,
     pub reason: String,
     pub state: RefundState,
     pub initiated_by: Actor,
@@ -102,7 +102,7 @@ impl RefundRecord {
         out_refund_no: OutRefundNo,
         order: &Order,
         amount: Fen,
-        lines: BTreeMap<String, i64>,
+        lines: BTreeMap<SkuId, i64>,
         reason: String,
         by: Actor,
         now: i64,
@@ -110,8 +110,8 @@ impl RefundRecord {
         let state = if by == Actor::System { RefundState::Processing } else { RefundState::Requested };
         RefundRecord {
             out_refund_no,
-            order_no: order.order_no.clone(),
-            openid: order.openid.clone(),
+            order_no: order.order_no().clone(),
+            openid: order.openid().clone(),
             amount,
             lines,
             reason,
@@ -167,50 +167,36 @@ impl RefundState {
     }
 }
 
-/// How much of what was paid a set of returned lines is worth: each line's amount less its
-/// share of the discount, pro rata to the units, rounded down. Orders priced before lines
-/// carried their discount share scale the list amount by goods paid / subtotal instead.
-pub fn amount_for_lines(order: &Order, lines: &BTreeMap<String, i64>) -> Result<Fen, DomainError> {
-    let per_line =
-        order.lines.iter().map(|l| l.discount.fen()).sum::<i64>() == order.discount.fen() + order.points_value.fen();
-    let mut list = 0i64;
+/// How much of what was paid a set of returned lines is worth: each line's amount less what
+/// its adjustments took off it, pro rata to the units, rounded down.
+pub fn amount_for_lines(order: &Order, lines: &BTreeMap<SkuId, i64>) -> Result<Fen, DomainError> {
     let mut paid = 0i128;
     for (sku, n) in lines {
-        let line = order
-            .lines
+        let (index, line) = order
+            .lines()
             .iter()
-            .find(|l| &l.sku_id == sku)
+            .enumerate()
+            .find(|(_, l)| &l.sku_id == sku)
             .ok_or_else(|| DomainError::invalid("lines", format!("{sku} is not in this order")))?;
-        let already = order.returned_units.get(sku).copied().unwrap_or(0);
-        let left = line.quantity.saturating_sub(already).max(0);
+        let left = line.quantity.saturating_sub(order.returned(sku)).max(0);
         // Shoppers send these numbers: compare, never add, so no value overflows.
         if *n < 1 || *n > left {
             return Err(DomainError::invalid("lines", format!("at most {left} more units of {sku} can be refunded")));
         }
-        let amount = line.unit_price.checked_mul(*n).ok_or(DomainError::Overflow)?;
-        list = list.checked_add(amount.fen()).ok_or(DomainError::Overflow)?;
-        let line_paid = i128::from(line.amount.fen() - line.discount.fen());
+        let line_paid = i128::from(line.amount.fen() - order.line_off(index).fen());
         paid += line_paid * i128::from(*n) / i128::from(line.quantity.max(1));
     }
-    if order.subtotal.fen() == 0 {
-        return Ok(Fen::ZERO);
-    }
-    let share = if per_line {
-        paid
-    } else {
-        i128::from(list) * i128::from(order.goods_paid().fen()) / i128::from(order.subtotal.fen())
-    };
-    i64::try_from(share).map(Fen::new).map_err(|_| DomainError::Overflow)
+    i64::try_from(paid).map(Fen::new).map_err(|_| DomainError::Overflow)
 }
 
-/// Counters to give back for a refund's lines: units of unshipped sub-orders, never one that
-/// an earlier refund already returned.
-pub fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservation> {
+/// Counters to give back for a refund's lines: units of unshipped sub-orders that the lines'
+/// stock came from, never one that an earlier refund already returned. Gifts stay out.
+pub fn restock_for(order: &Order, lines: &BTreeMap<SkuId, i64>) -> Vec<Reservation> {
     let shipped: HashSet<&str> =
-        order.sub_orders.iter().filter(|s| s.shipment.is_some()).map(|s| s.warehouse_id.as_str()).collect();
-    let mut units: BTreeMap<String, i64> = BTreeMap::new();
+        order.sub_orders().iter().filter(|s| s.shipment.is_some()).map(|s| s.warehouse_id.as_str()).collect();
+    let mut units: BTreeMap<SkuId, i64> = BTreeMap::new();
     for (sku, n) in lines {
-        match order.lines.iter().find(|l| &l.sku_id == sku) {
+        match order.lines().iter().find(|l| &l.sku_id == sku) {
             Some(l) if !l.components.is_empty() => {
                 for (c, per) in &l.components {
                     *units.entry(c.clone()).or_insert(0) += per * n;
@@ -220,18 +206,20 @@ pub fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservat
             None => {}
         }
     }
+    let stock: Vec<&Reservation> =
+        order.holds().iter().filter_map(|h| if let Hold::Stock(r) = h { Some(r) } else { None }).collect();
     let mut out = Vec::new();
     for (sku, mut need) in units {
-        for res in order.reservations.iter().filter(|r| r.sku_id == sku && !shipped.contains(r.warehouse_id.as_str())) {
+        for res in stock.iter().filter(|r| r.sku_id == sku && !shipped.contains(r.warehouse_id.as_str())) {
             let done: i64 = order
-                .restocked
+                .restocked()
                 .iter()
                 .filter(|x| x.sku_id == res.sku_id && x.warehouse_id == res.warehouse_id && x.shard == res.shard)
                 .map(|x| x.quantity)
                 .sum();
             let take = (res.quantity - done).min(need);
             if take > 0 {
-                out.push(Reservation { quantity: take, ..res.clone() });
+                out.push(Reservation { quantity: take, ..(*res).clone() });
                 need -= take;
             }
         }
@@ -242,21 +230,40 @@ pub fn restock_for(order: &Order, lines: &BTreeMap<String, i64>) -> Vec<Reservat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::id;
+    use crate::order::fixtures;
+    use crate::pricing::{Adjustment, Source};
 
     #[test]
     fn refund_lines_from_shoppers_never_overflow() {
-        let mut order = crate::order::fixtures::unpaid(1000, 3).paid(&crate::ids::id("T1"), 1).unwrap();
-        // A 10% coupon, and one unit already returned.
-        order.discount = Fen::new(300);
-        order.payable = Fen::new(2700);
-        order.returned_units.insert("A".to_string(), 1);
-        let of = |n: i64| amount_for_lines(&order, &BTreeMap::from([("A".to_string(), n)]));
+        // A 10% coupon on 3 units of 10 yuan, and one unit already refunded.
+        let o = fixtures::adjusted(
+            fixtures::unpaid(1000, 3),
+            vec![Adjustment { source: Source::Coupon, per_line: vec![Fen::new(300)] }],
+        );
+        let order =
+            o.paid(&id("T1"), 1).unwrap().refund_reserved(Fen::new(900), &BTreeMap::from([(id("A"), 1)])).unwrap();
+        let of = |n: i64| amount_for_lines(&order, &BTreeMap::from([(id("A"), n)]));
         // The coupon's discount is shared: 2 units of 10 yuan on a 10% cheaper order.
         assert_eq!(of(2), Ok(Fen::new(1800)));
         for n in [3, i64::MAX, i64::MIN, 0, -1] {
             assert!(matches!(of(n), Err(DomainError::Invalid { .. })), "{n}");
         }
-        assert!(amount_for_lines(&order, &BTreeMap::from([("Z".to_string(), 1)])).is_err());
+        assert!(amount_for_lines(&order, &BTreeMap::from([(id("Z"), 1)])).is_err());
+    }
+
+    #[test]
+    fn restock_takes_unshipped_stock_once_and_never_gifts() {
+        let paid = fixtures::unpaid(1000, 3).paid(&id("T1"), 1).unwrap();
+        let two = BTreeMap::from([(id("A"), 2)]);
+        let back = restock_for(&paid, &two);
+        assert_eq!(back, vec![Reservation { sku_id: id("A"), warehouse_id: id("SH"), shard: 0, quantity: 2 }]);
+        let after = paid.refund_completed(Fen::new(2000), &back).unwrap();
+        let three = BTreeMap::from([(id("A"), 3)]);
+        assert_eq!(restock_for(&after, &three).iter().map(|r| r.quantity).sum::<i64>(), 1, "never twice");
+        let parcel = vec![crate::order::Package { express_company: "SF".into(), tracking_no: "1".into() }];
+        let shipped = paid.shipped(&id("SH"), parcel, 2).unwrap();
+        assert!(restock_for(&shipped, &two).is_empty(), "shipped units do not come back by a refund");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 use crate::address::Address;
+use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId, WarehouseId};
 use crate::order::{Fulfilment, Order, OrderState, Package};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,10 +64,10 @@ impl ReturnState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnRecord {
     pub id: String,
-    pub order_no: String,
-    pub openid: String,
+    pub order_no: OrderNo,
+    pub openid: OpenId,
     /// Ordered SKU → units coming back.
-    pub lines: BTreeMap<String, i64>,
+    pub lines: BTreeMap<SkuId, i64>,
     pub reason: String,
     pub state: ReturnState,
     #[serde(default)]
@@ -75,10 +76,10 @@ pub struct ReturnRecord {
     pub parcel: Option<Package>,
     /// The refund created when the goods arrived.
     #[serde(default)]
-    pub out_refund_no: Option<String>,
+    pub out_refund_no: Option<OutRefundNo>,
     /// Stock-bearing SKU → units put back as sellable, and where.
     #[serde(default)]
-    pub restocked: Vec<(String, String, i64)>,
+    pub restocked: Vec<(SkuId, WarehouseId, i64)>,
     pub created_at: i64,
     pub updated_at: i64,
     /// When the state last changed, which the lapse step counts from.
@@ -92,14 +93,14 @@ impl ReturnRecord {
     pub fn new(
         id: String,
         order: &Order,
-        lines: BTreeMap<String, i64>,
+        lines: BTreeMap<SkuId, i64>,
         reason: String,
         now: i64,
     ) -> Result<ReturnRecord, DomainError> {
-        if order.state != OrderState::Paid {
+        if order.state() != OrderState::Paid {
             return Err(DomainError::NotReturnable { reason: "only a paid order's goods come back" });
         }
-        match order.fulfilment {
+        match order.fulfilment() {
             Fulfilment::Unshipped => {
                 return Err(DomainError::NotReturnable { reason: "nothing shipped yet: ask for a refund instead" });
             }
@@ -113,19 +114,19 @@ impl ReturnRecord {
         }
         for (sku, n) in &lines {
             let line = order
-                .lines
+                .lines()
                 .iter()
                 .find(|l| &l.sku_id == sku)
                 .ok_or_else(|| DomainError::invalid("lines", format!("{sku} is not in this order")))?;
-            let left = line.quantity - order.returned_units.get(sku).copied().unwrap_or(0);
+            let left = line.quantity - order.returned(sku);
             if *n < 1 || *n > left {
                 return Err(DomainError::invalid("lines", format!("at most {left} units of {sku} can come back")));
             }
         }
         Ok(ReturnRecord {
             id,
-            order_no: order.order_no.to_string(),
-            openid: order.openid.to_string(),
+            order_no: order.order_no().clone(),
+            openid: order.openid().clone(),
             lines,
             reason: reason.chars().take(200).collect(),
             state: ReturnState::Requested,
@@ -170,7 +171,7 @@ impl ReturnRecord {
         self.moved(ReturnState::Lapsed, now)
     }
 
-    pub fn received(&self, out_refund_no: String, now: i64) -> Result<ReturnRecord, DomainError> {
+    pub fn received(&self, out_refund_no: OutRefundNo, now: i64) -> Result<ReturnRecord, DomainError> {
         let mut r = self.moved(ReturnState::Received, now)?;
         r.out_refund_no = Some(out_refund_no);
         Ok(r)
@@ -178,29 +179,26 @@ impl ReturnRecord {
 
     /// The units to put back: each returned line's stock-bearing SKUs (a bundle's
     /// components), into the warehouse that shipped them.
-    pub fn restock_plan(&self, order: &Order) -> Vec<(String, String, i64)> {
+    pub fn restock_plan(&self, order: &Order) -> Vec<(SkuId, WarehouseId, i64)> {
         let mut out = Vec::new();
         for (sku, n) in &self.lines {
-            let Some(line) = order.lines.iter().find(|l| &l.sku_id == sku) else { continue };
-            let parts: Vec<(String, i64)> = if line.components.is_empty() {
+            let Some(line) = order.lines().iter().find(|l| &l.sku_id == sku) else { continue };
+            let parts: Vec<(SkuId, i64)> = if line.components.is_empty() {
                 vec![(sku.clone(), *n)]
             } else {
                 line.components.iter().map(|(c, per)| (c.clone(), per * n)).collect()
             };
             for (stock_sku, units) in parts {
-                let wh = order
-                    .sub_orders
-                    .iter()
-                    .find(|s| s.items.contains_key(&stock_sku))
-                    .map(|s| s.warehouse_id.clone())
-                    .unwrap_or_default();
-                out.push((stock_sku, wh, units));
+                // Every stock-bearing SKU of a line sits in one of the order's sub-orders.
+                if let Some(s) = order.sub_orders().iter().find(|s| s.items.contains_key(&stock_sku)) {
+                    out.push((stock_sku, s.warehouse_id.clone(), units));
+                }
             }
         }
         out
     }
 
-    pub fn restocked(&self, plan: Vec<(String, String, i64)>, now: i64) -> Result<ReturnRecord, DomainError> {
+    pub fn restocked(&self, plan: Vec<(SkuId, WarehouseId, i64)>, now: i64) -> Result<ReturnRecord, DomainError> {
         let mut r = self.moved(ReturnState::Restocked, now)?;
         r.restocked = plan;
         Ok(r)
@@ -228,24 +226,24 @@ mod tests {
     #[test]
     fn returns_move_in_order_and_only_for_shipped_goods() {
         let paid = unpaid(500, 3).paid(&id("T1"), 5).unwrap();
-        let lines = BTreeMap::from([("A".to_string(), 2)]);
+        let lines = BTreeMap::from([(id("A"), 2)]);
         assert!(ReturnRecord::new("R1".into(), &paid, lines.clone(), String::new(), 6).is_err(), "not shipped");
         let parcel = Package { express_company: "SF".into(), tracking_no: "1".into() };
-        let shipped = paid.shipped("SH", vec![parcel.clone()], 7).unwrap();
-        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([("A".into(), 4)]), String::new(), 8).is_err());
-        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([("Z".into(), 1)]), String::new(), 8).is_err());
+        let shipped = paid.shipped(&id("SH"), vec![parcel.clone()], 7).unwrap();
+        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([(id("A"), 4)]), String::new(), 8).is_err());
+        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([(id("Z"), 1)]), String::new(), 8).is_err());
         let r = ReturnRecord::new("R1".into(), &shipped, lines, "坏了".into(), 8).unwrap();
         assert!(r.sent(parcel.clone(), 9).is_err(), "not approved yet");
         let a = r.approved(addr(), 9).unwrap();
         assert!(a.approved(addr(), 10).is_err() && a.refused(10).is_err());
         let s = a.sent(parcel, 11).unwrap();
         assert!(s.lapsed(12).is_err(), "a sent parcel does not lapse");
-        let got = s.received("RN1".into(), 13).unwrap();
-        assert_eq!(got.restock_plan(&shipped), vec![("A".to_string(), "SH".to_string(), 2)]);
+        let got = s.received(id("RN1"), 13).unwrap();
+        assert_eq!(got.restock_plan(&shipped), vec![(id("A"), id("SH"), 2)]);
         let done = got.restocked(got.restock_plan(&shipped), 14).unwrap();
         assert!(done.restocked(vec![], 15).is_err(), "restocked once");
         let received = shipped.received(crate::order::ReceivedBy::Shopper, 20).unwrap().completed(30).unwrap();
-        let late = ReturnRecord::new("R2".into(), &received, BTreeMap::from([("A".into(), 1)]), String::new(), 31);
+        let late = ReturnRecord::new("R2".into(), &received, BTreeMap::from([(id("A"), 1)]), String::new(), 31);
         assert!(matches!(late, Err(DomainError::NotReturnable { .. })), "after the window");
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::safety_stock;
+use crate::ids::SkuId;
 
 /// Days of sales the average is taken over.
 pub const SALES_WINDOW_DAYS: i64 = 14;
@@ -28,7 +29,7 @@ pub fn safety_stock_of(measured_daily: u32, operator_daily: u32, replenish_days:
 /// An open alert: stock fell below safety stock and has not recovered since.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockAlert {
-    pub sku_id: String,
+    pub sku_id: SkuId,
     /// Names this episode (its event is keyed by it: two episodes in one second stay two).
     pub episode: String,
     pub name: String,

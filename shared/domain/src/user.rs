@@ -32,7 +32,7 @@ pub fn mask_phone(phone: &str) -> String {
 }
 
 /// A short, stable form of an openid for logs: enough to correlate, not enough to identify.
-pub fn mask_openid(openid: &str) -> String {
+pub fn mask_openid(openid: &OpenId) -> String {
     let tail: String = openid.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     format!("…{tail}")
 }
@@ -45,6 +45,7 @@ mod tests {
     fn masks() {
         assert_eq!(mask_phone("13800138000"), "138****8000");
         assert_eq!(mask_phone("123"), "***");
-        assert_eq!(mask_openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"), "…eS6o");
+        let openid = OpenId::parse("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o").unwrap();
+        assert_eq!(mask_openid(&openid), "…eS6o");
     }
 }

@@ -2,11 +2,11 @@
 //! injects when the shop trusts it) or an operator (their own token, see `app::operators`).
 
 use app::operators::{self, Caller};
-use app::{App, AppError, Code, clock, session, users};
+use app::{AppError, Code, clock, users};
 use domain::ids::OpenId;
 use domain::operator::Permission;
 
-use crate::Request;
+use crate::{Request, Service, session};
 
 fn bearer(req: &Request) -> Option<&str> {
     req.header("authorization")?.strip_prefix("Bearer ").map(str::trim)
@@ -14,15 +14,15 @@ fn bearer(req: &Request) -> Option<&str> {
 
 /// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
 /// configured to trust it, else the session token from `login`.
-pub async fn shopper(app: &App, req: &Request) -> Result<OpenId, AppError> {
-    if let Some(openid) = platform_openid(app, req) {
+pub async fn shopper(svc: &Service, req: &Request) -> Result<OpenId, AppError> {
+    if let Some(openid) = platform_openid(svc, req) {
         let openid = OpenId::parse(openid).map_err(|_| AppError::unauthorized("X-WX-OPENID is not an openid"))?;
-        users::ensure_seen(app, &openid, req.header("x-wx-unionid")).await?;
+        users::ensure_seen(svc, &openid, req.header("x-wx-unionid")).await?;
         return Ok(openid);
     }
     let token = bearer(req)
         .ok_or_else(|| AppError::unauthorized("log in first: send Authorization: Bearer <token from /login>"))?;
-    match session::verify(&app.settings.session_secret, token, clock::now()) {
+    match session::verify(&svc.edge.session_secret, token, clock::now()) {
         Ok(c) => OpenId::parse(&c.sub).map_err(|_| AppError::unauthorized("the session token names no shopper")),
         Err(session::TokenError::Expired) => {
             Err(AppError::new(Code::SessionExpired, "the session expired, log in again"))
@@ -34,30 +34,37 @@ pub async fn shopper(app: &App, req: &Request) -> Result<OpenId, AppError> {
 /// The openid WeChat Cloud Hosting vouches for, when the shop trusts it: only on a request
 /// that came through WeChat (`X-WX-SOURCE` is set), for this mini-program (`X-WX-APPID`),
 /// and carries no session token of its own. Anything else is an ordinary request.
-fn platform_openid<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
-    if !app.settings.trust_wx_context || bearer(req).is_some() || req.header("x-wx-source").is_none() {
+fn platform_openid<'a>(svc: &Service, req: &'a Request) -> Option<&'a str> {
+    if !svc.edge.trust_wx_context || bearer(req).is_some() || req.header("x-wx-source").is_none() {
         return None;
     }
-    if req.header("x-wx-appid") != Some(app.settings.wechat.appid.as_str()) {
+    if req.header("x-wx-appid") != Some(svc.edge.appid.as_str()) {
         return None;
     }
     req.header("x-wx-openid")
 }
 
+/// Whether `token` is the bootstrap token.
+pub fn is_bootstrap(svc: &Service, token: &str) -> bool {
+    // A function without the bootstrap token has an empty one, which nothing may match.
+    let admin = &svc.edge.admin_token;
+    !admin.is_empty() && operators::constant_time_eq(token.as_bytes(), admin.as_bytes())
+}
+
 /// The operator making the request, from `Authorization: Bearer <operator token>`, if their
 /// role allows `needed`. The bootstrap token (`ADMIN_TOKEN`) is refused here: it only makes
 /// the first account ([`bootstrap_or_operator`]).
-pub async fn operator(app: &App, req: &Request, needed: Permission) -> Result<Caller, AppError> {
+pub async fn operator(svc: &Service, req: &Request, needed: Permission) -> Result<Caller, AppError> {
     let Some(token) = bearer(req) else {
         return Err(AppError::unauthorized("operator calls need Authorization: Bearer <operator token>"));
     };
-    if operators::is_bootstrap(app, token) {
+    if is_bootstrap(svc, token) {
         return Err(AppError::new(
             Code::BootstrapOnly,
             "the bootstrap token only makes the first finance account (POST /admin/operators); use an operator token",
         ));
     }
-    let caller = operators::authenticate(app, token).await?;
+    let caller = operators::authenticate(svc, token).await?;
     caller.may(needed)?;
     let _ = req.operator.set(caller.clone());
     Ok(caller)
@@ -65,10 +72,10 @@ pub async fn operator(app: &App, req: &Request, needed: Permission) -> Result<Ca
 
 /// For `POST /admin/operators`: the bootstrap token (`None`: make the first account), or an
 /// operator allowed to manage accounts.
-pub async fn bootstrap_or_operator(app: &App, req: &Request) -> Result<Option<Caller>, AppError> {
+pub async fn bootstrap_or_operator(svc: &Service, req: &Request) -> Result<Option<Caller>, AppError> {
     match bearer(req) {
-        Some(t) if operators::is_bootstrap(app, t) => Ok(None),
-        _ => operator(app, req, Permission::Accounts).await.map(Some),
+        Some(t) if is_bootstrap(svc, t) => Ok(None),
+        _ => operator(svc, req, Permission::Accounts).await.map(Some),
     }
 }
 

@@ -6,8 +6,8 @@ use aws_lambda_events::http::{HeaderName, HeaderValue};
 use base64::Engine;
 use lambda_runtime::{LambdaEvent, service_fn};
 
+use crate::Service;
 use crate::request::{Handler, Request, Response, dispatch, gateway_body};
-use app::App;
 use app::AppError;
 
 pub fn from_event(ev: ApiGatewayV2httpRequest) -> Result<Request, AppError> {
@@ -43,7 +43,7 @@ pub fn to_event(resp: Response) -> ApiGatewayV2httpResponse {
     out
 }
 
-pub async fn run(app: App, handlers: Vec<Handler>) -> Result<(), lambda_runtime::Error> {
+pub async fn run(app: Service, handlers: Vec<Handler>) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     let handlers = &handlers;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {

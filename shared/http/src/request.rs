@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
-use app::App;
 use app::AppError;
+
+use crate::Service;
 
 /// Largest request body accepted (WeChat Cloud Hosting allows 100 KiB of text).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -39,7 +40,7 @@ pub struct Request {
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     /// The operator this request was authenticated as ([`crate::auth::operator`]).
-    pub operator: std::sync::OnceLock<app::operators::Caller>,
+    pub operator: std::sync::OnceLock<domain::operator::Caller>,
     /// Set when the use case wrote its own audit entry (with before and after) in its
     /// transaction; otherwise a successful operator write is audited by [`dispatch`].
     pub audited: std::sync::OnceLock<()>,
@@ -126,13 +127,23 @@ impl Response {
 
 /// A function's entry: answers the routes it owns and `NO_ROUTE` for the rest, so that one
 /// local server can ask several in turn.
-pub type Handler = for<'a> fn(&'a App, &'a Request) -> BoxFuture<'a, Result<Response, AppError>>;
+pub type Handler = for<'a> fn(&'a Service, &'a Request) -> BoxFuture<'a, Result<Response, AppError>>;
 
-pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Response {
+/// Answers `req` with the first of `handlers` that owns its route, within one span that every
+/// log line of the request carries (method and path, never a query or a body).
+pub async fn dispatch(svc: &Service, handlers: &[Handler], req: &Request) -> Response {
+    use tracing::Instrument;
+    // The path may carry ids but never a secret; query strings and bodies are not logged.
+    let plain = req.segments().iter().all(|s| plain_segment(s));
+    let path = if plain { req.path.as_str() } else { "<not a path of this shop>" };
+    let span = tracing::info_span!("request", method = %req.method, path);
+    answer(svc, handlers, req, plain).instrument(span).await
+}
+
+async fn answer(svc: &Service, handlers: &[Handler], req: &Request, plain: bool) -> Response {
     let started = std::time::Instant::now();
     // Every id a path carries is short and plain; anything else names nothing, and is
     // answered here the same whichever store is behind (no oversized key reaches one).
-    let plain = req.segments().iter().all(|s| plain_segment(s));
     let mut result = if plain {
         Err(AppError::no_route(&req.method, &req.path))
     } else if req.method == "PUT" {
@@ -142,24 +153,21 @@ pub async fn dispatch(app: &App, handlers: &[Handler], req: &Request) -> Respons
         Err(AppError::not_found("resource"))
     };
     for h in handlers.iter().take(if plain { handlers.len() } else { 0 }) {
-        result = h(app, req).await;
+        result = h(svc, req).await;
         if !matches!(&result, Err(e) if e.is(app::Code::NoRoute)) {
             break;
         }
     }
     let resp = result.unwrap_or_else(|e| Response::error(&e));
-    audit_write(app, req, &resp).await;
-    // The path may carry ids but never a secret; query strings and bodies are not logged.
-    let path = if plain { req.path.as_str() } else { "<not a path of this shop>" };
-    tracing::info!(method = %req.method, path, status = resp.status,
-        ms = started.elapsed().as_millis() as u64, "request");
+    audit_write(svc, req, &resp).await;
+    tracing::info!(status = resp.status, ms = started.elapsed().as_millis() as u64, "request");
     resp
 }
 
 /// Operators' writes that their use case did not audit itself (catalog, stock, coupons,
 /// shipping, jobs): the route and what was asked, once it succeeded. These move no money; a
 /// failure to append is logged, as the change itself has happened.
-async fn audit_write(app: &App, req: &Request, resp: &Response) {
+async fn audit_write(svc: &Service, req: &Request, resp: &Response) {
     let Some(by) = req.operator.get() else { return };
     if req.method == "GET" || resp.status >= 400 || req.audited.get().is_some() {
         return;
@@ -167,7 +175,7 @@ async fn audit_write(app: &App, req: &Request, resp: &Response) {
     let input: Option<serde_json::Value> = serde_json::from_slice(&req.body).ok();
     let after = serde_json::json!({ "status": resp.status, "input": input });
     let action = format!("{} {}", req.method, req.path);
-    if let Err(e) = app::operators::audit::append(app, by, &action, &req.path, Some(after)).await {
+    if let Err(e) = app::audit::append(svc, by, &action, &req.path, Some(after)).await {
         tracing::error!(error = %e, path = %req.path, "audit entry not written");
     }
 }

@@ -6,10 +6,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use crate::{Handler, lambda, scf, server};
-use app::App;
-use app::config::Settings;
-pub use app::config::Uses;
+use crate::config::Settings;
+pub use crate::config::Uses;
+use crate::{Handler, Service, lambda, scf, server};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -72,14 +71,14 @@ pub fn init_tracing() {
     };
 }
 
-/// Loads settings (and the secrets `SECRETS` names) and the store; on a configuration error prints the missing names and
-/// gives the exit code to stop with.
-pub async fn app_from_env(uses: Uses) -> Result<App, ExitCode> {
+/// Loads settings (and the secrets `SECRETS` names) and the store, and builds the service; on
+/// a configuration error prints the missing names and gives the exit code to stop with.
+pub async fn service_from_env(uses: Uses) -> Result<Service, ExitCode> {
     let settings = Settings::from_env_and_secrets(uses).await.map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })?;
-    App::from_settings(settings).await.map_err(|e| {
+    settings.open_service().await.map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(3)
     })
@@ -106,14 +105,14 @@ fn named(name: &str, f: &crate::routes::Function) -> Result<(), ExitCode> {
 /// The whole `main` of a function binary.
 pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
     init_tracing();
-    let app = match app_from_env(uses).await {
+    let app = match service_from_env(uses).await {
         Ok(a) => a,
         Err(code) => return code,
     };
     serve(app, handlers.to_vec()).await
 }
 
-pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
+pub async fn serve(app: Service, handlers: Vec<Handler>) -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return match lambda::run(app, handlers).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -126,7 +125,7 @@ pub async fn serve(app: App, handlers: Vec<Handler>) -> ExitCode {
     if std::env::var_os(scf::RUNTIME_API).is_some() {
         return stopped(scf::run(&app, scf::Events::Http(&handlers)).await);
     }
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, app.settings.port));
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, app.edge.port));
     match server::serve(app, handlers, addr).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -145,7 +144,7 @@ pub async fn run_job(name: &str, f: &crate::routes::Function, job: crate::routes
         return code;
     }
     init_tracing();
-    let app = match app_from_env(f.uses).await {
+    let app = match service_from_env(f.uses).await {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -190,7 +189,7 @@ fn stopped(end: Result<(), String>) -> ExitCode {
 /// job. `Err` fails the invocation so Lambda or the stream tries again: only for a cause that
 /// may pass; a job that refuses its input answers with the error instead.
 pub async fn job_invocation(
-    app: &App,
+    app: &Service,
     job: crate::routes::jobs::Job,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
@@ -208,7 +207,7 @@ pub async fn job_invocation(
 }
 
 /// Answers an API Gateway (payload v2) event with the jobs' routes.
-async fn http_event(app: &App, payload: serde_json::Value) -> serde_json::Value {
+async fn http_event(app: &Service, payload: serde_json::Value) -> serde_json::Value {
     let resp = match serde_json::from_value(payload) {
         Ok(ev) => match lambda::from_event(ev) {
             Ok(req) => crate::request::dispatch(app, &[crate::routes::jobs::handler], &req).await,

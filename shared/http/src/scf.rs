@@ -17,8 +17,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::Service;
 use crate::request::{Handler, Request, Response, dispatch, gateway_body};
-use app::{App, AppError};
+use app::AppError;
 
 /// Set by SCF for a custom runtime (host, then port in `SCF_RUNTIME_API_PORT`).
 pub const RUNTIME_API: &str = "SCF_RUNTIME_API";
@@ -38,7 +39,7 @@ pub enum Events<'a> {
 }
 
 /// Serves events until the runtime API goes away (SCF then stops the instance).
-pub async fn run(app: &App, events: Events<'_>) -> Result<(), String> {
+pub async fn run(app: &Service, events: Events<'_>) -> Result<(), String> {
     let host = std::env::var(RUNTIME_API).map_err(|_| format!("{RUNTIME_API} is not set"))?;
     let port = std::env::var("SCF_RUNTIME_API_PORT").unwrap_or_else(|_| "9001".into());
     let base = format!("http://{host}:{port}/runtime");
@@ -81,7 +82,7 @@ pub async fn run(app: &App, events: Events<'_>) -> Result<(), String> {
 }
 
 /// One event: its answer, or why the invocation failed.
-pub async fn invoke(app: &App, events: &Events<'_>, event: Value) -> Result<Value, String> {
+pub async fn invoke(app: &Service, events: &Events<'_>, event: Value) -> Result<Value, String> {
     let is_http = event.get("httpMethod").is_some() && event.get("path").is_some();
     match events {
         Events::Http(handlers) if is_http => Ok(http_event(app, handlers, event).await),
@@ -129,7 +130,7 @@ enum QueryValue {
     Many(Vec<String>),
 }
 
-async fn http_event(app: &App, handlers: &[Handler], event: Value) -> Value {
+async fn http_event(app: &Service, handlers: &[Handler], event: Value) -> Value {
     let resp = match serde_json::from_value::<GatewayEvent>(event) {
         Ok(ev) => match request_of(ev) {
             Ok(req) => dispatch(app, handlers, &req).await,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 
+use crate::Service;
 use crate::request::{Handler, MAX_BODY, Request, Response, dispatch};
-use app::App;
 use app::AppError;
 
 /// How long one request may take, WeChat calls included: within what a mini-program's
@@ -39,13 +39,13 @@ pub const WAITING: usize = 4_096;
 const WAIT: std::time::Duration = REQUEST_BUDGET;
 
 struct Served {
-    app: App,
+    app: Service,
     handlers: Vec<Handler>,
     turns: tokio::sync::Semaphore,
     waiting: std::sync::atomic::AtomicUsize,
 }
 
-pub fn router(app: App, handlers: Vec<Handler>) -> axum::Router {
+pub fn router(app: Service, handlers: Vec<Handler>) -> axum::Router {
     let served = Served {
         app,
         handlers,
@@ -104,12 +104,12 @@ fn into_axum(resp: Response) -> axum::response::Response {
 
 /// Serves until the process is told to stop (Ctrl-C or SIGTERM), with the outbox worker
 /// beside it.
-pub async fn serve(app: App, handlers: Vec<Handler>, addr: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(app: Service, handlers: Vec<Handler>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = listen(addr)?;
     tracing::info!(%addr, "listening");
-    crate::worker::spawn(app.clone());
+    crate::worker::spawn(app.app.clone());
     if std::env::var("SCHEDULE_JOBS").as_deref() == Ok("1") {
-        crate::timetable::spawn(app.clone());
+        crate::timetable::spawn(app.app.clone());
     }
     let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
     axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await

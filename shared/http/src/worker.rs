@@ -21,7 +21,7 @@ pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox sweep failed; will retry"),
             }
-            let _ = tokio::time::timeout(SWEEP_EVERY, app.outbox_signal.notified()).await;
+            let _ = tokio::time::timeout(SWEEP_EVERY, app.outbox_poked()).await;
         }
     })
 }

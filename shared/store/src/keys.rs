@@ -1,6 +1,12 @@
 //! The key schema: every entity's partition and sort key, built in this one place.
 //! `docs/storage.md` tells the same in a table, with the access pattern each key serves.
 
+use domain::ids::{
+    CouponId, OpenId, OrderNo, OutRefundNo, ProductId, RequestId, SkuId, TemplateId, TransactionId, WarehouseId,
+};
+use domain::member::LedgerSource;
+use domain::order::Phase;
+
 use super::Key;
 
 pub const USER_PROFILE: &str = "PROFILE";
@@ -9,37 +15,37 @@ pub const STOCK_PREFIX: &str = "STOCK#";
 pub const WAREHOUSES: &str = "WAREHOUSES";
 
 /// The partition of everything one shopper owns (profile, orders, cart, coupons).
-pub fn user_partition(openid: &str) -> String {
+pub fn user_partition(openid: &OpenId) -> String {
     format!("USER#{openid}")
 }
 
 /// The partition of an order and its refunds.
-pub fn order_partition(order_no: &str) -> String {
+pub fn order_partition(order_no: &OrderNo) -> String {
     format!("ORDER#{order_no}")
 }
 
-pub fn user(openid: &str) -> Key {
+pub fn user(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), USER_PROFILE)
 }
 
 /// The session_key of a user's last login: server-side only, apart from the profile so that
 /// no profile read ever carries it.
-pub fn user_session(openid: &str) -> Key {
+pub fn user_session(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "SESSION")
 }
 
 /// A shopper's address book (one item, so its default moves with one conditional write).
-pub fn user_addresses(openid: &str) -> Key {
+pub fn user_addresses(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "ADDRESSES")
 }
 
 /// A shopper's member standing (growth, points, check-in streak).
-pub fn member(openid: &str) -> Key {
+pub fn member(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "MEMBER")
 }
 
 /// A member's payments of one month (`yyyy-mm`): count and amount, for RFM.
-pub fn member_month(openid: &str, month: &str) -> Key {
+pub fn member_month(openid: &OpenId, month: &str) -> Key {
     Key::new(user_partition(openid), format!("{MEMBER_MONTH_PREFIX}{month}"))
 }
 
@@ -47,7 +53,7 @@ pub const MEMBER_MONTH_PREFIX: &str = "RFM#";
 
 /// A member's points of one month (`yyyy-mm`) by why they moved: the redemption rate and
 /// first-in-first-out expiry read these.
-pub fn member_points(openid: &str, month: &str) -> Key {
+pub fn member_points(openid: &OpenId, month: &str) -> Key {
     Key::new(user_partition(openid), format!("{MEMBER_POINTS_PREFIX}{month}"))
 }
 
@@ -67,14 +73,14 @@ pub fn segment_report() -> Key {
 }
 
 /// One ledger entry of a member, under the source that caused it (written once).
-pub fn member_ledger(openid: &str, source: &str) -> Key {
+pub fn member_ledger(openid: &OpenId, source: &LedgerSource) -> Key {
     Key::new(user_partition(openid), format!("{MEMBER_LEDGER_PREFIX}{source}"))
 }
 
 pub const MEMBER_LEDGER_PREFIX: &str = "LEDGER#";
 
 /// How many one-time subscription messages of a template a shopper has allowed.
-pub fn subscription(openid: &str, template_id: &str) -> Key {
+pub fn subscription(openid: &OpenId, template_id: &str) -> Key {
     Key::new(user_partition(openid), format!("SUBSCRIBE#{template_id}"))
 }
 
@@ -83,12 +89,12 @@ pub fn shop_setting(name: &str) -> Key {
     Key::new("SHOP", name)
 }
 
-pub fn product(product_id: &str) -> Key {
+pub fn product(product_id: &ProductId) -> Key {
     Key::new(format!("PRODUCT#{product_id}"), META)
 }
 
 /// GSI1 of a product: products by status, then category, for the shopper's list.
-pub fn product_gsi1(status: &str, category: &str, product_id: &str) -> (String, String) {
+pub fn product_gsi1(status: &str, category: &str, product_id: &ProductId) -> (String, String) {
     (products_with_status(status), format!("{category}#{product_id}"))
 }
 
@@ -96,27 +102,27 @@ pub fn products_with_status(status: &str) -> String {
     format!("PRODUCTS#{status}")
 }
 
-pub fn sku(sku_id: &str) -> Key {
+pub fn sku(sku_id: &SkuId) -> Key {
     Key::new(format!("SKU#{sku_id}"), META)
 }
 
 /// GSI1 of a SKU: the SKUs of one product.
-pub fn sku_gsi1(product_id: &str, sku_id: &str) -> (String, String) {
+pub fn sku_gsi1(product_id: &ProductId, sku_id: &SkuId) -> (String, String) {
     (skus_of_product(product_id), format!("SKU#{sku_id}"))
 }
 
-pub fn skus_of_product(product_id: &str) -> String {
+pub fn skus_of_product(product_id: &ProductId) -> String {
     format!("PRODUCT#{product_id}")
 }
 
 /// One stock counter of a SKU in a warehouse. A hot SKU's stock may be split over several
 /// shards (one DynamoDB partition takes about 1,000 writes a second); shard 0 always exists.
-pub fn stock(sku_id: &str, warehouse_id: &str, shard: u8) -> Key {
+pub fn stock(sku_id: &SkuId, warehouse_id: &WarehouseId, shard: u8) -> Key {
     Key::new(format!("SKU#{sku_id}"), format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"))
 }
 
 /// The partition holding a SKU's definition and all its stock counters.
-pub fn sku_partition(sku_id: &str) -> String {
+pub fn sku_partition(sku_id: &SkuId) -> String {
     format!("SKU#{sku_id}")
 }
 
@@ -127,20 +133,20 @@ pub fn parse_stock_sk(sk: &str) -> Option<(&str, u8)> {
     Some((wh, shard.parse().ok()?))
 }
 
-pub fn warehouse(warehouse_id: &str) -> Key {
-    Key::new(WAREHOUSES, warehouse_id)
+pub fn warehouse(warehouse_id: &WarehouseId) -> Key {
+    Key::new(WAREHOUSES, warehouse_id.as_str())
 }
 
 // ---- orders, payments, refunds, coupons, reconciliation -----------------------------------
 
-pub fn order(order_no: &str) -> Key {
+pub fn order(order_no: &OrderNo) -> Key {
     Key::new(order_partition(order_no), META)
 }
 
 /// GSI1 of an order: orders by state; unpaid ones sorted by expiry (the closer reads them
 /// oldest first), others by creation.
-pub fn order_gsi1(state: &str, sort_time: i64, order_no: &str) -> (String, String) {
-    (orders_with_state(state), format!("{sort_time:012}#{order_no}"))
+pub fn order_gsi1(phase: Phase, sort_time: i64, order_no: &OrderNo) -> (String, String) {
+    (orders_in(phase), format!("{sort_time:012}#{order_no}"))
 }
 
 /// `(order_no, sort time)` back from an order's GSI1 sort key (see [`order_gsi1`]).
@@ -149,56 +155,56 @@ pub fn parse_order_gsi1_sk(sk: &str) -> Option<(&str, i64)> {
     Some((no, at.parse().ok()?))
 }
 
-pub fn orders_with_state(state: &str) -> String {
-    format!("ORDERS#{state}")
+pub fn orders_in(phase: Phase) -> String {
+    format!("ORDERS#{}", phase.as_str())
 }
 
 /// A shopper's pointer to one of their orders (their order list, newest first).
-pub fn user_order(openid: &str, order_no: &str) -> Key {
+pub fn user_order(openid: &OpenId, order_no: &OrderNo) -> Key {
     Key::new(user_partition(openid), format!("ORDER#{order_no}"))
 }
 
 pub const USER_ORDER_PREFIX: &str = "ORDER#";
 
 /// A shopper's request id, made unique so a retried place-order finds its first answer.
-pub fn user_request(openid: &str, request_id: &str) -> Key {
+pub fn user_request(openid: &OpenId, request_id: &RequestId) -> Key {
     Key::new(user_partition(openid), format!("REQ#{request_id}"))
 }
 
 /// How many of a shopper's orders wait for payment.
-pub fn open_orders(openid: &str) -> Key {
+pub fn open_orders(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "HOLD#ORDERS")
 }
 
 /// Units of one SKU a shopper holds across unpaid orders.
-pub fn held_units(openid: &str, sku_id: &str) -> Key {
+pub fn held_units(openid: &OpenId, sku_id: &SkuId) -> Key {
     Key::new(user_partition(openid), format!("HOLD#SKU#{sku_id}"))
 }
 
 /// The window and count of a shopper's recent place-order attempts.
-pub fn place_rate(openid: &str) -> Key {
+pub fn place_rate(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "RATE#PLACE")
 }
 
-pub fn cart_item(openid: &str, sku_id: &str) -> Key {
+pub fn cart_item(openid: &OpenId, sku_id: &SkuId) -> Key {
     Key::new(user_partition(openid), format!("CART#{sku_id}"))
 }
 
 pub const CART_PREFIX: &str = "CART#";
 
 /// Payments a user made on one Shanghai day (the risk rule counts them).
-pub fn pay_count(openid: &str, day: &str) -> Key {
+pub fn pay_count(openid: &OpenId, day: &str) -> Key {
     Key::new(user_partition(openid), format!("PAYCOUNT#{day}"))
 }
 
 /// A WeChat Pay transaction applied once: written with `attribute_not_exists`.
-pub fn payment(transaction_id: &str) -> Key {
+pub fn payment(transaction_id: &TransactionId) -> Key {
     Key::new(format!("PAYMENT#{transaction_id}"), META)
 }
 
 /// GSI1 of a payment: payments by Shanghai day, for reconciliation.
-pub fn payment_gsi1(day: &str, transaction_id: &str) -> (String, String) {
-    (payments_on(day), transaction_id.to_owned())
+pub fn payment_gsi1(day: &str, transaction_id: &TransactionId) -> (String, String) {
+    (payments_on(day), transaction_id.to_string())
 }
 
 pub fn payments_on(day: &str) -> String {
@@ -206,14 +212,14 @@ pub fn payments_on(day: &str) -> String {
 }
 
 /// A refund lives in its order's partition, so an order's refunds are one query.
-pub fn refund(order_no: &str, out_refund_no: &str) -> Key {
+pub fn refund(order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Key {
     Key::new(order_partition(order_no), format!("REFUND#{out_refund_no}"))
 }
 
 pub const REFUND_PREFIX: &str = "REFUND#";
 
 /// A return of goods, in its order's partition; listed for operators by state through GSI1.
-pub fn order_return(order_no: &str, id: &str) -> (Key, String) {
+pub fn order_return(order_no: &OrderNo, id: &str) -> (Key, String) {
     (Key::new(order_partition(order_no), format!("{RETURN_PREFIX}{id}")), format!("{order_no}#{id}"))
 }
 
@@ -224,7 +230,7 @@ pub fn returns_with_state(state: &str) -> String {
 }
 
 /// GSI1 of a refund: the operators' queue while open, the day of success once done.
-pub fn refund_gsi1_open(state: &str, created_at: i64, out_refund_no: &str) -> (String, String) {
+pub fn refund_gsi1_open(state: &str, created_at: i64, out_refund_no: &OutRefundNo) -> (String, String) {
     (format!("REFUNDS#{state}"), format!("{created_at:012}#{out_refund_no}"))
 }
 
@@ -232,30 +238,30 @@ pub fn refunds_with_state(state: &str) -> String {
     format!("REFUNDS#{state}")
 }
 
-pub fn refund_gsi1_done(day: &str, out_refund_no: &str) -> (String, String) {
-    (refunds_on(day), out_refund_no.to_owned())
+pub fn refund_gsi1_done(day: &str, out_refund_no: &OutRefundNo) -> (String, String) {
+    (refunds_on(day), out_refund_no.to_string())
 }
 
 pub fn refunds_on(day: &str) -> String {
     format!("REFUNDDAY#{day}")
 }
 
-pub fn coupon_template(id: &str) -> Key {
+pub fn coupon_template(id: &TemplateId) -> Key {
     Key::new(format!("COUPONTPL#{id}"), META)
 }
 
 pub const COUPON_TEMPLATES: &str = "COUPONTPLS";
 
-pub fn coupon_template_gsi1(id: &str) -> (String, String) {
-    (COUPON_TEMPLATES.to_owned(), id.to_owned())
+pub fn coupon_template_gsi1(id: &TemplateId) -> (String, String) {
+    (COUPON_TEMPLATES.to_owned(), id.to_string())
 }
 
 /// How many coupons of a template a user holds: the per-user limit's counter.
-pub fn coupon_claims(openid: &str, template_id: &str) -> Key {
+pub fn coupon_claims(openid: &OpenId, template_id: &TemplateId) -> Key {
     Key::new(user_partition(openid), format!("CLAIMS#{template_id}"))
 }
 
-pub fn user_coupon(openid: &str, coupon_id: &str) -> Key {
+pub fn user_coupon(openid: &OpenId, coupon_id: &CouponId) -> Key {
     Key::new(user_partition(openid), format!("COUPON#{coupon_id}"))
 }
 
@@ -291,22 +297,22 @@ pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 // ---- sales and stock alerts ------------------------------------------------------------
 
 /// Units of a stock-bearing SKU paid for on one Shanghai day (`yyyy-mm-dd`).
-pub fn sales_day(sku_id: &str, day: &str) -> Key {
+pub fn sales_day(sku_id: &SkuId, day: &str) -> Key {
     Key::new(format!("SALES#{sku_id}"), format!("DAY#{day}"))
 }
 
-pub fn sales_partition(sku_id: &str) -> String {
+pub fn sales_partition(sku_id: &SkuId) -> String {
     format!("SALES#{sku_id}")
 }
 
 /// Written with a payment's sales, so a payment is counted once.
-pub fn sales_counted(transaction_id: &str) -> Key {
-    Key::new("SALES#COUNTED", transaction_id.to_owned())
+pub fn sales_counted(transaction_id: &TransactionId) -> Key {
+    Key::new("SALES#COUNTED", transaction_id.to_string())
 }
 
 /// The open stock alert of a SKU (present for the length of one episode).
-pub fn stock_alert(sku_id: &str) -> Key {
-    Key::new(STOCK_ALERTS, sku_id.to_owned())
+pub fn stock_alert(sku_id: &SkuId) -> Key {
+    Key::new(STOCK_ALERTS, sku_id.to_string())
 }
 
 pub const STOCK_ALERTS: &str = "STOCKALERTS";
@@ -340,11 +346,11 @@ mod tests {
 
     #[test]
     fn stock_keys_round_trip() {
-        let k = stock("S1", "SH-01", 7);
+        let k = stock(&SkuId::parse("S1").unwrap(), &WarehouseId::parse("SH-01").unwrap(), 7);
         assert_eq!(k.sk, "STOCK#SH-01#07");
         assert_eq!(parse_stock_sk(&k.sk), Some(("SH-01", 7)));
         assert_eq!(parse_stock_sk("META"), None);
-        let (_, sk) = order_gsi1("unpaid", 1_800_000_000, "N123456");
+        let (_, sk) = order_gsi1(Phase::Unpaid, 1_800_000_000, &OrderNo::parse("N123456").unwrap());
         assert_eq!(parse_order_gsi1_sk(&sk), Some(("N123456", 1_800_000_000)));
     }
 }

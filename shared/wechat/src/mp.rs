@@ -104,6 +104,16 @@ impl MiniProgram {
         Self { http, settings, token: Mutex::new(None) }
     }
 
+    pub fn appid(&self) -> &str {
+        &self.settings.appid
+    }
+
+    /// Whether this process holds the app secret, without which no access token can be had
+    /// (a function given none leaves token-guarded calls to one that has it).
+    pub fn has_secret(&self) -> bool {
+        !self.settings.app_secret.is_empty()
+    }
+
     /// Parses a WeChat answer: a non-zero errcode becomes its typed error.
     async fn call<T: for<'de> Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, WeChatError> {
         let resp = req

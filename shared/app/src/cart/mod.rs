@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::catalog;
 use crate::error::AppError;
+use crate::lookup;
 use domain::DomainError;
 use domain::catalog::{ProductStatus, SkuKind, availability};
 use domain::clock;
+use domain::ids::{OpenId, SkuId};
 use domain::money::Fen;
 use domain::order::MAX_QUANTITY;
 use store::{SharedStore, repo};
@@ -17,7 +18,7 @@ const MAX_CART_LINES: usize = 50;
 
 #[derive(Debug, Serialize)]
 pub struct CartLine {
-    pub sku_id: String,
+    pub sku_id: SkuId,
     pub quantity: i64,
     pub name: String,
     pub unit_price: Option<Fen>,
@@ -32,7 +33,7 @@ pub struct Cart {
     pub total: Fen,
 }
 
-pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64) -> Result<Cart, AppError> {
+pub async fn set(store: &SharedStore, openid: &OpenId, sku_id: &SkuId, quantity: i64) -> Result<Cart, AppError> {
     if !(0..=MAX_QUANTITY).contains(&quantity) {
         return Err(AppError::field("quantity", format!("must be 0 to {MAX_QUANTITY} (0 removes)")));
     }
@@ -40,7 +41,7 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
         repo::cart::remove(store.as_ref(), openid, sku_id).await?;
         return view(store, openid).await;
     }
-    let sku = catalog::get_sku(store, sku_id).await?;
+    let sku = lookup::sku(store.as_ref(), sku_id).await?;
     if sku.kind == SkuKind::Gift {
         return Err(AppError::field("sku_id", "gifts come with orders and cannot be added"));
     }
@@ -48,17 +49,17 @@ pub async fn set(store: &SharedStore, openid: &str, sku_id: &str, quantity: i64)
     if count >= MAX_CART_LINES && !repo::cart::has(store.as_ref(), openid, sku_id).await? {
         return Err(AppError::field("sku_id", format!("a cart holds at most {MAX_CART_LINES} SKUs")));
     }
-    let entry = repo::cart::CartEntry { sku_id: sku_id.to_owned(), quantity, added_at: clock::now() };
+    let entry = repo::cart::CartEntry { sku_id: sku_id.clone(), quantity, added_at: clock::now() };
     repo::cart::put(store.as_ref(), openid, &entry).await?;
     view(store, openid).await
 }
 
-pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
+pub async fn view(store: &SharedStore, openid: &OpenId) -> Result<Cart, AppError> {
     let entries = repo::cart::entries(store.as_ref(), openid, MAX_CART_LINES).await?;
     let mut lines = Vec::new();
     let mut total = Fen::ZERO;
     for repo::cart::CartEntry { sku_id, quantity, .. } in entries {
-        let Ok(sku) = catalog::get_sku(store, &sku_id).await else {
+        let Ok(sku) = lookup::sku(store.as_ref(), &sku_id).await else {
             lines.push(CartLine {
                 sku_id,
                 quantity,
@@ -69,18 +70,18 @@ pub async fn view(store: &SharedStore, openid: &str) -> Result<Cart, AppError> {
             });
             continue;
         };
-        let on_sale = catalog::get_product(store, &sku.product_id)
+        let on_sale = lookup::product(store.as_ref(), &sku.product_id)
             .await
             .map(|p| p.status == ProductStatus::OnSale)
             .unwrap_or(false);
         let mut own = HashMap::new();
-        let ids: Vec<String> = if sku.kind.has_own_stock() {
+        let ids: Vec<SkuId> = if sku.kind.has_own_stock() {
             vec![sku.id.clone()]
         } else {
             sku.components.iter().map(|c| c.sku_id.clone()).collect()
         };
         for id in ids {
-            let n = catalog::stock_levels(store, &id).await?.iter().map(|l| l.available).sum();
+            let n = lookup::available(store.as_ref(), &id).await?;
             own.insert(id, n);
         }
         let available = availability(&sku, &own);

@@ -6,32 +6,35 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{AppError, Code};
+use crate::lookup;
 use domain::adcopy;
 use domain::catalog::{
     Product, ProductInput, ProductPatch, ProductStatus, Sku, SkuInput, SkuKind, SkuPatch, StockLevel, Warehouse,
     availability, validate_sku,
 };
 use domain::clock;
+use domain::ids::{ProductId, SkuId, WarehouseId};
 use domain::money::Fen;
 use store::{SharedStore, repo};
 
-fn new_id(prefix: char) -> String {
-    format!("{prefix}{}", uuid::Uuid::now_v7().simple())
+/// A new id: the prefix, then a time-ordered UUID (always a valid id of any kind).
+fn new_id<T: TryFrom<String>>(prefix: char) -> Result<T, AppError> {
+    T::try_from(format!("{prefix}{}", uuid::Uuid::now_v7().simple())).map_err(|_| AppError::internal())
 }
 
-pub async fn get_product(store: &SharedStore, id: &str) -> Result<Product, AppError> {
-    repo::catalog::product(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("product"))
+pub async fn get_product(store: &SharedStore, id: &ProductId) -> Result<Product, AppError> {
+    lookup::product(store.as_ref(), id).await
 }
 
-pub async fn get_sku(store: &SharedStore, id: &str) -> Result<Sku, AppError> {
-    repo::catalog::sku(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("SKU"))
+pub async fn get_sku(store: &SharedStore, id: &SkuId) -> Result<Sku, AppError> {
+    lookup::sku(store.as_ref(), id).await
 }
 
 pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<Product, AppError> {
     let input = input.validate()?;
     let now = clock::now();
     let p = Product {
-        id: new_id('P'),
+        id: new_id('P')?,
         title: input.title,
         subtitle: input.subtitle,
         description: input.description,
@@ -57,7 +60,7 @@ async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, Ap
     Ok(p)
 }
 
-pub async fn update_product(store: &SharedStore, id: &str, patch: ProductPatch) -> Result<Product, AppError> {
+pub async fn update_product(store: &SharedStore, id: &ProductId, patch: ProductPatch) -> Result<Product, AppError> {
     let mut p = get_product(store, id).await?;
     patch.apply(&mut p)?;
     if p.status == ProductStatus::OnSale {
@@ -81,7 +84,7 @@ fn check_ad_copy(p: &Product, skus: &[Sku]) -> Result<(), AppError> {
     .with_details(serde_json::json!({ "words": found })))
 }
 
-pub async fn set_status(store: &SharedStore, id: &str, to: ProductStatus) -> Result<Product, AppError> {
+pub async fn set_status(store: &SharedStore, id: &ProductId, to: ProductStatus) -> Result<Product, AppError> {
     let mut p = get_product(store, id).await?;
     if to == ProductStatus::OnSale {
         let skus = skus_of(store, id).await?;
@@ -101,12 +104,12 @@ pub async fn set_status(store: &SharedStore, id: &str, to: ProductStatus) -> Res
 }
 
 /// All SKUs of a product, read through the product's index.
-pub async fn skus_of(store: &SharedStore, product_id: &str) -> Result<Vec<Sku>, AppError> {
-    Ok(repo::catalog::skus_of(store.as_ref(), product_id).await?)
+pub async fn skus_of(store: &SharedStore, product_id: &ProductId) -> Result<Vec<Sku>, AppError> {
+    lookup::skus_of(store.as_ref(), product_id).await
 }
 
 /// Keeps the product's list price (lowest main or bundle price) in step with its SKUs.
-async fn refresh_price_from(store: &SharedStore, product_id: &str, changed: &Sku) -> Result<(), AppError> {
+async fn refresh_price_from(store: &SharedStore, product_id: &ProductId, changed: &Sku) -> Result<(), AppError> {
     let mut skus = skus_of(store, product_id).await?;
     // The index may lag the write just made; the changed SKU is taken as written.
     skus.retain(|s| s.id != changed.id);
@@ -126,7 +129,7 @@ async fn refresh_price_from(store: &SharedStore, product_id: &str, changed: &Sku
     Err(AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; retry"))
 }
 
-pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> Result<Sku, AppError> {
+pub async fn add_sku(store: &SharedStore, product_id: &ProductId, input: SkuInput) -> Result<Sku, AppError> {
     get_product(store, product_id).await?;
     let mut kinds = HashMap::new();
     for c in &input.components {
@@ -137,8 +140,8 @@ pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> 
     validate_sku(&input, &kinds)?;
     let now = clock::now();
     let sku = Sku {
-        id: new_id('S'),
-        product_id: product_id.to_owned(),
+        id: new_id('S')?,
+        product_id: product_id.clone(),
         name: input.name.trim().to_owned(),
         kind: input.kind,
         price: Fen::new(input.price_fen),
@@ -156,7 +159,7 @@ pub async fn add_sku(store: &SharedStore, product_id: &str, input: SkuInput) -> 
     Ok(sku)
 }
 
-pub async fn update_sku(store: &SharedStore, sku_id: &str, patch: SkuPatch) -> Result<Sku, AppError> {
+pub async fn update_sku(store: &SharedStore, sku_id: &SkuId, patch: SkuPatch) -> Result<Sku, AppError> {
     let mut sku = get_sku(store, sku_id).await?;
     let read_at = sku.updated_at;
     let renamed = patch.name.is_some();
@@ -175,12 +178,11 @@ pub async fn update_sku(store: &SharedStore, sku_id: &str, patch: SkuPatch) -> R
     Ok(sku)
 }
 
-pub async fn put_warehouse(store: &SharedStore, w: Warehouse) -> Result<Warehouse, AppError> {
-    let w = Warehouse {
-        id: domain::catalog::valid_code("id", &w.id)?,
-        name: w.name.trim().to_owned(),
-        region: w.region.trim().to_owned(),
-    };
+/// Makes or replaces the warehouse `id` (an operator's code).
+pub async fn put_warehouse(store: &SharedStore, id: &str, name: &str, region: &str) -> Result<Warehouse, AppError> {
+    domain::catalog::valid_code("id", id)?;
+    let id = WarehouseId::parse(id)?;
+    let w = Warehouse { id, name: name.trim().to_owned(), region: region.trim().to_owned() };
     if w.name.is_empty() || w.name.chars().count() > 40 {
         return Err(AppError::field("name", "must be 1 to 40 characters"));
     }
@@ -196,8 +198,8 @@ pub async fn warehouses(store: &SharedStore) -> Result<Vec<Warehouse>, AppError>
 }
 
 /// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
-pub async fn stock_levels(store: &SharedStore, sku_id: &str) -> Result<Vec<StockLevel>, AppError> {
-    Ok(repo::catalog::stock_levels(store.as_ref(), sku_id).await?)
+pub async fn stock_levels(store: &SharedStore, sku_id: &SkuId) -> Result<Vec<StockLevel>, AppError> {
+    lookup::stock_levels(store.as_ref(), sku_id).await
 }
 
 /// Adds `delta` units (negative to remove) to a SKU's stock in a warehouse. Removal is
@@ -205,8 +207,8 @@ pub async fn stock_levels(store: &SharedStore, sku_id: &str) -> Result<Vec<Stock
 /// orders decrement it at the same moment.
 pub async fn adjust_stock(
     store: &SharedStore,
-    sku_id: &str,
-    warehouse_id: &str,
+    sku_id: &SkuId,
+    warehouse_id: &WarehouseId,
     delta: i64,
     shard: u8,
 ) -> Result<i64, AppError> {
@@ -245,14 +247,14 @@ pub struct ProductView {
 }
 
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
-pub async fn product_view(store: &SharedStore, id: &str, operator: bool) -> Result<ProductView, AppError> {
+pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
     let product = get_product(store, id).await?;
     if !operator && product.status != ProductStatus::OnSale {
         return Err(AppError::not_found("product"));
     }
     let skus = skus_of(store, id).await?;
-    let mut own: HashMap<String, i64> = HashMap::new();
-    let mut levels: HashMap<String, Vec<StockLevel>> = HashMap::new();
+    let mut own: HashMap<SkuId, i64> = HashMap::new();
+    let mut levels: HashMap<SkuId, Vec<StockLevel>> = HashMap::new();
     let needed = skus.iter().flat_map(|s| {
         if s.kind.has_own_stock() {
             vec![s.id.clone()]
@@ -341,9 +343,9 @@ pub async fn set_promotions(
 ) -> Result<domain::promotion::Promotions, AppError> {
     let p = p.checked()?;
     for g in &p.gifts {
-        let sku = get_sku(store, &g.gift_sku)
-            .await
-            .map_err(|_| AppError::field("gifts", format!("no SKU {}", g.gift_sku)))?;
+        let no_sku = || AppError::field("gifts", format!("no SKU {}", g.gift_sku));
+        let id = SkuId::parse(&g.gift_sku).map_err(|_| no_sku())?;
+        let sku = get_sku(store, &id).await.map_err(|_| no_sku())?;
         if sku.kind != SkuKind::Gift {
             return Err(AppError::field("gifts", format!("{} is not a gift SKU", g.gift_sku)));
         }

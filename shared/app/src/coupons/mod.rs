@@ -5,13 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Code};
-use crate::users;
+use crate::lookup;
 use domain::clock;
 use domain::coupon::{CouponRule, NEW_CUSTOMER_SECS};
 pub use domain::coupon::{CouponState, CouponTemplate, UserCoupon};
-use domain::ids::{CouponId, OpenId};
+use domain::ids::{CouponId, OpenId, TemplateId};
 use store::repo;
-use store::{Cond, SharedStore, StoreError};
+use store::{SharedStore, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +44,7 @@ pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Resul
         return Err(AppError::field("valid_to", "must be after valid_from"));
     }
     let t = CouponTemplate {
-        id: format!("C{}", uuid::Uuid::now_v7().simple()),
+        id: TemplateId::parse(&format!("C{}", uuid::Uuid::now_v7().simple()))?,
         name: name.to_owned(),
         rule: input.rule,
         total: input.total,
@@ -57,18 +57,20 @@ pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Resul
         created_at: clock::now(),
         scope: input.scope.map(|s| s.checked()).transpose()?,
     };
-    store.put(repo::coupons::create_template(&t)?, Some(Cond::NotExists)).await?;
+    if !repo::coupons::create_template(store.as_ref(), &t).await? {
+        return Err(AppError::new(Code::Conflict, "a template with this id exists; retry"));
+    }
     Ok(t)
 }
 
-pub async fn template(store: &SharedStore, id: &str) -> Result<CouponTemplate, AppError> {
+pub async fn template(store: &SharedStore, id: &TemplateId) -> Result<CouponTemplate, AppError> {
     repo::coupons::template(store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("coupon"))
 }
 
 /// Claims one coupon of `template_id` for the user. Retries a lost race on the user's
 /// counter; every refusal names the limit that was reached.
 #[tracing::instrument(skip_all, fields(template_id = %template_id))]
-pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> Result<UserCoupon, AppError> {
+pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &TemplateId) -> Result<UserCoupon, AppError> {
     let now = clock::now();
     for _ in 0..5 {
         let t = template(store, template_id).await?;
@@ -77,7 +79,7 @@ pub async fn claim(store: &SharedStore, openid: &OpenId, template_id: &str) -> R
         }
         let mut valid_to = t.valid_to;
         if matches!(t.rule, CouponRule::NewCustomer { .. }) {
-            let user = users::get_store(store, openid).await?;
+            let user = lookup::user(store.as_ref(), openid).await?;
             if now - user.created_at > NEW_CUSTOMER_SECS {
                 return Err(AppError::new(Code::NotNewCustomer, "this coupon is for the first 3 days after joining"));
             }
@@ -140,7 +142,7 @@ pub enum Issued {
 pub async fn issue(
     store: &SharedStore,
     openid: &OpenId,
-    template_id: &str,
+    template_id: &TemplateId,
     occasion: &str,
 ) -> Result<Issued, AppError> {
     use sha2::Digest;
@@ -164,12 +166,8 @@ pub async fn issue(
     }
 }
 
-pub async fn mine(store: &SharedStore, openid: &str) -> Result<Vec<UserCoupon>, AppError> {
+pub async fn mine(store: &SharedStore, openid: &OpenId) -> Result<Vec<UserCoupon>, AppError> {
     Ok(repo::coupons::held_by(store.as_ref(), openid).await?)
-}
-
-pub async fn get_user_coupon(store: &SharedStore, openid: &str, coupon_id: &str) -> Result<UserCoupon, AppError> {
-    repo::coupons::held(store.as_ref(), openid, coupon_id).await?.ok_or_else(|| AppError::not_found("coupon"))
 }
 
 #[derive(Debug, Serialize)]

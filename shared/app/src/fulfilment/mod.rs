@@ -10,13 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::App;
 use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
-use crate::ordering;
+use crate::{App, lookup};
 use domain::clock;
 use domain::events::Event;
-use domain::order::{Order, Package, ReceivedBy};
+use domain::ids::{OpenId, OrderNo, WarehouseId};
+use domain::order::{Fulfilment, Order, Package, Phase, ReceivedBy};
 use domain::user::mask_phone;
 use store::{StoreError, repo};
 use wechat::shipping::{self, Contact, OrderKey, Parcel, Payer, ShippingInfo};
@@ -51,17 +51,17 @@ impl ShipInput {
     }
 }
 
-/// Writes `next` (read at `read_version`) with `events`, retrying the read-decide-write on a
-/// concurrent change.
-async fn write(app: &App, next: &Order, read_version: i64, events: &[Event]) -> Result<bool, AppError> {
-    let mut ops = vec![repo::orders::rewrite(next, read_version)?];
+/// Writes `next` (of the order as it was `read`) with `events`; `false` when the order changed
+/// meanwhile (the caller reads, decides and writes again).
+async fn write(app: &App, next: &Order, read: &Order, events: &[Event]) -> Result<bool, AppError> {
+    let mut ops = vec![repo::orders::rewrite(next, read)?];
     for e in events {
         ops.push(repo::outbox::append(e, clock::now())?);
     }
     match app.store.transact(ops).await {
         Ok(()) => {
             if !events.is_empty() {
-                crate::outbox::poke(app);
+                app.poke_outbox();
             }
             Ok(true)
         }
@@ -72,13 +72,18 @@ async fn write(app: &App, next: &Order, read_version: i64, events: &[Event]) -> 
 
 /// One warehouse's sub-order leaves in its parcels; WeChat hears of it through the outbox.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
-pub async fn ship(app: &App, order_no: &str, warehouse_id: &str, input: ShipInput) -> Result<Order, AppError> {
+pub async fn ship(
+    app: &App,
+    order_no: &OrderNo,
+    warehouse_id: &WarehouseId,
+    input: ShipInput,
+) -> Result<Order, AppError> {
     let packages = input.packages()?;
     for _ in 0..3 {
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         let next = o.shipped(warehouse_id, packages.clone(), clock::now())?;
-        let event = Event::SubOrderShipped { order_no: o.order_no.clone(), warehouse_id: warehouse_id.to_owned() };
-        if write(app, &next, o.version, &[event]).await? {
+        let event = Event::SubOrderShipped { order_no: o.order_no().clone(), warehouse_id: warehouse_id.clone() };
+        if write(app, &next, &o, &[event]).await? {
             return Ok(next);
         }
     }
@@ -86,11 +91,11 @@ pub async fn ship(app: &App, order_no: &str, warehouse_id: &str, input: ShipInpu
 }
 
 /// The carrier delivered: noted once, and WeChat reminds the shopper to confirm.
-pub async fn delivered(app: &App, order_no: &str) -> Result<Order, AppError> {
+pub async fn delivered(app: &App, order_no: &OrderNo) -> Result<Order, AppError> {
     for _ in 0..3 {
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         let next = o.delivered(clock::now())?;
-        if write(app, &next, o.version, &[Event::OrderDelivered { order_no: o.order_no.clone() }]).await? {
+        if write(app, &next, &o, &[Event::OrderDelivered { order_no: o.order_no().clone() }]).await? {
             return Ok(next);
         }
     }
@@ -98,14 +103,14 @@ pub async fn delivered(app: &App, order_no: &str) -> Result<Order, AppError> {
 }
 
 /// The shopper confirms receipt of their own order; confirming again changes nothing.
-pub async fn confirm_received(app: &App, openid: &str, order_no: &str) -> Result<Order, AppError> {
+pub async fn confirm_received(app: &App, openid: &OpenId, order_no: &OrderNo) -> Result<Order, AppError> {
     for _ in 0..3 {
-        let o = ordering::get_own(&app.store, openid, order_no).await?;
-        if o.received_at.is_some() {
+        let o = lookup::own_order(app.store.as_ref(), openid, order_no).await?;
+        if o.received_at().is_some() {
             return Ok(o);
         }
         let next = o.received(ReceivedBy::Shopper, clock::now())?;
-        if write(app, &next, o.version, &[]).await? {
+        if write(app, &next, &o, &[]).await? {
             return Ok(next);
         }
     }
@@ -125,9 +130,9 @@ pub struct Advanced {
 pub async fn advance(app: &App, now: i64) -> Result<Advanced, AppError> {
     let mut report = Advanced::default();
     let days = |d: i64| d * 86_400;
-    let steps: [(&str, i64, Step); 2] = [
-        ("shipped", now - days(app.settings.auto_confirm_days), |o, now| o.received(ReceivedBy::Auto, now)),
-        ("received", now - days(app.settings.refund_window_days), |o, now| o.completed(now)),
+    let steps: [(Phase, i64, Step); 2] = [
+        (Phase::Shipped, now - days(app.rules.auto_confirm_days), |o, now| o.received(ReceivedBy::Auto, now)),
+        (Phase::Received, now - days(app.rules.refund_window_days), |o, now| o.completed(now)),
     ];
     for (i, (phase, due_before, step)) in steps.into_iter().enumerate() {
         let mut after = None;
@@ -159,20 +164,20 @@ pub async fn advance(app: &App, now: i64) -> Result<Advanced, AppError> {
 /// One automatic move of an order.
 type Step = fn(&Order, i64) -> Result<Order, domain::DomainError>;
 
-async fn advance_one(app: &App, order_no: &str, phase: &str, step: Step, now: i64) -> Result<bool, AppError> {
+async fn advance_one(app: &App, order_no: &OrderNo, phase: Phase, step: Step, now: i64) -> Result<bool, AppError> {
     for _ in 0..3 {
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         if o.phase().0 != phase {
             return Ok(false); // the index lagged, or someone moved it first
         }
         let next = step(&o, now)?;
         // Completion closes the refund window: what waited for it (frozen points) hears so.
-        let events: Vec<Event> = if next.fulfilment == domain::order::Fulfilment::Completed {
-            vec![Event::OrderCompleted { order_no: next.order_no.clone() }]
+        let events: Vec<Event> = if next.fulfilment() == Fulfilment::Completed {
+            vec![Event::OrderCompleted { order_no: next.order_no().clone() }]
         } else {
             vec![]
         };
-        if write(app, &next, o.version, &events).await? {
+        if write(app, &next, &o, &events).await? {
             return Ok(true);
         }
     }
@@ -181,16 +186,16 @@ async fn advance_one(app: &App, order_no: &str, phase: &str, step: Step, now: i6
 
 /// What goes in a parcel's `item_desc`: the ordered lines of that sub-order, at most 120
 /// characters.
-fn item_desc(o: &Order, warehouse_id: &str) -> String {
-    let Some(sub) = o.sub_orders.iter().find(|s| s.warehouse_id == warehouse_id) else {
+fn item_desc(o: &Order, warehouse_id: &WarehouseId) -> String {
+    let Some(sub) = o.sub_order(warehouse_id) else {
         return String::new();
     };
     let mut parts = Vec::new();
     for (sku, n) in &sub.items {
         let name = o
-            .lines
+            .lines()
             .iter()
-            .chain(&o.gifts)
+            .chain(o.gifts())
             .find(|l| &l.sku_id == sku || l.components.iter().any(|(c, _)| c == sku))
             .map(|l| l.name.as_str())
             .unwrap_or(sku.as_str());
@@ -202,15 +207,13 @@ fn item_desc(o: &Order, warehouse_id: &str) -> String {
 /// WeChat's shipping information for one sub-order. One parcel for the whole order is a
 /// unified delivery; anything else is split, and the upload that completes the order says
 /// `is_all_delivered`.
-fn shipping_info(o: &Order, warehouse_id: &str, now_ms: i64) -> Result<ShippingInfo, AppError> {
+fn shipping_info(o: &Order, warehouse_id: &WarehouseId, now_ms: i64) -> Result<ShippingInfo, AppError> {
     let tid = o
-        .transaction_id
-        .as_ref()
+        .transaction_id()
         .ok_or_else(|| AppError::new(Code::NotShippable, "the order has no WeChat Pay transaction"))?;
-    let sub =
-        o.sub_orders.iter().find(|s| s.warehouse_id == warehouse_id).ok_or_else(|| AppError::not_found("sub-order"))?;
+    let sub = o.sub_order(warehouse_id).ok_or_else(|| AppError::not_found("sub-order"))?;
     let shipment = sub.shipment.as_ref().ok_or_else(|| AppError::new(Code::NotShippable, "not shipped yet"))?;
-    let phone = o.address.as_ref().map(|a| mask_phone(&a.phone));
+    let phone = o.address().map(|a| mask_phone(&a.phone));
     let desc = item_desc(o, warehouse_id);
     let shipping_list = shipment
         .packages
@@ -225,11 +228,11 @@ fn shipping_info(o: &Order, warehouse_id: &str, now_ms: i64) -> Result<ShippingI
                 .flatten(),
         })
         .collect();
-    let unified = o.sub_orders.len() == 1 && shipment.packages.len() == 1;
+    let unified = o.sub_orders().len() == 1 && shipment.packages.len() == 1;
     let others_uploaded = o
-        .sub_orders
+        .sub_orders()
         .iter()
-        .filter(|s| s.warehouse_id != warehouse_id)
+        .filter(|s| &s.warehouse_id != warehouse_id)
         .all(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_some()));
     Ok(ShippingInfo {
         order_key: OrderKey::transaction(tid),
@@ -238,7 +241,7 @@ fn shipping_info(o: &Order, warehouse_id: &str, now_ms: i64) -> Result<ShippingI
         is_all_delivered: (!unified).then_some(others_uploaded),
         shipping_list,
         upload_time: shipping::upload_time(now_ms),
-        payer: Payer { openid: o.openid.to_string() },
+        payer: Payer { openid: o.openid().to_string() },
     })
 }
 
@@ -246,7 +249,7 @@ fn shipping_info(o: &Order, warehouse_id: &str, now_ms: i64) -> Result<ShippingI
 /// that can (the outbox function, the scheduled sweep), rather than take WeChat's refusal
 /// of an empty secret for a refusal of the shipment.
 fn can_call_wechat(app: &App) -> Result<(), AppError> {
-    if app.settings.wechat.app_secret.is_empty() {
+    if !app.wechat.has_secret() {
         return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function uploads"));
     }
     Ok(())
@@ -261,7 +264,7 @@ const UPLOAD_LEASE_SECS: i64 = 30;
 /// payment not yet in its shipping service) is retried twice at once and then by the outbox;
 /// a refusal becomes a case for operators.
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]
-pub async fn upload_shipments(app: &App, order_no: &str) -> Result<(), AppError> {
+pub async fn upload_shipments(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     can_call_wechat(app)?;
     let mut refused = Vec::new();
     loop {
@@ -271,7 +274,7 @@ pub async fn upload_shipments(app: &App, order_no: &str) -> Result<(), AppError>
         outcome?;
         // A sub-order that shipped while the lease was held may have left its own event to
         // this run: go again while any is waiting.
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         if pending_upload(&o, &refused).is_none() {
             return Ok(());
         }
@@ -279,39 +282,33 @@ pub async fn upload_shipments(app: &App, order_no: &str) -> Result<(), AppError>
 }
 
 /// The first shipped sub-order WeChat has not accepted (and did not refuse).
-fn pending_upload(o: &Order, refused: &[String]) -> Option<String> {
-    o.sub_orders
+fn pending_upload(o: &Order, refused: &[WarehouseId]) -> Option<WarehouseId> {
+    o.sub_orders()
         .iter()
         .find(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_none()) && !refused.contains(&s.warehouse_id))
         .map(|s| s.warehouse_id.clone())
 }
 
 /// Holds the order's upload lease, waiting up to five seconds for another upload to finish.
-async fn take_upload_lease(app: &App, order_no: &str) -> Result<(), AppError> {
+async fn take_upload_lease(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     for _ in 0..20 {
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         let now = clock::now();
-        if o.upload_lease_until.is_some_and(|t| t > now) {
+        if o.upload_lease_until().is_some_and(|t| t > now) {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
-        let mut leased = o.clone();
-        leased.upload_lease_until = Some(now + UPLOAD_LEASE_SECS);
-        leased.version += 1;
-        if write(app, &leased, o.version, &[]).await? {
+        if write(app, &o.upload_leased(now + UPLOAD_LEASE_SECS), &o, &[]).await? {
             return Ok(());
         }
     }
     Err(AppError::new(Code::Busy, "another upload of this order is under way"))
 }
 
-async fn release_upload_lease(app: &App, order_no: &str) -> Result<(), AppError> {
+async fn release_upload_lease(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     for _ in 0..5 {
-        let o = ordering::get(&app.store, order_no).await?;
-        let mut released = o.clone();
-        released.upload_lease_until = None;
-        released.version += 1;
-        if write(app, &released, o.version, &[]).await? {
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
+        if write(app, &o.upload_released(), &o, &[]).await? {
             return Ok(());
         }
     }
@@ -320,9 +317,9 @@ async fn release_upload_lease(app: &App, order_no: &str) -> Result<(), AppError>
 
 /// Uploads the waiting sub-orders one at a time, each from a fresh read (so the last says it
 /// is all delivered), marking each accepted one on the order as it goes.
-async fn upload_pending(app: &App, order_no: &str, refused: &mut Vec<String>) -> Result<(), AppError> {
+async fn upload_pending(app: &App, order_no: &OrderNo, refused: &mut Vec<WarehouseId>) -> Result<(), AppError> {
     loop {
-        let o = ordering::get(&app.store, order_no).await?;
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
         let Some(wh) = pending_upload(&o, refused) else {
             return Ok(());
         };
@@ -334,9 +331,9 @@ async fn upload_pending(app: &App, order_no: &str, refused: &mut Vec<String>) ->
         // shipment of another sub-order may have been written meanwhile).
         let mut noted = false;
         for _ in 0..5 {
-            let fresh = ordering::get(&app.store, order_no).await?;
+            let fresh = lookup::order(app.store.as_ref(), order_no).await?;
             let next = fresh.shipment_uploaded(&wh, clock::now())?;
-            if write(app, &next, fresh.version, &[]).await? {
+            if write(app, &next, &fresh, &[]).await? {
                 noted = true;
                 break;
             }
@@ -349,7 +346,7 @@ async fn upload_pending(app: &App, order_no: &str, refused: &mut Vec<String>) ->
 
 /// Uploads one sub-order: `Ok(true)` when WeChat took it, `Ok(false)` when it refused it for
 /// good (a case is recorded).
-async fn upload_one(app: &App, o: &Order, warehouse_id: &str) -> Result<bool, AppError> {
+async fn upload_one(app: &App, o: &Order, warehouse_id: &WarehouseId) -> Result<bool, AppError> {
     let mut wait = Duration::from_millis(200);
     let mut attempt = 0;
     loop {
@@ -357,7 +354,7 @@ async fn upload_one(app: &App, o: &Order, warehouse_id: &str) -> Result<bool, Ap
         let info = shipping_info(o, warehouse_id, time_ms())?;
         match app.wechat.upload_shipping_info(&info).await {
             Ok(()) => {
-                tracing::info!(warehouse_id, parcels = info.shipping_list.len(), "shipping information accepted");
+                tracing::info!(%warehouse_id, parcels = info.shipping_list.len(), "shipping information accepted");
                 return Ok(true);
             }
             Err(e) if e.transient() && attempt < 3 => {
@@ -371,8 +368,8 @@ async fn upload_one(app: &App, o: &Order, warehouse_id: &str) -> Result<bool, Ap
                 cases::record(
                     &app.store,
                     CaseKind::ShippingUploadRefused,
-                    &format!("{}-{warehouse_id}", o.order_no),
-                    &o.order_no,
+                    &format!("{}-{warehouse_id}", o.order_no()),
+                    o.order_no(),
                     detail,
                 )
                 .await?;
@@ -388,10 +385,10 @@ fn time_ms() -> i64 {
 
 /// The outbox consumer of [`Event::OrderDelivered`]: WeChat's reminder to confirm. Only a
 /// reminder, so a refusal is logged, not a case.
-pub async fn remind_to_confirm(app: &App, order_no: &str) -> Result<(), AppError> {
+pub async fn remind_to_confirm(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     can_call_wechat(app)?;
-    let o = ordering::get(&app.store, order_no).await?;
-    let (Some(tid), Some(at)) = (o.transaction_id.as_ref(), o.delivered_at) else {
+    let o = lookup::order(app.store.as_ref(), order_no).await?;
+    let (Some(tid), Some(at)) = (o.transaction_id(), o.delivered_at()) else {
         return Ok(());
     };
     match app.wechat.notify_confirm_receive(tid, at).await {

@@ -2,21 +2,21 @@
 //! order completes) and taken back in proportion when money is refunded (outbox consumers,
 //! each change written once under its source), the level ladder growth climbs and its perks
 //! (free shipping and the points multiplier reach pricing), and the daily check-in decided by
-//! a conditional write. Points spent at checkout move in the placing and closing transactions
-//! (`store::repo::orders::reserve`, `ordering::close_one`).
+//! a conditional write. Points spent at checkout are a hold of the order, taken and given back
+//! with it (`store::repo::holds`). Perk coupons are issued by the consumer of a level-up and by
+//! the daily job's workflow, from the templates the ladder names here.
 
 use serde::Serialize;
 
-use crate::App;
 use crate::error::{AppError, Code};
-use crate::ordering;
+use crate::{App, lookup};
 use domain::clock;
 use domain::clock::month_of;
 use domain::events::Event;
-use domain::ids::OpenId;
+use domain::ids::{OpenId, OrderNo, OutRefundNo, RequestId, TemplateId};
 use domain::member::{
-    CHECKIN_GROWTH, Ladder, LedgerEntry, Level, Member, PointsFlow, Rules, growth_for_payment, next_streak,
-    points_for_payment, share,
+    CHECKIN_GROWTH, Ladder, LedgerEntry, LedgerSource, Level, Member, PointsFlow, Rules, growth_for_payment,
+    next_streak, points_for_payment, share,
 };
 use domain::money::Fen;
 use store::{Update, repo};
@@ -42,7 +42,7 @@ pub async fn set_rules(app: &App, r: Rules) -> Result<Rules, AppError> {
 }
 
 /// The level a shopper stands at now (the first for a shopper who is no member yet).
-pub async fn level_of(app: &App, openid: &str) -> Result<Level, AppError> {
+pub async fn level_of(app: &App, openid: &OpenId) -> Result<Level, AppError> {
     let m = repo::members::get(app.store.as_ref(), openid).await?;
     Ok(ladder(app).await?.standing(&m).clone())
 }
@@ -65,7 +65,7 @@ pub struct MemberView {
     pub birthday: Option<String>,
 }
 
-pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
+pub async fn view(app: &App, openid: &OpenId) -> Result<MemberView, AppError> {
     let m: Member = repo::members::get(app.store.as_ref(), openid).await?;
     let l = ladder(app).await?;
     let level = l.standing(&m).clone();
@@ -87,16 +87,16 @@ pub async fn view(app: &App, openid: &str) -> Result<MemberView, AppError> {
     })
 }
 
-pub async fn ledger(app: &App, openid: &str) -> Result<Vec<LedgerEntry>, AppError> {
+pub async fn ledger(app: &App, openid: &OpenId) -> Result<Vec<LedgerEntry>, AppError> {
     Ok(repo::members::ledger(app.store.as_ref(), openid, 50).await?)
 }
 
 /// The outbox consumer of a payment: 2 growth per whole yuan of goods paid (freight is not
 /// consumption) and points at the member's level multiplier, frozen until the order completes;
 /// once per order.
-pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
-    let o = ordering::get(&app.store, order_no).await?;
-    let m = repo::members::get(app.store.as_ref(), &o.openid).await?;
+pub async fn on_payment(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
+    let o = lookup::order(app.store.as_ref(), order_no).await?;
+    let m = repo::members::get(app.store.as_ref(), o.openid()).await?;
     let before = m.growth;
     let l = ladder(app).await?;
     let standing = l.standing(&m);
@@ -110,20 +110,26 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
     if to.min_growth > from.min_growth {
         note.push_str(&format!("，{} → {}", from.name, to.name));
     }
-    let entry = LedgerEntry { source: format!("pay-{order_no}"), growth, points: 0, frozen, at: clock::now(), note };
+    let entry = LedgerEntry {
+        source: LedgerSource::Payment(order_no.clone()),
+        growth,
+        points: 0,
+        frozen,
+        at: clock::now(),
+        note,
+    };
     let mut with = Vec::new();
     if to.min_growth > from.min_growth {
-        let event =
-            Event::LevelUp { openid: o.openid.to_string(), level: to.name.clone(), source: entry.source.clone() };
+        let event = Event::LevelUp { openid: o.openid().clone(), level: to.name.clone(), source: entry.source.clone() };
         with.push(repo::outbox::append(&event, entry.at)?);
     }
     let announced = !with.is_empty();
-    let paid_at = o.paid_at.unwrap_or(entry.at);
-    with.push(repo::members::month_op(&o.openid, &month_of(paid_at), 1, o.payable.fen()));
+    let paid_at = o.paid_at().unwrap_or(entry.at);
+    with.push(repo::members::month_op(o.openid(), &month_of(paid_at), 1, o.payable().fen()));
     let extra = Update::new().set("last_paid_at", paid_at).set("demoted", 0);
     let flow = PointsFlow::default();
-    if repo::members::apply(app.store.as_ref(), &o.openid, &entry, flow, extra, with).await? && announced {
-        crate::outbox::poke(app);
+    if repo::members::apply(app.store.as_ref(), o.openid(), &entry, flow, extra, with).await? && announced {
+        app.poke_outbox();
     }
     Ok(())
 }
@@ -132,16 +138,22 @@ pub async fn on_payment(app: &App, order_no: &str) -> Result<(), AppError> {
 /// growth the payment earned goes back; its share of the points earned is cancelled while they
 /// are frozen, or taken from the balance once the order completed (what was spent meanwhile
 /// becomes a debt later earnings settle); its share of the points spent on the order returns.
-pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: Fen) -> Result<(), AppError> {
-    let o = ordering::get(&app.store, order_no).await?;
+pub async fn on_refund(
+    app: &App,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
+    amount: Fen,
+) -> Result<(), AppError> {
+    let o = lookup::order(app.store.as_ref(), order_no).await?;
     let store = app.store.as_ref();
-    let m = repo::members::get(store, &o.openid).await?;
-    let paid = o.payable;
+    let m = repo::members::get(store, o.openid()).await?;
+    let paid = o.payable();
     let growth = share(growth_for_payment(o.goods_paid()), paid, amount);
-    let earned = repo::members::entry(store, &o.openid, &format!("pay-{order_no}")).await?.map_or(0, |e| e.frozen);
+    let paid_entry = LedgerSource::Payment(order_no.clone());
+    let earned = repo::members::entry(store, o.openid(), &paid_entry).await?.map_or(0, |e| e.frozen);
     let earned_share = share(earned, paid, amount);
-    let back = share(o.points_used, paid, amount);
-    let completed = o.fulfilment == domain::order::Fulfilment::Completed;
+    let back = share(o.points_used(), paid, amount);
+    let completed = o.fulfilment() == domain::order::Fulfilment::Completed;
     let (mut points, frozen) = if completed { (back - earned_share, 0) } else { (back, -earned_share) };
     let mut debt = 0;
     if points < 0 {
@@ -165,7 +177,7 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
         note.push_str(&format!("，{} → {}", from.name, to.name));
     }
     let entry = LedgerEntry {
-        source: format!("refund-{out_refund_no}"),
+        source: LedgerSource::Refund(out_refund_no.clone()),
         growth: -growth,
         points,
         frozen,
@@ -173,12 +185,12 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
         note,
     };
     // The month's figures for RFM: the money back, and the order itself once fully refunded.
-    let month = month_of(o.paid_at.unwrap_or(entry.at));
-    let fully = o.refunded >= o.payable;
-    let months = vec![repo::members::month_op(&o.openid, &month, if fully { -1 } else { 0 }, -amount.fen())];
+    let month = month_of(o.paid_at().unwrap_or(entry.at));
+    let fully = o.fully_refunded();
+    let months = vec![repo::members::month_op(o.openid(), &month, if fully { -1 } else { 0 }, -amount.fen())];
     // The debt moves in the same transaction as the entry, so it is recorded exactly once.
     let extra = if debt > 0 { Update::new().add("points_debt", debt) } else { Update::new() };
-    match repo::members::apply(store, &o.openid, &entry, flow, extra, months).await {
+    match repo::members::apply(store, o.openid(), &entry, flow, extra, months).await {
         Ok(_) => Ok(()),
         // Less than the refund's share is held (the payment's credit has not landed, or a
         // spend raced): the outbox retries.
@@ -191,13 +203,14 @@ pub async fn on_refund(app: &App, order_no: &str, out_refund_no: &str, amount: F
 
 /// The outbox consumer of [`Event::OrderCompleted`]: the order's frozen points (less what
 /// refunds cancelled) become available, settling any debt first; once per order.
-pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
-    let o = ordering::get(&app.store, order_no).await?;
+pub async fn on_completed(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
+    let o = lookup::order(app.store.as_ref(), order_no).await?;
     let store = app.store.as_ref();
-    let earned = repo::members::entry(store, &o.openid, &format!("pay-{order_no}")).await?.map_or(0, |e| e.frozen);
+    let paid_entry = LedgerSource::Payment(order_no.clone());
+    let earned = repo::members::entry(store, o.openid(), &paid_entry).await?.map_or(0, |e| e.frozen);
     let mut cancelled = 0;
     for r in repo::refunds::of_order(store, order_no).await? {
-        if let Some(e) = repo::members::entry(store, &o.openid, &format!("refund-{}", r.out_refund_no)).await? {
+        if let Some(e) = repo::members::entry(store, o.openid(), &LedgerSource::Refund(r.out_refund_no)).await? {
             cancelled += e.frozen;
         }
     }
@@ -205,10 +218,10 @@ pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
     if left == 0 {
         return Ok(());
     }
-    let debt = repo::members::get(store, &o.openid).await?.points_debt;
+    let debt = repo::members::get(store, o.openid()).await?.points_debt;
     let settled = debt.clamp(0, left);
     let entry = LedgerEntry {
-        source: format!("unfreeze-{order_no}"),
+        source: LedgerSource::Unfreeze(order_no.clone()),
         growth: 0,
         points: left - settled,
         frozen: -left,
@@ -217,7 +230,7 @@ pub async fn on_completed(app: &App, order_no: &str) -> Result<(), AppError> {
     };
     let extra = if settled > 0 { Update::new().add("points_debt", -settled) } else { Update::new() };
     let flow = PointsFlow { earned: left - settled, ..Default::default() };
-    repo::members::apply(store, &o.openid, &entry, flow, extra, vec![]).await?;
+    repo::members::apply(store, o.openid(), &entry, flow, extra, vec![]).await?;
     Ok(())
 }
 
@@ -233,12 +246,21 @@ pub struct DailyReport {
     pub skipped: usize,
 }
 
+/// What the daily job found and did: its report, the segment report, and the birthday coupons
+/// due today (member, the template their level gives, and the occasion it is issued once for),
+/// which the workflow issues.
+pub struct Daily {
+    pub report: DailyReport,
+    pub segments: serde_json::Value,
+    pub birthdays: Vec<(OpenId, TemplateId, String)>,
+}
+
 /// The daily job (Asia/Shanghai): every member's RFM segment against the operator's or the
 /// population's thresholds and the report of counts; the keep rule's level drops, recorded
 /// in the ledger with their reason; points that ran out expire, and reminders are queued for
-/// those that will within the notice days; birthday coupons; the points report by month.
-/// Every write is keyed by its day or month, so a rerun changes nothing.
-pub async fn daily(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
+/// those that will within the notice days; whose birthday coupon is due; the points report by
+/// month. Every write is keyed by its day or month, so a rerun changes nothing.
+pub async fn daily(app: &App, now: i64) -> Result<Daily, AppError> {
     let store = app.store.as_ref();
     let (rules, l) = (rules(app).await?, ladder(app).await?);
     let first_month = month_of(now - 365 * 86_400);
@@ -264,6 +286,7 @@ pub async fn daily(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
     let mut report = DailyReport { members: members.len(), ..Default::default() };
     let mut by_month: std::collections::BTreeMap<String, PointsFlow> = std::collections::BTreeMap::new();
     let first_report_month = clock::add_months(&month_of(now), -11);
+    let mut birthdays = Vec::new();
     for (openid, m, (days, orders, amount)) in &members {
         let seg = domain::rfm::segment(*days, *orders, *amount, &t);
         repo::members::set_segment(store, openid, seg.as_str(), now).await?;
@@ -278,7 +301,7 @@ pub async fn daily(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
             let (expired, reminded) = expire_points(app, &rules, openid, m, &months, now).await?;
             report.points_expired += expired;
             report.reminders_queued += usize::from(reminded);
-            report.birthday_coupons += usize::from(birthday_coupon(app, &l, openid, m, now).await?);
+            birthdays.extend(birthday_coupon(&l, openid, m, now));
             Ok::<_, AppError>(())
         }
         .await;
@@ -300,7 +323,7 @@ pub async fn daily(app: &App, now: i64) -> Result<serde_json::Value, AppError> {
     let months: Vec<serde_json::Value> =
         by_month.iter().map(|(month, f)| serde_json::json!({ "month": month, "flow": f })).collect();
     repo::members::put_points_report(store, &serde_json::json!({ "computed_at": now, "months": months })).await?;
-    Ok(serde_json::json!({ "report": report, "segments": segments }))
+    Ok(Daily { report, segments, birthdays })
 }
 
 /// The keep rule for one member: `true` when it took a level now.
@@ -308,7 +331,7 @@ async fn keep_level(
     app: &App,
     rules: &Rules,
     l: &Ladder,
-    openid: &str,
+    openid: &OpenId,
     m: &Member,
     now: i64,
 ) -> Result<bool, AppError> {
@@ -317,7 +340,7 @@ async fn keep_level(
     let to = Member { demoted, ..m.clone() };
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let entry = LedgerEntry {
-        source: format!("keep-{day}"),
+        source: LedgerSource::Keep(day),
         growth: 0,
         points: 0,
         frozen: 0,
@@ -333,7 +356,7 @@ async fn keep_level(
 async fn expire_points(
     app: &App,
     rules: &Rules,
-    openid: &str,
+    openid: &OpenId,
     m: &Member,
     months: &[(String, PointsFlow)],
     now: i64,
@@ -345,7 +368,7 @@ async fn expire_points(
     let expired = domain::member::expiring(months, &ran_out, m.points_available);
     if expired > 0 {
         let entry = LedgerEntry {
-            source: format!("expire-{ran_out}"),
+            source: LedgerSource::Expire(ran_out.clone()),
             growth: 0,
             points: -expired,
             frozen: 0,
@@ -377,14 +400,14 @@ async fn expire_points(
         .map(|d| d.to_string())
         .unwrap_or_default();
     let event = domain::events::Event::PointsExpiring {
-        openid: openid.to_owned(),
+        openid: openid.clone(),
         points: soon,
         expires_on: expires_on.clone(),
         reminder: format!("{expires_on}-{}", digest(openid)),
     };
     match store.transact(vec![repo::outbox::append(&event, now)?]).await {
         Ok(()) => {
-            crate::outbox::poke(app);
+            app.poke_outbox();
             Ok((expired, true))
         }
         Err(store::StoreError::Cancelled { .. }) | Err(store::StoreError::ConditionFailed) => Ok((expired, false)),
@@ -393,41 +416,35 @@ async fn expire_points(
 }
 
 /// A short digest naming a member where a full openid must not show.
-fn digest(openid: &str) -> String {
+fn digest(openid: &OpenId) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(openid.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The birthday coupon of the member's level, on their birthday (28 February for 29 February
-/// in other years), once a year.
-async fn birthday_coupon(app: &App, l: &Ladder, openid: &str, m: &Member, now: i64) -> Result<bool, AppError> {
-    let (Some(birthday), Some(today)) = (m.birthday.as_deref(), clock::business_day(now)) else {
-        return Ok(false);
-    };
-    let Some(template) = l.standing(m).perks.birthday_coupon.as_deref() else { return Ok(false) };
+/// The birthday coupon of the member's level due today (their birthday, or 28 February for 29
+/// February in other years): the member, the template, and the occasion (once a year).
+fn birthday_coupon(l: &Ladder, openid: &OpenId, m: &Member, now: i64) -> Option<(OpenId, TemplateId, String)> {
+    let (birthday, today) = (m.birthday.as_deref()?, clock::business_day(now)?);
+    let template = l.standing(m).perks.birthday_coupon.as_deref()?;
     let leap = time::util::is_leap_year(today.year());
     let mmdd = format!("{:02}-{:02}", u8::from(today.month()), today.day());
     if !(birthday == mmdd || (birthday == "02-29" && !leap && mmdd == "02-28")) {
-        return Ok(false);
+        return None;
     }
-    let openid = OpenId::parse(openid)?;
-    let issued = crate::coupons::issue(&app.store, &openid, template, &format!("birthday-{}", today.year())).await?;
-    Ok(matches!(issued, crate::coupons::Issued::Now(_)))
+    // The ladder's templates are checked ids (`Ladder::checked`).
+    let template = TemplateId::parse(template).ok()?;
+    Some((openid.clone(), template, format!("birthday-{}", today.year())))
 }
 
-/// The outbox consumer of [`domain::events::Event::LevelUp`]: the level's upgrade coupon, once
-/// per member and level, then the notice.
-pub async fn on_level_up(app: &App, openid: &str, level: &str) -> Result<(), AppError> {
+/// The upgrade coupon of the level named `level`, if its perks give one.
+pub async fn upgrade_coupon(app: &App, level: &str) -> Result<Option<TemplateId>, AppError> {
     let l = ladder(app).await?;
-    if let Some(template) = l.levels.iter().find(|x| x.name == level).and_then(|x| x.perks.upgrade_coupon.as_deref()) {
-        let id = OpenId::parse(openid)?;
-        crate::coupons::issue(&app.store, &id, template, &format!("level-{level}")).await?;
-    }
-    crate::notices::level_up(app, openid, level).await
+    let template = l.levels.iter().find(|x| x.name == level).and_then(|x| x.perks.upgrade_coupon.as_deref());
+    Ok(template.map(TemplateId::parse).transpose()?)
 }
 
 /// Records the shopper's birthday (`mm-dd`), once: it cannot be moved to collect coupons.
-pub async fn set_birthday(app: &App, openid: &str, birthday: &str) -> Result<MemberView, AppError> {
+pub async fn set_birthday(app: &App, openid: &OpenId, birthday: &str) -> Result<MemberView, AppError> {
     let birthday = domain::member::parse_birthday(birthday)?;
     if !repo::members::set_birthday(app.store.as_ref(), openid, &birthday).await? {
         return Err(AppError::new(Code::Conflict, "the birthday is set already; customer service can correct it"));
@@ -439,8 +456,8 @@ pub async fn set_birthday(app: &App, openid: &str, birthday: &str) -> Result<Mem
 /// never takes the balance below zero.
 pub async fn grant(
     app: &App,
-    openid: &str,
-    request_id: &str,
+    openid: &OpenId,
+    request_id: &RequestId,
     points: i64,
     reason: &str,
     by: &str,
@@ -458,7 +475,7 @@ pub async fn grant(
         PointsFlow { taken_back: -points, ..Default::default() }
     };
     let entry = LedgerEntry {
-        source: format!("grant-{request_id}"),
+        source: LedgerSource::Grant(request_id.clone()),
         growth: 0,
         points,
         frozen: 0,
@@ -562,7 +579,7 @@ pub struct CheckedIn {
 
 /// Checks the shopper in for today's Shanghai day: once, decided by the conditional write of
 /// the day's ledger entry; the streak grows over consecutive days and its rewards follow.
-pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, AppError> {
+pub async fn check_in(app: &App, openid: &OpenId, now: i64) -> Result<CheckedIn, AppError> {
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let yesterday = clock::business_day(now - 86_400).map(|d| d.to_string()).unwrap_or_default();
     let m = repo::members::get(app.store.as_ref(), openid).await?;
@@ -572,7 +589,7 @@ pub async fn check_in(app: &App, openid: &str, now: i64) -> Result<CheckedIn, Ap
     let streak = next_streak(m.last_checkin_day.as_deref(), &yesterday, m.streak);
     let points = rules(app).await?.checkin.points(streak);
     let entry = LedgerEntry {
-        source: format!("checkin-{day}"),
+        source: LedgerSource::CheckIn(day.clone()),
         growth: CHECKIN_GROWTH,
         points,
         frozen: 0,

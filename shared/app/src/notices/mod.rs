@@ -10,12 +10,13 @@ use serde_json::Value;
 
 use crate::App;
 use crate::error::{AppError, Code};
+use domain::ids::OpenId;
 use store::repo;
 
 /// Counts the templates a `wx.requestSubscribeMessage` result accepted (`"accept"`), e.g.
 /// `{"errMsg": "requestSubscribeMessage:ok", "<template id>": "accept"}`; the rest are
 /// ignored. Answers the templates counted.
-pub async fn report(app: &App, openid: &str, result: BTreeMap<String, Value>) -> Result<Vec<String>, AppError> {
+pub async fn report(app: &App, openid: &OpenId, result: BTreeMap<String, Value>) -> Result<Vec<String>, AppError> {
     let mut counted = Vec::new();
     for (template, answer) in result {
         if template == "errMsg" || answer.as_str() != Some("accept") {
@@ -43,7 +44,7 @@ pub enum Sent {
 }
 
 /// Sends one message of `template_id` to the shopper, spending one permission.
-pub async fn send(app: &App, openid: &str, template_id: &str, page: &str, data: &Value) -> Result<Sent, AppError> {
+pub async fn send(app: &App, openid: &OpenId, template_id: &str, page: &str, data: &Value) -> Result<Sent, AppError> {
     let store = app.store.as_ref();
     if !repo::members::take_permission(store, openid, template_id).await? {
         return Ok(Sent::NoPermission);
@@ -69,11 +70,11 @@ pub async fn send(app: &App, openid: &str, template_id: &str, page: &str, data: 
 
 /// The outbox consumer of [`domain::events::Event::LevelUp`]: the level-up notice, when the
 /// operator set its template.
-pub async fn level_up(app: &App, openid: &str, level: &str) -> Result<(), AppError> {
-    let Some(template) = app.settings.subscribe_level_up.clone() else {
+pub async fn level_up(app: &App, openid: &OpenId, level: &str) -> Result<(), AppError> {
+    let Some(template) = app.rules.subscribe_level_up.clone() else {
         return Ok(());
     };
-    if app.settings.wechat.app_secret.is_empty() {
+    if !app.wechat.has_secret() {
         return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function sends"));
     }
     let day = domain::clock::business_day(domain::clock::now()).map(|d| d.to_string()).unwrap_or_default();
@@ -86,11 +87,11 @@ pub async fn level_up(app: &App, openid: &str, level: &str) -> Result<(), AppErr
 
 /// The outbox consumer of [`domain::events::Event::PointsExpiring`]: the reminder, when the
 /// operator set its template and the shopper allowed one.
-pub async fn points_expiring(app: &App, openid: &str, points: i64, expires_on: &str) -> Result<(), AppError> {
-    let Some(template) = app.settings.subscribe_points_expiry.clone() else {
+pub async fn points_expiring(app: &App, openid: &OpenId, points: i64, expires_on: &str) -> Result<(), AppError> {
+    let Some(template) = app.rules.subscribe_points_expiry.clone() else {
         return Ok(());
     };
-    if app.settings.wechat.app_secret.is_empty() {
+    if !app.wechat.has_secret() {
         return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function sends"));
     }
     let data = serde_json::json!({

@@ -1,42 +1,20 @@
 //! Operator accounts: each person has an id, a role and a token of their own, kept only as
 //! its SHA-256. The bootstrap token (`ADMIN_TOKEN`) can make the first account, which must
 //! be finance, and nothing else; finance makes the others. Every operator action lands in the
-//! append-only audit trail ([`audit`]).
-
-pub mod audit;
+//! append-only audit trail ([`crate::audit`]). The bootstrap token itself is the host's
+//! configuration: `hosting::auth` tells it apart.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::App;
 use crate::error::{AppError, Code};
+use crate::{App, audit};
 use domain::clock;
+pub use domain::operator::Caller;
 use domain::operator::{Account, Permission, Role, check_id};
 use store::StoreError;
 use store::repo::operators as repo;
-
-/// An authenticated operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub id: String,
-    pub role: Role,
-}
-
-impl Caller {
-    /// The caller, if their role allows `needed`; else `FORBIDDEN` naming the role needed.
-    pub fn may(&self, needed: Permission) -> Result<(), AppError> {
-        if self.role.allows(needed) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(format!(
-                "this needs the {} role; you are {}",
-                needed.least_role().as_str(),
-                self.role.as_str()
-            )))
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,14 +76,9 @@ fn new_token(id: &str) -> Result<String, AppError> {
     Ok(format!("{TOKEN_PREFIX}{id}.{}", hex(&secret)))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether `token` is the bootstrap token.
-pub fn is_bootstrap(app: &App, token: &str) -> bool {
-    // A function without the bootstrap token has an empty one, which nothing may match.
-    !app.settings.admin_token.is_empty() && constant_time_eq(token.as_bytes(), app.settings.admin_token.as_bytes())
 }
 
 /// The operator a token belongs to. Every refusal reads the same, so a caller learns

@@ -14,8 +14,8 @@ use domain::ids::{OpenId, OrderNo, TransactionId};
 use domain::money::Fen;
 use domain::order::{Order, OrderState};
 pub use domain::payment::{PaymentOutcome, PaymentRecord, PaymentSource};
-use store::repo;
-use store::{StoreError, TxOp};
+use store::repo::holds::{self, Occasion};
+use store::{StoreError, TxOp, repo};
 use wechat::pay::client::parse_rfc3339;
 use wechat::pay::types::Transaction;
 
@@ -89,8 +89,14 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
     if repo::payments::get(store.as_ref(), &tid).await?.is_some() {
         return Ok(Outcome::Duplicate);
     }
+    // An out_trade_no that is no order number of this shop's names no order of it.
+    let order_no = OrderNo::parse(&tx.out_trade_no).ok();
     for _ in 0..3 {
-        let order = match repo::orders::get(store.as_ref(), &tx.out_trade_no).await? {
+        let found = match &order_no {
+            Some(no) => repo::orders::get(store.as_ref(), no).await?,
+            None => None,
+        };
+        let order = match found {
             Some(o) => o,
             None => {
                 cases::record(
@@ -105,11 +111,11 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
             }
         };
         let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
-        if paid_total != order.payable.fen() {
-            let detail = json!({ "paid": paid_total, "payable": order.payable.fen() });
+        if paid_total != order.payable().fen() {
+            let detail = json!({ "paid": paid_total, "payable": order.payable().fen() });
             let ops = vec![
-                record_op(tx, &tid, &order.order_no, &order.openid, source, PaymentOutcome::Rejected)?,
-                cases::record_op(CaseKind::AmountMismatch, &tid, &order.order_no, detail)?,
+                record_op(tx, &tid, order.order_no(), order.openid(), source, PaymentOutcome::Rejected)?,
+                cases::record_op(CaseKind::AmountMismatch, &tid, order.order_no(), detail)?,
             ];
             return match store.transact(ops).await {
                 Ok(()) => Ok(Outcome::Rejected),
@@ -117,9 +123,12 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
                 Err(e) => Err(e.into()),
             };
         }
-        let result = match order.state {
-            OrderState::Unpaid => store.transact(paid_ops(tx, &tid, &order, source)?).await.map(|()| Outcome::Applied),
-            OrderState::Paid if order.transaction_id.as_deref() == Some(tid.as_str()) => return Ok(Outcome::Duplicate),
+        let result = match order.state() {
+            OrderState::Unpaid => {
+                let ops = paid_ops(store.as_ref(), tx, &tid, &order, source).await?;
+                store.transact(ops).await.map(|()| Outcome::Applied)
+            }
+            OrderState::Paid if order.transaction_id() == Some(&tid) => return Ok(Outcome::Duplicate),
             OrderState::Paid => {
                 // A second payment of the same order: keep it and give it back.
                 late_payment(app, tx, &tid, &order, source, PaymentOutcome::DoublePayment).await
@@ -128,8 +137,8 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
         };
         match result {
             Ok(outcome) => {
-                crate::outbox::poke(app);
-                tracing::info!(order_no = %order.order_no, ?outcome, source = source.as_str(), "payment");
+                app.poke_outbox();
+                tracing::info!(order_no = %order.order_no(), ?outcome, source = source.as_str(), "payment");
                 return Ok(outcome);
             }
             Err(StoreError::Cancelled { failed }) if failed.contains(&0) => return Ok(Outcome::Duplicate),
@@ -141,7 +150,11 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
     Err(AppError::new(Code::Conflict, "the order kept changing; the payment will be retried"))
 }
 
-fn paid_ops(
+/// The writes of a payment applied to an unpaid order: the payment recorded, the order paid,
+/// the shopper's count of the day, what the order held given back as a payment does (its
+/// places under the limits free up, its coupon is used), and the event.
+async fn paid_ops(
+    store: &dyn store::Store,
     tx: &Transaction,
     tid: &TransactionId,
     order: &Order,
@@ -152,16 +165,16 @@ fn paid_ops(
     let paid = order.paid(tid, paid_at).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let day = clock::business_day(now).map(|d| d.to_string()).unwrap_or_default();
     let mut ops = vec![
-        record_op(tx, tid, &order.order_no, &order.openid, source, PaymentOutcome::Applied)?,
-        repo::orders::transition(&paid, OrderState::Unpaid, order.version)?,
-        repo::payments::count_payment(&order.openid, &day),
+        record_op(tx, tid, order.order_no(), order.openid(), source, PaymentOutcome::Applied)?,
+        repo::orders::transition(&paid, order)?,
+        repo::payments::count_payment(order.openid(), &day),
     ];
-    if let (Some(c), Some(t)) = (&order.coupon_id, &order.coupon_template) {
-        ops.extend(repo::coupons::use_ops(&order.openid, c, t, &order.order_no));
-    }
-    ops.extend(repo::orders::release_holds(order));
-    let event =
-        Event::PaymentApplied { order_no: order.order_no.clone(), transaction_id: tid.clone(), amount: order.payable };
+    ops.extend(holds::give_back(store, order, Occasion::Paid).await?);
+    let event = Event::PaymentApplied {
+        order_no: order.order_no().clone(),
+        transaction_id: tid.clone(),
+        amount: order.payable(),
+    };
     ops.push(repo::outbox::append(&event, now)?);
     Ok(ops)
 }
@@ -180,42 +193,66 @@ async fn late_payment(
 ) -> Result<Outcome, StoreError> {
     let amount = tx.amount.as_ref().map(|a| a.total).unwrap_or(0);
     let mut ops = vec![
-        record_op(tx, tid, &order.order_no, &order.openid, source, kind)?,
+        record_op(tx, tid, order.order_no(), order.openid(), source, kind)?,
         cases::record_op(
             CaseKind::of_late_payment(kind),
             tid,
-            &order.order_no,
-            json!({ "amount": amount, "state": order.state.as_str() }),
+            order.order_no(),
+            json!({ "amount": amount, "state": order.state().as_str() }),
         )?,
     ];
-    if order.state == OrderState::Closed {
+    if order.state() == OrderState::Closed {
         // The refund takes the whole payment back: reserved, as every refund is, so the
         // order's totals stay true.
         let o = order.paid_after_close(tid, Fen::new(amount)).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        ops.push(repo::orders::rewrite(&o, order.version)?);
+        ops.push(repo::orders::rewrite(&o, order)?);
     }
     let event = Event::LatePaymentReceived {
-        order_no: order.order_no.clone(),
+        order_no: order.order_no().clone(),
         transaction_id: tid.clone(),
         amount: Fen::new(amount),
     };
     ops.push(repo::outbox::append(&event, clock::now())?);
     app.store.transact(ops).await?;
-    crate::outbox::poke(app);
+    app.poke_outbox();
     Ok(Outcome::PaidAfterClose)
 }
 
 /// Asks WeChat Pay about an order and applies what it says (the closer and `pay` use this
 /// when WeChat answers ORDERPAID).
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]
-pub async fn sync_from_wechat(app: &App, order_no: &str) -> Result<Outcome, AppError> {
+pub async fn sync_from_wechat(app: &App, order_no: &OrderNo) -> Result<Outcome, AppError> {
     let client = app.pay()?;
     match client.query(order_no).await {
         Ok(Some(tx)) => apply(app, &tx, PaymentSource::Query).await,
         Ok(None) => Ok(Outcome::NotPaid),
         Err(e) => {
-            tracing::warn!(error = %e, order_no, "query failed");
+            tracing::warn!(error = %e, %order_no, "query failed");
             Err(AppError::unavailable("WeChat Pay could not be asked; will retry"))
         }
     }
+}
+
+/// The seed's rule: after this many payments in a Shanghai day, the next one needs a fresh
+/// phone verification.
+pub const DAILY_PAYMENTS_BEFORE_VERIFY: i64 = 5;
+
+/// Whether the shopper may pay once more today: past the day's allowance only with a phone
+/// verified within the window (`verified_at`, read by the caller when it matters).
+pub async fn needs_verification(app: &App, openid: &OpenId) -> Result<bool, AppError> {
+    let day = clock::business_day(clock::now()).map(|d| d.to_string()).unwrap_or_default();
+    Ok(repo::payments::paid_on(app.store.as_ref(), openid, &day).await? >= DAILY_PAYMENTS_BEFORE_VERIFY)
+}
+
+/// Refuses the payment unless the phone was verified within the window.
+pub fn check_verified(app: &App, verified_at: Option<i64>) -> Result<(), AppError> {
+    let fresh = verified_at.is_some_and(|t| clock::now() - t <= app.rules.pay_verify_window_secs);
+    if fresh {
+        return Ok(());
+    }
+    Err(AppError::new(
+        Code::VerificationRequired,
+        format!("more than {DAILY_PAYMENTS_BEFORE_VERIFY} payments today: verify your phone number, then pay"),
+    )
+    .with_details(json!({ "verify_with": "/login/phone" })))
 }

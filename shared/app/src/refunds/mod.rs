@@ -10,24 +10,21 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::App;
 use crate::cases::{self, CaseKind};
 use crate::error::{AppError, Code};
-use crate::operators::{self, Caller};
-use crate::ordering;
+use crate::{App, audit, lookup};
 use domain::clock;
-use domain::coupon::CouponState;
 use domain::events::Event;
-use domain::ids::{OutRefundNo, Quantity, RequestId, SkuId};
+use domain::ids::{OpenId, OrderNo, OutRefundNo, Quantity, RequestId, SkuId, TransactionId};
 use domain::money::Fen;
-use domain::operator::{Approval, Approved};
+use domain::operator::{Approved, Caller};
 use domain::order::{Fulfilment, OrderState};
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
 use domain::refund::{amount_for_lines, restock_for};
-use store::repo;
-use store::{Cond, SharedStore, StoreError, TxOp};
+use store::repo::holds::{self, Occasion};
+use store::{SharedStore, StoreError, TxOp, repo};
 use wechat::pay::client::parse_rfc3339;
-use wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest};
+use wechat::pay::types::{RefundAmountRequest, RefundNotice, RefundRequest, RefundStatus};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,15 +43,23 @@ pub struct RefundInput {
     pub reason: String,
 }
 
-async fn get_opt(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<Option<RefundRecord>, AppError> {
+async fn get_opt(
+    store: &SharedStore,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
+) -> Result<Option<RefundRecord>, AppError> {
     Ok(repo::refunds::get(store.as_ref(), order_no, out_refund_no).await?)
 }
 
-pub async fn get(store: &SharedStore, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn get(
+    store: &SharedStore,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
+) -> Result<RefundRecord, AppError> {
     get_opt(store, order_no, out_refund_no).await?.ok_or_else(|| AppError::not_found("refund"))
 }
 
-pub async fn of_order(store: &SharedStore, order_no: &str) -> Result<Vec<RefundRecord>, AppError> {
+pub async fn of_order(store: &SharedStore, order_no: &OrderNo) -> Result<Vec<RefundRecord>, AppError> {
     Ok(repo::refunds::of_order(store.as_ref(), order_no).await?)
 }
 
@@ -80,7 +85,7 @@ pub async fn with_state(
 #[derive(Debug, Clone, Copy)]
 pub enum Requester<'a> {
     /// The shopper who owns the order.
-    Shopper(&'a str),
+    Shopper(&'a OpenId),
     /// An operator: their request counts as their approval where their role allows it.
     Operator(&'a Caller),
 }
@@ -115,7 +120,7 @@ fn target(r: &RefundRecord) -> String {
 #[tracing::instrument(skip_all, fields(order_no = %order_no, by = who.actor().as_str()))]
 pub async fn create(
     app: &App,
-    order_no: &str,
+    order_no: &OrderNo,
     who: Requester<'_>,
     input: RefundInput,
 ) -> Result<RefundRecord, AppError> {
@@ -128,23 +133,23 @@ pub async fn create(
     let out_refund_no = OutRefundNo::parse(&format!("R{order_no}-{}", input.request_id))?;
     for _ in 0..3 {
         let order = match openid {
-            Some(o) => ordering::get_own(store, o, order_no).await?,
-            None => ordering::get(store, order_no).await?,
+            Some(o) => lookup::own_order(store.as_ref(), o, order_no).await?,
+            None => lookup::order(store.as_ref(), order_no).await?,
         };
         if let Ok(existing) = get(store, order_no, &out_refund_no).await {
             return Ok(existing);
         }
-        if order.state != OrderState::Paid {
+        if order.state() != OrderState::Paid {
             return Err(AppError::new(Code::NotRefundable, "only a paid order can be refunded"));
         }
-        if order.fulfilment == Fulfilment::Completed {
+        if order.fulfilment() == Fulfilment::Completed {
             return Err(AppError::new(Code::NotRefundable, "the order completed; its refund window closed"));
         }
         let mut lines = BTreeMap::new();
         let amount = match (input.full, &input.lines, input.amount_fen) {
             (true, None, None) => {
-                for l in &order.lines {
-                    let left = l.quantity - order.returned_units.get(&l.sku_id).copied().unwrap_or(0);
+                for l in order.lines() {
+                    let left = l.quantity - order.returned(&l.sku_id);
                     if left > 0 {
                         lines.insert(l.sku_id.clone(), left);
                     }
@@ -152,7 +157,7 @@ pub async fn create(
                 order.refundable()
             }
             (false, Some(l), None) => {
-                lines = l.iter().map(|(sku, n)| (sku.to_string(), n.get())).collect();
+                lines = l.iter().map(|(sku, n)| (sku.clone(), n.get())).collect();
                 amount_for_lines(&order, &lines)?
             }
             (false, None, Some(a)) => Fen::new(a),
@@ -170,27 +175,17 @@ pub async fn create(
         let mut audit = None;
         if let Requester::Operator(caller) = who {
             // The operator's own approval, when their role may give it for this amount.
-            if let Ok((approvals, ok)) = app.settings.refund_policy.approve(amount, &[], approval(caller)) {
+            if let Ok((approvals, ok)) = app.rules.refund_policy.approve(amount, &[], caller.approval(clock::now())) {
                 record.approvals = approvals;
                 if ok == Approved::Yes {
                     record.state = RefundState::Processing;
                 }
             }
-            audit =
-                Some(operators::audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
+            audit = Some(audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
         }
         let state = record.state;
         let updated = order.refund_reserved(amount, &lines)?;
-        let mut ops = vec![
-            TxOp::Put { item: repo::refunds::item(&record)?, cond: Some(Cond::NotExists) },
-            TxOp::Put {
-                item: repo::orders::item(&updated)?,
-                cond: Some(
-                    Cond::eq("version", order.version)
-                        .and(Cond::le("refund_reserved", order.payable.fen() - amount.fen())),
-                ),
-            },
-        ];
+        let mut ops = repo::refunds::open(&record, &order, &updated)?;
         ops.extend(audit);
         match store.transact(ops).await {
             Ok(()) => {
@@ -199,7 +194,7 @@ pub async fn create(
                 }
                 return Ok(record);
             }
-            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+            Err(StoreError::Cancelled { failed }) if failed.contains(&repo::refunds::OPEN_REFUND_OP) => {
                 return get(store, order_no, &out_refund_no).await;
             }
             Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => continue,
@@ -220,7 +215,7 @@ async fn transition(
 ) -> Result<Option<RefundRecord>, AppError> {
     let mut next = r.moved(to, clock::now())?;
     edit(&mut next);
-    let mut ops = vec![TxOp::Put { item: repo::refunds::item(&next)?, cond: Some(Cond::eq("version", r.version)) }];
+    let mut ops = vec![repo::refunds::rewrite(&next, r.version)?];
     ops.extend(extra);
     match store.transact(ops).await {
         Ok(()) => Ok(Some(next)),
@@ -231,21 +226,21 @@ async fn transition(
 
 /// Gives back a refund's reservation on its order (refused, closed or failed refunds).
 async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
-    let order = ordering::get(store, &r.order_no).await?;
+    let order = lookup::order(store.as_ref(), &r.order_no).await?;
     let o = order.refund_released(r.amount, &r.lines)?;
-    let op = repo::orders::rewrite(&o, order.version)?;
-    Ok(vec![op])
-}
-
-fn approval(by: &Caller) -> Approval {
-    Approval { operator_id: by.id.clone(), role: by.role, at: clock::now() }
+    Ok(vec![repo::orders::rewrite(&o, &order)?])
 }
 
 /// Records `by`'s approval. When the approvals are enough for the amount (see
 /// [`domain::operator::RefundPolicy`]) the refund goes to WeChat Pay; otherwise it stays
 /// requested, waiting for a second finance approver.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
-pub async fn approve(app: &App, by: &Caller, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn approve(
+    app: &App,
+    by: &Caller,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
+) -> Result<RefundRecord, AppError> {
     let r = get(&app.store, order_no, out_refund_no).await?;
     if r.state != RefundState::Requested {
         return Err(AppError::new(
@@ -253,11 +248,11 @@ pub async fn approve(app: &App, by: &Caller, order_no: &str, out_refund_no: &str
             format!("a {} refund cannot be approved", r.state.as_str()),
         ));
     }
-    let (approvals, enough) = app.settings.refund_policy.approve(r.amount, &r.approvals, approval(by))?;
+    let (approvals, enough) = app.rules.refund_policy.approve(r.amount, &r.approvals, by.approval(clock::now()))?;
     let to = if enough == Approved::Yes { RefundState::Processing } else { RefundState::Requested };
     let mut after = r.moved(to, clock::now())?;
     after.approvals = approvals.clone();
-    let audit = operators::audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?;
+    let audit = audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?;
     match transition(&app.store, &r, to, vec![audit], |n| n.approvals = approvals).await? {
         Some(next) if to == RefundState::Processing => execute(app, next).await,
         Some(next) => Ok(next),
@@ -266,7 +261,12 @@ pub async fn approve(app: &App, by: &Caller, order_no: &str, out_refund_no: &str
 }
 
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
-pub async fn refuse(app: &App, by: &Caller, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn refuse(
+    app: &App,
+    by: &Caller,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
+) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if r.state != RefundState::Requested {
@@ -277,7 +277,7 @@ pub async fn refuse(app: &App, by: &Caller, order_no: &str, out_refund_no: &str)
         }
         let mut ops = release_ops(&app.store, &r).await?;
         let after = r.moved(RefundState::Refused, clock::now())?;
-        ops.push(operators::audit::entry(by, "refund.refuse", &target(&r), Some(audited(&r)), Some(audited(&after)))?);
+        ops.push(audit::entry(by, "refund.refuse", &target(&r), Some(audited(&r)), Some(audited(&after)))?);
         if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
             return Ok(next);
         }
@@ -290,14 +290,14 @@ pub async fn refuse(app: &App, by: &Caller, order_no: &str, out_refund_no: &str)
 #[tracing::instrument(skip_all, fields(order_no = %r.order_no, out_refund_no = %r.out_refund_no))]
 pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppError> {
     let client = app.pay()?;
-    let order = ordering::get(&app.store, &r.order_no).await?;
+    let order = lookup::order(app.store.as_ref(), &r.order_no).await?;
     let req = RefundRequest {
         transaction_id: None,
         out_trade_no: Some(r.order_no.to_string()),
         out_refund_no: r.out_refund_no.to_string(),
         reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
-        notify_url: app.settings.pay.as_ref().map(|p| p.notify_url.clone()),
-        amount: RefundAmountRequest { refund: r.amount.fen(), total: order.payable.fen(), currency: "CNY".into() },
+        notify_url: Some(client.notify_url().to_owned()),
+        amount: RefundAmountRequest { refund: r.amount.fen(), total: order.payable().fen(), currency: "CNY".into() },
     };
     match client.refund(&req).await {
         Ok(answer) => {
@@ -308,7 +308,7 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppErro
             })
             .await?
             .unwrap_or(r);
-            if answer.status == "SUCCESS" {
+            if answer.status == RefundStatus::Success {
                 let at = answer.success_time.as_deref().and_then(parse_rfc3339);
                 return complete(app, &next.order_no, &next.out_refund_no, at).await;
             }
@@ -334,8 +334,8 @@ pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppErro
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn refund_late_payment(
     app: &App,
-    order_no: &str,
-    transaction_id: &str,
+    order_no: &OrderNo,
+    transaction_id: &TransactionId,
     amount: Fen,
 ) -> Result<RefundRecord, AppError> {
     let tail: String = transaction_id.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
@@ -343,7 +343,7 @@ pub async fn refund_late_payment(
     let r = match get_opt(&app.store, order_no, &out_refund_no).await? {
         Some(r) => r,
         None => {
-            let order = ordering::get(&app.store, order_no).await?;
+            let order = lookup::order(app.store.as_ref(), order_no).await?;
             let r = RefundRecord::new(
                 out_refund_no.clone(),
                 &order,
@@ -353,10 +353,10 @@ pub async fn refund_late_payment(
                 Actor::System,
                 clock::now(),
             );
-            match app.store.put(repo::refunds::item(&r)?, Some(Cond::NotExists)).await {
-                Ok(()) => r,
-                Err(StoreError::ConditionFailed) => get(&app.store, order_no, &out_refund_no).await?,
-                Err(e) => return Err(e.into()),
+            if repo::refunds::create_once(app.store.as_ref(), &r).await? {
+                r
+            } else {
+                get(&app.store, order_no, &out_refund_no).await?
             }
         }
     };
@@ -370,7 +370,12 @@ pub async fn refund_late_payment(
 /// Handles a verified refund notify.
 #[tracing::instrument(skip_all, fields(order_no = %n.out_trade_no, out_refund_no = %n.out_refund_no))]
 pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
-    let r = match get(&app.store, &n.out_trade_no, &n.out_refund_no).await {
+    // Numbers that cannot be this shop's name no refund of it.
+    let found = match (OrderNo::parse(&n.out_trade_no), OutRefundNo::parse(&n.out_refund_no)) {
+        (Ok(no), Ok(refund_no)) => get(&app.store, &no, &refund_no).await,
+        _ => Err(AppError::not_found("refund")),
+    };
+    let r = match found {
         Ok(r) => r,
         Err(e) if e.code == Code::NotFound => {
             cases::record(
@@ -378,7 +383,7 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
                 CaseKind::UnknownRefund,
                 &n.out_refund_no,
                 &n.out_trade_no,
-                json!({ "status": n.refund_status }),
+                json!({ "status": n.refund_status.as_str() }),
             )
             .await?;
             return Ok(());
@@ -396,13 +401,13 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
         .await?;
         return Ok(());
     }
-    match n.refund_status.as_str() {
-        "SUCCESS" => {
+    match n.refund_status {
+        RefundStatus::Success => {
             let at = n.success_time.as_deref().and_then(parse_rfc3339);
             complete(app, &r.order_no, &r.out_refund_no, at).await.map(|_| ())
         }
-        "CLOSED" => close(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
-        "ABNORMAL" => {
+        RefundStatus::Closed => close(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
+        RefundStatus::Abnormal => {
             if r.state == RefundState::Processing {
                 transition(&app.store, &r, RefundState::Abnormal, vec![], |_| {}).await?;
                 cases::record(
@@ -416,22 +421,23 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
             }
             Ok(())
         }
-        other => {
-            tracing::warn!(status = other, "unknown refund status");
+        other @ (RefundStatus::Processing | RefundStatus::Unknown) => {
+            tracing::warn!(status = other.as_str(), "a refund notify that reports no outcome");
             Ok(())
         }
     }
 }
 
-/// REFUND.SUCCESS: the refund is done; unshipped units go back to stock; a full refund gives
-/// the coupon back while it is still valid. Applied once (conditioned on both versions).
+/// REFUND.SUCCESS: the refund is done; what the order held for its lines comes back (unshipped
+/// units to stock; on a full refund the coupon while it is still valid: see
+/// `store::repo::holds`). Applied once (conditioned on both versions).
 /// `success_time` is WeChat's (from the notify, the query or the bill), so the refund counts
 /// on the same business day in the shop's books as in WeChat's.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
 pub async fn complete(
     app: &App,
-    order_no: &str,
-    out_refund_no: &str,
+    order_no: &OrderNo,
+    out_refund_no: &OutRefundNo,
     success_time: Option<i64>,
 ) -> Result<RefundRecord, AppError> {
     let store = &app.store;
@@ -440,23 +446,12 @@ pub async fn complete(
         if r.state.is_final() {
             return Ok(r);
         }
-        let order = ordering::get(store, order_no).await?;
+        let order = lookup::order(store.as_ref(), order_no).await?;
         let back = restock_for(&order, &r.lines);
         let o = order.refund_completed(r.amount, &back)?;
-        let mut ops = vec![repo::orders::rewrite(&o, order.version)?];
-        ops.extend(back.iter().map(repo::orders::return_stock));
         let now = clock::now();
-        if o.refunded == o.payable
-            && !o.paid_after_close
-            && let (Some(c), Some(t)) = (&o.coupon_id, &o.coupon_template)
-        {
-            {
-                let uc = crate::coupons::get_user_coupon(store, &o.openid, c).await?;
-                if uc.state == CouponState::Used && uc.order_no.as_deref() == Some(order_no) && uc.valid_to >= now {
-                    ops.extend(repo::coupons::return_ops(&o.openid, c, t, order_no, now));
-                }
-            }
-        }
+        let mut ops = vec![repo::orders::rewrite(&o, &order)?];
+        ops.extend(holds::give_back(store.as_ref(), &o, Occasion::Refunded { restock: &back, at: now }).await?);
         let event = Event::RefundCompleted {
             order_no: r.order_no.clone(),
             out_refund_no: r.out_refund_no.clone(),
@@ -465,10 +460,10 @@ pub async fn complete(
         ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);
         if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
-            crate::outbox::poke(app);
+            app.poke_outbox();
             tracing::info!(
-                order_no,
-                out_refund_no,
+                %order_no,
+                %out_refund_no,
                 amount = r.amount.fen(),
                 restocked = back.len(),
                 "refund completed"
@@ -481,7 +476,7 @@ pub async fn complete(
 
 /// REFUND.CLOSED: the refund did not happen; its reservation is released.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]
-pub async fn close(app: &App, order_no: &str, out_refund_no: &str) -> Result<RefundRecord, AppError> {
+pub async fn close(app: &App, order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if !matches!(r.state, RefundState::Processing | RefundState::Abnormal) {
@@ -528,15 +523,15 @@ async fn retry_one(app: &App, r: RefundRecord) -> Result<(), AppError> {
         return Ok(());
     }
     if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
-        match w.status.as_str() {
-            "SUCCESS" => {
+        match w.status {
+            RefundStatus::Success => {
                 let at = w.success_time.as_deref().and_then(parse_rfc3339);
                 complete(app, &r.order_no, &r.out_refund_no, at).await?;
             }
-            "CLOSED" => {
+            RefundStatus::Closed => {
                 close(app, &r.order_no, &r.out_refund_no).await?;
             }
-            _ => {}
+            RefundStatus::Processing | RefundStatus::Abnormal | RefundStatus::Unknown => {}
         }
     }
     Ok(())

@@ -1,22 +1,19 @@
 //! Returns of goods after shipping (退货退款). The shopper asks for lines back; an operator
 //! approves with the return address (or refuses); the shopper sends the parcel within
 //! `RETURN_SEND_DAYS` (else the request lapses); the operator confirms it arrived, which
-//! starts the refund of those lines through the refund path (its approvals apply); the units
-//! return to stock only when an operator marks them sellable. The record and its moves are
-//! `domain::returns`.
+//! starts the refund of those lines through the refund path (its approvals apply: the workflow
+//! `workflows::return_goods`); the units return to stock only when an operator marks them
+//! sellable. The record and its moves are `domain::returns`.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::App;
 use crate::error::{AppError, Code};
-use crate::operators::Caller;
-use crate::ordering;
-use crate::refunds::{self, RefundInput, Requester};
+use crate::{App, lookup};
 use domain::address::Address;
 use domain::clock;
-use domain::ids::{Quantity, RequestId, SkuId};
+use domain::ids::{OpenId, OrderNo, OutRefundNo, Quantity, RequestId, SkuId};
 use domain::order::{Package, Reservation};
 use domain::returns::{ReturnRecord, ReturnState};
 use store::{StoreError, TxOp, repo};
@@ -44,21 +41,21 @@ pub struct Parcel {
     pub tracking_no: String,
 }
 
-pub async fn get(app: &App, order_no: &str, id: &str) -> Result<ReturnRecord, AppError> {
+pub async fn get(app: &App, order_no: &OrderNo, id: &str) -> Result<ReturnRecord, AppError> {
     repo::returns::get(app.store.as_ref(), order_no, id).await?.ok_or_else(|| AppError::not_found("return"))
 }
 
 /// The shopper's own return; someone else's is "not found".
-async fn get_own(app: &App, openid: &str, order_no: &str, id: &str) -> Result<ReturnRecord, AppError> {
+async fn get_own(app: &App, openid: &OpenId, order_no: &OrderNo, id: &str) -> Result<ReturnRecord, AppError> {
     let r = get(app, order_no, id).await?;
-    if r.openid != openid {
+    if &r.openid != openid {
         return Err(AppError::not_found("return"));
     }
     Ok(r)
 }
 
-pub async fn of_order(app: &App, openid: &str, order_no: &str) -> Result<Vec<ReturnRecord>, AppError> {
-    ordering::get_own(&app.store, openid, order_no).await?;
+pub async fn of_order(app: &App, openid: &OpenId, order_no: &OrderNo) -> Result<Vec<ReturnRecord>, AppError> {
+    lookup::own_order(app.store.as_ref(), openid, order_no).await?;
     Ok(repo::returns::of_order(app.store.as_ref(), order_no).await?)
 }
 
@@ -80,13 +77,18 @@ pub async fn in_state(
 }
 
 /// A shopper asks to send lines of a shipped order back.
-pub async fn request(app: &App, openid: &str, order_no: &str, input: ReturnInput) -> Result<ReturnRecord, AppError> {
-    let order = ordering::get_own(&app.store, openid, order_no).await?;
+pub async fn request(
+    app: &App,
+    openid: &OpenId,
+    order_no: &OrderNo,
+    input: ReturnInput,
+) -> Result<ReturnRecord, AppError> {
+    let order = lookup::own_order(app.store.as_ref(), openid, order_no).await?;
     let id = format!("T{}", input.request_id);
     if let Some(existing) = repo::returns::get(app.store.as_ref(), order_no, &id).await? {
         return Ok(existing);
     }
-    let lines = input.lines.iter().map(|(s, q)| (s.to_string(), q.get())).collect();
+    let lines = input.lines.iter().map(|(s, q)| (s.clone(), q.get())).collect();
     let r = ReturnRecord::new(id, &order, lines, input.reason, clock::now())?;
     match app.store.transact(vec![repo::returns::create(&r)?]).await {
         Ok(()) => Ok(r),
@@ -98,7 +100,7 @@ pub async fn request(app: &App, openid: &str, order_no: &str, input: ReturnInput
 /// Applies `change` to the return read now, writing it (with `extra` writes) under its version.
 async fn moved(
     app: &App,
-    order_no: &str,
+    order_no: &OrderNo,
     id: &str,
     change: impl Fn(&ReturnRecord) -> Result<(ReturnRecord, Vec<TxOp>), AppError>,
 ) -> Result<ReturnRecord, AppError> {
@@ -116,27 +118,40 @@ async fn moved(
     Err(AppError::new(Code::Conflict, "the return changed meanwhile; reload"))
 }
 
-pub async fn approve(app: &App, order_no: &str, id: &str, input: Approval) -> Result<ReturnRecord, AppError> {
+pub async fn approve(app: &App, order_no: &OrderNo, id: &str, input: Approval) -> Result<ReturnRecord, AppError> {
     let now = clock::now();
     moved(app, order_no, id, |r| Ok((r.approved(input.return_address.clone(), now)?, vec![]))).await
 }
 
-pub async fn refuse(app: &App, order_no: &str, id: &str) -> Result<ReturnRecord, AppError> {
+pub async fn refuse(app: &App, order_no: &OrderNo, id: &str) -> Result<ReturnRecord, AppError> {
     let now = clock::now();
     moved(app, order_no, id, |r| Ok((r.refused(now)?, vec![]))).await
 }
 
 /// The shopper sends the parcel back (their own return only).
-pub async fn send(app: &App, openid: &str, order_no: &str, id: &str, parcel: Parcel) -> Result<ReturnRecord, AppError> {
+pub async fn send(
+    app: &App,
+    openid: &OpenId,
+    order_no: &OrderNo,
+    id: &str,
+    parcel: Parcel,
+) -> Result<ReturnRecord, AppError> {
     get_own(app, openid, order_no, id).await?;
     let p = Package::checked(&parcel.express_company, &parcel.tracking_no)?;
     let now = clock::now();
     moved(app, order_no, id, |r| Ok((r.sent(p.clone(), now)?, vec![]))).await
 }
 
-/// The goods arrived: the refund of those lines starts (its approvals apply, and asking
-/// again finds the same refund), then the return records it.
-pub async fn received(app: &App, by: &Caller, order_no: &str, id: &str) -> Result<ReturnRecord, AppError> {
+/// What the refund of a return that arrived asks for: its lines, under a request id of its
+/// own (so asking again finds the same refund). Refused unless the parcel was sent.
+pub struct RefundOfReturn {
+    pub request_id: RequestId,
+    pub lines: BTreeMap<SkuId, Quantity>,
+    pub reason: String,
+}
+
+/// The goods of a sent return arrived: what its refund is (the workflow starts it).
+pub async fn arrived(app: &App, order_no: &OrderNo, id: &str) -> Result<RefundOfReturn, AppError> {
     let r = get(app, order_no, id).await?;
     if r.state != ReturnState::Sent {
         return Err(AppError::new(
@@ -147,24 +162,25 @@ pub async fn received(app: &App, by: &Caller, order_no: &str, id: &str) -> Resul
     let lines = r
         .lines
         .iter()
-        .map(|(s, n)| Ok((SkuId::parse(s)?, Quantity::parse(*n)?)))
+        .map(|(s, n)| Ok((s.clone(), Quantity::parse(*n)?)))
         .collect::<Result<BTreeMap<_, _>, domain::DomainError>>()?;
-    let input = RefundInput {
+    Ok(RefundOfReturn {
         request_id: RequestId::parse(&format!("ret-{}", &r.id[1..].chars().take(28).collect::<String>()))?,
-        amount_fen: None,
-        lines: Some(lines),
-        full: false,
+        lines,
         reason: format!("退货退款 {}", r.reason).chars().take(80).collect(),
-    };
-    let refund = refunds::create(app, order_no, Requester::Operator(by), input).await?;
+    })
+}
+
+/// The return records the refund its arrival started.
+pub async fn received(app: &App, order_no: &OrderNo, id: &str, refund: &OutRefundNo) -> Result<ReturnRecord, AppError> {
     let now = clock::now();
-    moved(app, order_no, id, |r| Ok((r.received(refund.out_refund_no.to_string(), now)?, vec![]))).await
+    moved(app, order_no, id, |r| Ok((r.received(refund.clone(), now)?, vec![]))).await
 }
 
 /// The returned units are fit to sell: they go back to the stock of the warehouse that
 /// shipped them, in the same transaction that marks the return restocked (so once).
-pub async fn sellable(app: &App, order_no: &str, id: &str) -> Result<ReturnRecord, AppError> {
-    let order = ordering::get(&app.store, order_no).await?;
+pub async fn sellable(app: &App, order_no: &OrderNo, id: &str) -> Result<ReturnRecord, AppError> {
+    let order = lookup::order(app.store.as_ref(), order_no).await?;
     let now = clock::now();
     moved(app, order_no, id, |r| {
         let plan = r.restock_plan(&order);
@@ -186,7 +202,7 @@ pub async fn sellable(app: &App, order_no: &str, id: &str) -> Result<ReturnRecor
 
 /// The scheduled step: approved returns never sent within `RETURN_SEND_DAYS` lapse.
 pub async fn lapse_overdue(app: &App, now: i64) -> Result<usize, AppError> {
-    let due_before = now - app.settings.return_send_days * 86_400;
+    let due_before = now - app.rules.return_send_days * 86_400;
     let mut lapsed = 0;
     let (listed, _) = repo::returns::in_state(app.store.as_ref(), ReturnState::Approved, 500, None).await?;
     for r in listed.into_iter().take_while(|r| r.state_since <= due_before) {

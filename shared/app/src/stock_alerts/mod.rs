@@ -7,26 +7,25 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::json;
 
-use crate::App;
-use crate::catalog;
 use crate::error::{AppError, Code};
-use crate::ordering;
+use crate::{App, lookup};
 use domain::catalog::ProductStatus;
 use domain::clock;
 use domain::events::Event;
+use domain::ids::{OrderNo, ProductId, SkuId, TransactionId};
 use domain::stock_alert::{AlertMove, SALES_WINDOW_DAYS, StockAlert, alert_move, daily_sales, safety_stock_of};
 use store::{StoreError, repo};
+use wechat::robot::RobotError;
 
 /// The outbox consumer of a payment: counts its units sold, then checks each SKU's stock.
-pub async fn on_payment(app: &App, order_no: &str, transaction_id: &str) -> Result<(), AppError> {
-    let order = ordering::get(&app.store, order_no).await?;
-    let mut units: BTreeMap<String, i64> = BTreeMap::new();
-    for r in &order.reservations {
+pub async fn on_payment(app: &App, order_no: &OrderNo, transaction_id: &TransactionId) -> Result<(), AppError> {
+    let order = lookup::order(app.store.as_ref(), order_no).await?;
+    let mut units: BTreeMap<SkuId, i64> = BTreeMap::new();
+    for r in order.reservations() {
         *units.entry(r.sku_id.clone()).or_insert(0) += r.quantity;
     }
-    let paid_at = order.paid_at.unwrap_or_else(clock::now);
+    let paid_at = order.paid_at().unwrap_or_else(clock::now);
     let day = clock::business_day(paid_at).map(|d| d.to_string()).unwrap_or_default();
     repo::stock_alerts::count_sale(app.store.as_ref(), transaction_id, &day, &units).await?;
     for sku in units.keys() {
@@ -36,16 +35,16 @@ pub async fn on_payment(app: &App, order_no: &str, transaction_id: &str) -> Resu
 }
 
 /// The SKU's measured daily sales over the window ending `now`.
-async fn measured_daily(app: &App, sku_id: &str, now: i64) -> Result<u32, AppError> {
+async fn measured_daily(app: &App, sku_id: &SkuId, now: i64) -> Result<u32, AppError> {
     let first = clock::business_day(now - (SALES_WINDOW_DAYS - 1) * 86_400).map(|d| d.to_string()).unwrap_or_default();
     let days = repo::stock_alerts::sales_since(app.store.as_ref(), sku_id, &first).await?;
     Ok(daily_sales(&days, SALES_WINDOW_DAYS))
 }
 
 /// Raises or clears the SKU's alert as its stock stands now.
-pub async fn check(app: &App, sku_id: &str, now: i64) -> Result<AlertMove, AppError> {
-    let sku = catalog::get_sku(&app.store, sku_id).await?;
-    let available: i64 = catalog::stock_levels(&app.store, sku_id).await?.iter().map(|l| l.available).sum();
+pub async fn check(app: &App, sku_id: &SkuId, now: i64) -> Result<AlertMove, AppError> {
+    let sku = lookup::sku(app.store.as_ref(), sku_id).await?;
+    let available = lookup::available(app.store.as_ref(), sku_id).await?;
     let safety = safety_stock_of(measured_daily(app, sku_id, now).await?, sku.daily_sales, sku.replenish_days);
     let open = repo::stock_alerts::open_alert(app.store.as_ref(), sku_id).await?.is_some();
     let step = alert_move(available, safety, open);
@@ -53,7 +52,7 @@ pub async fn check(app: &App, sku_id: &str, now: i64) -> Result<AlertMove, AppEr
         AlertMove::Raise => {
             let episode = uuid::Uuid::now_v7().simple().to_string();
             let alert = StockAlert {
-                sku_id: sku_id.to_owned(),
+                sku_id: sku_id.clone(),
                 episode: episode.clone(),
                 name: sku.name.clone(),
                 available,
@@ -61,12 +60,12 @@ pub async fn check(app: &App, sku_id: &str, now: i64) -> Result<AlertMove, AppEr
                 raised_at: now,
             };
             let event =
-                Event::StockLow { sku_id: sku_id.to_owned(), name: sku.name, available, safety_stock: safety, episode };
+                Event::StockLow { sku_id: sku_id.clone(), name: sku.name, available, safety_stock: safety, episode };
             let ops = vec![repo::stock_alerts::raise(&alert)?, repo::outbox::append(&event, now)?];
             match app.store.transact(ops).await {
                 Ok(()) => {
-                    tracing::warn!(sku_id, available, safety, "stock below safety stock");
-                    crate::outbox::poke(app);
+                    tracing::warn!(%sku_id, available, safety, "stock below safety stock");
+                    app.poke_outbox();
                 }
                 // Raised by someone else meanwhile: one alert for the episode.
                 Err(StoreError::Cancelled { failed }) if failed == [0] => {}
@@ -96,24 +95,25 @@ pub async fn open(app: &App) -> Result<Vec<StockAlert>, AppError> {
 
 /// The outbox consumer of [`Event::StockLow`]: a markdown message to the operators' group
 /// robot, when one is configured.
-pub async fn tell_operators(app: &App, name: &str, sku_id: &str, available: i64, safety: i64) -> Result<(), AppError> {
-    let Some(url) = app.settings.operator_webhook.as_deref() else {
+pub async fn tell_operators(
+    app: &App,
+    name: &str,
+    sku_id: &SkuId,
+    available: i64,
+    safety: i64,
+) -> Result<(), AppError> {
+    let Some(robot) = &app.robot else {
         return Ok(());
     };
     let content = format!(
         "### 库存预警\n> 商品：**{name}**（{sku_id}）\n> 可用库存：<font color=\"warning\">{available}</font>\n> 安全库存：{safety}\n请及时补货。"
     );
-    let body = json!({ "msgtype": "markdown", "markdown": { "content": content } });
-    let resp =
-        crate::http_client().post(url).json(&body).send().await.map_err(|e| {
-            AppError::new(Code::Unavailable, format!("operator webhook unreachable: {}", e.without_url()))
-        })?;
-    let answer: serde_json::Value = resp.json().await.unwrap_or_default();
-    match answer.get("errcode").and_then(serde_json::Value::as_i64) {
-        Some(0) => Ok(()),
-        code => {
+    match robot.send_markdown(&content).await {
+        Ok(()) => Ok(()),
+        Err(e @ RobotError::Unreachable(_)) => Err(AppError::new(Code::Unavailable, e.to_string())),
+        Err(e @ RobotError::Refused(_)) => {
             // A refused message (a wrong key) will not pass by retrying; it is logged.
-            tracing::warn!(errcode = ?code, "the operator webhook refused the stock alert");
+            tracing::warn!(error = %e, "the operator webhook refused the stock alert");
             Ok(())
         }
     }
@@ -121,8 +121,8 @@ pub async fn tell_operators(app: &App, name: &str, sku_id: &str, available: i64,
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct SafetyStockRow {
-    pub sku_id: String,
-    pub product_id: String,
+    pub sku_id: SkuId,
+    pub product_id: ProductId,
     pub name: String,
     pub available: i64,
     pub safety_stock: i64,
@@ -133,21 +133,22 @@ pub struct SafetyStockRow {
 /// The SKUs (with stock of their own) whose total stock is below their safety stock (by
 /// measured sales, or the operator's figure).
 pub async fn safety_stock_report(app: &App) -> Result<Vec<SafetyStockRow>, AppError> {
-    let store = &app.store;
+    let store = app.store.as_ref();
     let now = clock::now();
     let mut rows = Vec::new();
     for status in ProductStatus::ALL {
         let mut after = None;
         loop {
-            let page = catalog::list_products(store, status, None, None, 100, after).await?;
-            for p in page.items {
-                for sku in catalog::skus_of(store, &p.id).await? {
+            let (listed, next) = repo::catalog::products_listed(store, status, None, 100, after).await?;
+            // The index may lag a status change: a product is counted under its own status.
+            for p in listed.into_iter().filter(|p| p.status == status) {
+                for sku in lookup::skus_of(store, &p.id).await? {
                     if !sku.kind.has_own_stock() {
                         continue;
                     }
                     let measured = measured_daily(app, &sku.id, now).await?;
                     let safety = safety_stock_of(measured, sku.daily_sales, sku.replenish_days);
-                    let available: i64 = catalog::stock_levels(store, &sku.id).await?.iter().map(|l| l.available).sum();
+                    let available = lookup::available(store, &sku.id).await?;
                     if available < safety {
                         rows.push(SafetyStockRow {
                             sku_id: sku.id,
@@ -161,7 +162,7 @@ pub async fn safety_stock_report(app: &App) -> Result<Vec<SafetyStockRow>, AppEr
                     }
                 }
             }
-            after = page.next;
+            after = next;
             if after.is_none() {
                 break;
             }

@@ -7,6 +7,7 @@ use crate::App;
 use crate::error::{AppError, Code};
 use domain::DomainError;
 use domain::address::{Address, AddressBook, ChosenAddress};
+use domain::ids::OpenId;
 use store::{StoreError, repo};
 
 /// An address as the client sends it: in the shop's own shape, or exactly as
@@ -32,14 +33,37 @@ impl AddressInput {
     }
 }
 
-pub async fn book(app: &App, openid: &str) -> Result<AddressBook, AppError> {
+pub async fn book(app: &App, openid: &OpenId) -> Result<AddressBook, AppError> {
     Ok(repo::users::address_book(app.store.as_ref(), openid).await?)
+}
+
+/// The address an order goes to: one of the shopper's book (`id`), one given with the order
+/// (the shop's shape or `wx.chooseAddress`'s), or else the book's default.
+pub async fn delivery_address(
+    app: &App,
+    openid: &OpenId,
+    id: Option<&str>,
+    given: Option<&Address>,
+    chosen: Option<&ChosenAddress>,
+) -> Result<Address, AppError> {
+    match (id, given, chosen) {
+        (Some(id), None, None) => {
+            let book = book(app, openid).await?;
+            book.get(id).cloned().ok_or_else(|| AppError::field("address_id", "no such address in your book"))
+        }
+        (None, Some(a), None) => Ok(a.clone().checked()?),
+        (None, None, Some(w)) => Ok(Address::from(w.clone()).checked()?),
+        (None, None, None) => book(app, openid).await?.default_address().cloned().ok_or_else(|| {
+            AppError::new(Code::AddressRequired, "add a delivery address, or choose one, before ordering")
+        }),
+        _ => Err(AppError::bad_request("give at most one of address_id, address or wx_address")),
+    }
 }
 
 /// Reads the book, applies `change`, writes it if nobody else did meanwhile (three tries).
 async fn edit(
     app: &App,
-    openid: &str,
+    openid: &OpenId,
     change: impl Fn(&AddressBook) -> Result<AddressBook, DomainError>,
 ) -> Result<AddressBook, AppError> {
     for _ in 0..3 {
@@ -57,13 +81,13 @@ async fn edit(
     Err(AppError::new(Code::ConcurrentEdit, "the address book changed meanwhile; reload"))
 }
 
-pub async fn add(app: &App, openid: &str, input: AddressInput) -> Result<AddressBook, AppError> {
+pub async fn add(app: &App, openid: &OpenId, input: AddressInput) -> Result<AddressBook, AppError> {
     let (address, default) = input.into_address()?;
     let id = format!("A{}", &uuid::Uuid::now_v7().simple().to_string()[..16]);
     edit(app, openid, |b| b.add(id.clone(), address.clone(), default)).await
 }
 
-pub async fn replace(app: &App, openid: &str, id: &str, input: AddressInput) -> Result<AddressBook, AppError> {
+pub async fn replace(app: &App, openid: &OpenId, id: &str, input: AddressInput) -> Result<AddressBook, AppError> {
     let (address, default) = input.into_address()?;
     edit(app, openid, |b| {
         let b = b.replace(id, address.clone())?;
@@ -72,10 +96,10 @@ pub async fn replace(app: &App, openid: &str, id: &str, input: AddressInput) -> 
     .await
 }
 
-pub async fn remove(app: &App, openid: &str, id: &str) -> Result<AddressBook, AppError> {
+pub async fn remove(app: &App, openid: &OpenId, id: &str) -> Result<AddressBook, AppError> {
     edit(app, openid, |b| b.remove(id)).await
 }
 
-pub async fn set_default(app: &App, openid: &str, id: &str) -> Result<AddressBook, AppError> {
+pub async fn set_default(app: &App, openid: &OpenId, id: &str) -> Result<AddressBook, AppError> {
     edit(app, openid, |b| b.set_default(id)).await
 }

@@ -49,17 +49,12 @@ pub async fn record_login(
     Ok(created)
 }
 
-pub async fn get(app: &App, openid: &str) -> Result<User, AppError> {
-    get_store(&app.store, openid).await
+pub async fn get(app: &App, openid: &OpenId) -> Result<User, AppError> {
+    crate::lookup::user(app.store.as_ref(), openid).await
 }
 
-pub async fn set_phone(app: &App, openid: &str, phone: &str) -> Result<User, AppError> {
+pub async fn set_phone(app: &App, openid: &OpenId, phone: &str) -> Result<User, AppError> {
     repo::users::set_phone(app.store.as_ref(), openid, phone, clock::now())
         .await?
         .ok_or_else(|| AppError::not_found("user"))
-}
-
-/// The same read for code that holds only the store.
-pub async fn get_store(store: &store::SharedStore, openid: &str) -> Result<User, AppError> {
-    repo::users::get(store.as_ref(), openid).await?.ok_or_else(|| AppError::not_found("user"))
 }

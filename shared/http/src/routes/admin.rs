@@ -7,22 +7,21 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::Service;
 use crate::auth::{bootstrap_or_operator, operator, page_limit};
 use crate::request::path_id;
 use crate::{Request, Response};
-use app::App;
-use app::AppError;
-use app::catalog;
 use app::operators::{self, NewAccount};
-use domain::catalog::{ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch, Warehouse};
-use domain::ids::CatalogId;
+use app::{AppError, catalog};
+use domain::catalog::{ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch};
+use domain::ids::{CatalogId, ProductId, SkuId, WarehouseId};
 use domain::operator::Permission;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     let segs = req.segments();
     let m = req.method.as_str();
     match (m, segs.as_slice()) {
@@ -51,8 +50,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         ("GET", ["admin", "audit"]) => {
             operator(app, req, Permission::Read).await?;
-            let (items, next) =
-                operators::audit::list(app, page_limit(req)?, req.query("cursor").map(str::to_owned)).await?;
+            let (items, next) = app::audit::list(app, page_limit(req)?, req.query("cursor").map(str::to_owned)).await?;
             Response::ok(&json!({ "items": items, "next": next }))
         }
         (_, ["admin", rest @ ..]) => catalog_admin(app, req, m, rest).await,
@@ -63,8 +61,8 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Adjust {
-    sku_id: String,
-    warehouse_id: String,
+    sku_id: SkuId,
+    warehouse_id: WarehouseId,
     delta: i64,
     #[serde(default)]
     shard: u8,
@@ -86,7 +84,7 @@ fn status_param(req: &Request) -> Result<ProductStatus, AppError> {
     }
 }
 
-async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Result<Response, AppError> {
+async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> Result<Response, AppError> {
     let known = matches!(
         segs.first(),
         Some(
@@ -120,29 +118,38 @@ async fn catalog_admin(app: &App, req: &Request, m: &str, segs: &[&str]) -> Resu
         ("POST", ["products"]) => {
             Response::json(201, &catalog::create_product(store, req.json::<ProductInput>()?).await?)
         }
-        ("GET", ["products", id]) => Response::ok(&catalog::product_view(store, id, true).await?),
+        ("GET", ["products", id]) => {
+            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, true).await?)
+        }
         ("PATCH", ["products", id]) => {
-            Response::ok(&catalog::update_product(store, id, req.json::<ProductPatch>()?).await?)
+            let id = path_id::<ProductId>(id, "product")?;
+            Response::ok(&catalog::update_product(store, &id, req.json::<ProductPatch>()?).await?)
         }
         ("POST", ["products", id, "publish"]) => {
-            Response::ok(&catalog::set_status(store, id, ProductStatus::OnSale).await?)
+            let id = path_id::<ProductId>(id, "product")?;
+            Response::ok(&catalog::set_status(store, &id, ProductStatus::OnSale).await?)
         }
         ("POST", ["products", id, "unpublish"]) => {
-            Response::ok(&catalog::set_status(store, id, ProductStatus::OffSale).await?)
+            let id = path_id::<ProductId>(id, "product")?;
+            Response::ok(&catalog::set_status(store, &id, ProductStatus::OffSale).await?)
         }
         ("POST", ["products", id, "skus"]) => {
-            Response::json(201, &catalog::add_sku(store, id, req.json::<SkuInput>()?).await?)
+            let id = path_id::<ProductId>(id, "product")?;
+            Response::json(201, &catalog::add_sku(store, &id, req.json::<SkuInput>()?).await?)
         }
-        ("PATCH", ["skus", id]) => Response::ok(&catalog::update_sku(store, id, req.json::<SkuPatch>()?).await?),
+        ("PATCH", ["skus", id]) => {
+            let id = path_id::<SkuId>(id, "SKU")?;
+            Response::ok(&catalog::update_sku(store, &id, req.json::<SkuPatch>()?).await?)
+        }
         ("GET", ["skus", id, "stock"]) => {
-            catalog::get_sku(store, id).await?;
-            Response::ok(&json!({ "sku_id": id, "stock": catalog::stock_levels(store, id).await? }))
+            let id = path_id::<SkuId>(id, "SKU")?;
+            catalog::get_sku(store, &id).await?;
+            Response::ok(&json!({ "sku_id": id, "stock": catalog::stock_levels(store, &id).await? }))
         }
         ("GET", ["warehouses"]) => Response::ok(&json!({ "items": catalog::warehouses(store).await? })),
         ("PUT", ["warehouses", id]) => {
             let b: WarehouseBody = req.json()?;
-            let w = Warehouse { id: (*id).to_owned(), name: b.name, region: b.region };
-            Response::ok(&catalog::put_warehouse(store, w).await?)
+            Response::ok(&catalog::put_warehouse(store, id, &b.name, &b.region).await?)
         }
         ("POST", ["stock", "adjust"]) => {
             let a: Adjust = req.json()?;

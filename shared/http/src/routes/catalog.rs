@@ -4,18 +4,20 @@
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use crate::Service;
 use crate::auth::page_limit;
+use crate::request::path_id;
 use crate::{Request, Response};
-use app::App;
 use app::AppError;
 use app::catalog;
 use domain::catalog::ProductStatus;
+use domain::ids::ProductId;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     let segs = req.segments();
     let m = req.method.as_str();
     let store = &app.store;
@@ -34,7 +36,9 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             .await?;
             Response::ok(&page)
         }
-        ("GET", ["products", id]) => Response::ok(&catalog::product_view(store, id, false).await?),
+        ("GET", ["products", id]) => {
+            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, false).await?)
+        }
         _ => Err(AppError::no_route(m, &req.path)),
     }
 }

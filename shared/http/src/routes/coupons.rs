@@ -5,22 +5,25 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
+use crate::Service;
 use crate::auth::{operator, shopper};
+use crate::request::path_id;
 use crate::{Request, Response};
-use app::App;
 use app::AppError;
 use app::coupons::{self, TemplateInput};
+use domain::ids::TemplateId;
 use domain::operator::Permission;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["coupons", template, "claim"]) => {
             let openid = shopper(app, req).await?;
-            Response::json(201, &coupons::claim(&app.store, &openid, template).await?)
+            let template = path_id::<TemplateId>(template, "coupon")?;
+            Response::json(201, &coupons::claim(&app.store, &openid, &template).await?)
         }
         ("GET", ["me", "coupons"]) => {
             let openid = shopper(app, req).await?;

@@ -7,10 +7,9 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::auth::operator;
-use crate::{Request, Response};
-use app::App;
-use app::AppError;
-use app::{clock, fulfilment, ordering as orders, outbox, reconciliation as reconcile, refunds, returns, stock_alerts};
+use crate::{Request, Response, Service};
+use app::workflows::{close_order, reconcile};
+use app::{App, AppError, clock, fulfilment, outbox, reconciliation, refunds, returns, stock_alerts};
 use domain::operator::Permission;
 
 /// A scheduled job: runs once for an event (a schedule's, or one naming what to do) and
@@ -20,7 +19,7 @@ pub type Job = for<'a> fn(&'a App, &'a Value) -> BoxFuture<'a, Result<Value, App
 pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
     async move {
         let now = clock::now();
-        let report = orders::close_expired(app, now, 5_000).await?;
+        let report = close_order::close_expired(app, now, 5_000).await?;
         // Shipped orders nobody confirmed are received; received ones past the window complete.
         let fulfilment = fulfilment::advance(app, now).await?;
         let returns_lapsed = returns::lapse_overdue(app, now).await?;
@@ -43,7 +42,7 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
 /// The members' daily job: RFM segments, the level keep rule, points expiry and reminders,
 /// birthday coupons, the points report.
 pub fn members_daily<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
-    async move { app::members::daily(app, clock::now()).await }.boxed()
+    async move { app::workflows::members_daily::run(app, clock::now()).await }.boxed()
 }
 
 /// Reconciles yesterday, or the day an event names (`{"day": "2026-11-24"}`).
@@ -51,7 +50,7 @@ pub fn reconcile_day<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Result
     async move {
         let day = match event.get("day").and_then(Value::as_str) {
             Some(d) => valid_day(d)?.to_owned(),
-            None => reconcile::yesterday(clock::now()),
+            None => reconciliation::yesterday(clock::now()),
         };
         let report = reconcile::run(app, &day).await?;
         Ok(serde_json::to_value(report).unwrap_or(Value::Null))
@@ -80,15 +79,15 @@ pub fn deliver_outbox<'a>(app: &'a App, event: &'a Value) -> BoxFuture<'a, Resul
     .boxed()
 }
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
 fn valid_day(d: &str) -> Result<&str, AppError> {
-    reconcile::parse_day(d).map(|_| d)
+    Ok(reconciliation::parse_day(d).map(|_| d)?)
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["admin", "jobs", "close-unpaid"]) => {
             operator(app, req, Permission::Manage).await?;
@@ -108,7 +107,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         }
         ("GET", ["admin", "reconciliation", day]) => {
             operator(app, req, Permission::Read).await?;
-            Response::ok(&reconcile::report(&app.store, valid_day(day)?).await?)
+            Response::ok(&reconciliation::report(&app.store, valid_day(day)?).await?)
         }
         _ => Err(AppError::no_route(&req.method, &req.path)),
     }

@@ -5,20 +5,20 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::Service;
 use crate::auth::shopper;
-use crate::{Request, Response};
-use app::App;
+use crate::{Request, Response, session};
 use app::AppError;
 use app::users::addresses::AddressInput;
-use app::{clock, session, users};
+use app::{clock, users};
 use domain::ids::OpenId;
 use domain::user::{User, mask_openid, mask_phone};
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["login"]) => login(app, req).await,
         ("POST", ["login", "phone"]) => phone(app, req).await,
@@ -68,7 +68,7 @@ struct LoginAnswer {
     new_user: bool,
 }
 
-async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn login(app: &Service, req: &Request) -> Result<Response, AppError> {
     let body: CodeBody = req.json()?;
     let code = valid_code(&body.code)?;
     let s = app.wechat.code2session(code).await?;
@@ -76,8 +76,8 @@ async fn login(app: &App, req: &Request) -> Result<Response, AppError> {
     let openid = OpenId::parse(&s.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
     let created = users::record_login(app, &openid, s.unionid.as_deref(), &s.session_key).await?;
     let (token, expires_at) =
-        session::issue(&app.settings.session_secret, &s.openid, clock::now(), app.settings.session_ttl_secs);
-    tracing::info!(user = %mask_openid(&s.openid), new_user = created, "login");
+        session::issue(&app.edge.session_secret, &s.openid, clock::now(), app.edge.session_ttl_secs);
+    tracing::info!(user = %mask_openid(&openid), new_user = created, "login");
     Response::ok(&LoginAnswer { token, expires_at, openid: s.openid, new_user: created })
 }
 
@@ -100,7 +100,7 @@ impl From<User> for Profile {
     }
 }
 
-async fn phone(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn phone(app: &Service, req: &Request) -> Result<Response, AppError> {
     let openid = shopper(app, req).await?;
     let body: CodeBody = req.json()?;
     let code = valid_code(&body.code)?;
@@ -109,7 +109,7 @@ async fn phone(app: &App, req: &Request) -> Result<Response, AppError> {
     Response::ok(&Profile::from(user))
 }
 
-async fn me(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn me(app: &Service, req: &Request) -> Result<Response, AppError> {
     let openid = shopper(app, req).await?;
     Response::ok(&Profile::from(users::get(app, &openid).await?))
 }

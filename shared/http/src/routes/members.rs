@@ -5,19 +5,20 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
+use crate::Service;
 use crate::auth::{operator, shopper};
 use crate::request::path_id;
 use crate::{Request, Response};
 use app::AppError;
-use app::{App, clock, members, notices};
+use app::{clock, members, notices};
 use domain::ids::OpenId;
 use domain::operator::Permission;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["me", "checkin"]) => {
             let openid = shopper(app, req).await?;

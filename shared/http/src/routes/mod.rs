@@ -12,7 +12,7 @@ pub mod orders;
 pub mod pay_notify;
 pub mod refunds;
 
-use app::config::Uses;
+use crate::config::Uses;
 
 /// A function binary: its name, the handlers it serves over HTTP, and what it uses (so the
 /// settings and secrets it needs, and no others).

@@ -6,43 +6,52 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
+use crate::Service;
 use crate::auth::{operator, page_limit, shopper};
 use crate::request::path_id;
 use crate::{Request, Response};
-use app::App;
-use app::AppError;
-use app::cases;
 use app::fulfilment::{self, ShipInput};
-use app::ordering::{self as orders, PlaceOrder};
-use app::refunds;
-use domain::ids::OrderNo;
+use app::ordering::{self as orders, OrderPage, PlaceOrder};
+use app::workflows::{close_order, pay_order, place_order};
+use app::{AppError, cases, lookup, refunds};
+use domain::ids::{OrderNo, WarehouseId};
 use domain::operator::Permission;
+use domain::order::Phase;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
 /// `?state=`: an order phase (`paid` lists those waiting to ship).
-fn state_param(req: &Request) -> Result<&str, AppError> {
+fn state_param(req: &Request) -> Result<Phase, AppError> {
     match req.query("state") {
-        None => Ok("paid"),
-        Some(s) if orders::PHASES.contains(&s) => Ok(s),
-        Some(_) => Err(AppError::field("state", format!("must be one of {}", orders::PHASES.join(", ")))),
+        None => Ok(Phase::Paid),
+        Some(s) => Phase::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
+            AppError::field("state", format!("must be one of {}", all.join(", ")))
+        }),
     }
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+/// A page of orders as shoppers and operators read them; `masked` lists where each goes, not
+/// who lives there.
+fn page(p: &OrderPage, masked: bool) -> serde_json::Value {
+    let items: Vec<_> = p.items.iter().map(|o| if masked { o.view_masked() } else { o.view() }).collect();
+    json!({ "items": items, "next": p.next })
+}
+
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     let segs = req.segments();
     let cursor = || req.query("cursor").map(str::to_owned);
     match (req.method.as_str(), segs.as_slice()) {
         ("POST", ["orders"]) => {
             let openid = shopper(app, req).await?;
-            let (order, created) = orders::place(app, &openid, req.json::<PlaceOrder>()?).await?;
-            Response::json(if created { 201 } else { 200 }, &order)
+            let (order, created) = place_order::place_order(app, &openid, req.json::<PlaceOrder>()?).await?;
+            Response::json(if created { 201 } else { 200 }, &order.view())
         }
         ("GET", ["orders"]) => {
             let openid = shopper(app, req).await?;
-            Response::ok(&orders::list_mine(&app.store, &openid, page_limit(req)?, cursor()).await?)
+            Response::ok(&page(&orders::list_mine(app, &openid, page_limit(req)?, cursor()).await?, false))
         }
         ("GET", ["orders", no]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
@@ -50,44 +59,45 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
             // Refunds first: a refund's completion and the order's totals commit together, so
             // an order read after its refunds never shows less than they do.
             let refunds = refunds::of_order(&app.store, no).await?;
-            let order = orders::get_own(&app.store, &openid, no).await?;
-            Response::ok(&json!({ "order": order, "refunds": refunds }))
+            let order = lookup::own_order(app.store.as_ref(), &openid, no).await?;
+            Response::ok(&json!({ "order": order.view(), "refunds": refunds }))
         }
         ("POST", ["orders", no, "pay"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&orders::pay(app, &openid, no).await?)
+            Response::ok(&pay_order::start_payment(app, &openid, no).await?)
         }
         ("POST", ["orders", no, "cancel"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&orders::cancel(app, &openid, no).await?)
+            Response::ok(&close_order::cancel(app, &openid, no).await?.view())
         }
         ("GET", ["admin", "orders"]) => {
             operator(app, req, Permission::Read).await?;
-            Response::ok(&orders::search(&app.store, state_param(req)?, page_limit(req)?, cursor()).await?)
+            Response::ok(&page(&orders::search(app, state_param(req)?, page_limit(req)?, cursor()).await?, true))
         }
         ("GET", ["admin", "orders", no]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req, Permission::Read).await?;
             let refunds = refunds::of_order(&app.store, no).await?;
-            let order = orders::get(&app.store, no).await?;
-            Response::ok(&json!({ "order": order, "refunds": refunds }))
+            let order = lookup::order(app.store.as_ref(), no).await?;
+            Response::ok(&json!({ "order": order.view(), "refunds": refunds }))
         }
         ("POST", ["admin", "orders", no, "shipments", warehouse]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req, Permission::Manage).await?;
-            Response::ok(&fulfilment::ship(app, no, warehouse, req.json::<ShipInput>()?).await?)
+            let warehouse = &path_id::<WarehouseId>(warehouse, "sub-order")?;
+            Response::ok(&fulfilment::ship(app, no, warehouse, req.json::<ShipInput>()?).await?.view())
         }
         ("POST", ["admin", "orders", no, "delivered"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req, Permission::Manage).await?;
-            Response::ok(&fulfilment::delivered(app, no).await?)
+            Response::ok(&fulfilment::delivered(app, no).await?.view())
         }
         ("POST", ["orders", no, "receive"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&fulfilment::confirm_received(app, &openid, no).await?)
+            Response::ok(&fulfilment::confirm_received(app, &openid, no).await?.view())
         }
         ("GET", ["admin", "cases"]) => {
             operator(app, req, Permission::Read).await?;

@@ -5,14 +5,14 @@
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use crate::Service;
 use crate::{Request, Response};
-use app::App;
 use app::AppError;
 use app::{payments, refunds};
 use wechat::pay::SignedHeaders;
 use wechat::pay::notify::Event;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
@@ -24,7 +24,7 @@ fn fail(status: u16, message: &str) -> Response {
     }
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     if !(req.method == "POST" && req.segments() == ["pay", "notify"]) {
         return Err(AppError::no_route(&req.method, &req.path));
     }

@@ -5,22 +5,23 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
+use crate::Service;
 use crate::auth::{operator, page_limit, shopper};
 use crate::request::path_id;
 use crate::{Request, Response};
-use app::App;
-use app::AppError;
 use app::refunds::{self, RefundInput, RefundState, Requester};
 use app::returns::{self, Approval as ReturnApproval, Parcel, ReturnInput};
+use app::workflows::return_goods;
+use app::{AppError, lookup};
 use domain::ids::{OrderNo, OutRefundNo};
 use domain::operator::Permission;
 use domain::returns::ReturnState;
 
-pub fn handler<'a>(app: &'a App, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
+pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
 }
 
-async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
+async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
     match (req.method.as_str(), req.segments().as_slice()) {
         ("POST", ["orders", no, "refunds"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
@@ -31,7 +32,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
         ("GET", ["orders", no, "refunds"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            app::ordering::get_own(&app.store, &openid, no).await?;
+            lookup::own_order(app.store.as_ref(), &openid, no).await?;
             Response::ok(&json!({ "items": refunds::of_order(&app.store, no).await? }))
         }
         ("GET", ["admin", "refunds"]) => {
@@ -116,7 +117,7 @@ async fn handle(app: &App, req: &Request) -> Result<Response, AppError> {
                 }
                 "received" => {
                     let by = operator(app, req, Permission::Refund).await?;
-                    Response::ok(&returns::received(app, &by, no, id).await?)
+                    Response::ok(&return_goods::received(app, &by, no, id).await?)
                 }
                 "sellable" => {
                     operator(app, req, Permission::Manage).await?;

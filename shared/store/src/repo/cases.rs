@@ -19,10 +19,12 @@ pub struct Case {
 }
 
 /// The write that records a case, for use inside a transaction. `id` names the cause (for
-/// example the transaction id), so recording the same cause twice keeps one case.
-pub fn record(kind: CaseKind, id: &str, order_no: &str, detail: Value, now: i64) -> Result<TxOp> {
+/// example the transaction id), so recording the same cause twice keeps one case. `order_ref`
+/// is the order number as the cause gave it: WeChat's `out_trade_no` of a payment that may not
+/// be this shop's is kept as it came.
+pub fn record(kind: CaseKind, id: &str, order_ref: &str, detail: Value, now: i64) -> Result<TxOp> {
     let case =
-        Case { id: id.to_owned(), kind, order_no: order_no.to_owned(), detail, created_at: now, resolved: false };
+        Case { id: id.to_owned(), kind, order_no: order_ref.to_owned(), detail, created_at: now, resolved: false };
     let (key, gsi1) = keys::case(kind.as_str(), id, now);
     Ok(TxOp::Put { item: to_item(&key, Some(gsi1), &case)?, cond: Some(Cond::NotExists) })
 }

@@ -1,14 +1,15 @@
 //! Products, SKUs, warehouses and stock counters.
 
 use domain::catalog::{Product, ProductStatus, STOCK_ATTR, Sku, StockLevel, Warehouse};
+use domain::ids::{ProductId, SkuId, WarehouseId};
 
 use crate::{Cond, Item, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
 
-pub async fn product(store: &dyn Store, id: &str) -> Result<Option<Product>> {
+pub async fn product(store: &dyn Store, id: &ProductId) -> Result<Option<Product>> {
     store.get(&keys::product(id)).await?.map(from_item).transpose()
 }
 
-pub async fn sku(store: &dyn Store, id: &str) -> Result<Option<Sku>> {
+pub async fn sku(store: &dyn Store, id: &SkuId) -> Result<Option<Sku>> {
     store.get(&keys::sku(id)).await?.map(from_item).transpose()
 }
 
@@ -52,7 +53,7 @@ pub async fn products_listed(
 }
 
 /// All SKUs of a product, read through the product's index.
-pub async fn skus_of(store: &dyn Store, product_id: &str) -> Result<Vec<Sku>> {
+pub async fn skus_of(store: &dyn Store, product_id: &ProductId) -> Result<Vec<Sku>> {
     super::all_of_index(store, keys::skus_of_product(product_id)).await
 }
 
@@ -92,7 +93,7 @@ pub async fn warehouses(store: &dyn Store, limit: usize) -> Result<Vec<Warehouse
 }
 
 /// A SKU's stock counters, strongly consistent (read from the SKU's own partition).
-pub async fn stock_levels(store: &dyn Store, sku_id: &str) -> Result<Vec<StockLevel>> {
+pub async fn stock_levels(store: &dyn Store, sku_id: &SkuId) -> Result<Vec<StockLevel>> {
     let page = store.query(Query::table(keys::sku_partition(sku_id)).prefix(keys::STOCK_PREFIX).limit(1000)).await?;
     Ok(page
         .items
@@ -100,7 +101,11 @@ pub async fn stock_levels(store: &dyn Store, sku_id: &str) -> Result<Vec<StockLe
         .filter_map(|item| {
             let sk = item.get(crate::table::SK)?.as_str()?;
             let (wh, shard) = keys::parse_stock_sk(sk)?;
-            Some(StockLevel { warehouse_id: wh.to_owned(), shard, available: item.get(STOCK_ATTR)?.as_i64()? })
+            Some(StockLevel {
+                warehouse_id: WarehouseId::parse(wh).ok()?,
+                shard,
+                available: item.get(STOCK_ATTR)?.as_i64()?,
+            })
         })
         .collect())
 }
@@ -123,8 +128,8 @@ pub enum Adjusted {
 /// many orders decrement it at the same moment.
 pub async fn adjust_stock(
     store: &dyn Store,
-    sku_id: &str,
-    warehouse_id: &str,
+    sku_id: &SkuId,
+    warehouse_id: &WarehouseId,
     shard: u8,
     delta: i64,
     now: i64,

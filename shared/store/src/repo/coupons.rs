@@ -2,35 +2,46 @@
 //! that move a coupon with its order (locked, used, given back).
 
 use domain::coupon::{CouponTemplate, UserCoupon};
+use domain::ids::{CouponId, OpenId, OrderNo, TemplateId};
 
-use crate::{Cond, Item, Query, Result, Store, TxOp, Update, from_item, keys, to_item};
+use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
 
-pub async fn template(store: &dyn Store, id: &str) -> Result<Option<CouponTemplate>> {
+pub async fn template(store: &dyn Store, id: &TemplateId) -> Result<Option<CouponTemplate>> {
     store.get(&keys::coupon_template(id)).await?.map(from_item).transpose()
 }
 
-pub fn create_template(t: &CouponTemplate) -> Result<Item> {
-    to_item(&keys::coupon_template(&t.id), Some(keys::coupon_template_gsi1(&t.id)), t)
+/// Writes a new template; `false` when its id is taken.
+pub async fn create_template(store: &dyn Store, t: &CouponTemplate) -> Result<bool> {
+    let item = to_item(&keys::coupon_template(&t.id), Some(keys::coupon_template_gsi1(&t.id)), t)?;
+    match store.put(item, Some(Cond::NotExists)).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Ids of every template (the index may lag: read each one from the table).
-pub async fn template_ids(store: &dyn Store) -> Result<Vec<String>> {
+pub async fn template_ids(store: &dyn Store) -> Result<Vec<TemplateId>> {
     let page = store.query(Query::gsi1(keys::COUPON_TEMPLATES).limit(1000)).await?;
-    Ok(page.items.iter().filter_map(|i| i.get("id").and_then(|v| v.as_str()).map(str::to_owned)).collect())
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| i.get("id").and_then(|v| v.as_str()).and_then(|s| TemplateId::parse(s).ok()))
+        .collect())
 }
 
-pub async fn held(store: &dyn Store, openid: &str, coupon_id: &str) -> Result<Option<UserCoupon>> {
+pub async fn held(store: &dyn Store, openid: &OpenId, coupon_id: &CouponId) -> Result<Option<UserCoupon>> {
     store.get(&keys::user_coupon(openid, coupon_id)).await?.map(from_item).transpose()
 }
 
-pub async fn held_by(store: &dyn Store, openid: &str) -> Result<Vec<UserCoupon>> {
+pub async fn held_by(store: &dyn Store, openid: &OpenId) -> Result<Vec<UserCoupon>> {
     let page =
         store.query(Query::table(keys::user_partition(openid)).prefix(keys::USER_COUPON_PREFIX).limit(1000)).await?;
     page.items.into_iter().map(from_item).collect()
 }
 
 /// How many coupons of a template the shopper holds (`None` before the first).
-pub async fn claims(store: &dyn Store, openid: &str, template_id: &str) -> Result<Option<i64>> {
+pub async fn claims(store: &dyn Store, openid: &OpenId, template_id: &TemplateId) -> Result<Option<i64>> {
     Ok(store
         .get(&keys::coupon_claims(openid, template_id))
         .await?
@@ -92,30 +103,30 @@ pub const CLAIM_TEMPLATE_OP: usize = 0;
 pub const CLAIM_USER_OP: usize = 1;
 
 /// Locks an available, valid coupon to an order (in the order's transaction).
-pub fn lock_op(c: &UserCoupon, order_no: &str, now: i64) -> TxOp {
+pub fn lock_op(openid: &OpenId, coupon_id: &CouponId, order_no: &OrderNo, now: i64) -> TxOp {
     TxOp::Update {
-        key: keys::user_coupon(&c.openid, &c.coupon_id),
-        update: Update::new().set("state", "locked").set("order_no", order_no),
+        key: keys::user_coupon(openid, coupon_id),
+        update: Update::new().set("state", "locked").set("order_no", order_no.as_str()),
         cond: Some(Cond::eq("state", "available").and(Cond::le("valid_from", now)).and(Cond::ge("valid_to", now))),
     }
 }
 
 /// Gives a locked coupon back when its order closes unpaid.
-pub fn unlock_op(openid: &str, coupon_id: &str, order_no: &str) -> TxOp {
+pub fn unlock_op(openid: &OpenId, coupon_id: &CouponId, order_no: &OrderNo) -> TxOp {
     TxOp::Update {
         key: keys::user_coupon(openid, coupon_id),
         update: Update::new().set("state", "available").remove("order_no"),
-        cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no))),
+        cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no.as_str()))),
     }
 }
 
 /// Marks a locked coupon used when its order is paid.
-pub fn use_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str) -> Vec<TxOp> {
+pub fn use_ops(openid: &OpenId, coupon_id: &CouponId, template_id: &TemplateId, order_no: &OrderNo) -> Vec<TxOp> {
     vec![
         TxOp::Update {
             key: keys::user_coupon(openid, coupon_id),
             update: Update::new().set("state", "used"),
-            cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no))),
+            cond: Some(Cond::eq("state", "locked").and(Cond::eq("order_no", order_no.as_str()))),
         },
         TxOp::Update {
             key: keys::coupon_template(template_id),
@@ -126,12 +137,20 @@ pub fn use_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str)
 }
 
 /// Returns a used coupon after a full refund, while it is still valid.
-pub fn return_ops(openid: &str, coupon_id: &str, template_id: &str, order_no: &str, now: i64) -> Vec<TxOp> {
+pub fn return_ops(
+    openid: &OpenId,
+    coupon_id: &CouponId,
+    template_id: &TemplateId,
+    order_no: &OrderNo,
+    now: i64,
+) -> Vec<TxOp> {
     vec![
         TxOp::Update {
             key: keys::user_coupon(openid, coupon_id),
             update: Update::new().set("state", "available").remove("order_no"),
-            cond: Some(Cond::eq("state", "used").and(Cond::eq("order_no", order_no)).and(Cond::ge("valid_to", now))),
+            cond: Some(
+                Cond::eq("state", "used").and(Cond::eq("order_no", order_no.as_str())).and(Cond::ge("valid_to", now)),
+            ),
         },
         TxOp::Update {
             key: keys::coupon_template(template_id),

@@ -1,11 +1,12 @@
 //! Members: their standing and ledger, moved together in one transaction per change, the
 //! ledger entry keyed by its source so a replayed change is refused.
 
-use domain::member::{LedgerEntry, Member, PointsFlow};
+use domain::ids::OpenId;
+use domain::member::{LedgerEntry, LedgerSource, Member, PointsFlow};
 
 use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
 
-pub async fn get(store: &dyn Store, openid: &str) -> Result<Member> {
+pub async fn get(store: &dyn Store, openid: &OpenId) -> Result<Member> {
     Ok(store.get(&keys::member(openid)).await?.map(from_item).transpose()?.unwrap_or_default())
 }
 
@@ -15,7 +16,7 @@ pub async fn get(store: &dyn Store, openid: &str) -> Result<Member> {
 /// points moved (its net is `entry.points`), recorded in the month of the entry.
 pub async fn apply(
     store: &dyn Store,
-    openid: &str,
+    openid: &OpenId,
     entry: &LedgerEntry,
     flow: PointsFlow,
     extra: Update,
@@ -26,9 +27,9 @@ pub async fn apply(
     if entry.frozen != 0 {
         update = update.add("points_frozen", entry.frozen);
     }
-    update = update.set("openid", openid);
+    update = update.set("openid", openid.as_str());
     // Listed for the daily scoring from the first change on.
-    update = update.set(crate::table::GSI1_PK, keys::MEMBERS).set(crate::table::GSI1_SK, openid);
+    update = update.set(crate::table::GSI1_PK, keys::MEMBERS).set(crate::table::GSI1_SK, openid.as_str());
     // Nothing goes below zero: a take-back larger than what is held is refused.
     let mut conds = Vec::new();
     for (attr, change) in
@@ -57,7 +58,7 @@ pub async fn apply(
 }
 
 /// The member's latest ledger entries.
-pub async fn ledger(store: &dyn Store, openid: &str, limit: usize) -> Result<Vec<LedgerEntry>> {
+pub async fn ledger(store: &dyn Store, openid: &OpenId, limit: usize) -> Result<Vec<LedgerEntry>> {
     let page =
         store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_LEDGER_PREFIX).limit(1_000)).await?;
     let mut entries: Vec<LedgerEntry> = page.items.into_iter().map(from_item).collect::<Result<_>>()?;
@@ -67,12 +68,12 @@ pub async fn ledger(store: &dyn Store, openid: &str, limit: usize) -> Result<Vec
 }
 
 /// Adds `n` one-time permissions of `template_id` the shopper accepted.
-pub async fn grant(store: &dyn Store, openid: &str, template_id: &str, n: i64) -> Result<()> {
+pub async fn grant(store: &dyn Store, openid: &OpenId, template_id: &str, n: i64) -> Result<()> {
     store.update(&keys::subscription(openid, template_id), Update::new().add("count", n), None).await.map(|_| ())
 }
 
 /// Spends one permission, only if there is one: `false` when none is left.
-pub async fn take_permission(store: &dyn Store, openid: &str, template_id: &str) -> Result<bool> {
+pub async fn take_permission(store: &dyn Store, openid: &OpenId, template_id: &str) -> Result<bool> {
     let upd = Update::new().add("count", -1);
     match store.update(&keys::subscription(openid, template_id), upd, Some(Cond::ge("count", 1))).await {
         Ok(_) => Ok(true),
@@ -82,11 +83,11 @@ pub async fn take_permission(store: &dyn Store, openid: &str, template_id: &str)
 }
 
 /// WeChat says the shopper allows none: the count goes to zero.
-pub async fn revoke(store: &dyn Store, openid: &str, template_id: &str) -> Result<()> {
+pub async fn revoke(store: &dyn Store, openid: &OpenId, template_id: &str) -> Result<()> {
     store.update(&keys::subscription(openid, template_id), Update::new().set("count", 0), None).await.map(|_| ())
 }
 
-pub async fn permissions(store: &dyn Store, openid: &str, template_id: &str) -> Result<i64> {
+pub async fn permissions(store: &dyn Store, openid: &OpenId, template_id: &str) -> Result<i64> {
     Ok(store
         .get(&keys::subscription(openid, template_id))
         .await?
@@ -95,7 +96,7 @@ pub async fn permissions(store: &dyn Store, openid: &str, template_id: &str) -> 
 }
 
 /// The write that adds `flow` to the member's month of `at` (none for no movement).
-pub fn flow_op(openid: &str, at: i64, flow: PointsFlow) -> Option<TxOp> {
+pub fn flow_op(openid: &OpenId, at: i64, flow: PointsFlow) -> Option<TxOp> {
     if flow == PointsFlow::default() {
         return None;
     }
@@ -110,7 +111,7 @@ pub fn flow_op(openid: &str, at: i64, flow: PointsFlow) -> Option<TxOp> {
 }
 
 /// The member's points by month, oldest first.
-pub async fn points_months(store: &dyn Store, openid: &str) -> Result<Vec<(String, PointsFlow)>> {
+pub async fn points_months(store: &dyn Store, openid: &OpenId) -> Result<Vec<(String, PointsFlow)>> {
     let page =
         store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_POINTS_PREFIX).limit(1_000)).await?;
     let mut out = Vec::new();
@@ -123,12 +124,12 @@ pub async fn points_months(store: &dyn Store, openid: &str) -> Result<Vec<(Strin
 }
 
 /// Records the birthday once: `false` when one was set before.
-pub async fn set_birthday(store: &dyn Store, openid: &str, birthday: &str) -> Result<bool> {
+pub async fn set_birthday(store: &dyn Store, openid: &OpenId, birthday: &str) -> Result<bool> {
     let upd = Update::new()
         .set("birthday", birthday)
-        .set("openid", openid)
+        .set("openid", openid.as_str())
         .set(crate::table::GSI1_PK, keys::MEMBERS)
-        .set(crate::table::GSI1_SK, openid);
+        .set(crate::table::GSI1_SK, openid.as_str());
     match store.update(&keys::member(openid), upd, Some(Cond::Missing("birthday".into()))).await {
         Ok(_) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
@@ -156,7 +157,7 @@ async fn report(store: &dyn Store, key: &crate::Key) -> Result<Option<serde_json
 
 /// The writes that spend `points` of the shopper's balance for an order, in the transaction
 /// that places it: refused (a condition) when the balance is short.
-pub fn spend_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
+pub fn spend_ops(openid: &OpenId, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
     let spent = PointsFlow { spent: -entry.points, ..Default::default() };
     Ok(flow_op(openid, entry.at, spent)
         .into_iter()
@@ -176,7 +177,7 @@ pub fn spend_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
 
 /// The writes that give points back with a state change that happens once (an order closing
 /// unpaid): the ledger entry is rewritten rather than conditioned, as the change guards it.
-pub fn give_back_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
+pub fn give_back_ops(openid: &OpenId, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
     let back = PointsFlow { spent: -entry.points, ..Default::default() };
     Ok(flow_op(openid, entry.at, back)
         .into_iter()
@@ -191,13 +192,13 @@ pub fn give_back_ops(openid: &str, entry: &LedgerEntry) -> Result<Vec<TxOp>> {
         .collect())
 }
 
-pub async fn entry(store: &dyn Store, openid: &str, source: &str) -> Result<Option<LedgerEntry>> {
+pub async fn entry(store: &dyn Store, openid: &OpenId, source: &LedgerSource) -> Result<Option<LedgerEntry>> {
     store.get(&keys::member_ledger(openid, source)).await?.map(from_item).transpose()
 }
 
 /// The write that adds a payment (or takes back a refund) to the member's month: count and
 /// amount. (The time of the last payment goes on the member, with the ledger change.)
-pub fn month_op(openid: &str, month: &str, orders: i64, amount_fen: i64) -> TxOp {
+pub fn month_op(openid: &OpenId, month: &str, orders: i64, amount_fen: i64) -> TxOp {
     TxOp::Update {
         key: keys::member_month(openid, month),
         update: Update::new().add("orders", orders).add("amount", amount_fen).set("month", month),
@@ -206,7 +207,7 @@ pub fn month_op(openid: &str, month: &str, orders: i64, amount_fen: i64) -> TxOp
 }
 
 /// (orders, amount) of the member's months from `first_month` on.
-pub async fn months_since(store: &dyn Store, openid: &str, first_month: &str) -> Result<(i64, i64)> {
+pub async fn months_since(store: &dyn Store, openid: &OpenId, first_month: &str) -> Result<(i64, i64)> {
     let page =
         store.query(Query::table(keys::user_partition(openid)).prefix(keys::MEMBER_MONTH_PREFIX).limit(100)).await?;
     let mut totals = (0, 0);
@@ -224,18 +225,20 @@ pub async fn page(
     store: &dyn Store,
     limit: usize,
     after: Option<String>,
-) -> Result<(Vec<(String, Member)>, Option<String>)> {
+) -> Result<(Vec<(OpenId, Member)>, Option<String>)> {
     let page = store.query(Query::gsi1(keys::MEMBERS).limit(limit).after(after)).await?;
     let mut out = Vec::new();
     for i in page.items {
-        let Some(openid) = i.get("openid").and_then(|v| v.as_str()).map(str::to_owned) else { continue };
+        let Some(openid) = i.get("openid").and_then(|v| v.as_str()).and_then(|s| OpenId::parse(s).ok()) else {
+            continue;
+        };
         out.push((openid, from_item(i)?));
     }
     Ok((out, page.next))
 }
 
 /// Records the member's segment.
-pub async fn set_segment(store: &dyn Store, openid: &str, segment: &str, now: i64) -> Result<()> {
+pub async fn set_segment(store: &dyn Store, openid: &OpenId, segment: &str, now: i64) -> Result<()> {
     let upd = Update::new().set("segment", segment).set("scored_at", now);
     store.update(&keys::member(openid), upd, Some(Cond::Exists)).await.map(|_| ())
 }

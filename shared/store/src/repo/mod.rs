@@ -6,6 +6,7 @@ pub mod cart;
 pub mod cases;
 pub mod catalog;
 pub mod coupons;
+pub mod holds;
 pub mod members;
 pub mod operators;
 pub mod orders;

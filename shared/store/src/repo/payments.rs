@@ -1,6 +1,7 @@
 //! Payment records (one per WeChat Pay transaction, indexed by business day for
 //! reconciliation) and the per-day payment counter of the risk rule.
 
+use domain::ids::{OpenId, TransactionId};
 use domain::payment::PaymentRecord;
 
 use crate::{Cond, Result, Store, TxOp, Update, from_item, keys, to_item};
@@ -13,17 +14,17 @@ pub fn record(p: &PaymentRecord) -> Result<TxOp> {
     })
 }
 
-pub async fn get(store: &dyn Store, transaction_id: &str) -> Result<Option<PaymentRecord>> {
+pub async fn get(store: &dyn Store, transaction_id: &TransactionId) -> Result<Option<PaymentRecord>> {
     store.get(&keys::payment(transaction_id)).await?.map(from_item).transpose()
 }
 
 /// Counts one more payment of the shopper on a Shanghai day.
-pub fn count_payment(openid: &str, day: &str) -> TxOp {
+pub fn count_payment(openid: &OpenId, day: &str) -> TxOp {
     TxOp::Update { key: keys::pay_count(openid, day), update: Update::new().add("count", 1), cond: None }
 }
 
 /// Payments the shopper made on a Shanghai day.
-pub async fn paid_on(store: &dyn Store, openid: &str, day: &str) -> Result<i64> {
+pub async fn paid_on(store: &dyn Store, openid: &OpenId, day: &str) -> Result<i64> {
     Ok(store
         .get(&keys::pay_count(openid, day))
         .await?

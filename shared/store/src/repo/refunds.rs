@@ -2,9 +2,11 @@
 //! operators' queue while open, by day once done) and their reads.
 
 use domain::clock;
+use domain::ids::{OrderNo, OutRefundNo};
+use domain::order::Order;
 use domain::refund::{RefundRecord, RefundState};
 
-use crate::{Item, Query, Result, Store, from_item, keys, to_item};
+use crate::{Cond, Item, Query, Result, Store, StoreError, TxOp, from_item, keys, to_item};
 
 /// The item a refund is stored as.
 pub fn item(r: &RefundRecord) -> Result<Item> {
@@ -19,14 +21,46 @@ pub fn item(r: &RefundRecord) -> Result<Item> {
     to_item(&keys::refund(&r.order_no, &r.out_refund_no), Some(gsi), r)
 }
 
-pub async fn get(store: &dyn Store, order_no: &str, out_refund_no: &str) -> Result<Option<RefundRecord>> {
+pub async fn get(store: &dyn Store, order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Result<Option<RefundRecord>> {
     store.get(&keys::refund(order_no, out_refund_no)).await?.map(from_item).transpose()
 }
 
-pub async fn of_order(store: &dyn Store, order_no: &str) -> Result<Vec<RefundRecord>> {
+pub async fn of_order(store: &dyn Store, order_no: &OrderNo) -> Result<Vec<RefundRecord>> {
     let page =
         store.query(Query::table(keys::order_partition(order_no)).prefix(keys::REFUND_PREFIX).limit(100)).await?;
     page.items.into_iter().map(from_item).collect()
+}
+
+/// The writes that open a refund: the record (index [`OPEN_REFUND_OP`], refused when this
+/// refund exists) and its order as `after` reserved it, refused unless the order is still as
+/// `before` and what refunds reserve stays within what was paid.
+pub fn open(r: &RefundRecord, before: &Order, after: &Order) -> Result<Vec<TxOp>> {
+    let within = before.payable().fen() - r.amount.fen();
+    Ok(vec![
+        TxOp::Put { item: item(r)?, cond: Some(Cond::NotExists) },
+        TxOp::Put {
+            item: super::orders::item(after)?,
+            cond: Some(Cond::eq("version", before.version()).and(Cond::le("refund_reserved", within))),
+        },
+    ])
+}
+
+/// Index of the refund's own write in [`open`]'s.
+pub const OPEN_REFUND_OP: usize = 0;
+
+/// The write that moves a refund read at `read_version` to `next`.
+pub fn rewrite(next: &RefundRecord, read_version: i64) -> Result<TxOp> {
+    Ok(TxOp::Put { item: item(next)?, cond: Some(Cond::eq("version", read_version)) })
+}
+
+/// Records a refund the shop starts on its own (a late payment's), once: `false` when it
+/// exists.
+pub async fn create_once(store: &dyn Store, r: &RefundRecord) -> Result<bool> {
+    match store.put(item(r)?, Some(Cond::NotExists)).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Refunds the index lists in `state` (it may lag: callers read each one again).

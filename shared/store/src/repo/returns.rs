@@ -1,6 +1,7 @@
 //! Returns of goods, in their order's partition, indexed by state and the time they entered
 //! it (operators' queues, and the step that lapses returns never sent).
 
+use domain::ids::OrderNo;
 use domain::returns::{ReturnRecord, ReturnState};
 
 use crate::{Cond, Item, Query, Result, Store, TxOp, from_item, keys, to_item};
@@ -21,11 +22,11 @@ pub fn rewrite(r: &ReturnRecord, read_version: i64) -> Result<TxOp> {
     Ok(TxOp::Put { item: item(r)?, cond: Some(Cond::eq("version", read_version)) })
 }
 
-pub async fn get(store: &dyn Store, order_no: &str, id: &str) -> Result<Option<ReturnRecord>> {
+pub async fn get(store: &dyn Store, order_no: &OrderNo, id: &str) -> Result<Option<ReturnRecord>> {
     store.get(&keys::order_return(order_no, id).0).await?.map(from_item).transpose()
 }
 
-pub async fn of_order(store: &dyn Store, order_no: &str) -> Result<Vec<ReturnRecord>> {
+pub async fn of_order(store: &dyn Store, order_no: &OrderNo) -> Result<Vec<ReturnRecord>> {
     let page =
         store.query(Query::table(keys::order_partition(order_no)).prefix(keys::RETURN_PREFIX).limit(100)).await?;
     page.items.into_iter().map(from_item).collect()

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use domain::ids::{SkuId, TransactionId};
 use domain::stock_alert::StockAlert;
 
 use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
@@ -10,9 +11,9 @@ use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, key
 /// when this payment was counted before.
 pub async fn count_sale(
     store: &dyn Store,
-    transaction_id: &str,
+    transaction_id: &TransactionId,
     day: &str,
-    units: &BTreeMap<String, i64>,
+    units: &BTreeMap<SkuId, i64>,
 ) -> Result<bool> {
     let mut ops = vec![TxOp::Put {
         item: to_item(&keys::sales_counted(transaction_id), None, &serde_json::json!({ "day": day }))?,
@@ -33,7 +34,7 @@ pub async fn count_sale(
 }
 
 /// Units sold on each day from `first_day` (inclusive) on.
-pub async fn sales_since(store: &dyn Store, sku_id: &str, first_day: &str) -> Result<Vec<i64>> {
+pub async fn sales_since(store: &dyn Store, sku_id: &SkuId, first_day: &str) -> Result<Vec<i64>> {
     let page = store.query(Query::table(keys::sales_partition(sku_id)).prefix("DAY#").limit(400)).await?;
     Ok(page
         .items
@@ -43,7 +44,7 @@ pub async fn sales_since(store: &dyn Store, sku_id: &str, first_day: &str) -> Re
         .collect())
 }
 
-pub async fn open_alert(store: &dyn Store, sku_id: &str) -> Result<Option<StockAlert>> {
+pub async fn open_alert(store: &dyn Store, sku_id: &SkuId) -> Result<Option<StockAlert>> {
     store.get(&keys::stock_alert(sku_id)).await?.map(from_item).transpose()
 }
 
@@ -53,7 +54,7 @@ pub fn raise(alert: &StockAlert) -> Result<TxOp> {
 }
 
 /// Ends the episode: the next fall raises a new alert.
-pub async fn clear(store: &dyn Store, sku_id: &str) -> Result<()> {
+pub async fn clear(store: &dyn Store, sku_id: &SkuId) -> Result<()> {
     match store.delete(&keys::stock_alert(sku_id), Some(Cond::Exists)).await {
         Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e),

@@ -4,6 +4,7 @@
 //! bounded; calls WeChat documents as idempotent (a query, or a create repeated with the same
 //! out_trade_no / out_refund_no) are retried with backoff on network errors, 5xx and 429.
 
+use domain::ids::{OpenId, OrderNo};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -192,6 +193,11 @@ impl PayClient {
         &self.appid
     }
 
+    /// Where WeChat Pay sends this merchant's payment and refund notifies.
+    pub fn notify_url(&self) -> &str {
+        &self.notify_url
+    }
+
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
@@ -354,10 +360,10 @@ impl PayClient {
     /// prepay_id, which is what makes the retry safe.
     pub async fn prepay(
         &self,
-        out_trade_no: &str,
+        out_trade_no: &OrderNo,
         description: &str,
         total_fen: i64,
-        openid: &str,
+        openid: &OpenId,
         expires_at: i64,
         attach: Option<&str>,
     ) -> Result<String, PayError> {
@@ -365,12 +371,12 @@ impl PayClient {
             appid: self.appid.clone(),
             mchid: self.mchid.clone(),
             description: description.chars().take(127).collect(),
-            out_trade_no: out_trade_no.to_owned(),
+            out_trade_no: out_trade_no.to_string(),
             time_expire: Some(rfc3339(expires_at)),
             attach: attach.map(str::to_owned),
             notify_url: self.notify_url.clone(),
             amount: Amount { total: total_fen, currency: "CNY".into() },
-            payer: Payer { openid: openid.to_owned() },
+            payer: Payer { openid: openid.to_string() },
         };
         let a: PrepayAnswer = self.post("/v3/pay/transactions/jsapi", &req).await?;
         Ok(a.prepay_id)

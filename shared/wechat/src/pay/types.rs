@@ -129,6 +129,32 @@ pub struct RefundAmount {
     pub currency: Option<String>,
 }
 
+/// Where a refund stands at WeChat Pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundStatus {
+    Success,
+    Closed,
+    Processing,
+    /// The money could not reach the shopper's account; WeChat Pay may still settle it.
+    Abnormal,
+    /// A status this shop does not know yet: read, logged, and acted on as in flight.
+    #[serde(other)]
+    Unknown,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Success => "SUCCESS",
+            RefundStatus::Closed => "CLOSED",
+            RefundStatus::Processing => "PROCESSING",
+            RefundStatus::Abnormal => "ABNORMAL",
+            RefundStatus::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 /// A refund as the create and query answers describe it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Refund {
@@ -143,8 +169,7 @@ pub struct Refund {
     #[serde(default)]
     pub success_time: Option<String>,
     pub create_time: String,
-    /// SUCCESS, CLOSED, PROCESSING or ABNORMAL.
-    pub status: String,
+    pub status: RefundStatus,
     pub amount: RefundAmount,
 }
 
@@ -156,7 +181,7 @@ pub struct RefundNotice {
     pub transaction_id: String,
     pub out_refund_no: String,
     pub refund_id: String,
-    pub refund_status: String,
+    pub refund_status: RefundStatus,
     #[serde(default)]
     pub success_time: Option<String>,
     #[serde(default)]

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::catalog;
-use crate::error::AppError;
+use app::AppError;
+use app::catalog;
 use domain::catalog::{Component, ProductInput, ProductStatus, SkuInput, SkuKind, Warehouse};
+use domain::ids::{SkuId, WarehouseId};
 use store::SharedStore;
 
 #[derive(Deserialize)]
@@ -36,7 +37,7 @@ struct SampleSku {
     #[serde(default)]
     replenish_days: u32,
     #[serde(default)]
-    stock: HashMap<String, i64>,
+    stock: HashMap<WarehouseId, i64>,
     /// Names of SKUs of the same product, one unit each.
     #[serde(default)]
     components: Vec<String>,
@@ -50,7 +51,7 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
     let sample: Sample =
         serde_json::from_str(json).map_err(|e| AppError::bad_request(format!("sample catalog: {e}")))?;
     for w in sample.warehouses {
-        catalog::put_warehouse(store, w).await?;
+        catalog::put_warehouse(store, &w.id, &w.name, &w.region).await?;
     }
     for sp in sample.products {
         let p = catalog::create_product(
@@ -66,7 +67,7 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
                 .map(|n| {
                     by_name
                         .get(n)
-                        .map(|id: &String| Component { sku_id: id.clone(), quantity: 1 })
+                        .map(|id: &SkuId| Component { sku_id: id.clone(), quantity: 1 })
                         .ok_or_else(|| AppError::bad_request(format!("sample catalog: unknown component {n}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;

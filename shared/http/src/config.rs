@@ -1,8 +1,18 @@
 //! Every setting comes from the environment into one typed struct, validated at start: a
 //! missing or malformed setting stops the start with a message naming it, never a request.
-//! The README's configuration table lists the same names and defaults.
+//! The README's configuration table lists the same names and defaults. The shop's business
+//! rules among them go to the application as [`app::Rules`]; the rest (where the store is,
+//! secrets, WeChat's addresses) stays with the host, which builds the [`app::App`]
+//! ([`Settings::app`]).
 
+use std::sync::Arc;
+
+use crate::service::{Edge, Service};
+use app::{App, Rules};
 pub use store::{StoreKind, StoreSettings};
+use wechat::MiniProgram;
+use wechat::pay::{PayClient, PayError};
+use wechat::robot::Robot;
 pub use wechat::settings::{PaySettings, WeChatSettings};
 
 /// What a function talks to and does, and so which settings (and secrets) it cannot start
@@ -50,27 +60,10 @@ pub struct Settings {
     pub admin_token: String,
     pub trust_wx_context: bool,
     pub pay: Option<PaySettings>,
-    /// How long an unpaid order holds its stock (and WeChat's time_expire).
-    pub order_ttl_secs: i64,
-    /// How recent a phone verification must be to pass the daily-payments risk rule.
-    pub pay_verify_window_secs: i64,
-    /// What one shopper may hold unpaid at once.
-    pub limits: domain::placing::Limits,
-    /// Who must approve a refund of a given amount.
-    pub refund_policy: domain::operator::RefundPolicy,
-    /// Days after the last parcel ships before receipt is confirmed for the shopper.
-    pub auto_confirm_days: i64,
-    /// Days after receipt during which a "refund only" may be asked; then the order completes.
-    pub refund_window_days: i64,
-    /// Days a shopper has to send an approved return back before it lapses.
-    pub return_send_days: i64,
     /// The operators' group robot (WeCom `…/cgi-bin/webhook/send?key=…`) stock alerts go to.
     pub operator_webhook: Option<String>,
-    /// The subscribe-message template of the level-up notice (thing1: level, date2: day).
-    pub subscribe_level_up: Option<String>,
-    /// The subscribe-message template of the points-expiry reminder (number1: points,
-    /// date2: the day they expire).
-    pub subscribe_points_expiry: Option<String>,
+    /// The shop's business rules, for the application.
+    pub rules: Rules,
 }
 
 impl std::fmt::Debug for Settings {
@@ -241,6 +234,17 @@ impl Settings {
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
+        let rules = Rules {
+            order_ttl_secs,
+            pay_verify_window_secs,
+            limits,
+            refund_policy,
+            auto_confirm_days,
+            refund_window_days,
+            return_send_days,
+            subscribe_level_up,
+            subscribe_points_expiry,
+        };
         Ok(Self {
             store: StoreSettings {
                 kind,
@@ -255,18 +259,53 @@ impl Settings {
             admin_token,
             trust_wx_context,
             pay,
-            order_ttl_secs,
-            pay_verify_window_secs,
-            limits,
-            refund_policy,
-            auto_confirm_days,
-            refund_window_days,
-            return_send_days,
             operator_webhook,
-            subscribe_level_up,
-            subscribe_points_expiry,
+            rules,
         })
     }
+
+    /// The application over `store`: WeChat's clients (sharing one HTTP client) and the
+    /// operators' robot as these settings configure them. Fails only on unusable WeChat Pay key
+    /// material.
+    pub fn app(&self, store: store::SharedStore) -> Result<App, PayError> {
+        let http = http_client();
+        let wechat = MiniProgram::new(http.clone(), self.wechat.clone());
+        let pay = match &self.pay {
+            Some(p) => Some(PayClient::new(http.clone(), &self.wechat.appid, p)?),
+            None => None,
+        };
+        let robot = self.operator_webhook.as_ref().map(|url| Robot::new(http, url.clone()));
+        Ok(App::new(store, self.rules.clone(), wechat, pay, robot))
+    }
+
+    /// The application over `store`, with what this host's edge needs beside it.
+    pub fn service(&self, store: store::SharedStore) -> Result<Service, PayError> {
+        let edge = Edge {
+            session_secret: self.session_secret.clone(),
+            session_ttl_secs: self.session_ttl_secs,
+            admin_token: self.admin_token.clone(),
+            trust_wx_context: self.trust_wx_context,
+            appid: self.wechat.appid.clone(),
+            port: self.port,
+        };
+        Ok(Service { app: self.app(store)?, edge: Arc::new(edge) })
+    }
+
+    /// Opens the configured store and builds the service over it.
+    pub async fn open_service(&self) -> Result<Service, String> {
+        let store = store::open(&self.store).await.map_err(|e| format!("store: {e}"))?;
+        self.service(store).map_err(|e| format!("WeChat Pay: {e}"))
+    }
+}
+
+/// One HTTP client for all upstream calls, with bounded connect time.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("wechat-shop/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
 }
 
 fn read_file(var: &str, path: &str, problems: &mut Vec<String>) -> String {

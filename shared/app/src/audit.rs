@@ -6,11 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Caller;
 use crate::App;
 use crate::error::AppError;
 use domain::clock;
-use domain::operator::Role;
+use domain::operator::{Caller, Role};
 use store::TxOp;
 use store::repo::operators as repo;
 

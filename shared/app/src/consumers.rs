@@ -1,0 +1,42 @@
+//! Who acts on each event: the one table of the outbox's subscribers. Each consumer is
+//! idempotent (its writes are keyed by the change the event reports), so the at-least-once
+//! delivery of [`crate::outbox`] changes nothing on a second delivery. An event nobody needs
+//! to act on says so here.
+
+use domain::events::Event;
+
+use crate::{App, AppError, coupons, fulfilment, members, notices, refunds, stock_alerts};
+
+/// Runs every consumer of `event`.
+pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
+    match event {
+        Event::LatePaymentReceived { order_no, transaction_id, amount } => {
+            refunds::refund_late_payment(app, order_no, transaction_id, *amount).await.map(|_| ())
+        }
+        Event::SubOrderShipped { order_no, .. } => fulfilment::upload_shipments(app, order_no).await,
+        Event::OrderDelivered { order_no } => fulfilment::remind_to_confirm(app, order_no).await,
+        Event::PaymentApplied { order_no, transaction_id, .. } => {
+            members::on_payment(app, order_no).await?;
+            stock_alerts::on_payment(app, order_no, transaction_id).await
+        }
+        Event::RefundCompleted { order_no, out_refund_no, amount } => {
+            members::on_refund(app, order_no, out_refund_no, *amount).await
+        }
+        Event::StockLow { sku_id, name, available, safety_stock, .. } => {
+            stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await
+        }
+        Event::LevelUp { openid, level, .. } => {
+            // The level's upgrade coupon, once per member and level, then the notice.
+            if let Some(template) = members::upgrade_coupon(app, level).await? {
+                coupons::issue(&app.store, openid, &template, &format!("level-{level}")).await?;
+            }
+            notices::level_up(app, openid, level).await
+        }
+        Event::PointsExpiring { openid, points, expires_on, .. } => {
+            notices::points_expiring(app, openid, *points, expires_on).await
+        }
+        Event::OrderCompleted { order_no } => members::on_completed(app, order_no).await,
+        // Its stock and coupon came back in the transaction that closed it.
+        Event::OrderClosed { .. } => Ok(()),
+    }
+}
