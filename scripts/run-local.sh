@@ -6,7 +6,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 # The `local` profile: optimised, without link-time optimisation (a faster first build).
-cargo build --profile local --locked -p local -p wechat-sim
+# SHOP_PROFILE=dev runs the debug binaries the test command built (CI's README check does).
+PROFILE="${SHOP_PROFILE:-local}"
+cargo build --profile "$PROFILE" --locked -p local -p wechat-sim
+BIN="target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 export WECHAT_APPID="${WECHAT_APPID:-wx0000000000000001}"
 export WECHAT_APP_SECRET="${WECHAT_APP_SECRET:-sim-app-secret}"
 export SIM_PORT="${SIM_PORT:-9100}"
@@ -34,11 +37,11 @@ if [ "${STORE:-embedded}" = dynamodb ] && [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
   export AWS_REGION="${AWS_REGION:-ap-shanghai-local}"
 fi
-target/local/wechat-sim &
+"$BIN/wechat-sim" &
 SIM_PID=$!
 trap 'kill $SIM_PID 2>/dev/null || true; ddb_stop' EXIT
 for _ in $(seq 1 100); do [ -s "$WECHATPAY_PUBLIC_KEY_FILE" ] && break; sleep 0.1; done
 log "shop on http://127.0.0.1:$PORT; WeChat simulator on $WECHAT_API_BASE"
 log "first operator: curl -s -XPOST localhost:$PORT/admin/operators -H 'Authorization: Bearer $ADMIN_TOKEN' -d '{\"id\":\"boss\",\"name\":\"boss\",\"role\":\"finance\"}'"
 log "try: curl -s -XPOST localhost:$PORT/login -d '{\"code\":\"alice.1\"}'"
-target/local/shop-local
+"$BIN/shop-local"

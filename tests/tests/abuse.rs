@@ -111,7 +111,8 @@ async fn credentials_that_do_not_fit_are_refused(b: Backend) {
     let openid = w.shop.sim.sim.openid_for("abuse-shopper");
     let now = domain::clock::now();
     let leak = |t: String| -> &'static str { Box::leak(format!("Bearer {t}").into_boxed_str()) };
-    let other_secret = leak(hosting::session::issue(b"another-secret-0123456789abcdefgh", &openid, now, 600).0);
+    let other_secret =
+        leak(hosting::session::issue(b"another-secret-0123456789abcdefgh", &e2e::id(&openid), now, 600).0);
     let v2 = leak(w.shopper.replacen("v1.", "v2.", 1));
     let not_json = {
         use base64::Engine;
@@ -120,7 +121,15 @@ async fn credentials_that_do_not_fit_are_refused(b: Backend) {
         // Signed the way the shop signs, with its key: the signature holds, the payload not.
         leak(format!("{signed}.{}", sign(&secret, &signed)))
     };
-    let no_openid = leak(hosting::session::issue(&secret, "has space!", now, 600).0);
+    let no_openid = {
+        use base64::Engine;
+        // A payload naming no openid, signed with the shop's key: as a leaked key would let
+        // anyone sign.
+        let claims = json!({ "sub": "has space!", "exp": now + 600 });
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("v1.{payload}");
+        leak(format!("{signed}.{}", sign(&secret, &signed)))
+    };
     let clerk = leak(w.clerk.clone());
     let bootstrap = leak(ADMIN_TOKEN.to_owned());
     let shopper_on_admin = leak(w.shopper.clone());

@@ -274,7 +274,7 @@ async fn rfm_segments_for_a_known_population(b: Backend) {
             note: "seed".into(),
         };
         let months = vec![store::repo::members::month_op(openid, &month(at), orders, paid)];
-        let last_paid = store::Update::new().set("last_paid_at", at);
+        let last_paid = domain::member::Also { paid_at: Some(at), ..Default::default() };
         let none = domain::member::PointsFlow::default();
         assert!(store::repo::members::apply(store.as_ref(), openid, &entry, none, last_paid, months).await.unwrap());
     }
@@ -525,7 +525,7 @@ async fn idle_members_drop_a_level_and_perks_bring_coupons(b: Backend) {
         at: now - 400 * 86_400,
         note: "seed".into(),
     };
-    let last_paid = store::Update::new().set("last_paid_at", now - 400 * 86_400);
+    let last_paid = domain::member::Also { paid_at: Some(now - 400 * 86_400), ..Default::default() };
     let none = domain::member::PointsFlow::default();
     assert!(
         store::repo::members::apply(shop.app.store.as_ref(), &openid, &seed, none, last_paid, vec![]).await.unwrap()
@@ -602,12 +602,16 @@ async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
     for id in [&told_id, &silent_id] {
         let e = entry("grant-seed-checkin", 300, JAN_2025);
         assert!(
-            store::repo::members::apply(store.as_ref(), id, &e, earned, store::Update::new(), vec![]).await.unwrap()
+            store::repo::members::apply(store.as_ref(), id, &e, earned, domain::member::Also::default(), vec![])
+                .await
+                .unwrap()
         );
     }
     let e = entry("spend-seed-spend", -100, MAR_2025);
     assert!(
-        store::repo::members::apply(store.as_ref(), &told_id, &e, spent, store::Update::new(), vec![]).await.unwrap()
+        store::repo::members::apply(store.as_ref(), &told_id, &e, spent, domain::member::Also::default(), vec![])
+            .await
+            .unwrap()
     );
     let run = |at: i64| {
         let shop = &shop;

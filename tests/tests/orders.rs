@@ -516,8 +516,8 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     let rec = app::refunds::get(&shop.app.store, &e2e::id(&no(&o)), &e2e::id(&format!("R{}-crash-ref-0001", no(&o))))
         .await
         .unwrap();
-    assert_eq!(rec.state, app::refunds::RefundState::Processing);
-    assert!(rec.refund_id.is_none());
+    assert_eq!(rec.state(), app::refunds::RefundState::Processing);
+    assert!(rec.refund_id().is_none());
     app::refunds::retry_pending(&shop.app, domain::clock::now() + 120).await.unwrap();
     // The order and its refunds are two reads: wait for both to show the completion.
     let done =

@@ -286,7 +286,62 @@ async fn refunds_are_for_the_owner_of_a_paid_order(b: Backend) {
     assert_eq!(shop.call("GET", &format!("/orders/{order}/refunds"), Some(&alice), None).await.status, 200);
 }
 
+/// An order stored before holds and adjustments were data (its item in that shape:
+/// `reservations`, `coupon_id` and `coupon_template`, the discounts as fields, `holds: true`)
+/// reads, pays and refunds as it did: the coupon is used and then returned, its places under
+/// the shopper's limits free up on payment, and its stock comes back with the full refund.
+async fn an_order_stored_in_the_earlier_shape_pays_and_refunds(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
+    let t = coupon_template(&shop, "满20减5", json!({"kind": "threshold", "min_spend": 2000, "amount_off": 500}), 5, 1)
+        .await;
+    let token = shop.login("earlier").await;
+    let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&token), None).await;
+    let coupon = c.body["coupon_id"].as_str().unwrap().to_owned();
+    let body = json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 2}], "coupon_id": coupon});
+    let placed = shop.call("POST", "/orders", Some(&token), Some(body)).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order_no = no(&placed);
+    // The item rewritten in the earlier shape, which is the shape the API answers with.
+    let key = store::keys::order(&e2e::id(&order_no));
+    let stored = shop.app.store.get(&key).await.unwrap().unwrap();
+    let answered = order(&shop, &order_no).await["order"].clone();
+    let mut earlier = answered.as_object().unwrap().clone();
+    for k in [store::table::PK, store::table::SK, store::table::GSI1_PK, store::table::GSI1_SK] {
+        earlier.insert(k.into(), stored[k].clone());
+    }
+    assert!(stored.contains_key("adjustments") && !earlier.contains_key("adjustments"));
+    assert_eq!((earlier["holds"].clone(), earlier["coupon_id"].clone()), (json!(true), json!(coupon)));
+    shop.app.store.put(earlier, None).await.unwrap();
+    assert_eq!(order(&shop, &order_no).await["order"], answered, "it reads as it was");
+    pay_and_wait(&shop, &token, &order_no).await;
+    let coupons = shop.call("GET", "/me/coupons", Some(&token), None).await;
+    assert_eq!(coupons.body["items"][0]["state"], json!("used"));
+    // Its place among the three unpaid orders a shopper may hold came back with the payment.
+    let mut unpaid = Vec::new();
+    for _ in 0..3 {
+        let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+        assert_eq!(o.status, 201, "{}", o.body);
+        unpaid.push(no(&o));
+    }
+    for o in unpaid {
+        let cancelled = shop.call("POST", &format!("/orders/{o}/cancel"), Some(&token), None).await;
+        assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    }
+    let r = refund_req(&shop, &token, &order_no, json!({"request_id": "earlier-all-1", "full": true})).await;
+    assert_eq!((r.status, r.body["amount"].clone()), (202, json!(1500)), "{}", r.body);
+    let out_refund_no = r.body["out_refund_no"].as_str().unwrap();
+    let ok = shop.admin("POST", &format!("/admin/refunds/{order_no}/{out_refund_no}/approve"), None).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let done = wait_refund(&shop, &order_no, "success").await;
+    assert_eq!(done["order"]["refunded"], json!(1500));
+    assert_eq!(stock(&shop, &sku).await, 5, "both units came back");
+    let coupons = shop.call("GET", "/me/coupons", Some(&token), None).await;
+    assert_eq!(coupons.body["items"][0]["state"], json!("available"), "a full refund returns the coupon");
+}
+
 on_both_stores!(
+    an_order_stored_in_the_earlier_shape_pays_and_refunds,
     shopper_refund_approved_returns_stock_and_coupon,
     partial_refunds_never_exceed_what_was_paid,
     parallel_refunds_stop_at_the_paid_amount,

@@ -193,20 +193,26 @@ impl AddressBook {
     }
 }
 
+/// A checked address in Guangzhou, for the tests of this crate.
+#[cfg(test)]
+pub(crate) fn sample() -> Address {
+    Address {
+        name: "张三".into(),
+        phone: "13800138000".into(),
+        province: "广东省".into(),
+        city: "广州市".into(),
+        district: "海珠区".into(),
+        detail: "新港中路397号".into(),
+        postal_code: Some("510000".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn good() -> Address {
-        Address {
-            name: "张三".into(),
-            phone: "13800138000".into(),
-            province: "广东省".into(),
-            city: "广州市".into(),
-            district: "海珠区".into(),
-            detail: "新港中路397号".into(),
-            postal_code: Some("510000".into()),
-        }
+        sample()
     }
 
     #[test]

@@ -422,6 +422,21 @@ impl From<LedgerSource> for String {
     }
 }
 
+/// What else a ledger entry moves on the member, beyond growth and points.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Also {
+    /// A payment at this time: recency for RFM, and the end of any stretch the keep rule
+    /// counted (the levels it took come back).
+    pub paid_at: Option<i64>,
+    /// Points a refund could not take back (positive), or what later earnings settled of them
+    /// (negative).
+    pub debt: i64,
+    /// The keep rule took levels: how many stand taken now, and when.
+    pub demoted: Option<(u8, i64)>,
+    /// A check-in on this Shanghai day (`yyyy-mm-dd`), with the streak it makes.
+    pub checked_in: Option<(String, u32)>,
+}
+
 /// One change of a member's growth or points, keyed by its source so it is written once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {

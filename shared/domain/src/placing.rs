@@ -266,15 +266,7 @@ mod tests {
         // Leaked: a test's ids live as long as the test process.
         let openid: &'a OpenId = Box::leak(Box::new(id("o00001")));
         let request_id: &'a RequestId = Box::leak(Box::new(id("req00001")));
-        let address: &'a Address = Box::leak(Box::new(Address {
-            name: "张三".into(),
-            phone: "13800138000".into(),
-            province: "广东省".into(),
-            city: "广州市".into(),
-            district: "海珠区".into(),
-            detail: "新港中路397号".into(),
-            postal_code: None,
-        }));
+        let address: &'a Address = Box::leak(Box::new(crate::address::sample()));
         let freight: &'a FreightTemplate = Box::leak(Box::new(FreightTemplate::default()));
         let promotions: &'a Promotions = Box::leak(Box::new(Promotions::default()));
         Request {

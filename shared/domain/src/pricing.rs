@@ -88,8 +88,26 @@ pub enum Source {
     Points,
 }
 
-/// The order in which reductions apply: each takes off what the ones before it left.
-pub const STACKING: [Source; 4] = [Source::MemberPrice, Source::Campaign, Source::Coupon, Source::Points];
+impl Source {
+    /// The first reduction to apply.
+    pub const FIRST: Source = Source::MemberPrice;
+
+    /// The stacking rule: which reduction applies after this one (each takes off what the ones
+    /// before it left), none after the last. A new source is placed in the chain here.
+    pub const fn then(self) -> Option<Source> {
+        match self {
+            Source::MemberPrice => Some(Source::Campaign),
+            Source::Campaign => Some(Source::Coupon),
+            Source::Coupon => Some(Source::Points),
+            Source::Points => None,
+        }
+    }
+
+    /// Every source, in the order they apply.
+    pub fn stacking() -> impl Iterator<Item = Source> {
+        std::iter::successors(Some(Source::FIRST), |s| s.then())
+    }
+}
 
 /// What one source took off each line (in line order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +194,8 @@ pub struct Offers<'a> {
     pub points: i64,
 }
 
-/// Server-side pricing of the goods. The sources apply in [`STACKING`] order, each on what
+/// Server-side pricing of the goods. The sources apply in their stacking order
+/// ([`Source::then`]), each on what
 /// the ones before left, and each split over its lines in proportion ([`allocate`]): the
 /// member price (the level's percent off each line, rounded down); the campaign's best tier
 /// (unless the operator made campaigns and coupons exclusive and a coupon is used); the coupon
@@ -199,7 +218,7 @@ pub fn price(
     let mut left = amounts.clone();
     let mut taken = 0i64;
     let mut adjustments = Vec::new();
-    for source in STACKING {
+    for source in Source::stacking() {
         let shares: Vec<i64> = match source {
             Source::MemberPrice => {
                 let pct = i64::from(offers.member_pct.min(100));
@@ -361,6 +380,12 @@ mod tests {
         assert_eq!((points.off(Source::Points), points.payable), (Fen::new(4_000), Fen::new(5_000)));
         let too_many = price(&lines, &category, Offers { points: 4_600, ..offers }, 50).unwrap_err();
         assert!(matches!(too_many, DomainError::Invalid { .. }), "at most half of what is left");
+    }
+
+    #[test]
+    fn every_source_stacks_once() {
+        let order: Vec<Source> = Source::stacking().take(10).collect();
+        assert_eq!(order, vec![Source::MemberPrice, Source::Campaign, Source::Coupon, Source::Points]);
     }
 
     proptest! {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId};
 use crate::money::Fen;
-use crate::operator::Approval;
+use crate::operator::{Approval, Approved};
 use crate::order::{Hold, Order, Reservation};
 
 /// Who started a refund (or any other change an operator may need to trace).
@@ -67,32 +67,33 @@ impl RefundState {
     }
 }
 
+/// A refund: private fields, every change a method below that the state machine allows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RefundRecord {
-    pub out_refund_no: OutRefundNo,
-    pub order_no: OrderNo,
-    pub openid: OpenId,
-    pub amount: Fen,
+    out_refund_no: OutRefundNo,
+    order_no: OrderNo,
+    openid: OpenId,
+    amount: Fen,
     /// Ordered lines (SKU as ordered → units) whose unshipped units go back to stock.
     #[serde(default)]
-    pub lines: BTreeMap<SkuId, i64>,
-    pub reason: String,
-    pub state: RefundState,
-    pub initiated_by: Actor,
+    lines: BTreeMap<SkuId, i64>,
+    reason: String,
+    state: RefundState,
+    initiated_by: Actor,
     #[serde(default)]
-    pub refund_id: Option<String>,
+    refund_id: Option<String>,
     #[serde(default)]
-    pub wechat_error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    wechat_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
     #[serde(default)]
-    pub success_time: Option<i64>,
-    pub arrival_note: String,
+    success_time: Option<i64>,
+    arrival_note: String,
     /// The operators who approved it so far (see [`crate::operator::RefundPolicy`]).
     #[serde(default)]
-    pub approvals: Vec<Approval>,
+    approvals: Vec<Approval>,
     #[serde(default)]
-    pub version: i64,
+    version: i64,
 }
 
 impl RefundRecord {
@@ -128,6 +129,76 @@ impl RefundRecord {
         }
     }
 
+    /// A new refund its requester approved at once: it starts when that is enough.
+    pub fn with_first_approval(mut self, approvals: Vec<Approval>, enough: Approved) -> Self {
+        self.approvals = approvals;
+        if enough == Approved::Yes && self.state == RefundState::Requested {
+            self.state = RefundState::Processing;
+        }
+        self
+    }
+
+    pub fn out_refund_no(&self) -> &OutRefundNo {
+        &self.out_refund_no
+    }
+
+    pub fn order_no(&self) -> &OrderNo {
+        &self.order_no
+    }
+
+    pub fn openid(&self) -> &OpenId {
+        &self.openid
+    }
+
+    pub fn amount(&self) -> Fen {
+        self.amount
+    }
+
+    pub fn lines(&self) -> &BTreeMap<SkuId, i64> {
+        &self.lines
+    }
+
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    pub fn state(&self) -> RefundState {
+        self.state
+    }
+
+    pub fn initiated_by(&self) -> Actor {
+        self.initiated_by
+    }
+
+    /// WeChat Pay's id of the refund, once a call reached it.
+    pub fn refund_id(&self) -> Option<&str> {
+        self.refund_id.as_deref()
+    }
+
+    pub fn wechat_error(&self) -> Option<&str> {
+        self.wechat_error.as_deref()
+    }
+
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+
+    pub fn updated_at(&self) -> i64 {
+        self.updated_at
+    }
+
+    pub fn success_time(&self) -> Option<i64> {
+        self.success_time
+    }
+
+    pub fn approvals(&self) -> &[Approval] {
+        &self.approvals
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
     /// The same refund in state `to`, if the state machine allows the move.
     pub fn moved(&self, to: RefundState, now: i64) -> Result<RefundRecord, DomainError> {
         self.state.check(to)?;
@@ -135,6 +206,44 @@ impl RefundRecord {
         next.state = to;
         next.updated_at = now;
         next.version += 1;
+        Ok(next)
+    }
+
+    /// Another approval recorded: the refund starts when the approvals are enough, else it
+    /// stays requested.
+    pub fn approved(&self, approvals: Vec<Approval>, enough: Approved, now: i64) -> Result<RefundRecord, DomainError> {
+        let to = if enough == Approved::Yes { RefundState::Processing } else { RefundState::Requested };
+        let mut next = self.moved(to, now)?;
+        next.approvals = approvals;
+        Ok(next)
+    }
+
+    /// WeChat Pay took the refund under `refund_id`.
+    pub fn sent(&self, refund_id: String, now: i64) -> Result<RefundRecord, DomainError> {
+        let mut next = self.moved(self.state, now)?;
+        next.refund_id = Some(refund_id);
+        next.wechat_error = None;
+        Ok(next)
+    }
+
+    /// A call to WeChat Pay failed on the way (`error`); the refund stays as it is, to retry.
+    pub fn call_failed(&self, error: String, now: i64) -> Result<RefundRecord, DomainError> {
+        let mut next = self.moved(self.state, now)?;
+        next.wechat_error = Some(error);
+        Ok(next)
+    }
+
+    /// WeChat Pay refused the refund itself (`error`): it failed.
+    pub fn refused_by_wechat(&self, error: String, now: i64) -> Result<RefundRecord, DomainError> {
+        let mut next = self.moved(RefundState::Failed, now)?;
+        next.wechat_error = Some(error);
+        Ok(next)
+    }
+
+    /// WeChat Pay completed it at `at` (its own time).
+    pub fn succeeded(&self, at: i64, now: i64) -> Result<RefundRecord, DomainError> {
+        let mut next = self.moved(RefundState::Success, now)?;
+        next.success_time = Some(at);
         Ok(next)
     }
 }

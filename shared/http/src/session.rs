@@ -8,6 +8,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use domain::ids::OpenId;
+
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -36,9 +38,9 @@ fn mac(secret: &[u8], signed: &str) -> HmacSha256 {
     m
 }
 
-pub fn issue(secret: &[u8], openid: &str, now: i64, ttl_secs: i64) -> (String, i64) {
+pub fn issue(secret: &[u8], openid: &OpenId, now: i64, ttl_secs: i64) -> (String, i64) {
     let exp = now + ttl_secs;
-    let claims = Claims { sub: openid.to_owned(), exp };
+    let claims = Claims { sub: openid.to_string(), exp };
     let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
     let signed = format!("v1.{payload}");
     let sig = B64.encode(mac(secret, &signed).finalize().into_bytes());
@@ -71,21 +73,22 @@ mod tests {
 
     #[test]
     fn round_trip_and_expiry() {
-        let (t, exp) = issue(SECRET, "openid-1", 1_000, 60);
+        let openid = OpenId::parse("openid-1").unwrap();
+        let (t, exp) = issue(SECRET, &openid, 1_000, 60);
         assert_eq!(exp, 1_060);
         assert_eq!(verify(SECRET, &t, 1_059).unwrap().sub, "openid-1");
         assert_eq!(verify(SECRET, &t, 1_060), Err(TokenError::Expired));
         assert_eq!(verify(b"another secret of enough length!!", &t, 1_000), Err(TokenError::BadSignature));
         assert_eq!(verify(SECRET, "garbage", 0), Err(TokenError::Malformed));
         // A token signed with an empty key, offered to a function that holds none.
-        let (forged, _) = issue(b"", "openid-1", 1_000, 60);
+        let (forged, _) = issue(b"", &openid, 1_000, 60);
         assert_eq!(verify(b"", &forged, 1_000), Err(TokenError::NoSecret));
     }
 
     proptest! {
         #[test]
         fn any_changed_byte_is_refused(pos in 0usize..200, byte in any::<u8>()) {
-            let (t, _) = issue(SECRET, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", 1_000, 60);
+            let (t, _) = issue(SECRET, &OpenId::parse("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o").unwrap(), 1_000, 60);
             let mut b = t.clone().into_bytes();
             let i = pos % b.len();
             prop_assume!(b[i] != byte);

@@ -197,7 +197,8 @@ async fn main() {
     let store = e2e::dynamo_store(&table).await;
     hosting::sample::load_if_empty(&store, SAMPLE).await.expect("the sample catalog loads");
     let now = domain::clock::now();
-    let (token, _) = hosting::session::issue(SESSION_SECRET.as_bytes(), "oBenchShopper000000000000001", now, 3600);
+    let (token, _) =
+        hosting::session::issue(SESSION_SECRET.as_bytes(), &e2e::id("oBenchShopper000000000000001"), now, 3600);
     let env = env_for(&table);
     let mut rows = Vec::new();
     for f in hosting::routes::FUNCTIONS {

@@ -15,11 +15,11 @@ use domain::clock::month_of;
 use domain::events::Event;
 use domain::ids::{OpenId, OrderNo, OutRefundNo, RequestId, TemplateId};
 use domain::member::{
-    CHECKIN_GROWTH, Ladder, LedgerEntry, LedgerSource, Level, Member, PointsFlow, Rules, growth_for_payment,
+    Also, CHECKIN_GROWTH, Ladder, LedgerEntry, LedgerSource, Level, Member, PointsFlow, Rules, growth_for_payment,
     next_streak, points_for_payment, share,
 };
 use domain::money::Fen;
-use store::{Update, repo};
+use store::repo;
 
 pub async fn ladder(app: &App) -> Result<Ladder, AppError> {
     Ok(repo::catalog::ladder(app.store.as_ref()).await?)
@@ -126,9 +126,9 @@ pub async fn on_payment(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     let announced = !with.is_empty();
     let paid_at = o.paid_at().unwrap_or(entry.at);
     with.push(repo::members::month_op(o.openid(), &month_of(paid_at), 1, o.payable().fen()));
-    let extra = Update::new().set("last_paid_at", paid_at).set("demoted", 0);
+    let also = Also { paid_at: Some(paid_at), ..Also::default() };
     let flow = PointsFlow::default();
-    if repo::members::apply(app.store.as_ref(), o.openid(), &entry, flow, extra, with).await? && announced {
+    if repo::members::apply(app.store.as_ref(), o.openid(), &entry, flow, also, with).await? && announced {
         app.poke_outbox();
     }
     Ok(())
@@ -189,8 +189,8 @@ pub async fn on_refund(
     let fully = o.fully_refunded();
     let months = vec![repo::members::month_op(o.openid(), &month, if fully { -1 } else { 0 }, -amount.fen())];
     // The debt moves in the same transaction as the entry, so it is recorded exactly once.
-    let extra = if debt > 0 { Update::new().add("points_debt", debt) } else { Update::new() };
-    match repo::members::apply(store, o.openid(), &entry, flow, extra, months).await {
+    let also = Also { debt, ..Also::default() };
+    match repo::members::apply(store, o.openid(), &entry, flow, also, months).await {
         Ok(_) => Ok(()),
         // Less than the refund's share is held (the payment's credit has not landed, or a
         // spend raced): the outbox retries.
@@ -210,7 +210,9 @@ pub async fn on_completed(app: &App, order_no: &OrderNo) -> Result<(), AppError>
     let earned = repo::members::entry(store, o.openid(), &paid_entry).await?.map_or(0, |e| e.frozen);
     let mut cancelled = 0;
     for r in repo::refunds::of_order(store, order_no).await? {
-        if let Some(e) = repo::members::entry(store, o.openid(), &LedgerSource::Refund(r.out_refund_no)).await? {
+        if let Some(e) =
+            repo::members::entry(store, o.openid(), &LedgerSource::Refund(r.out_refund_no().clone())).await?
+        {
             cancelled += e.frozen;
         }
     }
@@ -228,9 +230,9 @@ pub async fn on_completed(app: &App, order_no: &OrderNo) -> Result<(), AppError>
         at: clock::now(),
         note: if settled > 0 { format!("积分解冻（抵还 {settled}）") } else { "积分解冻".into() },
     };
-    let extra = if settled > 0 { Update::new().add("points_debt", -settled) } else { Update::new() };
+    let also = Also { debt: -settled, ..Also::default() };
     let flow = PointsFlow { earned: left - settled, ..Default::default() };
-    repo::members::apply(store, o.openid(), &entry, flow, extra, vec![]).await?;
+    repo::members::apply(store, o.openid(), &entry, flow, also, vec![]).await?;
     Ok(())
 }
 
@@ -347,8 +349,8 @@ async fn keep_level(
         at: now,
         note: format!("保级未达成：{} 天未消费，{} → {}", rule.inactive_days, l.standing(m).name, l.standing(&to).name),
     };
-    let extra = Update::new().set("demoted", i64::from(demoted)).set("demoted_at", now);
-    Ok(repo::members::apply(app.store.as_ref(), openid, &entry, PointsFlow::default(), extra, vec![]).await?)
+    let also = Also { demoted: Some((demoted, now)), ..Also::default() };
+    Ok(repo::members::apply(app.store.as_ref(), openid, &entry, PointsFlow::default(), also, vec![]).await?)
 }
 
 /// Points of the months that ran out expire (first in, first out); a reminder is queued once
@@ -376,7 +378,7 @@ async fn expire_points(
             note: format!("{ran_out} 获得的积分到期"),
         };
         let flow = PointsFlow { expired, ..Default::default() };
-        match repo::members::apply(store, openid, &entry, flow, Update::new(), vec![]).await {
+        match repo::members::apply(store, openid, &entry, flow, Also::default(), vec![]).await {
             Ok(_) => {}
             Err(store::StoreError::Cancelled { .. }) => {
                 return Err(AppError::new(Code::Conflict, "the member's points moved; expired tomorrow"));
@@ -482,7 +484,7 @@ pub async fn grant(
         at: clock::now(),
         note: format!("{reason}（{by}）"),
     };
-    match repo::members::apply(app.store.as_ref(), openid, &entry, flow, Update::new(), vec![]).await {
+    match repo::members::apply(app.store.as_ref(), openid, &entry, flow, Also::default(), vec![]).await {
         Ok(_) => view(app, openid).await,
         Err(store::StoreError::Cancelled { .. }) => {
             Err(AppError::new(Code::InsufficientPoints, "the member holds fewer points than this deduction"))
@@ -596,9 +598,9 @@ pub async fn check_in(app: &App, openid: &OpenId, now: i64) -> Result<CheckedIn,
         at: now,
         note: format!("签到 第{streak}天"),
     };
-    let extra = Update::new().set("last_checkin_day", day.as_str()).set("streak", i64::from(streak));
+    let also = Also { checked_in: Some((day.clone(), streak)), ..Also::default() };
     let flow = PointsFlow { earned: points, ..Default::default() };
-    if !repo::members::apply(app.store.as_ref(), openid, &entry, flow, extra, vec![]).await? {
+    if !repo::members::apply(app.store.as_ref(), openid, &entry, flow, also, vec![]).await? {
         return Err(AppError::new(Code::AlreadyCheckedIn, "already checked in today; come back tomorrow"));
     }
     Ok(CheckedIn { day, streak, growth: CHECKIN_GROWTH, points })

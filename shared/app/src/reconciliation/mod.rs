@@ -36,7 +36,7 @@ impl Books {
             payments: counted.len() as i64,
             payment_fen: counted.iter().map(|p| p.amount.fen()).sum(),
             refunds: self.refunds.len() as i64,
-            refund_fen: self.refunds.iter().map(|r| r.amount.fen()).sum(),
+            refund_fen: self.refunds.iter().map(|r| r.amount().fen()).sum(),
         }
     }
 
@@ -45,7 +45,7 @@ impl Books {
     pub fn unmatched(&self) -> (HashMap<TransactionId, &PaymentRecord>, HashMap<OutRefundNo, &RefundRecord>) {
         (
             self.payments.iter().map(|p| (p.transaction_id.clone(), p)).collect(),
-            self.refunds.iter().map(|r| (r.out_refund_no.clone(), r)).collect(),
+            self.refunds.iter().map(|r| (r.out_refund_no().clone(), r)).collect(),
         )
     }
 }

@@ -73,8 +73,8 @@ pub async fn with_state(
     let mut out = Vec::new();
     for r in listed {
         // The index may lag a state change; read the refund itself.
-        let fresh = get(store, &r.order_no, &r.out_refund_no).await?;
-        if fresh.state == state {
+        let fresh = get(store, r.order_no(), r.out_refund_no()).await?;
+        if fresh.state() == state {
             out.push(fresh);
         }
     }
@@ -103,14 +103,14 @@ impl Requester<'_> {
 /// shopper's openid.
 fn audited(r: &RefundRecord) -> serde_json::Value {
     json!({
-        "state": r.state.as_str(),
-        "amount_fen": r.amount.fen(),
-        "approvals": r.approvals.iter().map(|a| &a.operator_id).collect::<Vec<_>>(),
+        "state": r.state().as_str(),
+        "amount_fen": r.amount().fen(),
+        "approvals": r.approvals().iter().map(|a| &a.operator_id).collect::<Vec<_>>(),
     })
 }
 
 fn target(r: &RefundRecord) -> String {
-    format!("{}/{}", r.order_no, r.out_refund_no)
+    format!("{}/{}", r.order_no(), r.out_refund_no())
 }
 
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
@@ -176,14 +176,11 @@ pub async fn create(
         if let Requester::Operator(caller) = who {
             // The operator's own approval, when their role may give it for this amount.
             if let Ok((approvals, ok)) = app.rules.refund_policy.approve(amount, &[], caller.approval(clock::now())) {
-                record.approvals = approvals;
-                if ok == Approved::Yes {
-                    record.state = RefundState::Processing;
-                }
+                record = record.with_first_approval(approvals, ok);
             }
             audit = Some(audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
         }
-        let state = record.state;
+        let state = record.state();
         let updated = order.refund_reserved(amount, &lines)?;
         let mut ops = repo::refunds::open(&record, &order, &updated)?;
         ops.extend(audit);
@@ -204,18 +201,16 @@ pub async fn create(
     Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
 }
 
-/// Moves a refund between states (as the state machine allows) under a condition on the
-/// version it was read at; `None` when it changed meanwhile.
+/// Writes `next` (a move of `r` the state machine allowed) with `extra` writes, under a
+/// condition on the version `r` was read at; `None` when it changed meanwhile.
 async fn transition(
     store: &SharedStore,
     r: &RefundRecord,
-    to: RefundState,
+    next: Result<RefundRecord, domain::DomainError>,
     extra: Vec<TxOp>,
-    edit: impl FnOnce(&mut RefundRecord),
 ) -> Result<Option<RefundRecord>, AppError> {
-    let mut next = r.moved(to, clock::now())?;
-    edit(&mut next);
-    let mut ops = vec![repo::refunds::rewrite(&next, r.version)?];
+    let next = next?;
+    let mut ops = vec![repo::refunds::rewrite(&next, r.version())?];
     ops.extend(extra);
     match store.transact(ops).await {
         Ok(()) => Ok(Some(next)),
@@ -226,8 +221,8 @@ async fn transition(
 
 /// Gives back a refund's reservation on its order (refused, closed or failed refunds).
 async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
-    let order = lookup::order(store.as_ref(), &r.order_no).await?;
-    let o = order.refund_released(r.amount, &r.lines)?;
+    let order = lookup::order(store.as_ref(), r.order_no()).await?;
+    let o = order.refund_released(r.amount(), r.lines())?;
     Ok(vec![repo::orders::rewrite(&o, &order)?])
 }
 
@@ -242,19 +237,17 @@ pub async fn approve(
     out_refund_no: &OutRefundNo,
 ) -> Result<RefundRecord, AppError> {
     let r = get(&app.store, order_no, out_refund_no).await?;
-    if r.state != RefundState::Requested {
+    if r.state() != RefundState::Requested {
         return Err(AppError::new(
             Code::InvalidTransition,
-            format!("a {} refund cannot be approved", r.state.as_str()),
+            format!("a {} refund cannot be approved", r.state().as_str()),
         ));
     }
-    let (approvals, enough) = app.rules.refund_policy.approve(r.amount, &r.approvals, by.approval(clock::now()))?;
-    let to = if enough == Approved::Yes { RefundState::Processing } else { RefundState::Requested };
-    let mut after = r.moved(to, clock::now())?;
-    after.approvals = approvals.clone();
+    let (approvals, enough) = app.rules.refund_policy.approve(r.amount(), r.approvals(), by.approval(clock::now()))?;
+    let after = r.approved(approvals, enough, clock::now())?;
     let audit = audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?;
-    match transition(&app.store, &r, to, vec![audit], |n| n.approvals = approvals).await? {
-        Some(next) if to == RefundState::Processing => execute(app, next).await,
+    match transition(&app.store, &r, Ok(after), vec![audit]).await? {
+        Some(next) if enough == Approved::Yes => execute(app, next).await,
         Some(next) => Ok(next),
         None => Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload")),
     }
@@ -269,16 +262,16 @@ pub async fn refuse(
 ) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
-        if r.state != RefundState::Requested {
+        if r.state() != RefundState::Requested {
             return Err(AppError::new(
                 Code::InvalidTransition,
-                format!("a {} refund cannot be refused", r.state.as_str()),
+                format!("a {} refund cannot be refused", r.state().as_str()),
             ));
         }
         let mut ops = release_ops(&app.store, &r).await?;
         let after = r.moved(RefundState::Refused, clock::now())?;
         ops.push(audit::entry(by, "refund.refuse", &target(&r), Some(audited(&r)), Some(audited(&after)))?);
-        if let Some(next) = transition(&app.store, &r, RefundState::Refused, ops, |_| {}).await? {
+        if let Some(next) = transition(&app.store, &r, Ok(after), ops).await? {
             return Ok(next);
         }
     }
@@ -287,43 +280,38 @@ pub async fn refuse(
 
 /// Asks WeChat Pay to refund (idempotent by out_refund_no). A definite refusal releases the
 /// reservation; a network failure leaves the refund processing for the retry sweep.
-#[tracing::instrument(skip_all, fields(order_no = %r.order_no, out_refund_no = %r.out_refund_no))]
+#[tracing::instrument(skip_all, fields(order_no = %r.order_no(), out_refund_no = %r.out_refund_no()))]
 pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppError> {
     let client = app.pay()?;
-    let order = lookup::order(app.store.as_ref(), &r.order_no).await?;
+    let order = lookup::order(app.store.as_ref(), r.order_no()).await?;
     let req = RefundRequest {
         transaction_id: None,
-        out_trade_no: Some(r.order_no.to_string()),
-        out_refund_no: r.out_refund_no.to_string(),
-        reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
+        out_trade_no: Some(r.order_no().to_string()),
+        out_refund_no: r.out_refund_no().to_string(),
+        reason: (!r.reason().is_empty()).then(|| r.reason().to_owned()),
         notify_url: Some(client.notify_url().to_owned()),
-        amount: RefundAmountRequest { refund: r.amount.fen(), total: order.payable().fen(), currency: "CNY".into() },
+        amount: RefundAmountRequest { refund: r.amount().fen(), total: order.payable().fen(), currency: "CNY".into() },
     };
     match client.refund(&req).await {
         Ok(answer) => {
-            let refund_id = answer.refund_id.clone();
-            let next = transition(&app.store, &r, r.state, vec![], |n| {
-                n.refund_id = Some(refund_id);
-                n.wechat_error = None;
-            })
-            .await?
-            .unwrap_or(r);
+            let sent = r.sent(answer.refund_id.clone(), clock::now());
+            let next = transition(&app.store, &r, sent, vec![]).await?.unwrap_or(r);
             if answer.status == RefundStatus::Success {
                 let at = answer.success_time.as_deref().and_then(parse_rfc3339);
-                return complete(app, &next.order_no, &next.out_refund_no, at).await;
+                return complete(app, next.order_no(), next.out_refund_no(), at).await;
             }
             Ok(next)
         }
         Err(e) if e.verified_kind().is_some_and(|k| !k.transient()) => {
-            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "WeChat Pay refused the refund");
+            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no(), "WeChat Pay refused the refund");
             let ops = release_ops(&app.store, &r).await?;
-            let msg = e.to_string();
-            Ok(transition(&app.store, &r, RefundState::Failed, ops, |n| n.wechat_error = Some(msg)).await?.unwrap_or(r))
+            let failed = r.refused_by_wechat(e.to_string(), clock::now());
+            Ok(transition(&app.store, &r, failed, ops).await?.unwrap_or(r))
         }
         Err(e) => {
-            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no, "refund call failed; will retry");
-            let msg = e.to_string();
-            Ok(transition(&app.store, &r, r.state, vec![], |n| n.wechat_error = Some(msg)).await?.unwrap_or(r))
+            tracing::warn!(error = %e, out_refund_no = %r.out_refund_no(), "refund call failed; will retry");
+            let noted = r.call_failed(e.to_string(), clock::now());
+            Ok(transition(&app.store, &r, noted, vec![]).await?.unwrap_or(r))
         }
     }
 }
@@ -361,7 +349,7 @@ pub async fn refund_late_payment(
         }
     };
     // Sent already (a WeChat refund id is known) or past processing: nothing to do.
-    if r.state != RefundState::Processing || r.refund_id.is_some() {
+    if r.state() != RefundState::Processing || r.refund_id().is_some() {
         return Ok(r);
     }
     execute(app, r).await
@@ -390,13 +378,13 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
         }
         Err(e) => return Err(e),
     };
-    if n.amount.refund != r.amount.fen() {
+    if n.amount.refund != r.amount().fen() {
         cases::record(
             &app.store,
             CaseKind::RefundAmountMismatch,
             &n.out_refund_no,
             &n.out_trade_no,
-            json!({ "wechat": n.amount.refund, "ours": r.amount.fen() }),
+            json!({ "wechat": n.amount.refund, "ours": r.amount().fen() }),
         )
         .await?;
         return Ok(());
@@ -404,18 +392,18 @@ pub async fn on_notify(app: &App, n: &RefundNotice) -> Result<(), AppError> {
     match n.refund_status {
         RefundStatus::Success => {
             let at = n.success_time.as_deref().and_then(parse_rfc3339);
-            complete(app, &r.order_no, &r.out_refund_no, at).await.map(|_| ())
+            complete(app, r.order_no(), r.out_refund_no(), at).await.map(|_| ())
         }
-        RefundStatus::Closed => close(app, &r.order_no, &r.out_refund_no).await.map(|_| ()),
+        RefundStatus::Closed => close(app, r.order_no(), r.out_refund_no()).await.map(|_| ()),
         RefundStatus::Abnormal => {
-            if r.state == RefundState::Processing {
-                transition(&app.store, &r, RefundState::Abnormal, vec![], |_| {}).await?;
+            if r.state() == RefundState::Processing {
+                transition(&app.store, &r, r.moved(RefundState::Abnormal, clock::now()), vec![]).await?;
                 cases::record(
                     &app.store,
                     CaseKind::RefundAbnormal,
-                    &r.out_refund_no,
-                    &r.order_no,
-                    json!({ "amount": r.amount.fen() }),
+                    r.out_refund_no(),
+                    r.order_no(),
+                    json!({ "amount": r.amount().fen() }),
                 )
                 .await?;
             }
@@ -443,28 +431,28 @@ pub async fn complete(
     let store = &app.store;
     for _ in 0..3 {
         let r = get(store, order_no, out_refund_no).await?;
-        if r.state.is_final() {
+        if r.state().is_final() {
             return Ok(r);
         }
         let order = lookup::order(store.as_ref(), order_no).await?;
-        let back = restock_for(&order, &r.lines);
-        let o = order.refund_completed(r.amount, &back)?;
+        let back = restock_for(&order, r.lines());
+        let o = order.refund_completed(r.amount(), &back)?;
         let now = clock::now();
         let mut ops = vec![repo::orders::rewrite(&o, &order)?];
         ops.extend(holds::give_back(store.as_ref(), &o, Occasion::Refunded { restock: &back, at: now }).await?);
         let event = Event::RefundCompleted {
-            order_no: r.order_no.clone(),
-            out_refund_no: r.out_refund_no.clone(),
-            amount: r.amount,
+            order_no: r.order_no().clone(),
+            out_refund_no: r.out_refund_no().clone(),
+            amount: r.amount(),
         };
         ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);
-        if let Some(next) = transition(store, &r, RefundState::Success, ops, |n| n.success_time = Some(at)).await? {
+        if let Some(next) = transition(store, &r, r.succeeded(at, now), ops).await? {
             app.poke_outbox();
             tracing::info!(
                 %order_no,
                 %out_refund_no,
-                amount = r.amount.fen(),
+                amount = r.amount().fen(),
                 restocked = back.len(),
                 "refund completed"
             );
@@ -479,11 +467,11 @@ pub async fn complete(
 pub async fn close(app: &App, order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Result<RefundRecord, AppError> {
     for _ in 0..3 {
         let r = get(&app.store, order_no, out_refund_no).await?;
-        if !matches!(r.state, RefundState::Processing | RefundState::Abnormal) {
+        if !matches!(r.state(), RefundState::Processing | RefundState::Abnormal) {
             return Ok(r);
         }
         let ops = release_ops(&app.store, &r).await?;
-        if let Some(next) = transition(&app.store, &r, RefundState::Closed, ops, |_| {}).await? {
+        if let Some(next) = transition(&app.store, &r, r.moved(RefundState::Closed, clock::now()), ops).await? {
             return Ok(next);
         }
     }
@@ -501,9 +489,9 @@ pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError
         let mut after = None;
         loop {
             let (page, next) = with_state(&app.store, state, 100, after).await?;
-            for r in page.into_iter().filter(|r| r.updated_at <= older_than) {
+            for r in page.into_iter().filter(|r| r.updated_at() <= older_than) {
                 n += 1;
-                let no = r.out_refund_no.clone();
+                let no = r.out_refund_no().clone();
                 if let Err(e) = retry_one(app, r).await {
                     tracing::warn!(error = %e, out_refund_no = %no, "refund retry failed; the next sweep tries again");
                 }
@@ -518,18 +506,18 @@ pub async fn retry_pending(app: &App, older_than: i64) -> Result<usize, AppError
 }
 
 async fn retry_one(app: &App, r: RefundRecord) -> Result<(), AppError> {
-    if r.refund_id.is_none() && r.state == RefundState::Processing {
+    if r.refund_id().is_none() && r.state() == RefundState::Processing {
         execute(app, r).await?;
         return Ok(());
     }
-    if let Ok(Some(w)) = app.pay()?.query_refund(&r.out_refund_no).await {
+    if let Ok(Some(w)) = app.pay()?.query_refund(r.out_refund_no()).await {
         match w.status {
             RefundStatus::Success => {
                 let at = w.success_time.as_deref().and_then(parse_rfc3339);
-                complete(app, &r.order_no, &r.out_refund_no, at).await?;
+                complete(app, r.order_no(), r.out_refund_no(), at).await?;
             }
             RefundStatus::Closed => {
-                close(app, &r.order_no, &r.out_refund_no).await?;
+                close(app, r.order_no(), r.out_refund_no()).await?;
             }
             RefundStatus::Processing | RefundStatus::Abnormal | RefundStatus::Unknown => {}
         }

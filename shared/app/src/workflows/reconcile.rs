@@ -47,9 +47,11 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
         differences: Vec::new(),
         generated_at: clock::now(),
     };
-    let diff = |kind, order_no: &str, reference: &str, w: Option<i64>, l: Option<i64>, action: String| Difference {
+    // The order number as the bill or the books give it: a bill row may name an order of
+    // another system on the same merchant account.
+    let diff = |kind, order_ref: &str, reference: &str, w: Option<i64>, l: Option<i64>, action: String| Difference {
         kind,
-        order_no: order_no.into(),
+        order_no: order_ref.into(),
         reference: reference.into(),
         wechat_fen: w,
         local_fen: l,
@@ -60,12 +62,12 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
             report.wechat.refunds += 1;
             report.wechat.refund_fen += row.refund.fen();
             match refs.remove(row.out_refund_no.as_str()) {
-                Some(r) if r.amount != row.refund => report.differences.push(diff(
+                Some(r) if r.amount() != row.refund => report.differences.push(diff(
                     DifferenceKind::RefundAmountMismatch,
                     &row.out_trade_no,
                     &row.out_refund_no,
                     Some(row.refund.fen()),
-                    Some(r.amount.fen()),
+                    Some(r.amount().fen()),
                     "reported".into(),
                 )),
                 Some(_) => {}
@@ -77,10 +79,10 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
                     };
                     let action = match ours {
                         // Done here too, but booked on another day: not a difference of money.
-                        Ok((_, r)) if r.state == RefundState::Success && r.amount == row.refund => None,
-                        Ok((no, r)) => Some(match refunds::complete(app, &no, &r.out_refund_no, at).await {
-                            Ok(r) if r.state == RefundState::Success => "repaired: refund completed".to_owned(),
-                            Ok(r) => format!("reported: local refund is {:?}", r.state),
+                        Ok((_, r)) if r.state() == RefundState::Success && r.amount() == row.refund => None,
+                        Ok((no, r)) => Some(match refunds::complete(app, &no, r.out_refund_no(), at).await {
+                            Ok(r) if r.state() == RefundState::Success => "repaired: refund completed".to_owned(),
+                            Ok(r) => format!("reported: local refund is {:?}", r.state()),
                             Err(e) => format!("reported: {}", e.message),
                         }),
                         Err(_) => Some("reported: no such refund here".to_owned()),
@@ -157,10 +159,10 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     for r in refs.values() {
         report.differences.push(diff(
             DifferenceKind::RefundMissingAtWechat,
-            &r.order_no,
-            &r.out_refund_no,
+            r.order_no(),
+            r.out_refund_no(),
             None,
-            Some(r.amount.fen()),
+            Some(r.amount().fen()),
             "reported".into(),
         ));
     }

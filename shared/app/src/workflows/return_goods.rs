@@ -18,5 +18,5 @@ pub async fn received(app: &App, by: &Caller, order_no: &OrderNo, id: &str) -> R
         reason: of_return.reason,
     };
     let refund = refunds::create(app, order_no, Requester::Operator(by), input).await?;
-    returns::received(app, order_no, id, &refund.out_refund_no).await
+    returns::received(app, order_no, id, refund.out_refund_no()).await
 }

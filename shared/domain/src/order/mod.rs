@@ -652,15 +652,7 @@ pub(crate) mod fixtures {
             gifts: vec![],
             priced,
             holds: vec![Hold::Stock(reservation), Hold::OpenOrder],
-            address: Address {
-                name: "张三".into(),
-                phone: "13800138000".into(),
-                province: "广东省".into(),
-                city: "广州市".into(),
-                district: "海珠区".into(),
-                detail: "新港中路397号".into(),
-                postal_code: None,
-            },
+            address: crate::address::sample(),
             now: 0,
             expires_at: 10,
         });

@@ -76,7 +76,7 @@ async fn login(app: &Service, req: &Request) -> Result<Response, AppError> {
     let openid = OpenId::parse(&s.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
     let created = users::record_login(app, &openid, s.unionid.as_deref(), &s.session_key).await?;
     let (token, expires_at) =
-        session::issue(&app.edge.session_secret, &s.openid, clock::now(), app.edge.session_ttl_secs);
+        session::issue(&app.edge.session_secret, &openid, clock::now(), app.edge.session_ttl_secs);
     tracing::info!(user = %mask_openid(&openid), new_user = created, "login");
     Response::ok(&LoginAnswer { token, expires_at, openid: s.openid, new_user: created })
 }

@@ -2,7 +2,7 @@
 //! ledger entry keyed by its source so a replayed change is refused.
 
 use domain::ids::OpenId;
-use domain::member::{LedgerEntry, LedgerSource, Member, PointsFlow};
+use domain::member::{Also, LedgerEntry, LedgerSource, Member, PointsFlow};
 
 use crate::{Cond, Query, Result, Store, StoreError, TxOp, Update, from_item, keys, to_item};
 
@@ -10,8 +10,9 @@ pub async fn get(store: &dyn Store, openid: &OpenId) -> Result<Member> {
     Ok(store.get(&keys::member(openid)).await?.map(from_item).transpose()?.unwrap_or_default())
 }
 
-/// The change `entry` describes, with `extra` updates of the member (check-in day, streak):
-/// `false` when this source was recorded before. Growth never goes below zero: a take-back
+/// The change `entry` describes, with what else it moves on the member (`also`: a payment's
+/// time, a points debt, the keep rule's drop, a check-in): `false` when this source was
+/// recorded before. Growth never goes below zero: a take-back
 /// larger than the growth held is refused as a condition. `flow` says why the available
 /// points moved (its net is `entry.points`), recorded in the month of the entry.
 pub async fn apply(
@@ -19,11 +20,23 @@ pub async fn apply(
     openid: &OpenId,
     entry: &LedgerEntry,
     flow: PointsFlow,
-    extra: Update,
+    also: Also,
     with: Vec<TxOp>,
 ) -> Result<bool> {
     debug_assert_eq!(flow.net(), entry.points, "a flow explains the entry's points");
-    let mut update = extra.add("growth", entry.growth).add("points_available", entry.points);
+    let mut update = Update::new().add("growth", entry.growth).add("points_available", entry.points);
+    if let Some(at) = also.paid_at {
+        update = update.set("last_paid_at", at).set("demoted", 0);
+    }
+    if also.debt != 0 {
+        update = update.add("points_debt", also.debt);
+    }
+    if let Some((levels, at)) = also.demoted {
+        update = update.set("demoted", i64::from(levels)).set("demoted_at", at);
+    }
+    if let Some((day, streak)) = also.checked_in {
+        update = update.set("last_checkin_day", day).set("streak", i64::from(streak));
+    }
     if entry.frozen != 0 {
         update = update.add("points_frozen", entry.frozen);
     }

@@ -10,15 +10,16 @@ use crate::{Cond, Item, Query, Result, Store, StoreError, TxOp, from_item, keys,
 
 /// The item a refund is stored as.
 pub fn item(r: &RefundRecord) -> Result<Item> {
-    let gsi = match r.state {
+    let gsi = match r.state() {
         RefundState::Success => {
-            let day =
-                clock::business_day(r.success_time.unwrap_or(r.updated_at)).map(|d| d.to_string()).unwrap_or_default();
-            keys::refund_gsi1_done(&day, &r.out_refund_no)
+            let day = clock::business_day(r.success_time().unwrap_or(r.updated_at()))
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            keys::refund_gsi1_done(&day, r.out_refund_no())
         }
-        s => keys::refund_gsi1_open(s.as_str(), r.created_at, &r.out_refund_no),
+        s => keys::refund_gsi1_open(s.as_str(), r.created_at(), r.out_refund_no()),
     };
-    to_item(&keys::refund(&r.order_no, &r.out_refund_no), Some(gsi), r)
+    to_item(&keys::refund(r.order_no(), r.out_refund_no()), Some(gsi), r)
 }
 
 pub async fn get(store: &dyn Store, order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Result<Option<RefundRecord>> {
@@ -35,7 +36,7 @@ pub async fn of_order(store: &dyn Store, order_no: &OrderNo) -> Result<Vec<Refun
 /// refund exists) and its order as `after` reserved it, refused unless the order is still as
 /// `before` and what refunds reserve stays within what was paid.
 pub fn open(r: &RefundRecord, before: &Order, after: &Order) -> Result<Vec<TxOp>> {
-    let within = before.payable().fen() - r.amount.fen();
+    let within = before.payable().fen() - r.amount().fen();
     Ok(vec![
         TxOp::Put { item: item(r)?, cond: Some(Cond::NotExists) },
         TxOp::Put {
