@@ -236,13 +236,16 @@ impl Shop {
             .await;
         assert_eq!(first.status, 201, "the bootstrap token makes the first account: {}", first.body);
         shop.finance_token = first.body["token"].as_str().expect("token").to_owned();
+        shop.bind(&shop.finance_token.clone(), "finance").await;
         // Suites that predate freight price without it; the fulfilment suite sets its own.
         let free = shop.admin("PUT", "/admin/freight", Some(serde_json::json!({"base_fen": 0}))).await;
         assert_eq!(free.status, 200, "{}", free.body);
         shop
     }
 
-    /// A new operator account with `role` (made by the finance account); its token.
+    /// A new operator account with `role` (made by the finance account; a second finance
+    /// account approved with the bootstrap token), bound to a WeChat identity of its own; its
+    /// token.
     pub async fn operator(&self, id: &str, role: &str) -> String {
         let a = self
             .call(
@@ -253,7 +256,20 @@ impl Shop {
             )
             .await;
         assert_eq!(a.status, 201, "operator {id}: {}", a.body);
-        a.body["token"].as_str().expect("token").to_owned()
+        let token = a.body["token"].as_str().expect("token").to_owned();
+        if role == "finance" {
+            let ok = self.call("POST", &format!("/admin/operators/{id}/approve"), Some(ADMIN_TOKEN), None).await;
+            assert_eq!(ok.status, 200, "approving finance {id}: {}", ok.body);
+        }
+        self.bind(&token, id).await;
+        token
+    }
+
+    /// Binds the operator `token` to the WeChat identity of the simulator's user `person`.
+    pub async fn bind(&self, token: &str, person: &str) {
+        let code = format!("op-{person}.{}", uuid::Uuid::new_v4().simple());
+        let b = self.call("POST", "/admin/me/identity", Some(token), Some(serde_json::json!({"code": code}))).await;
+        assert_eq!((b.status, b.body["bound"].clone()), (200, serde_json::json!(true)), "binding {person}: {}", b.body);
     }
 
     /// A call as the shopper `openid`, through WeChat Cloud Hosting's identity header (the

@@ -509,7 +509,8 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     offline.pay = None;
     let input: app::refunds::RefundInput =
         serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
-    let finance = app::operators::Caller { id: "finance".into(), role: domain::operator::Role::Finance };
+    let finance =
+        app::operators::Caller { id: "finance".into(), role: domain::operator::Role::Finance, identity: None };
     let pending =
         app::refunds::create(&offline, &e2e::id(&no(&o)), app::refunds::Requester::Operator(&finance), input).await;
     assert!(pending.is_err(), "the call to WeChat failed");

@@ -65,6 +65,7 @@ codes! {
     AddressRequired => "ADDRESS_REQUIRED",
     AlreadyCheckedIn => "ALREADY_CHECKED_IN",
     InsufficientPoints => "INSUFFICIENT_POINTS",
+    AllowanceExceeded => "ALLOWANCE_EXCEEDED",
     SkuUnavailable => "SKU_UNAVAILABLE",
     NoSku => "NO_SKU",
     OrderLimitExceeded => "ORDER_LIMIT_EXCEEDED",

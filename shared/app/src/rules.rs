@@ -2,7 +2,7 @@
 //! stock, who approves a refund, …). The host reads them from its configuration and checks
 //! them at start; nothing here reads the environment.
 
-use domain::operator::RefundPolicy;
+use domain::operator::{Allowances, RefundPolicy};
 use domain::placing::Limits;
 
 #[derive(Debug, Clone)]
@@ -13,8 +13,10 @@ pub struct Rules {
     pub pay_verify_window_secs: i64,
     /// What one shopper may hold unpaid at once.
     pub limits: Limits,
-    /// Who must approve a refund of a given amount.
+    /// Who must approve a refund.
     pub refund_policy: RefundPolicy,
+    /// How far an operator may use the other powers worth money alone.
+    pub allowances: Allowances,
     /// Days after the last parcel ships before receipt is confirmed for the shopper.
     pub auto_confirm_days: i64,
     /// Days after receipt during which a "refund only" may be asked; then the order completes.
@@ -36,6 +38,7 @@ impl Default for Rules {
             pay_verify_window_secs: 600,
             limits: Limits::default(),
             refund_policy: RefundPolicy::default(),
+            allowances: Allowances::default(),
             auto_confirm_days: 15,
             refund_window_days: 7,
             return_send_days: 7,

@@ -92,6 +92,9 @@ pub struct RefundRecord {
     /// The operators who approved it so far (see [`crate::operator::RefundPolicy`]).
     #[serde(default)]
     approvals: Vec<Approval>,
+    /// The operator who asked for it, who may then not approve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requested_by: Option<String>,
     #[serde(default)]
     version: i64,
 }
@@ -125,8 +128,19 @@ impl RefundRecord {
             success_time: None,
             arrival_note: ARRIVAL_NOTE.into(),
             approvals: Vec::new(),
+            requested_by: None,
             version: 1,
         }
+    }
+
+    /// A new refund the operator `id` asked for.
+    pub fn requested_by_operator(mut self, id: &str) -> Self {
+        self.requested_by = Some(id.to_owned());
+        self
+    }
+
+    pub fn requested_by(&self) -> Option<&str> {
+        self.requested_by.as_deref()
     }
 
     /// A new refund its requester approved at once: it starts when that is enough.

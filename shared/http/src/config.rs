@@ -191,10 +191,32 @@ impl Settings {
         let refund_policy = domain::operator::RefundPolicy {
             finance_over: fen("REFUND_FINANCE_OVER_FEN", policy.finance_over),
             two_person_over: fen("REFUND_TWO_PERSON_OVER_FEN", policy.two_person_over),
+            shopper_daily: fen("REFUND_SHOPPER_DAILY_FEN", policy.shopper_daily),
+            operator_daily: fen("REFUND_OPERATOR_DAILY_FEN", policy.operator_daily),
         };
+        let allowed = domain::operator::Allowances::default();
+        let coupon_exposure = fen("COUPON_OPERATOR_MAX_FEN", allowed.coupon_exposure);
+        let write_off = fen("WRITE_OFF_OPERATOR_MAX_FEN", allowed.write_off);
+        let write_off_daily = fen("WRITE_OFF_OPERATOR_DAILY_FEN", allowed.write_off_daily);
         if refund_policy.two_person_over < refund_policy.finance_over {
             problems.push("REFUND_TWO_PERSON_OVER_FEN must not be below REFUND_FINANCE_OVER_FEN".into());
         }
+        let mut points = |k: &str, default: i64| match get(k).map(|v| v.parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (0..=100_000_000).contains(&n) => n,
+            Some(_) => {
+                problems.push(format!("{k} must be a number of points from 0 to 100000000"));
+                default
+            }
+        };
+        let allowances = domain::operator::Allowances {
+            points_grant: points("POINTS_GRANT_OPERATOR_MAX", allowed.points_grant),
+            points_daily: points("POINTS_GRANT_OPERATOR_DAILY", allowed.points_daily),
+            points_daily_finance: points("POINTS_GRANT_FINANCE_DAILY", allowed.points_daily_finance),
+            coupon_exposure,
+            write_off,
+            write_off_daily,
+        };
         let mut days = |k: &str, default: i64| match get(k).map(|v| v.parse::<i64>()) {
             None => default,
             Some(Ok(n)) if (1..=90).contains(&n) => n,
@@ -239,6 +261,7 @@ impl Settings {
             pay_verify_window_secs,
             limits,
             refund_policy,
+            allowances,
             auto_confirm_days,
             refund_window_days,
             return_send_days,

@@ -12,7 +12,8 @@ pub fn status(code: Code) -> u16 {
     match code {
         InvalidInput | InvalidCursor | InvalidCode => 400,
         Unauthorized | SessionExpired => 401,
-        Forbidden | BootstrapOnly | VerificationRequired | NotNewCustomer | UserBlocked | PhoneBlocked => 403,
+        Forbidden | BootstrapOnly | VerificationRequired | NotNewCustomer | UserBlocked | PhoneBlocked
+        | AllowanceExceeded => 403,
         NotFound | NoRoute => 404,
         Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
         | AlreadyShipped | OrderClosed | OrderExpired | OrderNotPayable | NotShippable | NotRefundable

@@ -85,7 +85,7 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
             )
             .await?;
             for (wh, n) in s.stock {
-                catalog::adjust_stock(store, &sku.id, &wh, n, 0).await?;
+                catalog::adjust_stock(store, None, &sku.id, &wh, n, 0).await?;
             }
             by_name.insert(s.name, sku.id);
         }

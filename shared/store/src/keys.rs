@@ -218,6 +218,17 @@ pub fn refund(order_no: &OrderNo, out_refund_no: &OutRefundNo) -> Key {
 
 pub const REFUND_PREFIX: &str = "REFUND#";
 
+/// What refunds started to a shopper on one Shanghai day add up to.
+pub fn refunds_to_shopper(openid: &OpenId, day: &str) -> Key {
+    Key::new(user_partition(openid), format!("REFUNDED#{day}"))
+}
+
+/// What refunds one operator started on their own approval on one Shanghai day add up to
+/// (apart from the operator's account, which only the account function writes).
+pub fn refunds_by_operator(operator_id: &str, day: &str) -> Key {
+    Key::new(format!("OPREFUNDS#{operator_id}"), format!("DAY#{day}"))
+}
+
 /// A return of goods, in its order's partition; listed for operators by state through GSI1.
 pub fn order_return(order_no: &OrderNo, id: &str) -> (Key, String) {
     (Key::new(order_partition(order_no), format!("{RETURN_PREFIX}{id}")), format!("{order_no}#{id}"))
@@ -325,6 +336,16 @@ pub const OPERATORS: &str = "OPERATORS";
 /// An operator account; listed through GSI1 under [`OPERATORS`].
 pub fn operator(id: &str) -> (Key, (String, String)) {
     (Key::new(format!("OPERATOR#{id}"), "ACCOUNT"), (OPERATORS.to_owned(), id.to_owned()))
+}
+
+/// What an operator used of a daily allowance (`power`: points granted, stock written off).
+pub fn operator_allowance(power: &str, operator_id: &str, day: &str) -> Key {
+    Key::new(format!("ALLOWANCE#{power}#{operator_id}"), format!("DAY#{day}"))
+}
+
+/// One WeChat identity (a digest of an openid) bound to one operator account.
+pub fn operator_identity(identity: &str) -> Key {
+    Key::new(format!("OPIDENTITY#{identity}"), "ACCOUNT")
 }
 
 /// Written with the first account, once: the bootstrap token can make no second one.

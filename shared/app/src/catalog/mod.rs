@@ -15,6 +15,8 @@ use domain::catalog::{
 use domain::clock;
 use domain::ids::{ProductId, SkuId, WarehouseId};
 use domain::money::Fen;
+use domain::operator::{Allowances, Caller, Role};
+use store::repo::allowances::{self, Power};
 use store::{SharedStore, repo};
 
 /// A new id: the prefix, then a time-ordered UUID (always a valid id of any kind).
@@ -204,9 +206,12 @@ pub async fn stock_levels(store: &SharedStore, sku_id: &SkuId) -> Result<Vec<Sto
 
 /// Adds `delta` units (negative to remove) to a SKU's stock in a warehouse. Removal is
 /// conditional on enough stock, so it can never drive a counter below zero, however many
-/// orders decrement it at the same moment.
+/// orders decrement it at the same moment. Stock is money: an operator (`by`; `None` is the
+/// shop itself, loading its sample) writes off at most their allowance at once and a day,
+/// valued at the SKU's price; more is finance's.
 pub async fn adjust_stock(
     store: &SharedStore,
+    by: Option<(&Caller, &Allowances)>,
     sku_id: &SkuId,
     warehouse_id: &WarehouseId,
     delta: i64,
@@ -215,8 +220,24 @@ pub async fn adjust_stock(
     if delta == 0 || delta.abs() > 1_000_000 {
         return Err(AppError::field("delta", "must be a non-zero number of units up to 1,000,000"));
     }
+    let mut allowance = None;
+    if let Some((caller, allowed)) = by.filter(|(c, _)| delta < 0 && c.role < Role::Finance) {
+        let sku = get_sku(store, sku_id).await?;
+        let value = sku.price.checked_mul(-delta).ok_or(domain::DomainError::Overflow)?;
+        if value > allowed.write_off {
+            return Err(AppError::forbidden(format!(
+                "writing off more than {} of stock at once needs a finance operator",
+                allowed.write_off
+            )));
+        }
+        let day = clock::business_day(clock::now()).map(|d| d.to_string()).unwrap_or_default();
+        allowance =
+            Some(allowances::spend(Power::WriteOff, &caller.id, &day, value.fen(), allowed.write_off_daily.fen()));
+    }
     use repo::catalog::Adjusted;
-    match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, clock::now()).await? {
+    match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, clock::now(), allowance)
+        .await?
+    {
         Adjusted::Now(n) => Ok(n),
         Adjusted::NoSuchSku => Err(AppError::not_found("SKU")),
         Adjusted::NotStockBearing => {
@@ -226,6 +247,10 @@ pub async fn adjust_stock(
         Adjusted::NotEnough => {
             Err(AppError::new(Code::InsufficientStock, "not enough stock to remove that many units"))
         }
+        Adjusted::OverAllowance => Err(AppError::new(
+            Code::AllowanceExceeded,
+            "your write-offs of today reach your daily allowance; more needs finance",
+        )),
     }
 }
 

@@ -10,6 +10,7 @@ use domain::clock;
 use domain::coupon::{CouponRule, NEW_CUSTOMER_SECS};
 pub use domain::coupon::{CouponState, CouponTemplate, UserCoupon};
 use domain::ids::{CouponId, OpenId, TemplateId};
+use domain::operator::{Allowances, Caller, Role};
 use store::repo;
 use store::{SharedStore, StoreError};
 
@@ -28,8 +29,30 @@ pub struct TemplateInput {
     pub scope: Option<domain::promotion::Scope>,
 }
 
-pub async fn create_template(store: &SharedStore, input: TemplateInput) -> Result<CouponTemplate, AppError> {
+/// A new template. A coupon is money off: a template whose largest discount times how many may
+/// be claimed passes the operator's allowance (or whose discount has no ceiling) is finance's.
+pub async fn create_template(
+    store: &SharedStore,
+    by: &Caller,
+    allowed: &Allowances,
+    input: TemplateInput,
+) -> Result<CouponTemplate, AppError> {
     input.rule.validate().map_err(|e| AppError::field("rule", e))?;
+    if by.role < Role::Finance {
+        let most = match &input.rule {
+            CouponRule::NoThreshold { amount_off }
+            | CouponRule::Threshold { amount_off, .. }
+            | CouponRule::NewCustomer { amount_off } => Some(*amount_off),
+            CouponRule::Percent { max_off, .. } => *max_off,
+        };
+        let exposure = most.and_then(|m| m.checked_mul(input.total.max(0)));
+        if exposure.is_none_or(|e| e > allowed.coupon_exposure) {
+            return Err(AppError::forbidden(format!(
+                "coupons that may take off more than {} in all (or have no ceiling) need a finance operator",
+                allowed.coupon_exposure
+            )));
+        }
+    }
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 40 {
         return Err(AppError::field("name", "must be 1 to 40 characters"));

@@ -19,7 +19,9 @@ use domain::member::{
     next_streak, points_for_payment, share,
 };
 use domain::money::Fen;
+use domain::operator::{Caller, Role};
 use store::repo;
+use store::repo::allowances::{self, Power};
 
 pub async fn ladder(app: &App) -> Result<Ladder, AppError> {
     Ok(repo::catalog::ladder(app.store.as_ref()).await?)
@@ -462,7 +464,7 @@ pub async fn grant(
     request_id: &RequestId,
     points: i64,
     reason: &str,
-    by: &str,
+    by: &Caller,
 ) -> Result<MemberView, AppError> {
     if points == 0 || points.abs() > 1_000_000 {
         return Err(AppError::field("points", "a grant is 1 to 1,000,000 points, or as many taken away"));
@@ -471,6 +473,19 @@ pub async fn grant(
     if reason.is_empty() || reason.chars().count() > 50 {
         return Err(AppError::field("reason", "a reason of 1 to 50 characters"));
     }
+    // Points are money to a shopper: a grant beyond an operator's allowance is finance's, and
+    // everyone's grants of a day stop at their daily allowance.
+    let allowed = app.rules.allowances;
+    let finance = by.role >= Role::Finance;
+    if points > allowed.points_grant && !finance {
+        return Err(AppError::forbidden(format!(
+            "grants above {} points need a finance operator",
+            allowed.points_grant
+        )));
+    }
+    let day = clock::business_day(clock::now()).map(|d| d.to_string()).unwrap_or_default();
+    let cap = if finance { allowed.points_daily_finance } else { allowed.points_daily };
+    let with = if points > 0 { vec![allowances::spend(Power::PointsGrant, &by.id, &day, points, cap)] } else { vec![] };
     let flow = if points > 0 {
         PointsFlow { earned: points, ..Default::default() }
     } else {
@@ -482,10 +497,17 @@ pub async fn grant(
         points,
         frozen: 0,
         at: clock::now(),
-        note: format!("{reason}（{by}）"),
+        note: format!("{reason}（{}）", by.id),
     };
-    match repo::members::apply(app.store.as_ref(), openid, &entry, flow, Also::default(), vec![]).await {
+    match repo::members::apply(app.store.as_ref(), openid, &entry, flow, Also::default(), with).await {
         Ok(_) => view(app, openid).await,
+        Err(store::StoreError::Cancelled { .. }) if points > 0 => {
+            let used = allowances::used(app.store.as_ref(), Power::PointsGrant, &by.id, &day).await?;
+            Err(AppError::new(
+                Code::AllowanceExceeded,
+                format!("{used} of your {cap} points a day are granted; more needs another day or finance"),
+            ))
+        }
         Err(store::StoreError::Cancelled { .. }) => {
             Err(AppError::new(Code::InsufficientPoints, "the member holds fewer points than this deduction"))
         }

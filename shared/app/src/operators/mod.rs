@@ -33,6 +33,10 @@ pub struct AccountView {
     pub created_at: i64,
     pub created_by: String,
     pub disabled: bool,
+    /// Whether the account is bound to a WeChat identity (never which).
+    pub bound: bool,
+    /// A finance account waiting for another finance person's approval.
+    pub pending: bool,
 }
 
 impl From<&Account> for AccountView {
@@ -44,6 +48,8 @@ impl From<&Account> for AccountView {
             created_at: a.created_at,
             created_by: a.created_by.clone(),
             disabled: a.disabled,
+            bound: a.identity.is_some(),
+            pending: a.pending,
         }
     }
 }
@@ -90,10 +96,19 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Caller, AppError> {
         return Err(refused());
     };
     let account = repo::get(app.store.as_ref(), id).await?.ok_or_else(refused)?;
-    if account.disabled || !constant_time_eq(digest(token).as_bytes(), account.token_sha256.as_bytes()) {
+    if !constant_time_eq(digest(token).as_bytes(), account.token_sha256.as_bytes()) {
         return Err(refused());
     }
-    Ok(Caller { id: account.id, role: account.role })
+    if account.disabled {
+        return Err(refused());
+    }
+    if account.pending {
+        return Err(AppError::new(
+            Code::Forbidden,
+            "this finance account waits for another finance person's approval before it signs in",
+        ));
+    }
+    Ok(Caller { id: account.id, role: account.role, identity: account.identity })
 }
 
 fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, AppError> {
@@ -110,8 +125,15 @@ fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, 
         created_at: clock::now(),
         created_by: created_by.to_owned(),
         disabled: false,
+        identity: None,
+        pending: false,
         version: 1,
     })
+}
+
+/// The bootstrap token, as the audit trail names it.
+fn bootstrap_caller() -> Caller {
+    Caller { id: "bootstrap".into(), role: Role::Finance, identity: None }
 }
 
 /// The first account, made with the bootstrap token: finance, and only once.
@@ -121,7 +143,7 @@ pub async fn bootstrap(app: &App, input: NewAccount) -> Result<Issued, AppError>
     }
     let token = new_token(&input.id)?;
     let a = account(input, "bootstrap", &token)?;
-    let by = Caller { id: "bootstrap".into(), role: Role::Finance };
+    let by = bootstrap_caller();
     let mut ops = repo::create_first(&a)?;
     ops.push(audit::entry(&by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?);
     match app.store.transact(ops).await {
@@ -134,11 +156,14 @@ pub async fn bootstrap(app: &App, input: NewAccount) -> Result<Issued, AppError>
     }
 }
 
-/// Another account, made by finance.
+/// Another account, made by finance. A finance account waits (`pending`) until another
+/// finance person approves it ([`approve_grant`]): one person cannot make themselves a second
+/// finance account to approve their own large refunds.
 pub async fn create(app: &App, by: &Caller, input: NewAccount) -> Result<Issued, AppError> {
     by.may(Permission::Accounts)?;
     let token = new_token(&input.id)?;
-    let a = account(input, &by.id, &token)?;
+    let mut a = account(input, &by.id, &token)?;
+    a.pending = a.role == Role::Finance;
     let ops =
         vec![repo::create(&a)?, audit::entry(by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?];
     match app.store.transact(ops).await {
@@ -176,6 +201,95 @@ pub async fn disable(app: &App, by: &Caller, id: &str) -> Result<AccountView, Ap
     ];
     app.store.transact(ops).await?;
     Ok(AccountView::from(&next))
+}
+
+/// Who approves a finance grant: another active finance account, bound to a WeChat identity
+/// that is neither the grantor's nor the new account's; or, while the shop has one finance
+/// account only, the bootstrap token (`by` is `None`), so a shop can have its second.
+pub async fn approve_grant(app: &App, by: Option<&Caller>, id: &str) -> Result<AccountView, AppError> {
+    let store = app.store.as_ref();
+    let a = repo::get(store, id).await?.ok_or_else(|| AppError::not_found("operator"))?;
+    if !a.pending {
+        return Err(AppError::new(Code::InvalidTransition, "this account waits for no approval"));
+    }
+    let by = match by {
+        Some(by) => {
+            by.may(Permission::Accounts)?;
+            let grantor = repo::get(store, &a.created_by).await?;
+            let same_person = by.id == a.created_by
+                || by.identity.is_none()
+                || by.identity == a.identity
+                || grantor.as_ref().is_some_and(|g| g.identity.is_some() && g.identity == by.identity);
+            if same_person {
+                return Err(AppError::forbidden(
+                    "a finance grant is approved by another finance person, bound to a WeChat identity of their own",
+                ));
+            }
+            by.clone()
+        }
+        None => {
+            let finance = repo::list(store)
+                .await?
+                .iter()
+                .filter(|x| x.role == Role::Finance && !x.disabled && !x.pending)
+                .count();
+            if finance != 1 {
+                return Err(AppError::new(
+                    Code::BootstrapOnly,
+                    "the bootstrap token approves a second finance account only while the shop has one",
+                ));
+            }
+            bootstrap_caller()
+        }
+    };
+    let mut next = a.clone();
+    next.pending = false;
+    next.version += 1;
+    let before = Some(json!(AccountView::from(&a)));
+    let ops = vec![
+        repo::rewrite(&next, a.version)?,
+        audit::entry(&by, "operator.approve_grant", id, before, Some(json!(AccountView::from(&next))))?,
+    ];
+    match app.store.transact(ops).await {
+        Ok(()) => Ok(AccountView::from(&next)),
+        Err(StoreError::Cancelled { .. }) => {
+            Err(AppError::new(Code::Conflict, "the account changed meanwhile; reload"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A WeChat identity as the shop keeps it: a digest of the openid, never the openid.
+fn identity_of(openid: &domain::ids::OpenId) -> String {
+    hex(&Sha256::digest(format!("operator-identity\n{openid}").as_bytes()))
+}
+
+/// Binds the caller's account to the WeChat identity `openid` (from a `wx.login` code the
+/// console or the mini-program sends), once; one identity binds one account.
+pub async fn bind_identity(app: &App, by: &Caller, openid: &domain::ids::OpenId) -> Result<AccountView, AppError> {
+    let store = app.store.as_ref();
+    let a = repo::get(store, &by.id).await?.ok_or_else(|| AppError::not_found("operator"))?;
+    let identity = identity_of(openid);
+    if a.identity.as_deref() == Some(identity.as_str()) {
+        return Ok(AccountView::from(&a));
+    }
+    if a.identity.is_some() {
+        return Err(AppError::new(Code::Conflict, "this account is bound to another WeChat identity already"));
+    }
+    let mut next = a.clone();
+    next.identity = Some(identity.clone());
+    next.version += 1;
+    let mut ops = vec![repo::claim_identity(&identity, &a.id)?, repo::rewrite(&next, a.version)?];
+    ops.push(audit::entry(by, "operator.bind_identity", &a.id, None, Some(json!({ "bound": true })))?);
+    match app.store.transact(ops).await {
+        Ok(()) => Ok(AccountView::from(&next)),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Err(AppError::new(
+            Code::Conflict,
+            "this WeChat identity is bound to another operator account: one person, one account",
+        )),
+        Err(StoreError::Cancelled { .. }) => Err(AppError::new(Code::Conflict, "the account changed meanwhile; retry")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn list(app: &App) -> Result<Vec<AccountView>, AppError> {

@@ -17,7 +17,8 @@ use domain::clock;
 use domain::events::Event;
 use domain::ids::{OpenId, OrderNo, OutRefundNo, Quantity, RequestId, SkuId, TransactionId};
 use domain::money::Fen;
-use domain::operator::{Approved, Caller};
+use domain::operator::{Approval, Approved, Caller, Exposure};
+use domain::order::Order;
 use domain::order::{Fulfilment, OrderState};
 pub use domain::refund::{ARRIVAL_NOTE, Actor, RefundRecord, RefundState};
 use domain::refund::{amount_for_lines, restock_for};
@@ -113,6 +114,63 @@ fn target(r: &RefundRecord) -> String {
     format!("{}/{}", r.order_no(), r.out_refund_no())
 }
 
+/// What a refund comes to when `approver` approves it now, and the totals read to decide it,
+/// which the writes that start it are conditioned on ([`repo::refunds::count_start`]).
+struct Standing {
+    exposure: Exposure,
+    day: String,
+    shopper_read: Fen,
+    approver_read: Fen,
+}
+
+/// `order_total`: the order's refunds with this one.
+async fn standing(
+    app: &App,
+    order: &Order,
+    amount: Fen,
+    order_total: Fen,
+    approver: &Caller,
+) -> Result<Standing, AppError> {
+    let store = app.store.as_ref();
+    let day = clock::business_day(clock::now()).map(|d| d.to_string()).unwrap_or_default();
+    let shopper_read = repo::refunds::started_to_shopper(store, order.openid(), &day).await?;
+    let approver_read = repo::refunds::started_by_operator(store, &approver.id, &day).await?;
+    let exposure = Exposure {
+        amount,
+        order_total,
+        shopper_today: shopper_read.checked_add(amount).ok_or(domain::DomainError::Overflow)?,
+        approver_today: approver_read,
+    };
+    Ok(Standing { exposure, day, shopper_read, approver_read })
+}
+
+impl Standing {
+    /// The writes that count the refund as started now, on `approver`'s approval.
+    fn count(&self, order: &Order, approver: &Caller) -> Vec<TxOp> {
+        repo::refunds::count_start(
+            order.openid(),
+            Some((approver.id.as_str(), self.approver_read)),
+            &self.day,
+            self.exposure.amount,
+            self.shopper_read,
+            clock::now(),
+        )
+    }
+}
+
+/// The approvals of `r` that still count: an approval by an account disabled since (or whose
+/// finance grant is pending) is void.
+async fn live_approvals(app: &App, r: &RefundRecord) -> Result<Vec<Approval>, AppError> {
+    let mut live = Vec::new();
+    for a in r.approvals() {
+        let account = repo::operators::get(app.store.as_ref(), &a.operator_id).await?;
+        if account.is_some_and(|acc| !acc.disabled && !acc.pending) {
+            live.push(a.clone());
+        }
+    }
+    Ok(live)
+}
+
 /// Creates a refund and reserves its amount on the order, in one transaction. A shopper's
 /// refund waits for an operator; an operator's starts at once when their approval is enough
 /// for its amount (else it waits for finance). (The shop's own refund of a late payment is
@@ -172,18 +230,27 @@ pub async fn create(
             by,
             clock::now(),
         );
-        let mut audit = None;
+        let mut extra = Vec::new();
         if let Requester::Operator(caller) = who {
-            // The operator's own approval, when their role may give it for this amount.
-            if let Ok((approvals, ok)) = app.rules.refund_policy.approve(amount, &[], caller.approval(clock::now())) {
+            record = record.requested_by_operator(&caller.id);
+            // The operator's own approval, when their role may give it for what the order's
+            // refunds come to with this one, the shopper's today and theirs today.
+            let order_total = order.reserved_for_refunds().checked_add(amount).ok_or(domain::DomainError::Overflow)?;
+            let s = standing(app, &order, amount, order_total, caller).await?;
+            if let Ok((approvals, ok)) =
+                app.rules.refund_policy.approve(&s.exposure, &[], caller.approval(clock::now()))
+            {
                 record = record.with_first_approval(approvals, ok);
+                if ok == Approved::Yes {
+                    extra.extend(s.count(&order, caller));
+                }
             }
-            audit = Some(audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
+            extra.push(audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
         }
         let state = record.state();
         let updated = order.refund_reserved(amount, &lines)?;
         let mut ops = repo::refunds::open(&record, &order, &updated)?;
-        ops.extend(audit);
+        ops.extend(extra);
         match store.transact(ops).await {
             Ok(()) => {
                 if state == RefundState::Processing {
@@ -236,21 +303,36 @@ pub async fn approve(
     order_no: &OrderNo,
     out_refund_no: &OutRefundNo,
 ) -> Result<RefundRecord, AppError> {
-    let r = get(&app.store, order_no, out_refund_no).await?;
-    if r.state() != RefundState::Requested {
-        return Err(AppError::new(
-            Code::InvalidTransition,
-            format!("a {} refund cannot be approved", r.state().as_str()),
-        ));
+    for _ in 0..3 {
+        let r = get(&app.store, order_no, out_refund_no).await?;
+        if r.state() != RefundState::Requested {
+            return Err(AppError::new(
+                Code::InvalidTransition,
+                format!("a {} refund cannot be approved", r.state().as_str()),
+            ));
+        }
+        if r.requested_by() == Some(by.id.as_str()) {
+            return Err(AppError::forbidden("you asked for this refund: another operator approves it"));
+        }
+        let order = lookup::order(app.store.as_ref(), order_no).await?;
+        // The order's refunds reserved so far hold this one already.
+        let s = standing(app, &order, r.amount(), order.reserved_for_refunds(), by).await?;
+        let live = live_approvals(app, &r).await?;
+        let (approvals, enough) = app.rules.refund_policy.approve(&s.exposure, &live, by.approval(clock::now()))?;
+        let after = r.approved(approvals, enough, clock::now())?;
+        let mut extra =
+            vec![audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?];
+        if enough == Approved::Yes {
+            extra.extend(s.count(&order, by));
+        }
+        match transition(&app.store, &r, Ok(after), extra).await? {
+            Some(next) if enough == Approved::Yes => return execute(app, next).await,
+            Some(next) => return Ok(next),
+            // The refund, or a total it was decided on, changed meanwhile: decide again.
+            None => continue,
+        }
     }
-    let (approvals, enough) = app.rules.refund_policy.approve(r.amount(), r.approvals(), by.approval(clock::now()))?;
-    let after = r.approved(approvals, enough, clock::now())?;
-    let audit = audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?;
-    match transition(&app.store, &r, Ok(after), vec![audit]).await? {
-        Some(next) if enough == Approved::Yes => execute(app, next).await,
-        Some(next) => Ok(next),
-        None => Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload")),
-    }
+    Err(AppError::new(Code::Conflict, "the refund changed meanwhile; reload"))
 }
 
 #[tracing::instrument(skip_all, fields(order_no = %order_no, out_refund_no = %out_refund_no))]

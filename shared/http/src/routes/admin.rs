@@ -14,7 +14,7 @@ use crate::{Request, Response};
 use app::operators::{self, NewAccount};
 use app::{AppError, catalog};
 use domain::catalog::{ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch};
-use domain::ids::{CatalogId, ProductId, SkuId, WarehouseId};
+use domain::ids::{CatalogId, OpenId, ProductId, SkuId, WarehouseId};
 use domain::operator::Permission;
 
 pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
@@ -37,6 +37,24 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("GET", ["admin", "operators"]) => {
             operator(app, req, Permission::Read).await?;
             Response::ok(&json!({ "items": operators::list(app).await? }))
+        }
+        ("POST", ["admin", "operators", id, "approve"]) => {
+            let id = path_id::<CatalogId>(id, "operator")?;
+            let by = bootstrap_or_operator(app, req).await?;
+            let _ = req.audited.set(());
+            Response::ok(&operators::approve_grant(app, by.as_ref(), &id).await?)
+        }
+        ("POST", ["admin", "me", "identity"]) => {
+            let me = operator(app, req, Permission::Read).await?;
+            let body: IdentityBody = req.json()?;
+            let code = body.code.trim();
+            if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(AppError::field("code", "must be the code from wx.login (1 to 128 visible characters)"));
+            }
+            let session = app.wechat.code2session(code).await?;
+            let openid = OpenId::parse(&session.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
+            let _ = req.audited.set(());
+            Response::ok(&operators::bind_identity(app, &me, &openid).await?)
         }
         ("POST", ["admin", "operators", id, "disable"]) => {
             let id = path_id::<CatalogId>(id, "operator")?;
@@ -66,6 +84,13 @@ struct Adjust {
     delta: i64,
     #[serde(default)]
     shard: u8,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityBody {
+    /// A `wx.login` code of the operator's WeChat, under the shop's mini-program.
+    code: String,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +126,7 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
     if !known {
         return Err(AppError::no_route(m, &req.path));
     }
-    operator(app, req, if m == "GET" { Permission::Read } else { Permission::Manage }).await?;
+    let by = operator(app, req, if m == "GET" { Permission::Read } else { Permission::Manage }).await?;
     let store = &app.store;
     match (m, segs) {
         ("GET", ["products"]) => Response::ok(
@@ -153,7 +178,8 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
         }
         ("POST", ["stock", "adjust"]) => {
             let a: Adjust = req.json()?;
-            let available = catalog::adjust_stock(store, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
+            let by = Some((&by, &app.rules.allowances));
+            let available = catalog::adjust_stock(store, by, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
             Response::ok(&json!({
                 "sku_id": a.sku_id, "warehouse_id": a.warehouse_id, "shard": a.shard, "available": available,
             }))

@@ -30,8 +30,9 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             Response::ok(&json!({ "items": coupons::mine(&app.store, &openid).await? }))
         }
         ("POST", ["admin", "coupons"]) => {
-            operator(app, req, Permission::Manage).await?;
-            Response::json(201, &coupons::create_template(&app.store, req.json::<TemplateInput>()?).await?)
+            let by = operator(app, req, Permission::Manage).await?;
+            let input = req.json::<TemplateInput>()?;
+            Response::json(201, &coupons::create_template(&app.store, &by, &app.rules.allowances, input).await?)
         }
         ("GET", ["admin", "coupons"]) => {
             operator(app, req, Permission::Read).await?;

@@ -67,7 +67,7 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let by = operator(app, req, Permission::Manage).await?;
             let g: GrantInput = req.json()?;
             let request_id = domain::ids::RequestId::parse(&g.request_id)?;
-            Response::ok(&members::grant(app, &openid, &request_id, g.points, &g.reason, &by.id).await?)
+            Response::ok(&members::grant(app, &openid, &request_id, g.points, &g.reason, &by).await?)
         }
         ("GET", ["admin", "members", "segments"]) => {
             operator(app, req, Permission::Read).await?;

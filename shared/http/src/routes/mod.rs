@@ -30,7 +30,8 @@ const fn function(name: &'static str, handlers: &'static [crate::Handler], uses:
 // its own handlers (a table lookup by name would link every function's code into each).
 pub const LOGIN: Function = function("login", &[login::handler], Uses::STORE_ONLY.wechat().sessions());
 pub const CATALOG: Function = function("catalog", &[catalog::handler], Uses::STORE_ONLY);
-pub const ADMIN: Function = function("admin", &[admin::handler], Uses::STORE_ONLY.bootstrap());
+// The admin function binds operators' WeChat identities (code2Session): it holds the app secret.
+pub const ADMIN: Function = function("admin", &[admin::handler], Uses::STORE_ONLY.bootstrap().wechat());
 pub const CART: Function = function("cart", &[cart::handler], Uses::STORE_ONLY.sessions());
 pub const ORDERS: Function = function("orders", &[orders::handler], Uses::STORE_ONLY.sessions().pay());
 pub const REFUND: Function = function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay());

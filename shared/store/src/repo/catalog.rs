@@ -121,6 +121,8 @@ pub enum Adjusted {
     NoSuchWarehouse,
     /// Removing that many would take the counter below zero.
     NotEnough,
+    /// The write-off would pass the operator's daily allowance.
+    OverAllowance,
 }
 
 /// Adds `delta` units (negative to remove) to one counter, while the SKU bears stock, the
@@ -133,10 +135,11 @@ pub async fn adjust_stock(
     shard: u8,
     delta: i64,
     now: i64,
+    allowance: Option<TxOp>,
 ) -> Result<Adjusted> {
     let key = keys::stock(sku_id, warehouse_id, shard);
     let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
-    let ops = vec![
+    let mut ops = vec![
         TxOp::Check { key: keys::sku(sku_id), cond: Cond::one_of("kind", ["main", "gift"]) },
         TxOp::Check { key: keys::warehouse(warehouse_id), cond: Cond::Exists },
         TxOp::Update {
@@ -145,6 +148,7 @@ pub async fn adjust_stock(
             cond: enough,
         },
     ];
+    ops.extend(allowance);
     match store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::Cancelled { failed }) => {
@@ -152,7 +156,9 @@ pub async fn adjust_stock(
                 Some(0) if store.get(&keys::sku(sku_id)).await?.is_none() => Adjusted::NoSuchSku,
                 Some(0) => Adjusted::NotStockBearing,
                 Some(1) => Adjusted::NoSuchWarehouse,
-                _ => Adjusted::NotEnough,
+                Some(2) => Adjusted::NotEnough,
+                _ if failed.contains(&2) => Adjusted::NotEnough,
+                _ => Adjusted::OverAllowance,
             });
         }
         Err(e) => return Err(e),

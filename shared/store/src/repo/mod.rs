@@ -2,6 +2,7 @@
 //! conditional writes over the port that speak domain types. Keys come from [`crate::keys`]
 //! only; the application never builds an item or a key itself.
 
+pub mod allowances;
 pub mod cart;
 pub mod cases;
 pub mod catalog;

@@ -26,6 +26,15 @@ pub fn create(a: &Account) -> Result<TxOp> {
     Ok(TxOp::Put { item: item(a)?, cond: Some(Cond::NotExists) })
 }
 
+/// The write that claims a WeChat identity for the account `id`: refused when another account
+/// holds it.
+pub fn claim_identity(identity: &str, id: &str) -> Result<TxOp> {
+    Ok(TxOp::Put {
+        item: to_item(&keys::operator_identity(identity), None, &serde_json::json!({ "operator_id": id }))?,
+        cond: Some(Cond::NotExists),
+    })
+}
+
 /// The write that replaces an account read at `read_version`.
 pub fn rewrite(a: &Account, read_version: i64) -> Result<TxOp> {
     Ok(TxOp::Put { item: item(a)?, cond: Some(Cond::eq("version", read_version)) })

@@ -1,6 +1,7 @@
 //! Refunds, in their order's partition: the item they are stored as (indexed as the
 //! operators' queue while open, by day once done) and their reads.
 
+use domain::Fen;
 use domain::clock;
 use domain::ids::{OrderNo, OutRefundNo};
 use domain::order::Order;
@@ -62,6 +63,52 @@ pub async fn create_once(store: &dyn Store, r: &RefundRecord) -> Result<bool> {
         Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// What the counter at `key` holds (0 before the first refund).
+async fn total(store: &dyn Store, key: &crate::Key) -> Result<i64> {
+    Ok(store.get(key).await?.and_then(|i| i.get("total").and_then(serde_json::Value::as_i64)).unwrap_or(0))
+}
+
+/// What refunds started to the shopper on the Shanghai day `day` add up to.
+pub async fn started_to_shopper(store: &dyn Store, openid: &domain::ids::OpenId, day: &str) -> Result<Fen> {
+    total(store, &keys::refunds_to_shopper(openid, day)).await.map(Fen::new)
+}
+
+/// What refunds started on the operator's own approval on `day` add up to.
+pub async fn started_by_operator(store: &dyn Store, operator_id: &str, day: &str) -> Result<Fen> {
+    total(store, &keys::refunds_by_operator(operator_id, day)).await.map(Fen::new)
+}
+
+/// The writes that count a refund that starts now: `amount` more to the shopper's day and,
+/// when an operator's approval started it, to theirs; each refused unless the counter still
+/// holds what was read (`shopper_read`, `operator_read`), so two refunds deciding on the same
+/// totals at once cannot both pass under a limit.
+pub fn count_start(
+    openid: &domain::ids::OpenId,
+    operator: Option<(&str, Fen)>,
+    day: &str,
+    amount: Fen,
+    shopper_read: Fen,
+    now: i64,
+) -> Vec<TxOp> {
+    let counted = |key: crate::Key, read: Fen| {
+        let unchanged = if read == Fen::ZERO {
+            Cond::Missing("total".into()).or(Cond::eq("total", 0))
+        } else {
+            Cond::eq("total", read.fen())
+        };
+        TxOp::Update {
+            key,
+            update: crate::Update::new().add("total", amount.fen()).set("day", day).set("updated_at", now),
+            cond: Some(unchanged),
+        }
+    };
+    let mut ops = vec![counted(keys::refunds_to_shopper(openid, day), shopper_read)];
+    if let Some((id, read)) = operator {
+        ops.push(counted(keys::refunds_by_operator(id, day), read));
+    }
+    ops
 }
 
 /// Refunds the index lists in `state` (it may lag: callers read each one again).
