@@ -16,10 +16,10 @@ RUN apt-get update \
  && mkdir /data && chown shop /data
 COPY --from=build /src/target/server/shop-local /usr/local/bin/shop-local
 USER shop
-# The platform sends X-WX-OPENID (and strips a client's): trusted here, never on Lambda.
+# Whether the platform's X-WX-OPENID is taken (TRUST_WX_CONTEXT) is the service's setting in
+# its container config, never the image's: the same image also serves the public pay notify.
 # SCHEDULE_JOBS=1: nothing else calls close-unpaid, reconciliation and members-daily here.
 ENV PORT=80 \
-    TRUST_WX_CONTEXT=1 \
     SCHEDULE_JOBS=1 \
     STORE_PATH=/data/shop.db \
     LOG_FORMAT=json

@@ -80,6 +80,9 @@ pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
                     "ADMIN_TOKEN" => ADMIN_TOKEN,
                     "WECHAT_API_BASE" => base.as_str(),
                     "TRUST_WX_CONTEXT" if trust_wx_context => "1",
+                    // What WeChat Cloud Hosting sets in the container (and [`Shop::cloud_hosting`]
+                    // sends as X-WX-ENV).
+                    "CBR_ENV_ID" if trust_wx_context => "prod-shop",
                     // A load run (the benchmarks) lifts the per-shopper limits this way.
                     "MAX_OPEN_ORDERS" | "MAX_HELD_UNITS" | "PLACE_ORDERS_PER_MINUTE" => return std::env::var(k).ok(),
                     _ => return None,

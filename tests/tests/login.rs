@@ -131,6 +131,25 @@ async fn forged_platform_identity_is_not_trusted(b: Backend) {
     };
     let no_source = shop.send("GET", "/me", &without("X-WX-SOURCE"), None).await;
     assert_eq!(no_source.status, 401, "no X-WX-SOURCE: not from WeChat");
+    // Every other forged combination: another environment, none, and a platform header sent
+    // twice (the first naming the victim, or the second: which one a proxy keeps is no proof).
+    let mut other_env = without("X-WX-ENV");
+    other_env.push(("X-WX-ENV", "prod-someone-else".into()));
+    assert_eq!(shop.send("GET", "/me", &other_env, None).await.status, 401, "another environment");
+    assert_eq!(shop.send("GET", "/me", &without("X-WX-ENV"), None).await.status, 401, "no environment");
+    for twice in ["X-WX-OPENID", "X-WX-APPID", "X-WX-ENV", "X-WX-SOURCE"] {
+        let mut h = Shop::cloud_hosting(&victim);
+        let again = h.iter().find(|(n, _)| *n == twice).map(|(_, v)| v.clone()).unwrap();
+        h.push((twice, again));
+        let a = shop.send("GET", "/me", &h, None).await;
+        assert_eq!((a.status, a.code()), (401, "UNAUTHORIZED"), "{twice} twice: {}", a.body);
+    }
+    let mut two_people = Shop::cloud_hosting(&victim);
+    two_people.push(("X-WX-OPENID", shop.sim.sim.openid_for("mallory")));
+    assert_eq!(shop.send("GET", "/me", &two_people, None).await.status, 401, "two openids");
+    // The pay notify takes no platform header for proof of anything.
+    let notify = shop.send("POST", "/pay/notify", &Shop::cloud_hosting(&victim), Some(json!({"id": "x"}))).await;
+    assert_eq!(notify.status, 400, "a notify without WeChat Pay's signature: {}", notify.body);
     let mut other_app = without("X-WX-APPID");
     other_app.push(("X-WX-APPID", "wx9999999999999999".into()));
     assert_eq!(shop.send("GET", "/me", &other_app, None).await.status, 401, "another mini-program's user");

@@ -262,21 +262,48 @@ async fn lambda_events_reach_the_handlers() {
 }
 
 /// WeChat Cloud Hosting builds the Dockerfile and routes to `containerPort`: the image must
-/// serve there, trust the platform's openid header and run the scheduled jobs itself.
+/// serve there and run the scheduled jobs itself. Whether a service takes the platform's
+/// X-WX-OPENID is its container config's setting, never the image's, and only a service on a
+/// shared store whose public access is off does (its pay notify is a public service of its own
+/// that takes no one's word): the one-service embedded setup, whose notify comes over the
+/// public internet, does not.
 #[test]
 fn the_cloud_hosting_image_serves_on_its_container_port() {
-    let conf: Value = serde_json::from_str(&std::fs::read_to_string(root("container.config.json")).unwrap()).unwrap();
-    let docker = std::fs::read_to_string(root(conf["dockerfilePath"].as_str().unwrap())).unwrap();
-    let port = conf["containerPort"].as_u64().unwrap();
-    assert!(docker.contains(&format!("PORT={port}")), "the binary listens on containerPort");
-    assert!(docker.contains(&format!("EXPOSE {port}")));
-    assert!(docker.contains("TRUST_WX_CONTEXT=1") && docker.contains("SCHEDULE_JOBS=1"));
-    assert!(
-        docker.contains("cargo build --profile server --locked -p local")
-            && docker.contains("target/server/shop-local")
-    );
-    // The embedded store is one file: one instance only.
-    if conf["envParams"]["STORE"] == json!("embedded") {
-        assert_eq!((conf["minNum"].as_u64(), conf["maxNum"].as_u64()), (Some(1), Some(1)));
+    let configs = [
+        "container.config.json",
+        "deploy/wechat-cloud-hosting/shop.container.config.json",
+        "deploy/wechat-cloud-hosting/pay-notify.container.config.json",
+    ];
+    let mut trusting = 0;
+    for path in configs {
+        let conf: Value = serde_json::from_str(&std::fs::read_to_string(root(path)).unwrap()).unwrap();
+        let docker = std::fs::read_to_string(root(conf["dockerfilePath"].as_str().unwrap())).unwrap();
+        let port = conf["containerPort"].as_u64().unwrap();
+        assert!(docker.contains(&format!("PORT={port}")), "{path}: the binary listens on containerPort");
+        assert!(docker.contains(&format!("EXPOSE {port}")));
+        assert!(!docker.contains("TRUST_WX_CONTEXT="), "the image takes no side on whom to trust");
+        assert!(docker.contains("SCHEDULE_JOBS=1"));
+        assert!(
+            docker.contains("cargo build --profile server --locked -p local")
+                && docker.contains("target/server/shop-local")
+        );
+        let env = &conf["envParams"];
+        let embedded = env["STORE"] == json!("embedded");
+        if embedded {
+            // The embedded store is one file: one instance only.
+            assert_eq!((conf["minNum"].as_u64(), conf["maxNum"].as_u64()), (Some(1), Some(1)), "{path}");
+        }
+        let remark = conf["remark"].as_str().unwrap();
+        if env["TRUST_WX_CONTEXT"] == json!("1") {
+            trusting += 1;
+            assert!(!embedded && env.get("SERVE").is_none(), "{path}: trusts only as the shop on a shared store");
+            assert!(remark.contains("public access off"), "{path}: says to turn public access off");
+        } else {
+            assert_eq!(env["TRUST_WX_CONTEXT"], json!("0"), "{path}: says so");
+        }
+        if env["SERVE"] == json!("pay-notify") {
+            assert!(env.get("SESSION_SECRET").is_none() && env.get("WECHAT_APP_SECRET").is_none());
+        }
     }
+    assert_eq!(trusting, 1);
 }

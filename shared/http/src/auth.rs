@@ -15,7 +15,7 @@ fn bearer(req: &Request) -> Option<&str> {
 /// The shopper making the request: the openid WeChat Cloud Hosting injects when the shop is
 /// configured to trust it, else the session token from `login`.
 pub async fn shopper(svc: &Service, req: &Request) -> Result<OpenId, AppError> {
-    if let Some(openid) = platform_openid(svc, req) {
+    if let Some(openid) = platform_openid(svc, req)? {
         let openid = OpenId::parse(openid).map_err(|_| AppError::unauthorized("X-WX-OPENID is not an openid"))?;
         users::ensure_seen(svc, &openid, req.header("x-wx-unionid")).await?;
         return Ok(openid);
@@ -31,17 +31,28 @@ pub async fn shopper(svc: &Service, req: &Request) -> Result<OpenId, AppError> {
     }
 }
 
-/// The openid WeChat Cloud Hosting vouches for, when the shop trusts it: only on a request
-/// that came through WeChat (`X-WX-SOURCE` is set), for this mini-program (`X-WX-APPID`),
-/// and carries no session token of its own. Anything else is an ordinary request.
-fn platform_openid<'a>(svc: &Service, req: &'a Request) -> Option<&'a str> {
-    if !svc.edge.trust_wx_context || bearer(req).is_some() || req.header("x-wx-source").is_none() {
-        return None;
+/// The headers WeChat Cloud Hosting sets on a `callContainer` request.
+const PLATFORM_HEADERS: [&str; 5] = ["x-wx-openid", "x-wx-appid", "x-wx-env", "x-wx-source", "x-wx-unionid"];
+
+/// The openid WeChat Cloud Hosting vouches for, when the shop trusts it (only on Cloud
+/// Hosting: `CBR_ENV_ID` is set): only on a request that came through WeChat (`X-WX-SOURCE`),
+/// in this environment (`X-WX-ENV`), for this mini-program (`X-WX-APPID`), and that carries no
+/// session token of its own. Anything else is an ordinary request. A request that repeats one
+/// of the platform's headers is refused: the platform sends each once, and which copy a proxy
+/// keeps is not the shop's to guess.
+fn platform_openid<'a>(svc: &Service, req: &'a Request) -> Result<Option<&'a str>, AppError> {
+    let edge = &svc.edge;
+    if !edge.trust_wx_context || bearer(req).is_some() || req.header("x-wx-source").is_none() {
+        return Ok(None);
     }
-    if req.header("x-wx-appid") != Some(svc.edge.appid.as_str()) {
-        return None;
+    if PLATFORM_HEADERS.iter().any(|h| req.repeated(h)) {
+        return Err(AppError::unauthorized("a platform header (X-WX-*) came more than once"));
     }
-    req.header("x-wx-openid")
+    let from_here = edge.cloud_env.is_some() && req.header("x-wx-env") == edge.cloud_env.as_deref();
+    if !from_here || req.header("x-wx-appid") != Some(edge.appid.as_str()) {
+        return Ok(None);
+    }
+    Ok(req.header("x-wx-openid"))
 }
 
 /// Whether `token` is the bootstrap token.

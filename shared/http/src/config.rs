@@ -59,6 +59,9 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     pub admin_token: String,
     pub trust_wx_context: bool,
+    /// The WeChat Cloud Hosting environment this process runs in (`CBR_ENV_ID`, set by the
+    /// platform): a trusted request's `X-WX-ENV` must name it.
+    pub cloud_env: Option<String>,
     pub pay: Option<PaySettings>,
     /// The operators' group robot (WeCom `…/cgi-bin/webhook/send?key=…`) stock alerts go to.
     pub operator_webhook: Option<String>,
@@ -242,12 +245,24 @@ impl Settings {
                 problems.push("TRUST_WX_CONTEXT=1 is for WeChat Cloud Hosting, never behind API Gateway".into());
                 false
             }
+            Some("1") | Some("true") if get("CBR_ENV_ID").is_none() => {
+                // The platform sets CBR_ENV_ID in every Cloud Hosting container; without it
+                // this process is not on Cloud Hosting, and nothing vouches for X-WX-OPENID.
+                problems.push("TRUST_WX_CONTEXT=1 needs CBR_ENV_ID, which WeChat Cloud Hosting sets".into());
+                false
+            }
             Some("1") | Some("true") => true,
             Some(_) => {
                 problems.push("TRUST_WX_CONTEXT must be 1 or 0".into());
                 false
             }
         };
+        let cloud_env = get("CBR_ENV_ID");
+        if trust_wx_context && !uses.sessions {
+            // The pay notify, and every service shoppers do not call, takes no one's word on who
+            // calls: it may be reachable from the public internet.
+            problems.push("TRUST_WX_CONTEXT=1 is for the service shoppers call, not for this one".into());
+        }
         let api_base = get("WECHAT_API_BASE").unwrap_or_else(|| "https://api.weixin.qq.com".into());
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             problems.push("WECHAT_API_BASE must be an http(s) URL".into());
@@ -281,6 +296,7 @@ impl Settings {
             session_ttl_secs,
             admin_token,
             trust_wx_context,
+            cloud_env,
             pay,
             operator_webhook,
             rules,
@@ -308,6 +324,7 @@ impl Settings {
             session_ttl_secs: self.session_ttl_secs,
             admin_token: self.admin_token.clone(),
             trust_wx_context: self.trust_wx_context,
+            cloud_env: self.cloud_env.clone(),
             appid: self.wechat.appid.clone(),
             port: self.port,
         };
@@ -408,6 +425,22 @@ mod tests {
         ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
         ("ADMIN_TOKEN", "admin-token-0123456789"),
     ];
+
+    /// The platform's identity is taken only on Cloud Hosting (`CBR_ENV_ID`), and only by a
+    /// service shoppers call.
+    #[test]
+    fn trusting_the_platform_needs_the_platform() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("TRUST_WX_CONTEXT", "1"));
+        let shop = Uses::STORE_ONLY.wechat().sessions().bootstrap();
+        let err = Settings::from_lookup(lookup(&pairs), shop).unwrap_err().to_string();
+        assert!(err.contains("CBR_ENV_ID"), "{err}");
+        pairs.push(("CBR_ENV_ID", "prod-shop"));
+        let s = Settings::from_lookup(lookup(&pairs), shop).unwrap();
+        assert_eq!((s.trust_wx_context, s.cloud_env.as_deref()), (true, Some("prod-shop")));
+        let notify = Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY).unwrap_err().to_string();
+        assert!(notify.contains("not for this one"), "{notify}");
+    }
 
     #[test]
     fn missing_settings_are_all_named() {

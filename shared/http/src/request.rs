@@ -38,6 +38,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
+    /// Names of headers that came more than once ([`Request::set_headers`]).
+    pub repeated: Vec<String>,
     pub body: Vec<u8>,
     /// The operator this request was authenticated as ([`crate::auth::operator`]).
     pub operator: std::sync::OnceLock<domain::operator::Caller>,
@@ -53,6 +55,29 @@ impl Request {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// Sets the headers from `(name, value)` pairs as they came: a name that comes more than
+    /// once keeps its values joined by `, ` (as API Gateway passes them) and is noted.
+    pub fn set_headers<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (name, value) in pairs {
+            let name = name.to_ascii_lowercase();
+            match self.headers.get_mut(&name) {
+                Some(v) => {
+                    v.push_str(", ");
+                    v.push_str(value);
+                    self.repeated.push(name);
+                }
+                None => {
+                    self.headers.insert(name, value.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Whether the header `name` came more than once.
+    pub fn repeated(&self, name: &str) -> bool {
+        self.repeated.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {

@@ -77,11 +77,7 @@ async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) 
         Ok(bytes) => {
             let mut r = Request::new(parts.method.as_str(), parts.uri.path());
             r.set_raw_query(parts.uri.query().unwrap_or(""));
-            r.headers = parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
-                .collect();
+            r.set_headers(parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
             r.body = bytes.to_vec();
             let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
             wechat::deadline::within(deadline, dispatch(&served.app, &served.handlers, &r)).await

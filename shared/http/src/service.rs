@@ -22,6 +22,8 @@ pub struct Edge {
     pub admin_token: String,
     /// On WeChat Cloud Hosting: take the platform's `X-WX-OPENID`.
     pub trust_wx_context: bool,
+    /// The Cloud Hosting environment (`CBR_ENV_ID`) trusted requests name in `X-WX-ENV`.
+    pub cloud_env: Option<String>,
     /// The mini-program's AppID, which the platform's requests must name.
     pub appid: String,
     /// The HTTP port when not on Lambda or SCF.
