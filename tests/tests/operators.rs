@@ -208,33 +208,194 @@ async fn large_refunds_need_finance_then_two_people(b: Backend) {
     assert!(at.windows(2).all(|w| w[0] >= w[1]), "{at:?}");
 }
 
-/// Writes of other operator routes are audited with who and what was asked; reads are not;
-/// refused calls leave no entry; an entry is never overwritten.
+/// Every operator write is on the trail before it changes anything (its attempt, with who and
+/// what was asked) and after (its outcome), refused ones included; reads of lists are not;
+/// an entry is never overwritten by the shop's own writes.
 async fn operator_writes_are_audited_and_entries_append_only(b: Backend) {
     let shop = Shop::start(b).await;
     let clerk = shop.operator("clerk", "operator").await;
+    let viewer = shop.operator("watcher", "viewer").await;
     let made =
         shop.call("POST", "/admin/products", Some(&clerk), Some(json!({"title": "审计", "category": "t"}))).await;
     assert_eq!(made.status, 201);
     let refused = shop.call("POST", "/admin/products", Some(&clerk), Some(json!({"title": ""}))).await;
     assert_eq!(refused.status, 400);
+    let not_theirs = shop.call("POST", "/admin/products", Some(&viewer), Some(json!({"title": "看看"}))).await;
+    assert_eq!(not_theirs.status, 403);
     shop.call("GET", "/admin/orders", Some(&clerk), None).await;
-    let trail = shop.admin("GET", "/admin/audit", None).await.body;
+    let trail = shop.admin("GET", "/admin/audit?limit=100", None).await.body;
+    let items = trail["items"].as_array().unwrap();
     // Besides binding their WeChat identity when the account was made.
-    let by_clerk: Vec<&Value> = trail["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["operator_id"] == "clerk" && e["action"] != "operator.bind_identity")
-        .collect();
-    assert_eq!(by_clerk.len(), 1, "one write, no read, no refused call: {trail}");
-    assert_eq!(by_clerk[0]["action"], json!("POST /admin/products"));
-    assert_eq!(by_clerk[0]["role"], json!("operator"));
+    let of = |who: &str| -> Vec<&Value> {
+        let mut v: Vec<&Value> = items
+            .iter()
+            .filter(|e| e["operator_id"] == who && e["action"] != "operator.bind_identity")
+            .filter(|e| !e["action"].as_str().unwrap().starts_with("POST /admin/me/identity"))
+            .collect();
+        v.reverse();
+        v
+    };
+    let by_clerk = of("clerk");
+    let phases: Vec<(&str, Value)> =
+        by_clerk.iter().map(|e| (e["after"]["phase"].as_str().unwrap(), e["after"]["status"].clone())).collect();
+    assert_eq!(
+        phases,
+        [("attempt", Value::Null), ("outcome", json!(201)), ("attempt", Value::Null), ("outcome", json!(400))],
+        "two writes, each attempt then outcome; no read: {trail}"
+    );
+    assert!(by_clerk.iter().all(|e| e["action"] == "POST /admin/products" && e["role"] == "operator"));
     assert_eq!(by_clerk[0]["after"]["input"]["title"], json!("审计"));
+    assert_eq!(by_clerk[1]["after"]["attempt"], by_clerk[0]["seq"], "an outcome names its attempt");
+    let by_viewer = of("watcher");
+    assert_eq!(by_viewer.len(), 2, "a refused try is on the trail: {trail}");
+    assert_eq!(
+        (by_viewer[1]["after"]["status"].clone(), by_viewer[0]["after"]["input"]["title"].clone()),
+        (json!(403), json!("看看"))
+    );
+    // A wx.login code sent to bind an identity is a credential: not kept.
+    assert!(!trail.to_string().contains("clerk.") && !trail.to_string().contains("watcher."), "{trail}");
     // The store refuses a second write under an entry's key.
     let entry: app::audit::Entry = serde_json::from_value(by_clerk[0].clone()).unwrap();
     let again = store::repo::operators::audit(entry.at, &entry.id, &entry).unwrap();
     assert!(shop.app.store.transact(vec![again]).await.is_err(), "an audit entry is never overwritten");
+    let verified = shop.admin("GET", "/admin/audit/verify", None).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(
+        (verified.body["intact"].clone(), verified.body["attempts_without_outcome"].clone()),
+        (json!(true), json!([])),
+        "{}",
+        verified.body
+    );
+    assert_eq!(verified.body["head_seq"], verified.body["entries"]);
+    assert!(verified.body["entries"].as_u64().unwrap() >= 8);
+    let by_clerk = shop.call("GET", "/admin/audit/verify", Some(&clerk), None).await;
+    assert_eq!(by_clerk.status, 403, "verifying is finance's");
+}
+
+/// Whoever can write the table directly (a compromised function, an insider with the keys)
+/// and edits, removes or rewrites an entry is found by the verify walk.
+async fn a_rewritten_or_removed_audit_entry_is_found(b: Backend) {
+    use store::TxOp;
+    let shop = Shop::start(b).await;
+    let clerk = shop.operator("clerk", "operator").await;
+    for title in ["一", "二", "三"] {
+        let made =
+            shop.call("POST", "/admin/products", Some(&clerk), Some(json!({"title": title, "category": "t"}))).await;
+        assert_eq!(made.status, 201);
+    }
+    let verify = || async { shop.admin("GET", "/admin/audit/verify", None).await.body };
+    let clean = verify().await;
+    assert_eq!(clean["intact"], json!(true));
+    let noted = format!("/admin/audit/verify?seq={}&hash={}", clean["head_seq"], clean["head_hash"].as_str().unwrap());
+    let all: Vec<app::audit::Entry> = store::repo::operators::audit_all(shop.app.store.as_ref()).await.unwrap();
+    let seq_of = |title: &str| {
+        all.iter().find(|e| e.after.as_ref().is_some_and(|a| a["input"]["title"] == title)).unwrap().clone()
+    };
+    // Put over an entry, bypassing the shop's condition: the amount asked is changed.
+    let unconditional = |e: &app::audit::Entry| match store::repo::operators::audit(e.at, &e.id, e).unwrap() {
+        TxOp::Put { item, .. } => TxOp::Put { item, cond: None },
+        other => other,
+    };
+    let mut edited = seq_of("一");
+    edited.after = Some(json!({"phase": "attempt", "input": {"title": "改"}}));
+    shop.app.store.transact(vec![unconditional(&edited)]).await.unwrap();
+    let found = verify().await;
+    assert_eq!(found["intact"], json!(false));
+    assert!(found["problems"].to_string().contains(&format!("entry {} was changed", edited.seq)), "{found}");
+    // Its hash computed again: the next entry no longer follows it.
+    edited.hash = edited.digest();
+    shop.app.store.transact(vec![unconditional(&edited)]).await.unwrap();
+    let found = verify().await;
+    assert!(found["problems"].to_string().contains(&format!("entry {} does not follow", edited.seq + 1)), "{found}");
+    // The whole chain from there on rewritten with fresh hashes, head included: consistent,
+    // but no longer the head noted earlier.
+    let mut chain: Vec<app::audit::Entry> = store::repo::operators::audit_all(shop.app.store.as_ref()).await.unwrap();
+    chain.sort_by_key(|e| e.seq);
+    let mut writes = Vec::new();
+    let mut prev = String::new();
+    for e in chain.iter_mut() {
+        e.prev = prev.clone();
+        e.hash = e.digest();
+        prev = e.hash.clone();
+        writes.push(unconditional(e));
+    }
+    let last = chain.last().unwrap();
+    let head = store::repo::operators::audit_chained(None, last.seq, &last.hash, last.at, &last.id, last).unwrap();
+    let TxOp::Put { item, .. } = head.into_iter().next().unwrap() else { panic!("the head is a put") };
+    writes.push(TxOp::Put { item, cond: None });
+    for w in writes {
+        shop.app.store.transact(vec![w]).await.unwrap();
+    }
+    assert_eq!(verify().await["intact"], json!(true), "a rewritten chain is consistent in itself");
+    let found = shop.admin("GET", &noted, None).await.body;
+    assert_eq!(found["intact"], json!(false), "{found}");
+    assert!(found["problems"].to_string().contains("was rewritten"), "{found}");
+    // Removed: a gap.
+    let gone = seq_of("二");
+    let key = store::repo::operators::audit(gone.at, &gone.id, &gone).unwrap().key().unwrap();
+    shop.app.store.transact(vec![TxOp::Delete { key, cond: None }]).await.unwrap();
+    let found = verify().await;
+    assert!(
+        found["problems"].to_string().contains(&format!("entries {} to {} are missing", gone.seq, gone.seq)),
+        "{found}"
+    );
+    // An attempt whose process stopped before its outcome is listed.
+    let by = app::operators::authenticate(&shop.app, &clerk).await.unwrap();
+    let seq = app::audit::append(
+        &shop.app,
+        &by,
+        "POST /admin/products",
+        "/admin/products",
+        Some(json!({"phase": "attempt"})),
+    )
+    .await
+    .unwrap();
+    let found = verify().await;
+    assert_eq!(found["attempts_without_outcome"], json!([format!("{seq} POST /admin/products by clerk")]), "{found}");
+}
+
+/// A viewer reads an order's address masked; whoever reads it in full is on the trail first,
+/// as is a members export.
+async fn personal_data_reads_are_audited_and_masked_for_viewers(b: Backend) {
+    let shop = Shop::start(b).await;
+    let viewer = shop.operator("watcher", "viewer").await;
+    let clerk = shop.operator("clerk", "operator").await;
+    let (_, sku) = product_with_stock(&shop, 500, &[("SH01", 5)]).await;
+    let token = shop.login("reader-shopper").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let no = o.body["order_no"].as_str().unwrap().to_owned();
+    let full = shop.call("GET", &format!("/admin/orders/{no}"), Some(&clerk), None).await;
+    let phone = full.body["order"]["address"]["phone"].as_str().unwrap().to_owned();
+    assert!(phone.len() >= 11 && !phone.contains('*'), "{}", full.body);
+    let masked = shop.call("GET", &format!("/admin/orders/{no}"), Some(&viewer), None).await;
+    assert_eq!(masked.status, 200);
+    let seen = masked.body["order"]["address"].to_string();
+    assert!(!seen.contains(&phone) && seen.contains('*'), "a viewer sees {seen}");
+    assert_eq!(masked.body["order"]["address"]["detail"], json!("***"));
+    let export = shop
+        .http
+        .get(format!("{}/admin/members/segments/important_value/export", shop.base))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    let trail = shop.admin("GET", "/admin/audit?limit=100", None).await.body;
+    let reads: Vec<(Value, Value, Value)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("read "))
+        .map(|e| (e["operator_id"].clone(), e["action"].clone(), e["target"].clone()))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            (json!("watcher"), json!("read members export"), json!("important_value")),
+            (json!("clerk"), json!("read order"), json!(no)),
+        ],
+        "{trail}"
+    );
 }
 
 on_both_stores!(
@@ -243,4 +404,6 @@ on_both_stores!(
     roles_bound_what_each_operator_may_do,
     large_refunds_need_finance_then_two_people,
     operator_writes_are_audited_and_entries_append_only,
+    a_rewritten_or_removed_audit_entry_is_found,
+    personal_data_reads_are_audited_and_masked_for_viewers,
 );

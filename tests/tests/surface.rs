@@ -142,7 +142,8 @@ fn refs(v: &serde_yaml_ng::Value, out: &mut BTreeSet<String>) {
 
 /// On AWS each function may read exactly the secrets its settings need (and is told their
 /// names in `SECRETS`); no secret sits in an environment variable; the catalog, which only
-/// reads, may only read the table; no function may rewrite the audit trail.
+/// reads, may only read the table; no function may rewrite the audit trail, and none but the
+/// admin function may write an operator account.
 #[test]
 fn each_function_reads_only_the_secrets_it_uses() {
     let t = yaml("template.yaml");
@@ -186,16 +187,55 @@ fn each_function_reads_only_the_secrets_it_uses() {
             let mut named = BTreeSet::new();
             policies.iter().for_each(|p| refs(p, &mut named));
             assert!(crud && named.contains("AuditAppendOnlyPolicy"), "{binary}: writes, never to the audit trail");
+            assert_eq!(
+                named.contains("OperatorAccountsPolicy"),
+                binary != "admin",
+                "{binary}: only the admin function writes operator accounts"
+            );
         }
         checked += 1;
     }
     assert_eq!(checked, hosting::routes::FUNCTIONS.len());
-    let deny = &t["Resources"]["AuditAppendOnlyPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    let statement = |policy: &str| t["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"][0].clone();
+    let strings = |v: &serde_yaml_ng::Value| -> BTreeSet<String> {
+        v.as_sequence().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_owned)).collect()
+    };
+    let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
+
+    // The trail and its head: appended by a conditional put, never updated, deleted or
+    // batch-written (a batch put is unconditional).
+    let deny = statement("AuditAppendOnlyPolicy");
     assert_eq!(deny["Effect"].as_str(), Some("Deny"));
-    assert_eq!(
-        deny["Condition"]["ForAnyValue:StringEquals"]["dynamodb:LeadingKeys"][0].as_str(),
-        Some(store::keys::AUDIT)
-    );
+    let actions = strings(&deny["Action"]);
+    for a in &writes[1..] {
+        assert!(actions.contains(*a), "the audit trail: {a} not denied");
+    }
+    let keys = strings(&deny["Condition"]["ForAnyValue:StringEquals"]["dynamodb:LeadingKeys"]);
+    for k in [store::keys::audit_entry(0, "x").pk, store::keys::audit_head().pk] {
+        assert!(keys.contains(&k), "the audit trail's partition {k} not covered");
+    }
+
+    // Operator accounts, their identities and the first-account marker: every write denied.
+    let deny = statement("OperatorAccountsPolicy");
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    let actions = strings(&deny["Action"]);
+    for a in writes {
+        assert!(actions.contains(a), "operator accounts: {a} not denied");
+    }
+    let patterns = strings(&deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"]);
+    let matches = |pk: &str| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => pk.starts_with(prefix),
+            None => pk == p,
+        })
+    };
+    for pk in [
+        store::keys::operator("anyone").0.pk,
+        store::keys::operator_identity("digest").pk,
+        store::keys::operators_bootstrapped().pk,
+    ] {
+        assert!(matches(&pk), "operator records under {pk} writable by every function");
+    }
 }
 
 /// A scheduled function on Lambda takes its schedule's events and its operator routes alike,

@@ -73,8 +73,8 @@ fn timer_cron(schedule: &str) -> String {
 fn variables(f: &Function) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> =
         vec![("SHOP_FUNCTION".into(), f.name.into()), ("STORE".into(), "dynamodb".into())];
-    let mut from_env =
-        vec!["TABLE_NAME", "DYNAMODB_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+    let mut from_env = vec!["TABLE_NAME", "DYNAMODB_ENDPOINT", "AWS_REGION"];
+    v.extend(aws_key(f.name).map(|(k, from)| (k.to_owned(), format!("${{env.{from}}}"))));
     from_env.extend(["WECHAT_APPID", "WECHAT_API_BASE"]);
     if f.uses.wechat {
         from_env.push("WECHAT_APP_SECRET");
@@ -101,6 +101,23 @@ fn variables(f: &Function) -> Vec<(String, String)> {
     v.extend([("ORDER_EXPIRY_SECS".into(), "'1800'".into()), ("LOG_FORMAT".into(), "json".into())]);
     v.push(("RUST_LOG".into(), "info".into()));
     v
+}
+
+/// Which of the deployer's three AWS keys a function holds (there are no roles on SCF): the
+/// admin function the only key that may write operator accounts, the catalog a read-only one,
+/// the rest one denied operator accounts and audit rewrites (the IAM policies are the
+/// template's; README, "Tencent SCF").
+fn aws_key(function: &str) -> [(&'static str, &'static str); 2] {
+    match function {
+        "admin" => {
+            [("AWS_ACCESS_KEY_ID", "ADMIN_AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "ADMIN_AWS_SECRET_ACCESS_KEY")]
+        }
+        "catalog" => [
+            ("AWS_ACCESS_KEY_ID", "READER_AWS_ACCESS_KEY_ID"),
+            ("AWS_SECRET_ACCESS_KEY", "READER_AWS_SECRET_ACCESS_KEY"),
+        ],
+        _ => [("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")],
+    }
 }
 
 /// The documented operations API Gateway sends to each function (as template.yaml routes).
@@ -226,6 +243,14 @@ async fn every_documented_operation_reaches_a_tencent_function_that_serves_it() 
         assert_eq!(vars["SESSION_SECRET"].is_null(), !f.uses.sessions, "{}: SESSION_SECRET only where used", f.name);
         assert_eq!(vars["WECHATPAY_MCH_KEY"].is_null(), !f.uses.pay, "{}: the merchant key only where used", f.name);
         assert_eq!(vars["WECHAT_APP_SECRET"].is_null(), !f.uses.wechat, "{}", f.name);
+        let key = vars["AWS_ACCESS_KEY_ID"].as_str().unwrap_or_default();
+        assert_eq!(
+            key == "${env.ADMIN_AWS_ACCESS_KEY_ID}",
+            f.name == "admin",
+            "{}: the admin key is admin's alone",
+            f.name
+        );
+        assert_eq!(key == "${env.READER_AWS_ACCESS_KEY_ID}", f.name == "catalog", "{}: the catalog only reads", f.name);
         for ev in inputs["events"].as_sequence().unwrap() {
             if let Some(t) = ev.get("timer") {
                 assert!(t["parameters"]["cronExpression"].as_str().unwrap().split(' ').count() == 7);

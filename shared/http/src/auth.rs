@@ -76,9 +76,55 @@ pub async fn operator(svc: &Service, req: &Request, needed: Permission) -> Resul
         ));
     }
     let caller = operators::authenticate(svc, token).await?;
-    caller.may(needed)?;
     let _ = req.operator.set(caller.clone());
+    if req.method != "GET" && req.attempt.get().is_none() {
+        // Before the role is checked, so a refused try is on the trail too; before anything
+        // changes, so no change goes unrecorded: when the entry cannot be written, nothing is done.
+        let seq =
+            app::audit::append(svc, &caller, &format!("{} {}", req.method, req.path), &req.path, Some(attempt(req)))
+                .await?;
+        let _ = req.attempt.set(seq);
+    }
+    caller.may(needed)?;
     Ok(caller)
+}
+
+/// Which fields of an operator's request body the audit trail does not keep: a `wx.login`
+/// code is a credential, however short-lived.
+const UNKEPT: [&str; 3] = ["code", "token", "password"];
+
+/// An operator write's attempt as the audit trail keeps it: what was asked, its credentials
+/// left out, and a long body by its digest.
+fn attempt(req: &Request) -> serde_json::Value {
+    use sha2::{Digest, Sha256};
+    let input = match serde_json::from_slice::<serde_json::Value>(&req.body) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            for k in UNKEPT {
+                if m.contains_key(k) {
+                    m.insert(k.into(), serde_json::Value::String("(not kept)".into()));
+                }
+            }
+            serde_json::Value::Object(m)
+        }
+        Ok(v) => v,
+        Err(_) if req.body.is_empty() => serde_json::Value::Null,
+        Err(_) => serde_json::json!({ "unreadable_bytes": req.body.len() }),
+    };
+    let text = input.to_string();
+    let input = if text.len() > 8192 {
+        let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        serde_json::json!({ "bytes": text.len(), "sha256": digest })
+    } else {
+        input
+    };
+    serde_json::json!({ "phase": "attempt", "input": input })
+}
+
+/// Records that `by` read a record's personal data (an order's address, an export), before
+/// it is handed over: no record leaves unrecorded.
+pub async fn read_personal(svc: &Service, by: &Caller, what: &str, target: &str) -> Result<(), AppError> {
+    app::audit::append(svc, by, &format!("read {what}"), target, Some(serde_json::json!({ "phase": "read" }))).await?;
+    Ok(())
 }
 
 /// For `POST /admin/operators`: the bootstrap token (`None`: make the first account), or an

@@ -43,9 +43,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The operator this request was authenticated as ([`crate::auth::operator`]).
     pub operator: std::sync::OnceLock<domain::operator::Caller>,
-    /// Set when the use case wrote its own audit entry (with before and after) in its
-    /// transaction; otherwise a successful operator write is audited by [`dispatch`].
-    pub audited: std::sync::OnceLock<()>,
+    /// The audit entry recording this operator write's attempt, written before anything
+    /// changed ([`crate::auth::operator`]); [`dispatch`] appends its outcome.
+    pub attempt: std::sync::OnceLock<u64>,
 }
 
 impl Request {
@@ -189,19 +189,17 @@ async fn answer(svc: &Service, handlers: &[Handler], req: &Request, plain: bool)
     resp
 }
 
-/// Operators' writes that their use case did not audit itself (catalog, stock, coupons,
-/// shipping, jobs): the route and what was asked, once it succeeded. These move no money; a
-/// failure to append is logged, as the change itself has happened.
+/// The outcome of an operator write whose attempt is on the audit trail: its status, whether
+/// it succeeded or was refused. Its attempt was recorded before anything changed, so an outcome
+/// that cannot be appended (logged here) leaves an attempt without outcome, which
+/// `GET /admin/audit/verify` lists; refunds and accounts also write their decision, with
+/// before and after, in the transaction that makes it.
 async fn audit_write(svc: &Service, req: &Request, resp: &Response) {
-    let Some(by) = req.operator.get() else { return };
-    if req.method == "GET" || resp.status >= 400 || req.audited.get().is_some() {
-        return;
-    }
-    let input: Option<serde_json::Value> = serde_json::from_slice(&req.body).ok();
-    let after = serde_json::json!({ "status": resp.status, "input": input });
+    let (Some(by), Some(attempt)) = (req.operator.get(), req.attempt.get()) else { return };
+    let after = serde_json::json!({ "phase": "outcome", "attempt": attempt, "status": resp.status });
     let action = format!("{} {}", req.method, req.path);
     if let Err(e) = app::audit::append(svc, by, &action, &req.path, Some(after)).await {
-        tracing::error!(error = %e, path = %req.path, "audit entry not written");
+        tracing::error!(error = %e, path = %req.path, attempt, "audit outcome not written");
     }
 }
 

@@ -361,6 +361,14 @@ pub fn audit_entry(at: i64, id: &str) -> Key {
     Key::new(AUDIT, format!("{at:012}#{id}"))
 }
 
+/// The head of the audit trail's hash chain: the last entry's sequence number and hash. Apart
+/// from the trail's partition, so listing the trail never meets it.
+pub const AUDIT_HEAD: &str = "AUDITHEAD";
+
+pub fn audit_head() -> Key {
+    Key::new(AUDIT_HEAD, "HEAD")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

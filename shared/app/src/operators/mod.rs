@@ -144,16 +144,27 @@ pub async fn bootstrap(app: &App, input: NewAccount) -> Result<Issued, AppError>
     let token = new_token(&input.id)?;
     let a = account(input, "bootstrap", &token)?;
     let by = bootstrap_caller();
-    let mut ops = repo::create_first(&a)?;
-    ops.push(audit::entry(&by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?);
-    match app.store.transact(ops).await {
-        Ok(()) => Ok(Issued { account: AccountView::from(&a), token }),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Err(AppError::new(
-            Code::AlreadyBootstrapped,
-            "the first account exists; the bootstrap token makes no other: ask a finance operator",
-        )),
-        Err(e) => Err(e.into()),
+    for _ in 0..audit::RETRIES {
+        let mut ops = repo::create_first(&a)?;
+        let first = ops.len();
+        ops.extend(
+            audit::entry(app.store.as_ref(), &by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))
+                .await?,
+        );
+        match app.store.transact(ops).await {
+            Ok(()) => return Ok(Issued { account: AccountView::from(&a), token }),
+            Err(StoreError::Cancelled { failed }) if failed.iter().any(|i| *i < first) => {
+                return Err(AppError::new(
+                    Code::AlreadyBootstrapped,
+                    "the first account exists; the bootstrap token makes no other: ask a finance operator",
+                ));
+            }
+            // Another entry joined the audit trail meanwhile: append after it.
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(audit::busy())
 }
 
 /// Another account, made by finance. A finance account waits (`pending`) until another
@@ -164,15 +175,22 @@ pub async fn create(app: &App, by: &Caller, input: NewAccount) -> Result<Issued,
     let token = new_token(&input.id)?;
     let mut a = account(input, &by.id, &token)?;
     a.pending = a.role == Role::Finance;
-    let ops =
-        vec![repo::create(&a)?, audit::entry(by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))?];
-    match app.store.transact(ops).await {
-        Ok(()) => Ok(Issued { account: AccountView::from(&a), token }),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
-            Err(AppError::new(Code::Conflict, format!("an operator named {} exists", a.id)))
+    for _ in 0..audit::RETRIES {
+        let mut ops = vec![repo::create(&a)?];
+        ops.extend(
+            audit::entry(app.store.as_ref(), by, "operator.create", &a.id, None, Some(json!(AccountView::from(&a))))
+                .await?,
+        );
+        match app.store.transact(ops).await {
+            Ok(()) => return Ok(Issued { account: AccountView::from(&a), token }),
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::new(Code::Conflict, format!("an operator named {} exists", a.id)));
+            }
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
+    Err(audit::busy())
 }
 
 /// Disables an account: its token stops working at once. Nobody disables themselves, so the
@@ -182,25 +200,34 @@ pub async fn disable(app: &App, by: &Caller, id: &str) -> Result<AccountView, Ap
     if id == by.id {
         return Err(AppError::forbidden("you cannot disable your own account"));
     }
-    let a = repo::get(app.store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("operator"))?;
-    if a.disabled {
-        return Ok(AccountView::from(&a));
+    for _ in 0..audit::RETRIES {
+        let a = repo::get(app.store.as_ref(), id).await?.ok_or_else(|| AppError::not_found("operator"))?;
+        if a.disabled {
+            return Ok(AccountView::from(&a));
+        }
+        let mut next = a.clone();
+        next.disabled = true;
+        next.version += 1;
+        let mut ops = vec![repo::rewrite(&next, a.version)?];
+        ops.extend(
+            audit::entry(
+                app.store.as_ref(),
+                by,
+                "operator.disable",
+                id,
+                Some(json!(AccountView::from(&a))),
+                Some(json!(AccountView::from(&next))),
+            )
+            .await?,
+        );
+        match app.store.transact(ops).await {
+            Ok(()) => return Ok(AccountView::from(&next)),
+            // The account or the audit trail changed meanwhile: read again.
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    let mut next = a.clone();
-    next.disabled = true;
-    next.version += 1;
-    let ops = vec![
-        repo::rewrite(&next, a.version)?,
-        audit::entry(
-            by,
-            "operator.disable",
-            id,
-            Some(json!(AccountView::from(&a))),
-            Some(json!(AccountView::from(&next))),
-        )?,
-    ];
-    app.store.transact(ops).await?;
-    Ok(AccountView::from(&next))
+    Err(audit::busy())
 }
 
 /// Who approves a finance grant: another active finance account, bound to a WeChat identity
@@ -246,17 +273,29 @@ pub async fn approve_grant(app: &App, by: Option<&Caller>, id: &str) -> Result<A
     next.pending = false;
     next.version += 1;
     let before = Some(json!(AccountView::from(&a)));
-    let ops = vec![
-        repo::rewrite(&next, a.version)?,
-        audit::entry(&by, "operator.approve_grant", id, before, Some(json!(AccountView::from(&next))))?,
-    ];
-    match app.store.transact(ops).await {
-        Ok(()) => Ok(AccountView::from(&next)),
-        Err(StoreError::Cancelled { .. }) => {
-            Err(AppError::new(Code::Conflict, "the account changed meanwhile; reload"))
+    for _ in 0..audit::RETRIES {
+        let mut ops = vec![repo::rewrite(&next, a.version)?];
+        ops.extend(
+            audit::entry(
+                store,
+                &by,
+                "operator.approve_grant",
+                id,
+                before.clone(),
+                Some(json!(AccountView::from(&next))),
+            )
+            .await?,
+        );
+        match app.store.transact(ops).await {
+            Ok(()) => return Ok(AccountView::from(&next)),
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::new(Code::Conflict, "the account changed meanwhile; reload"));
+            }
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
+    Err(audit::busy())
 }
 
 /// A WeChat identity as the shop keeps it: a digest of the openid, never the openid.
@@ -279,17 +318,27 @@ pub async fn bind_identity(app: &App, by: &Caller, openid: &domain::ids::OpenId)
     let mut next = a.clone();
     next.identity = Some(identity.clone());
     next.version += 1;
-    let mut ops = vec![repo::claim_identity(&identity, &a.id)?, repo::rewrite(&next, a.version)?];
-    ops.push(audit::entry(by, "operator.bind_identity", &a.id, None, Some(json!({ "bound": true })))?);
-    match app.store.transact(ops).await {
-        Ok(()) => Ok(AccountView::from(&next)),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Err(AppError::new(
-            Code::Conflict,
-            "this WeChat identity is bound to another operator account: one person, one account",
-        )),
-        Err(StoreError::Cancelled { .. }) => Err(AppError::new(Code::Conflict, "the account changed meanwhile; retry")),
-        Err(e) => Err(e.into()),
+    for _ in 0..audit::RETRIES {
+        let mut ops = vec![repo::claim_identity(&identity, &a.id)?, repo::rewrite(&next, a.version)?];
+        ops.extend(
+            audit::entry(store, by, "operator.bind_identity", &a.id, None, Some(json!({ "bound": true }))).await?,
+        );
+        match app.store.transact(ops).await {
+            Ok(()) => return Ok(AccountView::from(&next)),
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::new(
+                    Code::Conflict,
+                    "this WeChat identity is bound to another operator account: one person, one account",
+                ));
+            }
+            Err(StoreError::Cancelled { failed }) if failed.contains(&1) => {
+                return Err(AppError::new(Code::Conflict, "the account changed meanwhile; retry"));
+            }
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(audit::busy())
 }
 
 pub async fn list(app: &App) -> Result<Vec<AccountView>, AppError> {

@@ -189,7 +189,7 @@ pub async fn create(
     let by = who.actor();
     let store = &app.store;
     let out_refund_no = OutRefundNo::parse(&format!("R{order_no}-{}", input.request_id))?;
-    for _ in 0..3 {
+    for _ in 0..audit::RETRIES {
         let order = match openid {
             Some(o) => lookup::own_order(store.as_ref(), o, order_no).await?,
             None => lookup::order(store.as_ref(), order_no).await?,
@@ -245,7 +245,17 @@ pub async fn create(
                     extra.extend(s.count(&order, caller));
                 }
             }
-            extra.push(audit::entry(caller, "refund.create", &target(&record), None, Some(audited(&record)))?);
+            extra.extend(
+                audit::entry(
+                    app.store.as_ref(),
+                    caller,
+                    "refund.create",
+                    &target(&record),
+                    None,
+                    Some(audited(&record)),
+                )
+                .await?,
+            );
         }
         let state = record.state();
         let updated = order.refund_reserved(amount, &lines)?;
@@ -303,7 +313,7 @@ pub async fn approve(
     order_no: &OrderNo,
     out_refund_no: &OutRefundNo,
 ) -> Result<RefundRecord, AppError> {
-    for _ in 0..3 {
+    for _ in 0..audit::RETRIES {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if r.state() != RefundState::Requested {
             return Err(AppError::new(
@@ -320,8 +330,15 @@ pub async fn approve(
         let live = live_approvals(app, &r).await?;
         let (approvals, enough) = app.rules.refund_policy.approve(&s.exposure, &live, by.approval(clock::now()))?;
         let after = r.approved(approvals, enough, clock::now())?;
-        let mut extra =
-            vec![audit::entry(by, "refund.approve", &target(&r), Some(audited(&r)), Some(audited(&after)))?];
+        let mut extra = audit::entry(
+            app.store.as_ref(),
+            by,
+            "refund.approve",
+            &target(&r),
+            Some(audited(&r)),
+            Some(audited(&after)),
+        )
+        .await?;
         if enough == Approved::Yes {
             extra.extend(s.count(&order, by));
         }
@@ -342,7 +359,7 @@ pub async fn refuse(
     order_no: &OrderNo,
     out_refund_no: &OutRefundNo,
 ) -> Result<RefundRecord, AppError> {
-    for _ in 0..3 {
+    for _ in 0..audit::RETRIES {
         let r = get(&app.store, order_no, out_refund_no).await?;
         if r.state() != RefundState::Requested {
             return Err(AppError::new(
@@ -352,7 +369,17 @@ pub async fn refuse(
         }
         let mut ops = release_ops(&app.store, &r).await?;
         let after = r.moved(RefundState::Refused, clock::now())?;
-        ops.push(audit::entry(by, "refund.refuse", &target(&r), Some(audited(&r)), Some(audited(&after)))?);
+        ops.extend(
+            audit::entry(
+                app.store.as_ref(),
+                by,
+                "refund.refuse",
+                &target(&r),
+                Some(audited(&r)),
+                Some(audited(&after)),
+            )
+            .await?,
+        );
         if let Some(next) = transition(&app.store, &r, Ok(after), ops).await? {
             return Ok(next);
         }

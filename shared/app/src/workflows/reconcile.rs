@@ -170,5 +170,10 @@ pub async fn run(app: &App, day: &str) -> Result<Report, AppError> {
     report.differences.sort_by(|a, b| (a.kind.as_str(), &a.reference).cmp(&(b.kind.as_str(), &b.reference)));
     reconciliation::save(&app.store, &report).await?;
     tracing::info!(day, differences = report.differences.len(), "reconciliation: report stored");
+    // The audit trail's head into the log once a day: a record kept outside the table, so a
+    // trail rewritten from some entry on no longer matches what the log said it was.
+    if let Ok(Some((seq, hash))) = crate::audit::head(app).await {
+        tracing::info!(day, audit_head_seq = seq, audit_head_hash = %hash, "audit trail head");
+    }
     Ok(report)
 }

@@ -31,7 +31,6 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
                 None => operators::bootstrap(app, input?).await?,
                 Some(by) => operators::create(app, &by, input?).await?,
             };
-            let _ = req.audited.set(());
             Response::json(201, &issued)
         }
         ("GET", ["admin", "operators"]) => {
@@ -41,7 +40,6 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["admin", "operators", id, "approve"]) => {
             let id = path_id::<CatalogId>(id, "operator")?;
             let by = bootstrap_or_operator(app, req).await?;
-            let _ = req.audited.set(());
             Response::ok(&operators::approve_grant(app, by.as_ref(), &id).await?)
         }
         ("POST", ["admin", "me", "identity"]) => {
@@ -53,13 +51,11 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             }
             let session = app.wechat.code2session(code).await?;
             let openid = OpenId::parse(&session.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
-            let _ = req.audited.set(());
             Response::ok(&operators::bind_identity(app, &me, &openid).await?)
         }
         ("POST", ["admin", "operators", id, "disable"]) => {
             let id = path_id::<CatalogId>(id, "operator")?;
             let by = operator(app, req, Permission::Accounts).await?;
-            let _ = req.audited.set(());
             Response::ok(&operators::disable(app, &by, &id).await?)
         }
         ("GET", ["admin", "me"]) => {
@@ -70,6 +66,18 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             operator(app, req, Permission::Read).await?;
             let (items, next) = app::audit::list(app, page_limit(req)?, req.query("cursor").map(str::to_owned)).await?;
             Response::ok(&json!({ "items": items, "next": next }))
+        }
+        ("GET", ["admin", "audit", "verify"]) => {
+            operator(app, req, Permission::Finance).await?;
+            let noted = match (req.query("seq"), req.query("hash")) {
+                (None, None) => None,
+                (Some(seq), Some(hash)) => {
+                    let seq = seq.parse::<u64>().map_err(|_| AppError::field("seq", "must be a whole number"))?;
+                    Some((seq, hash))
+                }
+                _ => return Err(AppError::field("seq", "give seq and hash together (a head noted earlier)")),
+            };
+            Response::ok(&app::audit::verify(app, noted).await?)
         }
         (_, ["admin", rest @ ..]) => catalog_admin(app, req, m, rest).await,
         _ => Err(AppError::no_route(m, &req.path)),

@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use crate::Service;
-use crate::auth::{operator, shopper};
+use crate::auth::{operator, read_personal, shopper};
 use crate::request::path_id;
 use crate::{Request, Response};
 use app::AppError;
@@ -75,8 +75,9 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         }
         ("GET", ["admin", "members", "segments", segment, "export"]) => {
             let segment = domain::rfm::Segment::parse(segment).ok_or_else(|| AppError::not_found("segment"))?;
-            operator(app, req, Permission::Read).await?;
+            let by = operator(app, req, Permission::Read).await?;
             let csv = members::export_segment(app, segment).await?;
+            read_personal(app, &by, "members export", segment.as_str()).await?;
             Ok(Response {
                 status: 200,
                 headers: vec![("content-type".into(), "text/csv; charset=utf-8".into())],

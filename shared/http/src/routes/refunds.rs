@@ -55,7 +55,6 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let no = &path_id::<OrderNo>(no, "order")?;
             let by = operator(app, req, Permission::Refund).await?;
             let r = refunds::create(app, no, Requester::Operator(&by), req.json::<RefundInput>()?).await?;
-            let _ = req.audited.set(());
             Response::json(202, &r)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "approve"]) => {
@@ -63,7 +62,6 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
             let by = operator(app, req, Permission::Refund).await?;
             let r = refunds::approve(app, &by, no, out_refund_no).await?;
-            let _ = req.audited.set(());
             Response::ok(&r)
         }
         ("POST", ["admin", "refunds", no, out_refund_no, "refuse"]) => {
@@ -71,7 +69,6 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let out_refund_no = &path_id::<OutRefundNo>(out_refund_no, "refund")?;
             let by = operator(app, req, Permission::Refund).await?;
             let r = refunds::refuse(app, &by, no, out_refund_no).await?;
-            let _ = req.audited.set(());
             Response::ok(&r)
         }
         ("POST", ["orders", no, "returns"]) => {

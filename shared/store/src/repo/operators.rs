@@ -53,6 +53,50 @@ pub fn audit(at: i64, id: &str, entry: &impl Serialize) -> Result<TxOp> {
     Ok(TxOp::Put { item: to_item(&keys::audit_entry(at, id), None, entry)?, cond: Some(Cond::NotExists) })
 }
 
+/// The head of the audit trail's chain: `(sequence number, hash)` of its last entry.
+pub async fn audit_head(store: &dyn Store) -> Result<Option<(u64, String)>> {
+    Ok(store.get(&keys::audit_head()).await?.and_then(|i| {
+        let seq = i.get("seq")?.as_u64()?;
+        let hash = i.get("hash")?.as_str()?.to_owned();
+        Some((seq, hash))
+    }))
+}
+
+/// The writes that append `entry` (at `at`, `id`) as the chain's entry `seq` with `hash`, the
+/// head read being `read`: refused (index 0) when another entry was appended meanwhile, so the
+/// chain has one entry per sequence number and each links to the one before.
+pub fn audit_chained(
+    read: Option<u64>,
+    seq: u64,
+    hash: &str,
+    at: i64,
+    id: &str,
+    entry: &impl Serialize,
+) -> Result<Vec<TxOp>> {
+    let head = serde_json::json!({ "seq": seq, "hash": hash, "at": at });
+    let cond = match read {
+        None => Cond::NotExists,
+        Some(n) => Cond::eq("seq", n),
+    };
+    Ok(vec![TxOp::Put { item: to_item(&keys::audit_head(), None, &head)?, cond: Some(cond) }, audit(at, id, entry)?])
+}
+
+/// Every entry of the audit trail, oldest first by time (for verifying the chain).
+pub async fn audit_all<T: DeserializeOwned>(store: &dyn Store) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.query(Query::table(keys::AUDIT).limit(1000).after(after)).await?;
+        for i in page.items {
+            out.push(from_item(i)?);
+        }
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 /// The audit trail, newest first.
 pub async fn audit_trail<T: DeserializeOwned>(
     store: &dyn Store,
