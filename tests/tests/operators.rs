@@ -272,6 +272,31 @@ async fn operator_writes_are_audited_and_entries_append_only(b: Backend) {
     assert_eq!(by_clerk.status, 403, "verifying is finance's");
 }
 
+/// Operators writing at the same moment append one entry after another: every write is on
+/// the trail, each sequence number once, the chain intact.
+async fn concurrent_operator_writes_chain_in_order(b: Backend) {
+    let shop = Shop::start(b).await;
+    let clerk = shop.operator("clerk", "operator").await;
+    let writes = (0..8).map(|i| {
+        let body = json!({"title": format!("并发{i}"), "category": "t"});
+        shop.call("POST", "/admin/products", Some(&clerk), Some(body))
+    });
+    let answers = futures_util::future::join_all(writes).await;
+    assert!(answers.iter().all(|a| a.status == 201), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    let all: Vec<app::audit::Entry> = store::repo::operators::audit_all(shop.app.store.as_ref()).await.unwrap();
+    let mut seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>(), "each number once, none missing");
+    let products = all.iter().filter(|e| e.action == "POST /admin/products").count();
+    assert_eq!(products, 16, "eight attempts and eight outcomes");
+    let verified = shop.admin("GET", "/admin/audit/verify", None).await.body;
+    assert_eq!(
+        (verified["intact"].clone(), verified["attempts_without_outcome"].clone()),
+        (json!(true), json!([])),
+        "{verified}"
+    );
+}
+
 /// Whoever can write the table directly (a compromised function, an insider with the keys)
 /// and edits, removes or rewrites an entry is found by the verify walk.
 async fn a_rewritten_or_removed_audit_entry_is_found(b: Backend) {
@@ -405,5 +430,6 @@ on_both_stores!(
     large_refunds_need_finance_then_two_people,
     operator_writes_are_audited_and_entries_append_only,
     a_rewritten_or_removed_audit_entry_is_found,
+    concurrent_operator_writes_chain_in_order,
     personal_data_reads_are_audited_and_masked_for_viewers,
 );

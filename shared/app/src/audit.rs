@@ -104,7 +104,7 @@ async fn entry_at(
 
 /// How many times a write reads the trail's head again when other entries were appended
 /// between its read and its write.
-pub const RETRIES: usize = 8;
+pub const RETRIES: usize = 12;
 
 /// The trail stayed busy through every retry; nothing was written.
 pub fn busy() -> AppError {
@@ -114,12 +114,17 @@ pub fn busy() -> AppError {
 /// Appends an entry on its own (an operator write's attempt or outcome, a read of personal
 /// data), retrying while other entries are appended at the same moment; its sequence number.
 pub async fn append(app: &App, by: &Caller, action: &str, target: &str, after: Option<Value>) -> Result<u64, AppError> {
-    for _ in 0..RETRIES {
+    for round in 0..RETRIES as u64 {
         let (seq, ops) = entry_at(app.store.as_ref(), by, action, target, None, after.clone()).await?;
         match app.store.transact(ops).await {
             Ok(()) => return Ok(seq),
             Err(StoreError::Cancelled { .. } | StoreError::Conflict) => {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                // Apart, so writers that met at the head do not meet again at once.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| u64::from(d.subsec_nanos()) % 5_000)
+                    .unwrap_or(0);
+                tokio::time::sleep(std::time::Duration::from_micros(5_000 * (round + 1) + jitter)).await;
             }
             Err(e) => return Err(e.into()),
         }
