@@ -108,6 +108,9 @@ pub struct Shop {
     /// The token of the finance account made with the bootstrap token at start, which
     /// [`Shop::admin`] calls with.
     pub finance_token: String,
+    /// A viewer account's token, for following orders: a viewer reads an order's address
+    /// masked, so following one writes no audit entry (reading it in full does).
+    pub reader_token: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -227,6 +230,7 @@ impl Shop {
             service,
             settings: kept,
             finance_token: String::new(),
+            reader_token: String::new(),
             server,
         };
         let first = shop
@@ -240,6 +244,15 @@ impl Shop {
         assert_eq!(first.status, 201, "the bootstrap token makes the first account: {}", first.body);
         shop.finance_token = first.body["token"].as_str().expect("token").to_owned();
         shop.bind(&shop.finance_token.clone(), "finance").await;
+        let reader = shop
+            .admin(
+                "POST",
+                "/admin/operators",
+                Some(serde_json::json!({"id": "reader", "name": "reader", "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(reader.status, 201, "{}", reader.body);
+        shop.reader_token = reader.body["token"].as_str().expect("token").to_owned();
         // Suites that predate freight price without it; the fulfilment suite sets its own.
         let free = shop.admin("PUT", "/admin/freight", Some(serde_json::json!({"base_fen": 0}))).await;
         assert_eq!(free.status, 200, "{}", free.body);

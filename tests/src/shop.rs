@@ -77,7 +77,7 @@ pub async fn place(shop: &Shop, token: &str, items: Value) -> Answer {
 }
 
 pub async fn order(shop: &Shop, no: &str) -> Value {
-    shop.admin("GET", &format!("/admin/orders/{no}"), None).await.body
+    shop.call("GET", &format!("/admin/orders/{no}"), Some(&shop.reader_token), None).await.body
 }
 
 /// Waits until `check` holds for the order (at most 10 s).

@@ -1,5 +1,5 @@
-//! Members on both stores: growth from what is paid (once per payment, back in proportion on
-//! refunds), levels climbed with their free-shipping perk in the next order's price, and the
+//! Members on both stores: growth from what is paid (once per payment, back by the goods
+//! refunded), levels climbed with their free-shipping perk in the next order's price, and the
 //! daily check-in across Shanghai's midnight and under twenty parallel taps.
 
 use domain::ids::OpenId;
@@ -73,12 +73,13 @@ async fn growth_and_levels_follow_money(b: Backend) {
         )
         .await;
     assert_eq!(approve.status, 200, "{}", approve.body);
-    // 3,000 of the 6,800 paid (freight included): 120 × 3000 / 6800, rounded down, is 52.
-    let m = wait_growth(&shop, &token, 188).await;
+    // 3,000 of the 6,000 of goods (the refund counts against the goods, not the freight):
+    // the 60 yuan of goods kept earn 120 of the 240.
+    let m = wait_growth(&shop, &token, 180).await;
     assert_eq!(m["level"]["name"], json!("白银"), "the refund took the level back");
     // A payment's growth is credited once however often its event comes.
     app::members::on_payment(&shop.app, &e2e::id(&first_no)).await.unwrap();
-    assert_eq!(member(&shop, &token).await["growth"], json!(188));
+    assert_eq!(member(&shop, &token).await["growth"], json!(180));
     let ledger = shop.call("GET", "/me/ledger", Some(&token), None).await.body;
     let sources: Vec<&str> =
         ledger["items"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
@@ -308,6 +309,82 @@ async fn rfm_segments_for_a_known_population(b: Backend) {
     let report = shop.admin("GET", "/admin/members/segments", None).await.body;
     assert_eq!(report["mode"], json!("quantile"));
     assert_eq!(report["thresholds"], json!({"recent_days": 1, "frequent_orders": 3, "monetary_fen": 60_000}));
+}
+
+/// An operator's refund of `amount` fen, waited for until the order shows it refunded.
+async fn refund_and_wait(shop: &Shop, no: &str, id: &str, amount: i64) {
+    let before = order(shop, no).await["order"]["refunded"].as_i64().unwrap();
+    let r = shop
+        .admin("POST", &format!("/admin/orders/{no}/refunds"), Some(json!({"request_id": id, "amount_fen": amount})))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_order(shop, no, |v| v["order"]["refunded"] == json!(before + amount)).await;
+}
+
+/// Growth and points were earned on goods, not freight: refunding all the goods takes all of
+/// it back. What the order's refunds come to in all decides, so small refunds round nothing
+/// away. The refund of a second payment of a paid order takes nothing back and leaves the
+/// order's refunds as they were.
+async fn refunds_take_back_what_the_goods_earned(b: Backend) {
+    let shop = Shop::start(b).await;
+    let t = shop.admin("PUT", "/admin/freight", Some(json!({"base_fen": 800, "free_over_fen": 100_000}))).await;
+    assert_eq!(t.status, 200);
+    let (_, sku) = product_with_stock(&shop, 6_000, &[("SH01", 10)]).await;
+    let (_, small) = product_with_stock(&shop, 1_000, &[("SH01", 10)]).await;
+    let token = shop.login("goods-back").await;
+    // 60 yuan of goods and 8 of freight: 120 growth; all the goods refunded takes all 120.
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(o.body["payable"], json!(6_800), "{}", o.body);
+    let no = o.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &no).await;
+    wait_growth(&shop, &token, 120).await;
+    refund_and_wait(&shop, &no, "goods-all-01", 6_000).await;
+    wait_growth(&shop, &token, 0).await;
+    // 10 yuan of goods, 20 growth, refunded in thirds: nothing left once all is back.
+    let o = place(&shop, &token, json!([{"sku_id": small, "quantity": 1}])).await;
+    let no = o.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &no).await;
+    wait_growth(&shop, &token, 20).await;
+    for (i, amount) in [333, 333, 334].into_iter().enumerate() {
+        refund_and_wait(&shop, &no, &format!("thirds-{i:04}"), amount).await;
+    }
+    let m = wait_growth(&shop, &token, 0).await;
+    assert_eq!((m["points_frozen"].clone(), m["points_available"].clone()), (json!(0), json!(0)), "{m}");
+    // The freight alone back: no growth was earned on it.
+    refund_and_wait(&shop, &no, "freight-0001", 800).await;
+    outbox_idle(&shop).await;
+    assert_eq!(member(&shop, &token).await["growth"], json!(0));
+
+    // Paid, then paid again under another transaction: the second payment goes back in full.
+    let o = place(&shop, &token, json!([{"sku_id": small, "quantity": 1}])).await;
+    let no = o.body["order_no"].as_str().unwrap().to_owned();
+    pay_and_wait(&shop, &token, &no).await;
+    let kept = wait_growth(&shop, &token, 20).await;
+    let tx = json!({"appid": e2e::pay::APPID, "mchid": e2e::pay::MCHID, "out_trade_no": no,
+        "transaction_id": "4200000000000000000000000777", "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
+        "success_time": "2026-11-25T10:00:00+08:00", "amount": {"total": 1_800, "payer_total": 1_800, "currency": "CNY"},
+        "payer": {"openid": "o"}});
+    let notify =
+        json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx});
+    sim_post(&shop, "/sim/send-notify", notify).await;
+    let done = wait_order(&shop, &no, |v| {
+        v["refunds"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["state"] == "success" && x["initiated_by"] == "system"))
+    })
+    .await;
+    assert_eq!(
+        (done["order"]["refunded"].clone(), done["order"]["refund_reserved"].clone()),
+        (json!(0), json!(0)),
+        "the order's own payment is untouched: {done}"
+    );
+    outbox_idle(&shop).await;
+    let m = member(&shop, &token).await;
+    assert_eq!(
+        (m["growth"].clone(), m["points_frozen"].clone()),
+        (kept["growth"].clone(), kept["points_frozen"].clone()),
+        "{m}"
+    );
 }
 
 const LEVEL_UP: &str = "TPLlevelUp000000000000000001";
@@ -643,6 +720,7 @@ async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
 }
 
 on_both_stores!(
+    refunds_take_back_what_the_goods_earned,
     member_price_points_and_freight_in_one_order,
     operators_grant_points_and_watch_the_redemption_rate,
     idle_members_drop_a_level_and_perks_bring_coupons,

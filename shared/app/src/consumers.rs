@@ -19,7 +19,9 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
             members::on_payment(app, order_no).await?;
             stock_alerts::on_payment(app, order_no, transaction_id).await
         }
-        Event::RefundCompleted { order_no, out_refund_no, amount } => {
+        // A surplus payment's refund gives back nothing the member was credited with.
+        Event::RefundCompleted { surplus: true, .. } => Ok(()),
+        Event::RefundCompleted { order_no, out_refund_no, amount, surplus: false } => {
             members::on_refund(app, order_no, out_refund_no, *amount).await
         }
         Event::StockLow { sku_id, name, available, safety_stock, .. } => {

@@ -13,13 +13,21 @@ use crate::money::Fen;
 pub enum Event {
     /// An order moved unpaid → paid.
     PaymentApplied { order_no: OrderNo, transaction_id: TransactionId, amount: Fen },
-    /// WeChat Pay took money the order cannot keep (it had closed, or was paid already);
-    /// the amount is reserved on the order and must go back in full.
+    /// WeChat Pay took money the order cannot keep (it had closed, or was paid already); it
+    /// must go back in full. A closed order reserves the amount; a paid one keeps its own
+    /// payment's totals untouched.
     LatePaymentReceived { order_no: OrderNo, transaction_id: TransactionId, amount: Fen },
     /// An unpaid order closed; its stock and coupon came back in the same transaction.
     OrderClosed { order_no: OrderNo },
-    /// WeChat Pay completed a refund.
-    RefundCompleted { order_no: OrderNo, out_refund_no: OutRefundNo, amount: Fen },
+    /// WeChat Pay completed a refund. `surplus`: it sent back a payment the order did not
+    /// keep, so no goods or member credit came back with it.
+    RefundCompleted {
+        order_no: OrderNo,
+        out_refund_no: OutRefundNo,
+        amount: Fen,
+        #[serde(default)]
+        surplus: bool,
+    },
     /// One warehouse's sub-order left; WeChat must be told (shipping information).
     SubOrderShipped { order_no: OrderNo, warehouse_id: WarehouseId },
     /// The carrier delivered the goods; WeChat reminds the shopper to confirm.

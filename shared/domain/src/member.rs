@@ -435,6 +435,9 @@ pub struct Also {
     pub demoted: Option<(u8, i64)>,
     /// A check-in on this Shanghai day (`yyyy-mm-dd`), with the streak it makes.
     pub checked_in: Option<(String, u32)>,
+    /// The growth a level change was decided on: the entry is refused when the growth moved
+    /// meanwhile, so two payments landing at once announce one level-up, not two.
+    pub growth_was: Option<i64>,
 }
 
 /// One change of a member's growth or points, keyed by its source so it is written once.

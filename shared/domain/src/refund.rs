@@ -180,6 +180,19 @@ impl RefundRecord {
         self.state
     }
 
+    /// Whether this refund sends back a payment the order did not keep (it came after the
+    /// order closed, or a second time) rather than what the order was paid: the shop's own.
+    pub fn returns_surplus(&self) -> bool {
+        self.initiated_by == Actor::System
+    }
+
+    /// Whether this refund moves the order's refund totals: every refund of what the order
+    /// was paid does, and a late payment's, which was reserved on the closed order when it
+    /// arrived; a second payment of a paid order was never the order's, so its refund is not.
+    pub fn moves_order(&self, order: &Order) -> bool {
+        !self.returns_surplus() || order.was_paid_after_close()
+    }
+
     pub fn initiated_by(&self) -> Actor {
         self.initiated_by
     }

@@ -1,5 +1,5 @@
 //! Members: growth and points credited when a payment is applied (points frozen until the
-//! order completes) and taken back in proportion when money is refunded (outbox consumers,
+//! order completes) and taken back by the goods refunded (outbox consumers,
 //! each change written once under its source), the level ladder growth climbs and its perks
 //! (free shipping and the points multiplier reach pricing), and the daily check-in decided by
 //! a conditional write. Points spent at checkout are a hold of the order, taken and given back
@@ -128,7 +128,7 @@ pub async fn on_payment(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     let announced = !with.is_empty();
     let paid_at = o.paid_at().unwrap_or(entry.at);
     with.push(repo::members::month_op(o.openid(), &month_of(paid_at), 1, o.payable().fen()));
-    let also = Also { paid_at: Some(paid_at), ..Also::default() };
+    let also = Also { paid_at: Some(paid_at), growth_was: announced.then_some(before), ..Also::default() };
     let flow = PointsFlow::default();
     if repo::members::apply(app.store.as_ref(), o.openid(), &entry, flow, also, with).await? && announced {
         app.poke_outbox();
@@ -136,10 +136,13 @@ pub async fn on_payment(app: &App, order_no: &OrderNo) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The outbox consumer of a completed refund, once per refund: the refund's share of the
-/// growth the payment earned goes back; its share of the points earned is cancelled while they
-/// are frozen, or taken from the balance once the order completed (what was spent meanwhile
-/// becomes a debt later earnings settle); its share of the points spent on the order returns.
+/// The outbox consumer of a completed refund, once per refund. Growth and points were earned
+/// on goods, not freight, so what goes back follows the goods refunded (a refund counts against
+/// the goods first, freight last), and it is what the order's refunds so far take back in all
+/// less what the earlier ones took, so rounding leaves nothing behind once all is refunded:
+/// the refund's growth goes back; its points earned are cancelled while frozen, or taken from
+/// the balance once the order completed (what was spent meanwhile becomes a debt later
+/// earnings settle); its share of the points spent on the order returns.
 pub async fn on_refund(
     app: &App,
     order_no: &OrderNo,
@@ -149,12 +152,22 @@ pub async fn on_refund(
     let o = lookup::order(app.store.as_ref(), order_no).await?;
     let store = app.store.as_ref();
     let m = repo::members::get(store, o.openid()).await?;
-    let paid = o.payable();
-    let growth = share(growth_for_payment(o.goods_paid()), paid, amount);
     let paid_entry = LedgerSource::Payment(order_no.clone());
     let earned = repo::members::entry(store, o.openid(), &paid_entry).await?.map_or(0, |e| e.frozen);
-    let earned_share = share(earned, paid, amount);
-    let back = share(o.points_used(), paid, amount);
+    // The order's refunds this consumer has taken into account already.
+    let mut before = Fen::ZERO;
+    for r in repo::refunds::of_order(store, order_no).await? {
+        let source = LedgerSource::Refund(r.out_refund_no().clone());
+        if r.out_refund_no() != out_refund_no && repo::members::entry(store, o.openid(), &source).await?.is_some() {
+            before = before.checked_add(r.amount()).ok_or(domain::DomainError::Overflow)?;
+        }
+    }
+    let after = before.checked_add(amount).ok_or(domain::DomainError::Overflow)?;
+    let taken = |refunded: Fen| Taken::of(&o, earned, refunded);
+    let (now, then) = (taken(after), taken(before));
+    let growth = now.growth - then.growth;
+    let earned_share = now.earned - then.earned;
+    let back = now.spent - then.spent;
     let completed = o.fulfilment() == domain::order::Fulfilment::Completed;
     let (mut points, frozen) = if completed { (back - earned_share, 0) } else { (back, -earned_share) };
     let mut debt = 0;
@@ -168,9 +181,7 @@ pub async fn on_refund(
     // The points spent come back (less spent); of those earned, what could be taken back.
     let taken_back = if completed { earned_share - debt } else { 0 };
     let flow = PointsFlow { spent: -back, taken_back, ..Default::default() };
-    if growth == 0 && points == 0 && frozen == 0 && debt == 0 {
-        return Ok(());
-    }
+    // The entry is written even when nothing moves: it marks this refund as counted.
     // A level the growth no longer reaches is left, and the entry says so.
     let l = ladder(app).await?;
     let (from, to) = (l.standing(&m), l.standing(&Member { growth: m.growth - growth, ..m.clone() }));
@@ -200,6 +211,27 @@ pub async fn on_refund(
             Err(AppError::new(Code::Conflict, "the member's balance moved; retry"))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What an order's refunds coming to `refunded` take back in all: growth and points earned
+/// by the goods refunded, and the points spent by the money refunded.
+struct Taken {
+    growth: i64,
+    earned: i64,
+    spent: i64,
+}
+
+impl Taken {
+    fn of(o: &domain::order::Order, earned: i64, refunded: Fen) -> Taken {
+        let goods = o.goods_paid();
+        let goods_refunded = refunded.min(goods);
+        let kept = goods.checked_sub(goods_refunded).unwrap_or(Fen::ZERO);
+        Taken {
+            growth: growth_for_payment(goods) - growth_for_payment(kept),
+            earned: share(earned, goods, goods_refunded),
+            spent: share(o.points_used(), o.payable(), refunded),
+        }
     }
 }
 
@@ -580,7 +612,7 @@ pub async fn export_segment(app: &App, segment: domain::rfm::Segment) -> Result<
                 "{},{},{},{},{},{}\n",
                 domain::user::mask_openid(&openid),
                 phone,
-                l.level_for(m.growth).name,
+                l.standing(&m).name,
                 m.growth,
                 m.points_available,
                 segment.label()

@@ -296,9 +296,13 @@ async fn transition(
     }
 }
 
-/// Gives back a refund's reservation on its order (refused, closed or failed refunds).
+/// Gives back a refund's reservation on its order (refused, closed or failed refunds); a
+/// second payment's refund reserved nothing there.
 async fn release_ops(store: &SharedStore, r: &RefundRecord) -> Result<Vec<TxOp>, AppError> {
     let order = lookup::order(store.as_ref(), r.order_no()).await?;
+    if !r.moves_order(&order) {
+        return Ok(Vec::new());
+    }
     let o = order.refund_released(r.amount(), r.lines())?;
     Ok(vec![repo::orders::rewrite(&o, &order)?])
 }
@@ -446,7 +450,12 @@ pub async fn refund_late_payment(
                 &order,
                 amount,
                 BTreeMap::new(),
-                "订单已关闭，自动退款".into(),
+                if order.state() == OrderState::Closed {
+                    "订单已关闭，自动退款"
+                } else {
+                    "重复支付，自动退款"
+                }
+                .into(),
                 Actor::System,
                 clock::now(),
             );
@@ -545,14 +554,18 @@ pub async fn complete(
         }
         let order = lookup::order(store.as_ref(), order_no).await?;
         let back = restock_for(&order, r.lines());
-        let o = order.refund_completed(r.amount(), &back)?;
         let now = clock::now();
-        let mut ops = vec![repo::orders::rewrite(&o, &order)?];
-        ops.extend(holds::give_back(store.as_ref(), &o, Occasion::Refunded { restock: &back, at: now }).await?);
+        let mut ops = Vec::new();
+        if r.moves_order(&order) {
+            let o = order.refund_completed(r.amount(), &back)?;
+            ops.push(repo::orders::rewrite(&o, &order)?);
+            ops.extend(holds::give_back(store.as_ref(), &o, Occasion::Refunded { restock: &back, at: now }).await?);
+        }
         let event = Event::RefundCompleted {
             order_no: r.order_no().clone(),
             out_refund_no: r.out_refund_no().clone(),
             amount: r.amount(),
+            surplus: r.returns_surplus(),
         };
         ops.push(repo::outbox::append(&event, now)?);
         let at = success_time.unwrap_or(now);

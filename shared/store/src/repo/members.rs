@@ -52,6 +52,10 @@ pub async fn apply(
             conds.push(Cond::ge(attr, -change));
         }
     }
+    if let Some(g) = also.growth_was {
+        let read = Cond::eq("growth", g);
+        conds.push(if g == 0 { read.or(Cond::Missing("growth".into())) } else { read });
+    }
     let cond = conds.into_iter().reduce(Cond::and);
     let ops = vec![
         TxOp::Put {
