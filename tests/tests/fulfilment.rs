@@ -633,9 +633,16 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     })
     .await;
     let (_, sku) = product_with_stock(&shop, 300, &[("SH01", 10)]).await;
-    // 5 a day for 1 day of replenishment: safety stock 6.
-    let patch =
-        shop.admin("PATCH", &format!("/admin/skus/{sku}"), Some(json!({"daily_sales": 5, "replenish_days": 1}))).await;
+    // 5 a day for 1 day of replenishment: safety stock 6. Its name, as someone typed it, tries
+    // the robot's markdown: a link, a mention of everyone, a heading.
+    let typed = "[点我](http://evil.example) <@all>\n### 抢";
+    let patch = shop
+        .admin(
+            "PATCH",
+            &format!("/admin/skus/{sku}"),
+            Some(json!({"daily_sales": 5, "replenish_days": 1, "name": typed})),
+        )
+        .await;
     assert_eq!(patch.status, 200, "{}", patch.body);
     let token = shop.login("stockpiler").await;
     let buy = |n: i64| {
@@ -652,6 +659,10 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     let said = robot_says(&shop, 1).await;
     let content = said[0]["markdown"]["content"].as_str().unwrap();
     assert!(content.contains(&sku) && content.contains("库存预警") && content.contains('5'), "{content}");
+    assert!(content.contains("点我") && content.contains("evil.example"), "the name is shown: {content}");
+    for markup in ["](", "<@", "[点我", "\n###"] {
+        assert!(!content.contains(markup), "{markup:?} reached the robot as markdown: {content}");
+    }
     let open = shop.admin("GET", "/admin/stock-alerts", None).await;
     assert_eq!(open.body["items"][0]["sku_id"], json!(sku));
     buy(1).await; // 4 left: still the same episode
@@ -678,6 +689,31 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     buy(9).await; // 5 left
     let again = robot_says(&shop, 2).await;
     assert_eq!(again.len(), 2, "a new episode, a new alert");
+}
+
+/// The closer's stages run whatever the others do: an open alert whose SKU no longer reads
+/// fails the alert sweep, and the later stages (the outbox sweep, the refund retry) still run;
+/// the error names the stage that failed and carries what the others did.
+async fn a_failing_stage_of_the_closer_stops_no_other(b: Backend) {
+    let shop = Shop::start(b).await;
+    let ghost: domain::ids::SkuId = e2e::id("S0000000000000000000000000000dead");
+    let alert = domain::stock_alert::StockAlert {
+        sku_id: ghost,
+        episode: "e1".into(),
+        name: "已删除".into(),
+        available: 0,
+        safety_stock: 1,
+        raised_at: 0,
+    };
+    shop.app.store.transact(vec![store::repo::stock_alerts::raise(&alert).unwrap()]).await.unwrap();
+    let run = shop.admin("POST", "/admin/jobs/close-unpaid", None).await;
+    assert_eq!(run.status, 503, "{}", run.body);
+    let details = &run.body["error"]["details"];
+    let failed: Vec<&String> = details["failed"].as_object().unwrap().keys().collect();
+    assert_eq!(failed, ["alerts_cleared"], "{}", run.body);
+    for stage in ["closer", "fulfilment", "returns_lapsed", "outbox", "refunds_retried"] {
+        assert!(details["done"].get(stage).is_some(), "{stage} ran: {}", run.body);
+    }
 }
 
 /// A full-reduction campaign, a coupon scoped to a category and a gift by threshold, priced
@@ -845,6 +881,7 @@ async fn promotions_price_together(b: Backend) {
 }
 
 on_both_stores!(
+    a_failing_stage_of_the_closer_stops_no_other,
     promotions_price_together,
     a_stock_alert_fires_once_per_episode,
     a_return_goes_from_request_to_restock,

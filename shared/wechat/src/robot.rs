@@ -27,6 +27,31 @@ pub enum RobotError {
     Refused(Option<i64>),
 }
 
+/// Text an operator or a supplier typed (a product's name), made plain for the robot's
+/// markdown: the characters that would make a link, a mention (`<@all>`), a font tag, emphasis,
+/// a heading, a quote or a new line become their full-width forms, which read the same to a
+/// person and mean nothing to the markdown.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => '＜',
+            '>' => '＞',
+            '[' => '［',
+            ']' => '］',
+            '(' => '（',
+            ')' => '）',
+            '*' => '＊',
+            '_' => '＿',
+            '`' => '｀',
+            '#' => '＃',
+            '~' => '～',
+            '\\' => '＼',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 impl Robot {
     pub fn new(http: reqwest::Client, url: impl Into<String>) -> Robot {
         Robot { http, url: url.into() }
@@ -51,5 +76,20 @@ impl Robot {
             Some(0) => Ok(()),
             code => Err(RobotError::Refused(code)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn typed_text_cannot_link_mention_or_format() {
+        let typed = "[点我](http://evil.example) <@all> **红**\n### 标题 `x` <font color=\"warning\">";
+        let p = plain(typed);
+        for markup in ["[", "](", "<@", "**", "\n", "#", "`", "<font"] {
+            assert!(!p.contains(markup), "{markup} survived in {p}");
+        }
+        assert_eq!(plain("苹果 红富士 5kg"), "苹果 红富士 5kg", "ordinary names are untouched");
     }
 }

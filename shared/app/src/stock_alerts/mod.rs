@@ -105,6 +105,7 @@ pub async fn tell_operators(
     let Some(robot) = &app.robot else {
         return Ok(());
     };
+    let name = wechat::robot::plain(name);
     let content = format!(
         "### 库存预警\n> 商品：**{name}**（{sku_id}）\n> 可用库存：<font color=\"warning\">{available}</font>\n> 安全库存：{safety}\n请及时补货。"
     );

@@ -16,27 +16,61 @@ use domain::operator::Permission;
 /// reports what it did.
 pub type Job = for<'a> fn(&'a App, &'a Value) -> BoxFuture<'a, Result<Value, AppError>>;
 
+/// Each stage runs whatever the others did: one that fails (a SKU the alert sweep cannot
+/// read, WeChat Pay down for the refund retry) is logged and named in the error, and the rest
+/// of the run still closes orders, delivers events and retries refunds.
 pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result<Value, AppError>> {
     async move {
         let now = clock::now();
-        let report = close_order::close_expired(app, now, 5_000).await?;
+        let mut run = Stages::default();
+        run.stage("closer", close_order::close_expired(app, now, 5_000).await);
         // Shipped orders nobody confirmed are received; received ones past the window complete.
-        let fulfilment = fulfilment::advance(app, now).await?;
-        let returns_lapsed = returns::lapse_overdue(app, now).await?;
-        let alerts_cleared = stock_alerts::sweep(app, now).await?;
+        run.stage("fulfilment", fulfilment::advance(app, now).await);
+        run.stage("returns_lapsed", returns::lapse_overdue(app, now).await);
+        run.stage("alerts_cleared", stock_alerts::sweep(app, now).await);
         // The outbox sweep: events a worker or the stream did not deliver.
-        let events = outbox::drain(app, 1_000).await?;
+        run.stage("outbox", outbox::drain(app, 1_000).await);
         // Refunds whose WeChat call failed, or whose notify never came, are retried here.
-        let retried = match &app.pay {
-            Some(_) => refunds::retry_pending(app, now - 60).await?,
-            None => 0,
-        };
-        Ok(json!({
-            "closer": report, "fulfilment": fulfilment, "returns_lapsed": returns_lapsed, "alerts_cleared": alerts_cleared,
-            "refunds_retried": retried, "outbox": events,
-        }))
+        if app.pay.is_some() {
+            run.stage("refunds_retried", refunds::retry_pending(app, now - 60).await);
+        } else {
+            run.stage("refunds_retried", Ok(0));
+        }
+        run.finish()
     }
     .boxed()
+}
+
+/// What each stage of a run reported, and which failed.
+#[derive(Default)]
+struct Stages {
+    report: serde_json::Map<String, Value>,
+    failed: serde_json::Map<String, Value>,
+}
+
+impl Stages {
+    fn stage<T: serde::Serialize>(&mut self, name: &str, result: Result<T, AppError>) {
+        match result {
+            Ok(v) => {
+                self.report.insert(name.into(), serde_json::to_value(v).unwrap_or(Value::Null));
+            }
+            Err(e) => {
+                tracing::error!(stage = name, code = e.code.as_str(), error = %e.message, "a stage of the run failed");
+                self.failed.insert(name.into(), json!({ "code": e.code.as_str(), "message": e.message }));
+            }
+        }
+    }
+
+    /// The report; an error naming the failed stages (the schedule retries at its next tick),
+    /// with what the others did in its details.
+    fn finish(self) -> Result<Value, AppError> {
+        if self.failed.is_empty() {
+            return Ok(Value::Object(self.report));
+        }
+        let names: Vec<&str> = self.failed.keys().map(String::as_str).collect();
+        Err(AppError::new(app::Code::Unavailable, format!("stages failed: {}; the others ran", names.join(", ")))
+            .with_details(json!({ "failed": self.failed, "done": self.report })))
+    }
 }
 
 /// The members' daily job: RFM segments, the level keep rule, points expiry and reminders,
