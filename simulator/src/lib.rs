@@ -120,6 +120,11 @@ impl Sim {
         self.pay.state.lock().map(|st| st.refund_calls.clone()).unwrap_or_default()
     }
 
+    /// How many JSAPI prepay requests arrived.
+    pub fn prepay_count(&self) -> u64 {
+        self.pay.state.lock().map(|st| st.prepay_calls).unwrap_or_default()
+    }
+
     /// What the shipping service holds for a payment: every upload it accepted, whether
     /// everything shipped, and the reminder to confirm.
     pub fn shipping_of(&self, transaction_id: &str) -> Option<shipping::Shipping> {

@@ -691,6 +691,47 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     assert_eq!(again.len(), 2, "a new episode, a new alert");
 }
 
+/// Units already on their way back in one return cannot be asked for in another, one after
+/// the other or both at once; a refused return frees its units.
+async fn units_come_back_in_one_return_only(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1200, &[("SH01", 10)]).await;
+    let token = shop.login("twice-returner").await;
+    let order = no(&place(&shop, &token, json!([{"sku_id": sku, "quantity": 3}])).await);
+    pay_and_wait(&shop, &token, &order).await;
+    let ship = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{order}/shipments/SH01"),
+            Some(json!({"carrier": "YTO", "tracking_no": "YT7"})),
+        )
+        .await;
+    assert_eq!(ship.status, 200, "{}", ship.body);
+    let ask = |id: &'static str, n: i64| {
+        let (shop, token, order, sku) = (&shop, token.clone(), order.clone(), sku.clone());
+        async move {
+            let body = json!({"request_id": id, "lines": {sku: n}});
+            shop.call("POST", &format!("/orders/{order}/returns"), Some(&token), Some(body)).await
+        }
+    };
+    let first = ask("all-three-01", 3).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let second = ask("all-three-02", 3).await;
+    assert_eq!((second.status, second.code()), (400, "INVALID_INPUT"), "the three are in a return: {}", second.body);
+    let one_more = ask("one-more-001", 1).await;
+    assert_eq!(one_more.status, 400, "{}", one_more.body);
+    // Refused: its units are free again, for one return at a time.
+    let id = first.body["id"].as_str().unwrap();
+    let refused = shop.admin("POST", &format!("/admin/returns/{order}/{id}/refuse"), None).await;
+    assert_eq!(refused.status, 200, "{}", refused.body);
+    let (a, c) = tokio::join!(ask("at-once-0001", 2), ask("at-once-0002", 2));
+    let mut statuses = [a.status, c.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400], "{} / {}", a.body, c.body);
+    let rest = ask("the-last-001", 1).await;
+    assert_eq!(rest.status, 201, "one unit is left: {}", rest.body);
+}
+
 /// The closer's stages run whatever the others do: an open alert whose SKU no longer reads
 /// fails the alert sweep, and the later stages (the outbox sweep, the refund retry) still run;
 /// the error names the stage that failed and carries what the others did.
@@ -882,6 +923,7 @@ async fn promotions_price_together(b: Backend) {
 
 on_both_stores!(
     a_failing_stage_of_the_closer_stops_no_other,
+    units_come_back_in_one_return_only,
     promotions_price_together,
     a_stock_alert_fires_once_per_episode,
     a_return_goes_from_request_to_restock,

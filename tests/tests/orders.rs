@@ -757,6 +757,31 @@ async fn one_shopper_cannot_hoard_stock(b: Backend) {
     assert_eq!(third.code.as_str(), "PLACE_RATE_LIMITED");
 }
 
+/// Asking to pay is rationed per shopper like placing: a shop allowing 3 pay attempts a minute
+/// answers the fourth 429 without asking WeChat Pay, and another shopper still pays.
+async fn pay_attempts_are_rationed(b: Backend) {
+    let shop = Shop::start_tuned(b, |s| s.rules.limits.pays_per_minute = 3).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 10)]).await;
+    let secs = domain::clock::now() % 60;
+    if secs >= 55 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
+    }
+    let token = shop.login("pay-looper").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let path = format!("/orders/{}/pay", no(&o));
+    for i in 0..3 {
+        let p = shop.call("POST", &path, Some(&token), None).await;
+        assert_eq!(p.status, 200, "attempt {i}: {}", p.body);
+    }
+    let prepays = shop.sim.sim.prepay_count();
+    let fourth = shop.call("POST", &path, Some(&token), None).await;
+    assert_eq!((fourth.status, fourth.code()), (429, "PAY_RATE_LIMITED"), "{}", fourth.body);
+    assert_eq!(shop.sim.sim.prepay_count(), prepays, "WeChat Pay was not asked");
+    let other = shop.login("pay-neighbour").await;
+    let theirs = place(&shop, &other, json!([{"sku_id": sku, "quantity": 1}])).await;
+    assert_eq!(shop.call("POST", &format!("/orders/{}/pay", no(&theirs)), Some(&other), None).await.status, 200);
+}
+
 async fn operators_search_and_ship(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -836,6 +861,7 @@ async fn cart_shows_current_prices_and_availability(b: Backend) {
 }
 
 on_both_stores!(
+    pay_attempts_are_rationed,
     cart_shows_current_prices_and_availability,
     place_pay_and_notify,
     client_prices_are_never_taken,

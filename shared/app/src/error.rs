@@ -61,6 +61,7 @@ codes! {
     TooManyOpenOrders => "TOO_MANY_OPEN_ORDERS",
     HoldingLimit => "HOLDING_LIMIT",
     PlaceRateLimited => "PLACE_RATE_LIMITED",
+    PayRateLimited => "PAY_RATE_LIMITED",
     CouponNotApplicable => "COUPON_NOT_APPLICABLE",
     AddressRequired => "ADDRESS_REQUIRED",
     AlreadyCheckedIn => "ALREADY_CHECKED_IN",

@@ -64,18 +64,20 @@ impl Catalog {
 
 /// What one shopper may hold unpaid at once, so nobody can keep stock from others by
 /// ordering and never paying: open unpaid orders, units of one SKU across them, and how often
-/// they may place an order.
+/// they may place an order or ask to pay one (each `POST /orders/{no}/pay` is a call to WeChat
+/// Pay on the merchant's quota).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub open_orders: i64,
     pub units_per_sku: i64,
     pub places_per_minute: i64,
+    pub pays_per_minute: i64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // One full order of any SKU fits; three orders may wait for payment at once.
-        Limits { open_orders: 3, units_per_sku: crate::order::MAX_QUANTITY, places_per_minute: 10 }
+        Limits { open_orders: 3, units_per_sku: crate::order::MAX_QUANTITY, places_per_minute: 10, pays_per_minute: 10 }
     }
 }
 

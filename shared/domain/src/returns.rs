@@ -90,9 +90,12 @@ pub struct ReturnRecord {
 impl ReturnRecord {
     /// A return request for `lines` of `order`: only shipped goods of a paid order whose
     /// refund window is open, never more units than were ordered and not yet refunded.
+    /// A new return of `lines` of `order`, whose returns so far are `others`: units already
+    /// on their way back in one of those (asked for, approved, sent) cannot come back twice.
     pub fn new(
         id: String,
         order: &Order,
+        others: &[ReturnRecord],
         lines: BTreeMap<SkuId, i64>,
         reason: String,
         now: i64,
@@ -118,7 +121,12 @@ impl ReturnRecord {
                 .iter()
                 .find(|l| &l.sku_id == sku)
                 .ok_or_else(|| DomainError::invalid("lines", format!("{sku} is not in this order")))?;
-            let left = line.quantity - order.returned(sku);
+            let in_flight: i64 = others
+                .iter()
+                .filter(|r| matches!(r.state, ReturnState::Requested | ReturnState::Approved | ReturnState::Sent))
+                .filter_map(|r| r.lines.get(sku))
+                .sum();
+            let left = line.quantity - order.returned(sku) - in_flight;
             if *n < 1 || *n > left {
                 return Err(DomainError::invalid("lines", format!("at most {left} units of {sku} can come back")));
             }
@@ -227,12 +235,16 @@ mod tests {
     fn returns_move_in_order_and_only_for_shipped_goods() {
         let paid = unpaid(500, 3).paid(&id("T1"), 5).unwrap();
         let lines = BTreeMap::from([(id("A"), 2)]);
-        assert!(ReturnRecord::new("R1".into(), &paid, lines.clone(), String::new(), 6).is_err(), "not shipped");
+        assert!(ReturnRecord::new("R1".into(), &paid, &[], lines.clone(), String::new(), 6).is_err(), "not shipped");
         let parcel = Package { express_company: "SF".into(), tracking_no: "1".into() };
         let shipped = paid.shipped(&id("SH"), vec![parcel.clone()], 7).unwrap();
-        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([(id("A"), 4)]), String::new(), 8).is_err());
-        assert!(ReturnRecord::new("R1".into(), &shipped, BTreeMap::from([(id("Z"), 1)]), String::new(), 8).is_err());
-        let r = ReturnRecord::new("R1".into(), &shipped, lines, "坏了".into(), 8).unwrap();
+        assert!(
+            ReturnRecord::new("R1".into(), &shipped, &[], BTreeMap::from([(id("A"), 4)]), String::new(), 8).is_err()
+        );
+        assert!(
+            ReturnRecord::new("R1".into(), &shipped, &[], BTreeMap::from([(id("Z"), 1)]), String::new(), 8).is_err()
+        );
+        let r = ReturnRecord::new("R1".into(), &shipped, &[], lines, "坏了".into(), 8).unwrap();
         assert!(r.sent(parcel.clone(), 9).is_err(), "not approved yet");
         let a = r.approved(addr(), 9).unwrap();
         assert!(a.approved(addr(), 10).is_err() && a.refused(10).is_err());
@@ -243,7 +255,7 @@ mod tests {
         let done = got.restocked(got.restock_plan(&shipped), 14).unwrap();
         assert!(done.restocked(vec![], 15).is_err(), "restocked once");
         let received = shipped.received(crate::order::ReceivedBy::Shopper, 20).unwrap().completed(30).unwrap();
-        let late = ReturnRecord::new("R2".into(), &received, BTreeMap::from([(id("A"), 1)]), String::new(), 31);
+        let late = ReturnRecord::new("R2".into(), &received, &[], BTreeMap::from([(id("A"), 1)]), String::new(), 31);
         assert!(matches!(late, Err(DomainError::NotReturnable { .. })), "after the window");
     }
 }

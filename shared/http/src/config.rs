@@ -181,6 +181,7 @@ impl Settings {
             open_orders: count("MAX_OPEN_ORDERS", defaults.open_orders, 1_000),
             units_per_sku: count("MAX_HELD_UNITS", defaults.units_per_sku, 100_000),
             places_per_minute: count("PLACE_ORDERS_PER_MINUTE", defaults.places_per_minute, 100_000),
+            pays_per_minute: count("PAY_ATTEMPTS_PER_MINUTE", defaults.pays_per_minute, 100_000),
         };
         let policy = domain::operator::RefundPolicy::default();
         let mut fen = |k: &str, default: domain::Fen| match get(k).map(|v| v.parse::<i64>()) {

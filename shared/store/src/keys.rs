@@ -186,6 +186,11 @@ pub fn place_rate(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "RATE#PLACE")
 }
 
+/// The shopper's pay attempts in the current minute.
+pub fn pay_rate(openid: &OpenId) -> Key {
+    Key::new(user_partition(openid), "RATE#PAY")
+}
+
 pub fn cart_item(openid: &OpenId, sku_id: &SkuId) -> Key {
     Key::new(user_partition(openid), format!("CART#{sku_id}"))
 }
@@ -235,6 +240,12 @@ pub fn order_return(order_no: &OrderNo, id: &str) -> (Key, String) {
 }
 
 pub const RETURN_PREFIX: &str = "RETURN#";
+
+/// How many returns an order has: each new one moves it under a condition on the number read,
+/// so two returns of the same units asked for at once cannot both pass the check.
+pub fn order_returns_count(order_no: &OrderNo) -> Key {
+    Key::new(order_partition(order_no), "RETURNCOUNT")
+}
 
 pub fn returns_with_state(state: &str) -> String {
     format!("RETURNS#{state}")

@@ -221,6 +221,8 @@ pub struct PayState {
     pub deliveries: Vec<Delivery>,
     /// The out_refund_no of every refund request received, repeats included.
     pub refund_calls: Vec<String>,
+    /// How many JSAPI prepay requests reached the simulator, refused ones included.
+    pub prepay_calls: u64,
     counter: u64,
 }
 
@@ -473,6 +475,7 @@ async fn route(
     let err = |s: u16, c: &str, msg: &str| (s, Some(json!({ "code": c, "message": msg })));
     match (method, segs) {
         ("POST", ["v3", "pay", "transactions", "jsapi"]) => {
+            pay.state().prepay_calls += 1;
             let Ok(req) = serde_json::from_slice::<PrepayRequest>(body) else {
                 return err(400, "PARAM_ERROR", "请求参数格式错误");
             };

@@ -62,6 +62,19 @@ pub async fn take_attempt(app: &App, openid: &OpenId) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Takes one pay attempt from the shopper's allowance for this minute: each asks WeChat Pay
+/// for a prepay id, so a loop of them would spend the merchant's quota.
+pub async fn take_pay_attempt(app: &App, openid: &OpenId) -> Result<(), AppError> {
+    let per_minute = app.rules.limits.pays_per_minute;
+    if !repo::orders::take_pay_token(app.store.as_ref(), openid, clock::now() / 60, per_minute).await? {
+        return Err(AppError::new(
+            Code::PayRateLimited,
+            format!("at most {per_minute} payment attempts a minute; please wait a moment"),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the catalog entries an order of `items` needs: the SKUs, their products, and each
 /// product's gift SKUs. A SKU that does not exist is simply absent.
 async fn catalog_snapshot(app: &App, items: &[(SkuId, i64)]) -> Result<Catalog, AppError> {

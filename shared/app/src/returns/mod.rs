@@ -88,13 +88,19 @@ pub async fn request(
     if let Some(existing) = repo::returns::get(app.store.as_ref(), order_no, &id).await? {
         return Ok(existing);
     }
-    let lines = input.lines.iter().map(|(s, q)| (s.clone(), q.get())).collect();
-    let r = ReturnRecord::new(id, &order, lines, input.reason, clock::now())?;
-    match app.store.transact(vec![repo::returns::create(&r)?]).await {
-        Ok(()) => Ok(r),
-        Err(StoreError::Cancelled { .. }) => get(app, order_no, &r.id).await,
-        Err(e) => Err(e.into()),
+    let lines: BTreeMap<SkuId, i64> = input.lines.iter().map(|(s, q)| (s.clone(), q.get())).collect();
+    for _ in 0..3 {
+        let others = repo::returns::of_order(app.store.as_ref(), order_no).await?;
+        let r = ReturnRecord::new(id.clone(), &order, &others, lines.clone(), input.reason.clone(), clock::now())?;
+        match app.store.transact(repo::returns::create_counted(&r, others.len())?).await {
+            Ok(()) => return Ok(r),
+            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => return get(app, order_no, &r.id).await,
+            // Another return of this order was recorded meanwhile: check against it too.
+            Err(StoreError::Cancelled { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(AppError::new(Code::Conflict, "the order's returns changed meanwhile; retry"))
 }
 
 /// Applies `change` to the return read now, writing it (with `extra` writes) under its version.

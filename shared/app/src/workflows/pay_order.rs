@@ -11,6 +11,7 @@ use crate::{App, AppError, Code, payments, users};
 /// The `wx.requestPayment` parameters of the shopper's unpaid order.
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]
 pub async fn start_payment(app: &App, openid: &OpenId, order_no: &OrderNo) -> Result<RequestPayment, AppError> {
+    ordering::take_pay_attempt(app, openid).await?;
     let order = ordering::payable(app, openid, order_no).await?;
     if payments::needs_verification(app, openid).await? {
         let user = users::get(app, openid).await?;

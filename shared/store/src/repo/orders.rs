@@ -78,7 +78,17 @@ pub fn link_to_shopper(o: &Order) -> Result<TxOp> {
 /// `false` when `per_minute` were taken already. Two conditional writes, no read: count on in
 /// this minute's window, or open a new window.
 pub async fn take_place_token(store: &dyn Store, openid: &OpenId, minute: i64, per_minute: i64) -> Result<bool> {
-    let key = keys::place_rate(openid);
+    take_token(store, &keys::place_rate(openid), minute, per_minute).await
+}
+
+/// Takes one pay attempt from the shopper's allowance for the minute, as
+/// [`take_place_token`] does for placing.
+pub async fn take_pay_token(store: &dyn Store, openid: &OpenId, minute: i64, per_minute: i64) -> Result<bool> {
+    take_token(store, &keys::pay_rate(openid), minute, per_minute).await
+}
+
+async fn take_token(store: &dyn Store, key: &crate::Key, minute: i64, per_minute: i64) -> Result<bool> {
+    let key = key.clone();
     for _ in 0..2 {
         let same_window = Cond::eq("window", minute).and(Cond::le("count", per_minute - 1));
         match store.update(&key, Update::new().add("count", 1), Some(same_window)).await {

@@ -17,6 +17,20 @@ pub fn create(r: &ReturnRecord) -> Result<TxOp> {
     Ok(TxOp::Put { item: item(r)?, cond: Some(Cond::NotExists) })
 }
 
+/// The writes that record a new return of an order whose returns were `known` when it was
+/// checked against them: refused (index 0) when its id exists, or (index 1) when another
+/// return of the order was recorded meanwhile.
+pub fn create_counted(r: &ReturnRecord, known: usize) -> Result<Vec<TxOp>> {
+    let counter = serde_json::json!({ "count": known + 1 });
+    // An order with returns from before the count was kept has none: the first return that
+    // counts makes it.
+    let cond = Cond::NotExists.or(Cond::eq("count", known as u64));
+    Ok(vec![
+        create(r)?,
+        TxOp::Put { item: to_item(&keys::order_returns_count(&r.order_no), None, &counter)?, cond: Some(cond) },
+    ])
+}
+
 /// The write that moves a return read at `read_version`.
 pub fn rewrite(r: &ReturnRecord, read_version: i64) -> Result<TxOp> {
     Ok(TxOp::Put { item: item(r)?, cond: Some(Cond::eq("version", read_version)) })
