@@ -44,13 +44,16 @@ pub fn resident_kb(pid: u32) -> u64 {
 pub struct Server {
     pub child: Child,
     pub base: String,
-    _dir: std::path::PathBuf,
+    /// The run's own folder (its SQLite store): removed with the server, also when the run
+    /// fails (a panic unwinds through this drop).
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -88,7 +91,7 @@ pub fn start(f: &Flags, platform_pem: &str, merchant_pem: &str) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("the shop binary starts (build it: cargo build --profile server -p local)");
-    Server { child, base, _dir: dir }
+    Server { child, base, dir }
 }
 
 pub struct Client {
@@ -161,4 +164,25 @@ impl Client {
 pub fn address() -> Value {
     serde_json::json!({"name": "测试用户", "phone": "13800138000", "province": "上海市", "city": "市辖区",
         "district": "黄浦区", "detail": "南京东路1号"})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bench run leaves nothing in the temporary directory, also when it fails midway.
+    #[test]
+    fn a_server_takes_its_folder_with_it() {
+        let dir = std::env::temp_dir().join(format!("notify-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("shop.db"), b"rows").unwrap();
+        let child = Command::new("sleep").arg("30").spawn().unwrap();
+        let failed = std::panic::catch_unwind(move || {
+            let _server = Server { child, base: String::new(), dir };
+            panic!("the run failed");
+        });
+        assert!(failed.is_err());
+        let dir = std::env::temp_dir().join(format!("notify-bench-test-{}", std::process::id()));
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
 }
