@@ -57,7 +57,7 @@ impl Entry {
         let mut bare = self.clone();
         bare.hash = String::new();
         let text = serde_json::to_string(&bare).unwrap_or_default();
-        Sha256::digest(format!("{}\n{text}", self.prev).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        domain::hex(&Sha256::digest(format!("{}\n{text}", self.prev).as_bytes()))
     }
 }
 

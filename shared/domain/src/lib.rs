@@ -11,6 +11,7 @@ pub mod coupon;
 pub mod error;
 pub mod events;
 pub mod freight;
+pub mod hex;
 pub mod ids;
 pub mod member;
 pub mod money;
@@ -28,4 +29,5 @@ pub mod stock_alert;
 pub mod user;
 
 pub use error::DomainError;
+pub use hex::hex;
 pub use money::Fen;

@@ -112,8 +112,7 @@ fn attempt(req: &Request) -> serde_json::Value {
     };
     let text = input.to_string();
     let input = if text.len() > 8192 {
-        let digest: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        serde_json::json!({ "bytes": text.len(), "sha256": digest })
+        serde_json::json!({ "bytes": text.len(), "sha256": domain::hex(&Sha256::digest(text.as_bytes())) })
     } else {
         input
     };

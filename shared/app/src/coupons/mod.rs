@@ -177,7 +177,7 @@ pub async fn issue(
         return Ok(Issued::Unavailable);
     }
     let digest = sha2::Sha256::digest(format!("{template_id}\n{occasion}").as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = domain::hex(&digest[..12]);
     let coupon = held_coupon(&t, openid, CouponId::parse(&format!("perk-{hex}"))?, t.valid_to, now);
     match store.transact(repo::coupons::issue(&t, &coupon)?).await {
         Ok(()) => Ok(Issued::Now(coupon.coupon_id)),

@@ -454,7 +454,7 @@ async fn expire_points(
 /// A short digest naming a member where a full openid must not show.
 fn digest(openid: &OpenId) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(openid.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    domain::hex(&sha2::Sha256::digest(openid.as_bytes())[..8])
 }
 
 /// The birthday coupon of the member's level due today (their birthday, or 28 February for 29

@@ -4,6 +4,7 @@
 //! append-only audit trail ([`crate::audit`]). The bootstrap token itself is the host's
 //! configuration: `hosting::auth` tells it apart.
 
+use domain::hex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -62,10 +63,6 @@ pub struct Issued {
 }
 
 const TOKEN_PREFIX: &str = "op.";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))

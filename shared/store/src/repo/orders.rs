@@ -87,17 +87,17 @@ pub async fn take_pay_token(store: &dyn Store, openid: &OpenId, minute: i64, per
     take_token(store, &keys::pay_rate(openid), minute, per_minute).await
 }
 
+/// One attempt from the per-minute allowance counted at `key`.
 async fn take_token(store: &dyn Store, key: &crate::Key, minute: i64, per_minute: i64) -> Result<bool> {
-    let key = key.clone();
     for _ in 0..2 {
         let same_window = Cond::eq("window", minute).and(Cond::le("count", per_minute - 1));
-        match store.update(&key, Update::new().add("count", 1), Some(same_window)).await {
+        match store.update(key, Update::new().add("count", 1), Some(same_window)).await {
             Ok(_) => return Ok(true),
             Err(crate::StoreError::ConditionFailed) => {}
             Err(e) => return Err(e),
         }
         let new_window = Cond::Missing("window".into()).or(Cond::le("window", minute - 1));
-        match store.update(&key, Update::new().set("window", minute).set("count", 1), Some(new_window)).await {
+        match store.update(key, Update::new().set("window", minute).set("count", 1), Some(new_window)).await {
             Ok(_) => return Ok(true),
             // Either this window is full, or another attempt opened it first: count again.
             Err(crate::StoreError::ConditionFailed) => {}

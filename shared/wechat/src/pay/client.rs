@@ -443,11 +443,7 @@ impl PayClient {
         if !loc.hash_type.eq_ignore_ascii_case("SHA1") {
             return Err(PayError::BadAnswer(format!("unsupported bill hash {}", loc.hash_type)));
         }
-        let hash: String = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &answer.body)
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = domain::hex(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &answer.body).as_ref());
         if !hash.eq_ignore_ascii_case(&loc.hash_value) {
             return Err(PayError::BillHash);
         }
