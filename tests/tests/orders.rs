@@ -441,10 +441,6 @@ async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
     shop.sim.sim.set_faults(simulator::Faults { time_scale: 0.001, ..Default::default() });
     let cases = [
         (
-            "amount_mismatch",
-            json!({"out_trade_no": order_no, "amount": {"total": 1, "currency": "CNY"}, "mchid": e2e::pay::MCHID}),
-        ),
-        (
             "foreign_payment",
             json!({"out_trade_no": order_no, "amount": {"total": 100, "currency": "CNY"}, "mchid": "1999999999"}),
         ),
@@ -476,6 +472,99 @@ async fn forged_and_mismatched_notifies_change_nothing(b: Backend) {
     }
     assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "none of them paid the order");
     assert_eq!(stock(&shop, &sku).await, 4);
+}
+
+/// WeChat Pay took another amount than the order's payable for its number (a prepay made
+/// with a stale amount): the shop cannot apply it, and WeChat Pay now reads the order paid,
+/// so it can never be closed there. The order closes in the shop, its stock comes back, and
+/// the payment goes back whole by its transaction id; the closer finds nothing left to do.
+async fn a_payment_of_another_amount_closes_the_order_and_goes_back(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 300, &[("SH01", 5)]).await;
+    let token = shop.login("stale").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = no(&o);
+    assert_eq!(stock(&shop, &sku).await, 4);
+    let stored = app::lookup::order(shop.app.store.as_ref(), &e2e::id(&order_no)).await.unwrap();
+    let pay = shop.app.pay().unwrap();
+    pay.prepay(stored.order_no(), "stale", 120, stored.openid(), domain::clock::now() + 600, None).await.unwrap();
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no})).await;
+    let done = wait_order(&shop, &order_no, |v| {
+        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "success"))
+    })
+    .await;
+    assert_eq!(done["order"]["state"], json!("closed"));
+    assert_eq!(done["order"]["refunded"], json!(120), "the whole 120 paid went back");
+    assert_eq!(done["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(done["refunds"][0]["amount"], json!(120));
+    assert_eq!(stock(&shop, &sku).await, 5, "the order's stock came back once");
+    let calls = shop.sim.sim.refund_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let cases = shop.admin("GET", "/admin/cases", None).await;
+    assert!(
+        cases.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "amount_mismatch" && c["order_no"] == json!(order_no))
+    );
+    let report =
+        app::workflows::close_order::close_expired(&shop.app, domain::clock::now() + 86_400, 100).await.unwrap();
+    assert_eq!((report.closed, report.paid, report.failed), (0, 0, 0), "{report:?}");
+    assert_eq!(stock(&shop, &sku).await, 5);
+}
+
+/// A second payment of an order already paid (WeChat's 重复支付) is the shopper's: it goes
+/// back by its own transaction id and the order's totals never count it. When WeChat Pay
+/// refuses that refund, the refund ends `failed` for an operator (nothing to release on the
+/// order) instead of sticking in `processing`.
+async fn a_second_payment_goes_back_apart_from_the_order(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
+    let token = shop.login("twice").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = no(&o);
+    let paid = pay_and_wait(&shop, &token, &order_no).await;
+    let tid = "4200000000000000000000099901";
+    let tx = json!({"appid": e2e::pay::APPID, "mchid": e2e::pay::MCHID, "out_trade_no": order_no, "transaction_id": tid,
+        "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-11-25T10:00:00+08:00",
+        "amount": {"total": 100, "payer_total": 100, "currency": "CNY"}, "payer": {"openid": "o"}});
+    shop.sim.sim.set_faults(simulator::Faults { time_scale: 0.001, ..Default::default() });
+    sim_post(
+        &shop,
+        "/sim/send-notify",
+        json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx}),
+    )
+    .await;
+    let done = wait_order(&shop, &order_no, |v| {
+        v["refunds"].as_array().is_some_and(|r| r.iter().any(|x| x["state"] == "failed"))
+    })
+    .await;
+    let calls = shop.sim.sim.refund_calls();
+    assert_eq!(calls.len(), 1, "one refund was asked for: {calls:?}");
+    assert_eq!(done["order"]["state"], json!("paid"));
+    assert_eq!(done["order"]["transaction_id"], paid["order"]["transaction_id"], "the order keeps its own payment");
+    assert_eq!(done["order"]["refund_reserved"], json!(0));
+    assert_eq!(done["order"]["refunded"], json!(0));
+    let cases = shop.admin("GET", "/admin/cases", None).await;
+    assert!(
+        cases.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "double_payment" && c["order_no"] == json!(order_no))
+    );
+    // The shopper can still have the order's own payment back in full.
+    let asked = shop
+        .call(
+            "POST",
+            &format!("/orders/{order_no}/refunds"),
+            Some(&token),
+            Some(json!({"request_id": "own-back", "full": true, "reason": "不要了"})),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert_eq!(asked.body["amount"], json!(100));
 }
 
 /// Crash points: each step is one transaction or an idempotent call, so a retry or a re-run
@@ -877,6 +966,8 @@ on_both_stores!(
     late_refund_survives_a_crash_after_the_notify,
     duplicate_and_reordered_notifies_apply_once,
     forged_and_mismatched_notifies_change_nothing,
+    a_payment_of_another_amount_closes_the_order_and_goes_back,
+    a_second_payment_goes_back_apart_from_the_order,
     crashes_between_steps_heal_on_retry,
     bad_orders_are_refused_and_move_nothing,
     long_and_strange_path_ids_are_not_found,

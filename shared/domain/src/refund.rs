@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
-use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId};
+use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId, TransactionId};
 use crate::money::Fen;
 use crate::operator::{Approval, Approved};
 use crate::order::{Hold, Order, Reservation};
@@ -95,6 +95,10 @@ pub struct RefundRecord {
     /// The operator who asked for it, who may then not approve it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     requested_by: Option<String>,
+    /// The one payment a surplus refund sends back whole (an order's own refunds go by the
+    /// order number, which WeChat Pay maps to the payment the order kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    of_payment: Option<TransactionId>,
     #[serde(default)]
     version: i64,
 }
@@ -129,8 +133,20 @@ impl RefundRecord {
             arrival_note: ARRIVAL_NOTE.into(),
             approvals: Vec::new(),
             requested_by: None,
+            of_payment: None,
             version: 1,
         }
+    }
+
+    /// Sends back the payment `tid` (the whole of it) rather than part of the order's.
+    pub fn of_payment(mut self, tid: TransactionId) -> Self {
+        self.of_payment = Some(tid);
+        self
+    }
+
+    /// The payment this refund sends back whole, when it is not the order's own.
+    pub fn payment(&self) -> Option<&TransactionId> {
+        self.of_payment.as_ref()
     }
 
     /// A new refund the operator `id` asked for.

@@ -112,14 +112,15 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
         };
         let paid_total = tx.amount.as_ref().map(|a| a.total).unwrap_or(-1);
         if paid_total != order.payable().fen() {
+            // WeChat Pay holds money the order cannot take: it goes back whole, and an order
+            // still waiting for its payment closes (at WeChat Pay it reads paid, so the closer
+            // could never close it there).
             let detail = json!({ "paid": paid_total, "payable": order.payable().fen() });
-            let ops = vec![
-                record_op(tx, &tid, order.order_no(), order.openid(), source, PaymentOutcome::Rejected)?,
-                cases::record_op(CaseKind::AmountMismatch, &tid, order.order_no(), detail)?,
-            ];
-            return match store.transact(ops).await {
-                Ok(()) => Ok(Outcome::Rejected),
-                Err(StoreError::Cancelled { .. }) => Ok(Outcome::Duplicate),
+            let case = (CaseKind::AmountMismatch, detail);
+            return match late_payment(app, tx, &tid, &order, source, PaymentOutcome::Rejected, case).await {
+                Ok(_) => Ok(Outcome::Rejected),
+                Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(Outcome::Duplicate),
+                Err(StoreError::Cancelled { .. }) | Err(StoreError::Conflict) => continue,
                 Err(e) => Err(e.into()),
             };
         }
@@ -131,9 +132,15 @@ pub async fn apply(app: &App, tx: &Transaction, source: PaymentSource) -> Result
             OrderState::Paid if order.transaction_id() == Some(&tid) => return Ok(Outcome::Duplicate),
             OrderState::Paid => {
                 // A second payment of the same order: keep it and give it back.
-                late_payment(app, tx, &tid, &order, source, PaymentOutcome::DoublePayment).await
+                let kind = PaymentOutcome::DoublePayment;
+                let case = (CaseKind::of_late_payment(kind), late_detail(tx, &order));
+                late_payment(app, tx, &tid, &order, source, kind, case).await
             }
-            OrderState::Closed => late_payment(app, tx, &tid, &order, source, PaymentOutcome::PaidAfterClose).await,
+            OrderState::Closed => {
+                let kind = PaymentOutcome::PaidAfterClose;
+                let case = (CaseKind::of_late_payment(kind), late_detail(tx, &order));
+                late_payment(app, tx, &tid, &order, source, kind, case).await
+            }
         };
         match result {
             Ok(outcome) => {
@@ -179,10 +186,15 @@ async fn paid_ops(
     Ok(ops)
 }
 
+fn late_detail(tx: &Transaction, order: &Order) -> serde_json::Value {
+    json!({ "amount": tx.amount.as_ref().map(|a| a.total).unwrap_or(0), "state": order.state().as_str() })
+}
+
 /// A payment the order can no longer take: recorded with a case for operators, the whole
 /// amount reserved on the order, and an event in the same transaction that the refunds
-/// context consumes to send it back. Nothing here calls WeChat, so the notify is answered as
-/// soon as this commits, and a crash after it loses nothing.
+/// context consumes to send it back. An unpaid order (the payment was of another amount)
+/// closes in the same transaction and gives back what it held. Nothing here calls WeChat,
+/// so the notify is answered as soon as this commits, and a crash after it loses nothing.
 async fn late_payment(
     app: &App,
     tx: &Transaction,
@@ -190,29 +202,31 @@ async fn late_payment(
     order: &Order,
     source: PaymentSource,
     kind: PaymentOutcome,
+    (case, detail): (CaseKind, serde_json::Value),
 ) -> Result<Outcome, StoreError> {
-    let amount = tx.amount.as_ref().map(|a| a.total).unwrap_or(0);
+    let amount = Fen::new(tx.amount.as_ref().map(|a| a.total).unwrap_or(0));
+    let now = clock::now();
+    let invalid = |e: domain::DomainError| StoreError::Invalid(e.to_string());
     let mut ops = vec![
         record_op(tx, tid, order.order_no(), order.openid(), source, kind)?,
-        cases::record_op(
-            CaseKind::of_late_payment(kind),
-            tid,
-            order.order_no(),
-            json!({ "amount": amount, "state": order.state().as_str() }),
-        )?,
+        cases::record_op(case, tid, order.order_no(), detail)?,
     ];
-    if order.state() == OrderState::Closed {
-        // The refund takes the whole payment back: reserved, as every refund is, so the
-        // order's totals stay true.
-        let o = order.paid_after_close(tid, Fen::new(amount)).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        ops.push(repo::orders::rewrite(&o, order)?);
+    // The refund takes the whole payment back: reserved on a closed order, as every refund
+    // is, so the order's totals stay true. A paid order's second payment was never the
+    // order's and reserves nothing there.
+    match order.state() {
+        OrderState::Unpaid => {
+            let closed = order.closed(now).and_then(|c| c.paid_after_close(tid, amount)).map_err(invalid)?;
+            ops.extend(holds::close(app.store.as_ref(), order, &closed, now).await?);
+        }
+        OrderState::Closed => {
+            let o = order.paid_after_close(tid, amount).map_err(invalid)?;
+            ops.push(repo::orders::rewrite(&o, order)?);
+        }
+        OrderState::Paid => {}
     }
-    let event = Event::LatePaymentReceived {
-        order_no: order.order_no().clone(),
-        transaction_id: tid.clone(),
-        amount: Fen::new(amount),
-    };
-    ops.push(repo::outbox::append(&event, clock::now())?);
+    let event = Event::LatePaymentReceived { order_no: order.order_no().clone(), transaction_id: tid.clone(), amount };
+    ops.push(repo::outbox::append(&event, now)?);
     app.store.transact(ops).await?;
     app.poke_outbox();
     Ok(Outcome::PaidAfterClose)

@@ -397,13 +397,19 @@ pub async fn refuse(
 pub async fn execute(app: &App, r: RefundRecord) -> Result<RefundRecord, AppError> {
     let client = app.pay()?;
     let order = lookup::order(app.store.as_ref(), r.order_no()).await?;
+    // A surplus payment goes back whole by its own id: it may be of another amount than the
+    // order's, and it is not the payment the order number stands for at WeChat Pay.
+    let (transaction_id, out_trade_no, total) = match r.payment() {
+        Some(tid) => (Some(tid.to_string()), None, r.amount()),
+        None => (None, Some(r.order_no().to_string()), order.payable()),
+    };
     let req = RefundRequest {
-        transaction_id: None,
-        out_trade_no: Some(r.order_no().to_string()),
+        transaction_id,
+        out_trade_no,
         out_refund_no: r.out_refund_no().to_string(),
         reason: (!r.reason().is_empty()).then(|| r.reason().to_owned()),
         notify_url: Some(client.notify_url().to_owned()),
-        amount: RefundAmountRequest { refund: r.amount().fen(), total: order.payable().fen(), currency: "CNY".into() },
+        amount: RefundAmountRequest { refund: r.amount().fen(), total: total.fen(), currency: "CNY".into() },
     };
     match client.refund(&req).await {
         Ok(answer) => {
@@ -458,7 +464,8 @@ pub async fn refund_late_payment(
                 .into(),
                 Actor::System,
                 clock::now(),
-            );
+            )
+            .of_payment(transaction_id.clone());
             if repo::refunds::create_once(app.store.as_ref(), &r).await? {
                 r
             } else {
