@@ -1329,7 +1329,39 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
+        /** Correct a shipped sub-order's parcels (a mistyped tracking number) before receipt; what WeChat already had is sent again, which WeChat takes once per payment (a second correction after that answers 409 CORRECTION_USED) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                    warehouse: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Shipment"];
+                };
+            };
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+            };
+        };
         /** Ship one warehouse's sub-order in one or more parcels ({packages: [{express_company, tracking_no}]}, or carrier and tracking_no for one); WeChat's shipping information is uploaded through the outbox */
         post: {
             parameters: {

@@ -139,6 +139,13 @@ impl Sim {
         }
     }
 
+    /// The next `n` shipping uploads are taken but their answers are lost (a 504).
+    pub fn lose_shipping_answers(&self, n: u32) {
+        if let Ok(mut st) = self.shipping.lock() {
+            st.lose_answers = n;
+        }
+    }
+
     /// The shopper accepted one message of `template_id` (what `wx.requestSubscribeMessage`
     /// records on WeChat's side).
     pub fn grant_subscription(&self, openid: &str, template_id: &str) {

@@ -2,9 +2,14 @@
 //! `notify_confirm_receive`, each behind the access token, refusing what WeChat refuses:
 //! 47001 for a body that breaks the documented shape, 10060001 for a payment it does not hold
 //! (or not paid by that payer), 10060004 for one that cannot ship (fully refunded), 10060003
-//! once the one allowed re-shipment is used. Where the documentation names no code (a
-//! repeated reminder, a delivery time before shipping) the simulator answers 10060024 and
-//! 10060025 and says so here.
+//! once the one allowed re-shipment is used, 10060023 (发货信息未更新) for an upload that
+//! repeats what it already holds (the retry of an upload whose answer was lost) without
+//! spending the re-shipment. `get_order` answers the payment's `order_state`: 1 waiting to
+//! ship, 2 shipped, 3 receipt confirmed (the shopper's, which `/sim/confirm-receipt` plays),
+//! 5 refunded. Where the documentation names no code (a repeated reminder, a delivery time
+//! before shipping) the simulator answers 10060024 and 10060025 and says so here. Scripted
+//! failures play WeChat's system errors (-1, 10060012, 10060019) and answers lost on the way
+//! back (an upload taken, then a 504 from the gateway).
 //! Subscribe messages, the other 订阅消息-era service, are in `messages`.
 
 use std::collections::HashMap;
@@ -24,6 +29,8 @@ pub struct Shipping {
     pub reshipped: bool,
     pub first_upload_at: Option<i64>,
     pub reminded: Option<i64>,
+    /// When the shopper confirmed receipt inside WeChat.
+    pub confirmed_at: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +40,8 @@ pub struct ShippingState {
     /// The next N uploads answer `fail_with` (-1, system busy, unless set).
     pub fail_next: u32,
     pub fail_with: i64,
+    /// The next N uploads are taken and their answers lost (the caller sees a 504).
+    pub lose_answers: u32,
 }
 
 const FORMAT: i64 = 47001;
@@ -142,7 +151,15 @@ pub(crate) async fn upload_shipping_info(
     if paid.refunded >= paid.total {
         return err(10060004, "支付单处于不可发货的状态");
     }
+    let lose = st.lose_answers > 0;
+    st.lose_answers = st.lose_answers.saturating_sub(1);
     let entry = st.payments.entry(paid.transaction_id.clone()).or_default();
+    if entry.confirmed_at.is_some() {
+        return err(10060004, "支付单处于不可发货的状态");
+    }
+    if entry.uploads.last().is_some_and(|last| same_shipping(last, &b)) {
+        return err(10060023, "发货信息未更新");
+    }
     if entry.all_delivered {
         // Uploading again after everything shipped is the one re-shipment allowed.
         if entry.reshipped {
@@ -155,7 +172,84 @@ pub(crate) async fn upload_shipping_info(
     if mode == 1 || all == Some(true) {
         entry.all_delivered = true;
     }
+    if lose {
+        return axum::response::IntoResponse::into_response(axum::http::StatusCode::GATEWAY_TIMEOUT);
+    }
     answer_ok()
+}
+
+/// Whether two uploads say the same of the goods (the upload time aside).
+fn same_shipping(a: &Value, b: &Value) -> bool {
+    ["logistics_type", "delivery_mode", "is_all_delivered", "shipping_list"].iter().all(|k| a.get(k) == b.get(k))
+}
+
+/// getOrder: what the service holds for a payment, named by transaction id or by merchant
+/// id and merchant trade number.
+pub(crate) async fn get_order(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let b = match authorized(&sim, &q, &body) {
+        Ok(b) => b,
+        Err((code, msg)) => return err(code, msg),
+    };
+    let paid = match (str_of(&b, "transaction_id"), str_of(&b, "merchant_id"), str_of(&b, "merchant_trade_no")) {
+        (Some(tid), _, _) => sim.pay.paid_transaction(Some(tid), None),
+        (None, Some(mchid), Some(no)) => sim.pay.paid_transaction(None, Some(no)).filter(|t| t.mchid == mchid),
+        _ => return format_error(),
+    };
+    let Some(paid) = paid else {
+        return err(10060001, "支付单不存在");
+    };
+    let Ok(st) = sim.shipping.lock() else {
+        return err(-1, "system error");
+    };
+    let entry = st.payments.get(&paid.transaction_id).cloned().unwrap_or_default();
+    let state = if paid.refunded >= paid.total {
+        5
+    } else if entry.confirmed_at.is_some() {
+        3
+    } else if entry.all_delivered {
+        2
+    } else {
+        1
+    };
+    let last = entry.uploads.last();
+    let v = serde_json::json!({
+        "errcode": 0,
+        "errmsg": "ok",
+        "order": {
+            "transaction_id": paid.transaction_id,
+            "merchant_id": paid.mchid,
+            "merchant_trade_no": paid.out_trade_no,
+            "paid_amount": paid.total,
+            "openid": paid.payer_openid,
+            "trade_create_time": paid.success_time,
+            "pay_time": paid.success_time,
+            "order_state": state,
+            "in_complaint": false,
+            "shipping": {
+                "delivery_mode": last.and_then(|u| u.get("delivery_mode")).cloned().unwrap_or(Value::Null),
+                "logistics_type": last.and_then(|u| u.get("logistics_type")).cloned().unwrap_or(Value::Null),
+                "finish_shipping": entry.all_delivered,
+                "finish_shipping_count": entry.uploads.len(),
+                "shipping_list": entry.uploads.iter().flat_map(|u| u.get("shipping_list").and_then(Value::as_array).cloned().unwrap_or_default()).collect::<Vec<_>>(),
+            },
+        },
+    });
+    axum::response::IntoResponse::into_response(([(axum::http::header::CONTENT_TYPE, "text/plain")], v.to_string()))
+}
+
+/// The shopper confirms receipt inside WeChat: only of a payment whose goods all shipped.
+pub fn confirm_receipt(sim: &Sim, transaction_id: &str) -> Result<(), String> {
+    let mut st = sim.shipping.lock().map_err(|_| "poisoned".to_owned())?;
+    let entry = st.payments.get_mut(transaction_id).ok_or("nothing shipped for this payment")?;
+    if !entry.all_delivered {
+        return Err("not everything shipped yet".into());
+    }
+    entry.confirmed_at.get_or_insert(domain_now());
+    Ok(())
 }
 
 fn domain_now() -> i64 {

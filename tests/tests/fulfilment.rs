@@ -212,6 +212,99 @@ async fn receipt_is_confirmed_for_the_shopper_and_uploads_retry(b: Backend) {
     assert!(order_of(&shop, &next).await["sub_orders"][0]["shipment"]["uploaded_at"].is_null());
 }
 
+/// A paid order shipped in one parcel, its payment's id at WeChat.
+async fn shipped_order(shop: &Shop, token: &str, sku: &str, tracking: &str) -> (String, String) {
+    let o = place(shop, token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order = no(&o);
+    let paid = pay_and_wait(shop, token, &order).await;
+    let tid = paid["order"]["transaction_id"].as_str().unwrap().to_owned();
+    let s = ship(shop, &order, "SH01", json!([{"express_company": "ZTO", "tracking_no": tracking}])).await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    (order, tid)
+}
+
+/// Waits until the order reads its shipment uploaded.
+async fn uploaded(shop: &Shop, order: &str) -> Value {
+    for _ in 0..200 {
+        let o = order_of(shop, order).await;
+        if !o["sub_orders"][0]["shipment"]["uploaded_at"].is_null() {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the shipment of {order} was never marked uploaded: {}", order_of(shop, order).await);
+}
+
+async fn cases_of(shop: &Shop, order: &str) -> Vec<Value> {
+    let cases = shop.admin("GET", "/admin/cases", None).await;
+    cases.body["items"].as_array().unwrap().iter().filter(|c| c["order_no"] == json!(order)).cloned().collect()
+}
+
+/// WeChat's shipping service as its documentation answers: its system errors 10060012 and
+/// 10060019 are retried like -1 (no case, the upload lands); an upload whose answer is lost
+/// is sent again and WeChat's 10060023 (it already has it) counts as accepted, without a
+/// case and without spending the one re-shipment; a mistyped tracking number is corrected
+/// once (WeChat takes one re-upload per payment) and a second correction is refused; a
+/// receipt the shopper confirms inside WeChat is read and received at once.
+async fn wechat_shipping_answers_as_documented(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 500, &[("SH01", 20)]).await;
+    let token = shop.login("shipping").await;
+    for code in [10060012, 10060019] {
+        shop.sim.sim.fail_shipping_uploads(2, code);
+        let (order, tid) = shipped_order(&shop, &token, &sku, &format!("ZT{code}")).await;
+        uploaded(&shop, &order).await;
+        assert_eq!(uploads(&shop, &tid, 1).await.uploads.len(), 1);
+        assert!(cases_of(&shop, &order).await.is_empty(), "{code} is WeChat busy, not a refusal");
+    }
+
+    shop.sim.sim.lose_shipping_answers(1);
+    let (order, tid) = shipped_order(&shop, &token, &sku, "ZTLOST1").await;
+    uploaded(&shop, &order).await;
+    let held = uploads(&shop, &tid, 1).await;
+    assert_eq!(held.uploads.len(), 1, "the retry changed nothing at WeChat");
+    assert!(!held.reshipped, "the retry did not spend the re-shipment");
+    assert!(cases_of(&shop, &order).await.is_empty(), "an unchanged upload is no refusal");
+
+    // The tracking number was mistyped: corrected once, sent again.
+    let path = format!("/admin/orders/{order}/shipments/SH01");
+    let fixed = shop.admin("PUT", &path, Some(json!({"carrier": "ZTO", "tracking_no": "ZTLOST2"}))).await;
+    assert_eq!(fixed.status, 200, "{}", fixed.body);
+    let held = uploads(&shop, &tid, 2).await;
+    assert_eq!(held.uploads[1]["shipping_list"][0]["tracking_no"], json!("ZTLOST2"));
+    assert!(held.reshipped);
+    let o = uploaded(&shop, &order).await;
+    assert_eq!(o["sub_orders"][0]["shipment"]["packages"][0]["tracking_no"], json!("ZTLOST2"));
+    let again = shop.admin("PUT", &path, Some(json!({"carrier": "ZTO", "tracking_no": "ZTLOST3"}))).await;
+    assert_eq!((again.status, again.code()), (409, "CORRECTION_USED"), "{}", again.body);
+    let o = order_of(&shop, &order).await;
+    assert_eq!(o["sub_orders"][0]["shipment"]["packages"][0]["tracking_no"], json!("ZTLOST2"), "nothing changed");
+    let unshipped = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let unshipped = no(&unshipped);
+    pay_and_wait(&shop, &token, &unshipped).await;
+    let early = shop
+        .admin(
+            "PUT",
+            &format!("/admin/orders/{unshipped}/shipments/SH01"),
+            Some(json!({"carrier": "ZTO", "tracking_no": "X1"})),
+        )
+        .await;
+    assert_eq!((early.status, early.code()), (409, "NOT_SHIPPABLE"), "only a shipped sub-order is corrected");
+
+    // The shopper confirms receipt inside WeChat; the next read finds it.
+    let now = domain::clock::now();
+    let before = app::fulfilment::read_receipts(&shop.app, now, 1).await.unwrap();
+    assert_eq!((before.received, before.failed), (0, 0), "{before:?}");
+    assert!(before.asked >= 3, "every shipped order WeChat holds is asked about: {before:?}");
+    simulator::shipping::confirm_receipt(&shop.sim.sim, &tid).unwrap();
+    let after = app::fulfilment::read_receipts(&shop.app, now, 1).await.unwrap();
+    assert_eq!((after.received, after.failed), (1, 0), "{after:?}");
+    let o = order_of(&shop, &order).await;
+    assert_eq!((o["fulfilment"].clone(), o["received_by"].clone()), (json!("received"), json!("in_wechat")));
+    let fixed_late = shop.admin("PUT", &path, Some(json!({"carrier": "ZTO", "tracking_no": "ZTLOST4"}))).await;
+    assert_eq!(fixed_late.status, 409, "a received order is not corrected");
+}
+
 /// Freight is once per order, free from the threshold, never discounted, and a full refund
 /// returns it.
 async fn freight_is_charged_once_and_returned_in_full(b: Backend) {
@@ -929,6 +1022,7 @@ on_both_stores!(
     a_return_goes_from_request_to_restock,
     an_order_goes_from_address_to_completed,
     receipt_is_confirmed_for_the_shopper_and_uploads_retry,
+    wechat_shipping_answers_as_documented,
     freight_is_charged_once_and_returned_in_full,
     fulfilment_refuses_what_cannot_be,
 );

@@ -13,7 +13,9 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::LatePaymentReceived { order_no, transaction_id, amount } => {
             refunds::refund_late_payment(app, order_no, transaction_id, *amount).await.map(|_| ())
         }
-        Event::SubOrderShipped { order_no, .. } => fulfilment::upload_shipments(app, order_no).await,
+        Event::SubOrderShipped { order_no, .. } | Event::ShipmentCorrected { order_no, .. } => {
+            fulfilment::upload_shipments(app, order_no).await
+        }
         Event::OrderDelivered { order_no } => fulfilment::remind_to_confirm(app, order_no).await,
         Event::PaymentApplied { order_no, transaction_id, .. } => {
             members::on_payment(app, order_no).await?;

@@ -46,6 +46,7 @@ codes! {
     InsufficientStock => "INSUFFICIENT_STOCK",
     AlreadyPaid => "ALREADY_PAID",
     AlreadyShipped => "ALREADY_SHIPPED",
+    CorrectionUsed => "CORRECTION_USED",
     OrderClosed => "ORDER_CLOSED",
     OrderExpired => "ORDER_EXPIRED",
     OrderNotPayable => "ORDER_NOT_PAYABLE",
@@ -177,6 +178,7 @@ impl From<DomainError> for AppError {
             DomainError::RefundExceedsPaid { .. } => AppError::new(Code::RefundExceedsPaid, message),
             DomainError::NotShippable { .. } => AppError::new(Code::NotShippable, message),
             DomainError::AlreadyShipped => AppError::new(Code::AlreadyShipped, message),
+            DomainError::CorrectionUsed => AppError::new(Code::CorrectionUsed, message),
             DomainError::NoSuchSubOrder => AppError::not_found("sub-order"),
             DomainError::HoldingLimit { sku, .. } => {
                 AppError::new(Code::HoldingLimit, message).with_details(json!({ "sku_id": sku }))

@@ -30,6 +30,8 @@ pub enum DomainError {
     NotShippable { reason: &'static str },
     #[error("this sub-order shipped already")]
     AlreadyShipped,
+    #[error("WeChat takes one correction of a payment's shipping information, and this order used it")]
+    CorrectionUsed,
     #[error("sub-order not found")]
     NoSuchSubOrder,
     /// The shopper would hold more than `units` of `sku` in unpaid orders.

@@ -30,6 +30,9 @@ pub enum Event {
     },
     /// One warehouse's sub-order left; WeChat must be told (shipping information).
     SubOrderShipped { order_no: OrderNo, warehouse_id: WarehouseId },
+    /// An operator corrected a shipped sub-order's parcels (the order's `version` after it):
+    /// WeChat must be told again.
+    ShipmentCorrected { order_no: OrderNo, warehouse_id: WarehouseId, version: i64 },
     /// The carrier delivered the goods; WeChat reminds the shopper to confirm.
     OrderDelivered { order_no: OrderNo },
     /// A SKU's stock fell below its safety stock (once per episode); operators are told.
@@ -53,6 +56,9 @@ impl Event {
             Event::OrderClosed { order_no } => format!("order_closed-{order_no}"),
             Event::RefundCompleted { out_refund_no, .. } => format!("refund_completed-{out_refund_no}"),
             Event::SubOrderShipped { order_no, warehouse_id } => format!("shipped-{order_no}-{warehouse_id}"),
+            Event::ShipmentCorrected { order_no, warehouse_id, version } => {
+                format!("corrected-{order_no}-{warehouse_id}-{version}")
+            }
             Event::OrderDelivered { order_no } => format!("delivered-{order_no}"),
             Event::StockLow { sku_id, episode, .. } => format!("stock_low-{sku_id}-{episode}"),
             // The source is a payment of this member's order: unique without the openid.
@@ -74,6 +80,7 @@ impl Event {
             | Event::OrderClosed { order_no }
             | Event::RefundCompleted { order_no, .. }
             | Event::SubOrderShipped { order_no, .. }
+            | Event::ShipmentCorrected { order_no, .. }
             | Event::OrderDelivered { order_no }
             | Event::OrderCompleted { order_no } => order_no.to_string(),
         }

@@ -16,8 +16,8 @@ pub fn status(code: Code) -> u16 {
         | AllowanceExceeded => 403,
         NotFound | NoRoute => 404,
         Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
-        | AlreadyShipped | OrderClosed | OrderExpired | OrderNotPayable | NotShippable | NotRefundable
-        | NotReturnable | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive
+        | AlreadyShipped | CorrectionUsed | OrderClosed | OrderExpired | OrderNotPayable | NotShippable
+        | NotRefundable | NotReturnable | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive
         | CouponLimitReached | BillNotReady | AlreadyBootstrapped | AlreadyCheckedIn | InsufficientPoints => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread

@@ -37,10 +37,24 @@ pub enum WeChatError {
 
 impl WeChatError {
     /// Whether the same call may succeed later: WeChat busy or unreachable, a token to
-    /// refresh, a rate limit, or a payment WeChat's shipping service has not taken in yet
-    /// (10060001 right after payment).
+    /// refresh, a rate limit, a payment WeChat's shipping service has not taken in yet
+    /// (10060001 right after payment), or that service's own system errors (10060012,
+    /// 10060019), which its documentation asks to retry like -1.
     pub fn transient(&self) -> bool {
-        matches!(self, Self::Busy | Self::Transport(_) | Self::InvalidToken | Self::RateLimited | Self::Other(10060001))
+        matches!(
+            self,
+            Self::Busy
+                | Self::Transport(_)
+                | Self::InvalidToken
+                | Self::RateLimited
+                | Self::Other(10060001 | 10060012 | 10060019)
+        )
+    }
+
+    /// The shipping service already holds exactly this information (10060023): an upload
+    /// whose first answer was lost, sent again.
+    pub fn already_has_it(&self) -> bool {
+        *self == Self::Other(SHIPPING_UNCHANGED)
     }
 
     fn from_code(code: i64) -> Self {
@@ -54,6 +68,27 @@ impl WeChatError {
             40013 | 40125 | 40164 | 41002 | 41004 => Self::Config(code),
             other => Self::Other(other),
         }
+    }
+}
+
+/// 发货信息未更新: what the shipping service answers an upload identical to the one it has.
+pub const SHIPPING_UNCHANGED: i64 = 10060023;
+
+/// What the shipping service says of a payment (`get_order`): `order_state` 1 waiting to
+/// ship, 2 shipped, 3 receipt confirmed, 4 settled, 5 refunded (other values are read as
+/// nothing to act on).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ShippingOrder {
+    pub transaction_id: String,
+    pub order_state: i64,
+    #[serde(default)]
+    pub in_complaint: bool,
+}
+
+impl ShippingOrder {
+    /// The shopper confirmed receipt inside WeChat (or WeChat settled after it).
+    pub fn receipt_confirmed(&self) -> bool {
+        matches!(self.order_state, 3 | 4)
     }
 }
 
@@ -201,6 +236,18 @@ impl MiniProgram {
     pub async fn upload_shipping_info(&self, info: &crate::shipping::ShippingInfo) -> Result<(), WeChatError> {
         let body = serde_json::to_value(info).map_err(|_| WeChatError::BadAnswer)?;
         self.post_with_token("/wxa/sec/order/upload_shipping_info", &body).await.map(|_| ())
+    }
+
+    /// getOrder (查询订单发货状态): what the shipping service holds for a payment, read to
+    /// learn of a receipt the shopper confirmed inside WeChat.
+    pub async fn shipping_order(&self, transaction_id: &str) -> Result<ShippingOrder, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            order: ShippingOrder,
+        }
+        let body = json!({ "transaction_id": transaction_id });
+        let v = self.post_with_token("/wxa/sec/order/get_order", &body).await?;
+        serde_json::from_value::<Answer>(v).map(|a| a.order).map_err(|_| WeChatError::BadAnswer)
     }
 
     /// notifyConfirmReceive: once the carrier reports delivery, WeChat reminds the shopper

@@ -90,6 +90,32 @@ pub async fn ship(
     Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
 }
 
+/// An operator corrects a shipped sub-order's parcels (a mistyped tracking number). What
+/// WeChat already had is sent again through the outbox, which WeChat takes once per payment:
+/// a second correction after that is refused (`CORRECTION_USED`) and changes nothing.
+#[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
+pub async fn correct_shipment(
+    app: &App,
+    order_no: &OrderNo,
+    warehouse_id: &WarehouseId,
+    input: ShipInput,
+) -> Result<Order, AppError> {
+    let packages = input.packages()?;
+    for _ in 0..3 {
+        let o = lookup::order(app.store.as_ref(), order_no).await?;
+        let next = o.shipment_corrected(warehouse_id, packages.clone())?;
+        let event = Event::ShipmentCorrected {
+            order_no: o.order_no().clone(),
+            warehouse_id: warehouse_id.clone(),
+            version: next.version(),
+        };
+        if write(app, &next, &o, &[event]).await? {
+            return Ok(next);
+        }
+    }
+    Err(AppError::new(Code::Conflict, "the order changed meanwhile; retry"))
+}
+
 /// The carrier delivered: noted once, and WeChat reminds the shopper to confirm.
 pub async fn delivered(app: &App, order_no: &OrderNo) -> Result<Order, AppError> {
     for _ in 0..3 {
@@ -159,6 +185,87 @@ pub async fn advance(app: &App, now: i64) -> Result<Advanced, AppError> {
         }
     }
     Ok(report)
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ReceiptsRead {
+    pub asked: usize,
+    pub received: usize,
+    pub failed: usize,
+}
+
+/// Shipped orders WeChat is asked about at once.
+const RECEIPT_PARALLEL: usize = 8;
+
+/// Receipts the shopper confirmed inside WeChat (its confirm-receipt component or the
+/// shipping message): each shipped order WeChat holds the shipment of is asked about through
+/// `get_order`, and one WeChat reads as received (state 3, or 4 once settled) is received
+/// now rather than after `auto_confirm_days`. `slots` spreads the orders over runs: a run
+/// asks about the orders whose number falls in the slot of `now` (the 5-minute schedule with
+/// 72 slots asks about each about every 6 hours); 1 asks about all.
+pub async fn read_receipts(app: &App, now: i64, slots: u64) -> Result<ReceiptsRead, AppError> {
+    can_call_wechat(app)?;
+    let mut report = ReceiptsRead::default();
+    let slot = (now.max(0) as u64 / 300) % slots.max(1);
+    let mut after = None;
+    loop {
+        let (page, next) = repo::orders::in_phase(app.store.as_ref(), Phase::Shipped, 100, after).await?;
+        let mine: Vec<OrderNo> =
+            page.into_iter().map(|(no, _)| no).filter(|no| spread(no.as_str()) % slots.max(1) == slot).collect();
+        for chunk in mine.chunks(RECEIPT_PARALLEL) {
+            let mut asking = tokio::task::JoinSet::new();
+            for no in chunk {
+                let (app, no) = (app.clone(), no.clone());
+                asking.spawn(async move { receipt_of(&app, &no, now).await });
+            }
+            while let Some(done) = asking.join_next().await {
+                let result = done.unwrap_or_else(|_| Err(AppError::internal()));
+                match result {
+                    Ok(None) => {}
+                    Ok(Some(received)) => {
+                        report.asked += 1;
+                        report.received += usize::from(received);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading a receipt at WeChat failed; a later run asks again");
+                        report.failed += 1;
+                    }
+                }
+            }
+        }
+        after = next;
+        if after.is_none() {
+            return Ok(report);
+        }
+    }
+}
+
+/// A stable spread of order numbers over slots.
+fn spread(s: &str) -> u64 {
+    s.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+}
+
+/// Asks WeChat about one shipped order: `None` when there is nothing to ask (WeChat has none
+/// of its shipments yet, or it moved on), else whether it is now received.
+async fn receipt_of(app: &App, order_no: &OrderNo, now: i64) -> Result<Option<bool>, AppError> {
+    let o = lookup::order(app.store.as_ref(), order_no).await?;
+    let uploaded = o.sub_orders().iter().any(|s| s.shipment.as_ref().is_some_and(|sh| sh.uploaded_at.is_some()));
+    let Some(tid) = o.transaction_id().filter(|_| uploaded && o.phase().0 == Phase::Shipped) else {
+        return Ok(None);
+    };
+    let at_wechat = match app.wechat.shipping_order(tid).await {
+        Ok(s) => s,
+        Err(e) if e.transient() => return Err(AppError::new(Code::WechatUnavailable, e.to_string())),
+        Err(e) => return Err(AppError::new(Code::WechatError, e.to_string())),
+    };
+    if !at_wechat.receipt_confirmed() {
+        return Ok(Some(false));
+    }
+    let moved = advance_one(app, order_no, Phase::Shipped, |o, now| o.received(ReceivedBy::InWechat, now), now).await?;
+    if moved {
+        tracing::info!(%order_no, "the shopper confirmed receipt in WeChat");
+    }
+    Ok(Some(moved))
 }
 
 /// One automatic move of an order.
@@ -355,6 +462,11 @@ async fn upload_one(app: &App, o: &Order, warehouse_id: &WarehouseId) -> Result<
         match app.wechat.upload_shipping_info(&info).await {
             Ok(()) => {
                 tracing::info!(%warehouse_id, parcels = info.shipping_list.len(), "shipping information accepted");
+                return Ok(true);
+            }
+            // An earlier attempt reached WeChat and its answer was lost: WeChat has it.
+            Err(e) if e.already_has_it() => {
+                tracing::info!(%warehouse_id, "WeChat already held this shipping information");
                 return Ok(true);
             }
             Err(e) if e.transient() && attempt < 3 => {

@@ -135,6 +135,8 @@ pub struct Order {
     /// Held while one process uploads this order's shipping information to WeChat.
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_lease_until: Option<i64>,
+    /// Whether the one correction WeChat takes of a payment's shipping information is used.
+    corrected: bool,
     request_id: RequestId,
     created_at: i64,
     expires_at: i64,
@@ -196,6 +198,7 @@ impl Order {
             received_by: None,
             completed_at: None,
             upload_lease_until: None,
+            corrected: false,
             request_id: n.request_id,
             created_at: n.now,
             expires_at: n.expires_at,
@@ -561,6 +564,40 @@ impl Order {
         Ok(o)
     }
 
+    /// An operator corrects a shipped sub-order's parcels (a mistyped tracking number) before
+    /// the shopper confirms receipt. Before WeChat has the shipment it is only a local change;
+    /// after, it is sent again, which WeChat takes once per payment.
+    pub fn shipment_corrected(&self, warehouse_id: &WarehouseId, packages: Vec<Package>) -> Result<Order, DomainError> {
+        if self.state != OrderState::Paid || self.received_at.is_some() {
+            return Err(DomainError::NotShippable { reason: "only a paid order not yet received is corrected" });
+        }
+        if packages.is_empty() || packages.len() > MAX_PACKAGES {
+            return Err(DomainError::invalid("packages", format!("1 to {MAX_PACKAGES} packages")));
+        }
+        let mut o = self.next();
+        let corrected = self.corrected;
+        let sub =
+            o.sub_orders.iter_mut().find(|s| &s.warehouse_id == warehouse_id).ok_or(DomainError::NoSuchSubOrder)?;
+        let shipment = sub.shipment.as_mut().ok_or(DomainError::NotShippable { reason: "not shipped yet" })?;
+        if shipment.uploaded_at.is_some() {
+            if corrected {
+                return Err(DomainError::CorrectionUsed);
+            }
+            o.corrected = true;
+        }
+        shipment.packages = packages;
+        shipment.uploaded_at = None;
+        let parcels: usize = o.sub_orders.iter().filter_map(|s| s.shipment.as_ref()).map(|s| s.packages.len()).sum();
+        if parcels > MAX_PACKAGES {
+            return Err(DomainError::invalid("packages", format!("at most {MAX_PACKAGES} packages per order")));
+        }
+        Ok(o)
+    }
+
+    pub fn correction_used(&self) -> bool {
+        self.corrected
+    }
+
     /// One process takes the order's shipping upload until `until`.
     pub fn upload_leased(&self, until: i64) -> Order {
         let mut o = self.next();
@@ -835,6 +872,18 @@ mod tests {
         assert!(matches!(unpaid(500).shipped(&sh, ship(), 9), Err(DomainError::NotShippable { .. })));
         let refunded = paid.refund_reserved(Fen::new(500), &BTreeMap::new()).unwrap();
         assert!(matches!(refunded.shipped(&sh, ship(), 9), Err(DomainError::NotShippable { .. })));
+
+        // Corrections: free before WeChat has the shipment, once after it.
+        let fix = |t: &str| vec![Package { express_company: "ZTO".into(), tracking_no: t.into() }];
+        let local = shipped.shipment_corrected(&sh, fix("2")).unwrap();
+        assert!(!local.correction_used(), "WeChat had nothing yet");
+        let up = local.shipment_uploaded(&sh, 10).unwrap();
+        let once = up.shipment_corrected(&sh, fix("3")).unwrap();
+        assert!(once.correction_used());
+        assert!(once.sub_order(&sh).unwrap().shipment.as_ref().unwrap().uploaded_at.is_none(), "to be sent again");
+        let again = once.shipment_uploaded(&sh, 11).unwrap();
+        assert_eq!(again.shipment_corrected(&sh, fix("4")).unwrap_err(), DomainError::CorrectionUsed);
+        assert!(matches!(paid.shipment_corrected(&sh, fix("5")), Err(DomainError::NotShippable { .. })));
         assert!(matches!(paid.shipped(&sh, vec![], 9), Err(DomainError::Invalid { .. })), "no parcel");
         let sixteen = (0..16).map(|i| Package { express_company: "SF".into(), tracking_no: i.to_string() }).collect();
         assert!(matches!(paid.shipped(&sh, sixteen, 9), Err(DomainError::Invalid { .. })), "WeChat takes 15");

@@ -93,6 +93,8 @@ pub enum ReceivedBy {
     Shopper,
     /// Nobody confirmed within the window; the shop did.
     Auto,
+    /// The shopper confirmed inside WeChat (its shipping service reads the order received).
+    InWechat,
 }
 
 /// What one warehouse ships: a sub-order of the parent order.

@@ -45,6 +45,8 @@ pub(super) struct Stored {
     #[serde(default)]
     completed_at: Option<i64>,
     #[serde(default)]
+    corrected: bool,
+    #[serde(default)]
     upload_lease_until: Option<i64>,
     request_id: RequestId,
     created_at: i64,
@@ -151,6 +153,7 @@ impl From<Stored> for Order {
             received_by: s.received_by,
             completed_at: s.completed_at,
             upload_lease_until: s.upload_lease_until,
+            corrected: s.corrected,
             request_id: s.request_id,
             created_at: s.created_at,
             expires_at: s.expires_at,

@@ -26,6 +26,10 @@ pub fn close_unpaid<'a>(app: &'a App, _event: &'a Value) -> BoxFuture<'a, Result
         run.stage("closer", close_order::close_expired(app, now, 5_000).await);
         // Shipped orders nobody confirmed are received; received ones past the window complete.
         run.stage("fulfilment", fulfilment::advance(app, now).await);
+        // Receipts confirmed inside WeChat: each shipped order is asked about every 6 hours.
+        if app.wechat.has_secret() {
+            run.stage("receipts_read", fulfilment::read_receipts(app, now, 72).await);
+        }
         run.stage("returns_lapsed", returns::lapse_overdue(app, now).await);
         run.stage("alerts_cleared", stock_alerts::sweep(app, now).await);
         // The outbox sweep: events a worker or the stream did not deliver.

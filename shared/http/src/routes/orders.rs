@@ -97,6 +97,12 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let warehouse = &path_id::<WarehouseId>(warehouse, "sub-order")?;
             Response::ok(&fulfilment::ship(app, no, warehouse, req.json::<ShipInput>()?).await?.view())
         }
+        ("PUT", ["admin", "orders", no, "shipments", warehouse]) => {
+            let no = &path_id::<OrderNo>(no, "order")?;
+            operator(app, req, Permission::Manage).await?;
+            let warehouse = &path_id::<WarehouseId>(warehouse, "sub-order")?;
+            Response::ok(&fulfilment::correct_shipment(app, no, warehouse, req.json::<ShipInput>()?).await?.view())
+        }
         ("POST", ["admin", "orders", no, "delivered"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             operator(app, req, Permission::Manage).await?;
