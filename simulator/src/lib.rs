@@ -71,6 +71,7 @@ pub struct Sim {
     pub shipping: Arc<Mutex<shipping::ShippingState>>,
     /// Messages the WeCom group robot accepted.
     pub robot: Arc<Mutex<Vec<serde_json::Value>>>,
+    robot_rules: Arc<Mutex<RobotRules>>,
     pub subscriptions: Arc<Mutex<messages::Subscriptions>>,
 }
 
@@ -83,6 +84,7 @@ impl Sim {
             pay,
             shipping: Arc::default(),
             robot: Arc::default(),
+            robot_rules: Arc::default(),
             subscriptions: Arc::default(),
         })
     }
@@ -159,6 +161,13 @@ impl Sim {
         self.subscriptions.lock().map(|s| s.sent.clone()).unwrap_or_default()
     }
 
+    /// The robot refuses the next `n` messages as a wrong key (93000).
+    pub fn refuse_robot_messages(&self, n: u32) {
+        if let Ok(mut r) = self.robot_rules.lock() {
+            r.refuse_next = n;
+        }
+    }
+
     /// The messages the operators' group robot received.
     pub fn robot_messages(&self) -> Vec<serde_json::Value> {
         self.robot.lock().map(|m| m.clone()).unwrap_or_default()
@@ -169,18 +178,38 @@ impl Sim {
     }
 }
 
+/// What the robot refuses: scripted refusals, and its per-key count of the minute.
+#[derive(Debug, Default)]
+struct RobotRules {
+    refuse_next: u32,
+    per_minute: std::collections::HashMap<(String, i64), u32>,
+}
+
 /// WeCom's group robot (`qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`): a key, a
 /// `msgtype` and its content (markdown at most 4,096 bytes); 93000 for a key it does not know
-/// (the simulator knows every key but `invalid`).
+/// (the simulator knows every key but `invalid`, and refuses the next messages a test asks it
+/// to); 45009 past 20 messages a minute for one key.
 async fn robot_send(
     State(sim): State<Sim>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
     let reply = |code: i64, msg: &str| Json(json!({ "errcode": code, "errmsg": msg })).into_response();
-    match q.get("key").map(String::as_str) {
+    let key = match q.get("key").map(String::as_str) {
         None | Some("") | Some("invalid") => return reply(93000, "invalid webhook url"),
-        Some(_) => {}
+        Some(k) => k.to_owned(),
+    };
+    if let Ok(mut r) = sim.robot_rules.lock() {
+        if r.refuse_next > 0 {
+            r.refuse_next -= 1;
+            return reply(93000, "invalid webhook url");
+        }
+        let minute = time::OffsetDateTime::now_utc().unix_timestamp() / 60;
+        let sent = r.per_minute.entry((key, minute)).or_insert(0);
+        if *sent >= 20 {
+            return reply(45009, "api freq out of limit");
+        }
+        *sent += 1;
     }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return reply(40008, "invalid message type");

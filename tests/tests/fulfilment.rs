@@ -784,6 +784,76 @@ async fn a_stock_alert_fires_once_per_episode(b: Backend) {
     assert_eq!(again.len(), 2, "a new episode, a new alert");
 }
 
+/// Stock an operator (or an ERP) takes down is checked like a sale: one alert per episode.
+/// A SKU without its own replenishment days takes the shop's default (7): 1 a day × 7 × 1.2
+/// is a safety stock of 9. A message the robot refuses is not lost: it stays listed for
+/// operators and goes out on a later attempt; the shop keeps under the robot's 20 a minute.
+async fn stock_taken_down_by_hand_alerts_and_refused_alerts_are_retried(b: Backend) {
+    let shop = Shop::start_tuned(b, |s| {
+        s.operator_webhook = Some(format!("{}/cgi-bin/webhook/send?key=ops-room", s.wechat.api_base));
+    })
+    .await;
+    let (_, sku) = product_with_stock(&shop, 300, &[("SH01", 10)]).await;
+    let patch = shop.admin("PATCH", &format!("/admin/skus/{sku}"), Some(json!({"daily_sales": 1}))).await;
+    assert_eq!(patch.status, 200, "{}", patch.body);
+    let report = shop.admin("GET", "/admin/safety-stock", None).await;
+    assert!(report.body["items"].as_array().unwrap().is_empty(), "10 is above 9: {}", report.body);
+    shop.sim.sim.refuse_robot_messages(1);
+    adjust(&shop, &sku, "SH01", -2).await; // 8 left: below 9
+    let mut listed = Value::Null;
+    for _ in 0..200 {
+        let u = shop.admin("GET", "/admin/alerts/undelivered", None).await;
+        if u.body["items"][0]["attempts"].as_i64().unwrap_or(0) >= 1 {
+            listed = u.body["items"][0].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed["about"], json!(sku), "the refused alert is listed: {listed}");
+    assert!(listed["last_error"].as_str().unwrap().contains("93000"), "{listed}");
+    let wait = listed["next_attempt_at"].as_i64().unwrap() - domain::clock::now();
+    assert!((20..=31).contains(&wait), "retried after about 30 s, not at once: {wait}");
+    assert!(shop.sim.sim.robot_messages().is_empty());
+    let report = shop.admin("GET", "/admin/safety-stock", None).await;
+    assert_eq!(report.body["items"][0]["safety_stock"], json!(9), "{}", report.body);
+    assert_eq!(report.body["items"][0]["replenish_days"], json!(7));
+    // Thirty seconds on: the retry is due, and goes out.
+    let id = listed["id"].as_str().unwrap();
+    store::repo::outbox::failed(shop.app.store.as_ref(), id, "as if 30 s passed", 0).await.unwrap();
+    let drained = app::outbox::drain(&shop.app, 100).await.unwrap();
+    assert!(drained.delivered >= 1, "{drained:?}");
+    let said = robot_says(&shop, 1).await;
+    assert!(said[0]["markdown"]["content"].as_str().unwrap().contains(&sku));
+    assert!(shop.admin("GET", "/admin/alerts/undelivered", None).await.body["items"].as_array().unwrap().is_empty());
+    // Further removals in the same episode say nothing more.
+    adjust(&shop, &sku, "SH01", -1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app::outbox::drain(&shop.app, 100).await.unwrap();
+    assert_eq!(shop.sim.sim.robot_messages().len(), 1, "one alert per episode");
+    // The robot's 20 a minute: the shop sends at most that many in a minute (the alerts
+    // above count too), the rest wait, and the robot never answers 45009.
+    for _ in 0..3 {
+        let before = shop.sim.sim.robot_messages().len();
+        let minute = domain::clock::now() / 60;
+        let (mut sent, mut held) = (0, 0);
+        for i in 0..25 {
+            match app::alerts::tell(&shop.app, &format!("测试 {i}")).await {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    assert_eq!(e.code.as_str(), "BUSY", "{e:?}");
+                    held += 1;
+                }
+            }
+        }
+        assert_eq!(shop.sim.sim.robot_messages().len() - before, sent, "every message sent was taken");
+        if domain::clock::now() / 60 == minute {
+            assert!(sent <= 20 && held >= 5, "{sent} sent, {held} held in one minute");
+            return;
+        }
+    }
+    panic!("three runs crossed a minute");
+}
+
 /// Units already on their way back in one return cannot be asked for in another, one after
 /// the other or both at once; a refused return frees its units.
 async fn units_come_back_in_one_return_only(b: Backend) {
@@ -1019,6 +1089,7 @@ on_both_stores!(
     units_come_back_in_one_return_only,
     promotions_price_together,
     a_stock_alert_fires_once_per_episode,
+    stock_taken_down_by_hand_alerts_and_refused_alerts_are_retried,
     a_return_goes_from_request_to_restock,
     an_order_goes_from_address_to_completed,
     receipt_is_confirmed_for_the_shopper_and_uploads_retry,

@@ -520,7 +520,10 @@ async fn member_price_points_and_freight_in_one_order(b: Backend) {
 /// Operators grant and deduct points once per request, within the balance and their role;
 /// the daily job reports the redemption rate against the 7-12% band.
 async fn operators_grant_points_and_watch_the_redemption_rate(b: Backend) {
-    let shop = Shop::start(b).await;
+    let shop = Shop::start_tuned(b, |s| {
+        s.operator_webhook = Some(format!("{}/cgi-bin/webhook/send?key=ops-room", s.wechat.api_base));
+    })
+    .await;
     let token = shop.login("granted").await;
     let openid: OpenId = e2e::id(&shop.sim.sim.openid_for("granted"));
     let path = format!("/admin/members/{openid}/points");
@@ -560,6 +563,8 @@ async fn operators_grant_points_and_watch_the_redemption_rate(b: Backend) {
         (r["period"]["points"]["redemption_pct"].clone(), r["period"]["alert"].clone()),
         (json!(10.0), json!(false))
     );
+    outbox_idle(&shop).await;
+    assert!(shop.sim.sim.robot_messages().is_empty(), "10% is inside the band");
     let no = spend.body["order_no"].as_str().unwrap();
     assert_eq!(shop.call("POST", &format!("/orders/{no}/cancel"), Some(&token), None).await.status, 200);
     let r = rerun_and_rate(&shop).await;
@@ -568,9 +573,41 @@ async fn operators_grant_points_and_watch_the_redemption_rate(b: Backend) {
         (json!(0.0), json!(true)),
         "{r}"
     );
+    // Outside the band: the operators' robot is told once for the episode.
+    rerun_and_rate(&shop).await;
+    outbox_idle(&shop).await;
+    let said = shop.sim.sim.robot_messages();
+    assert_eq!(said.len(), 1, "once per episode: {said:?}");
+    let content = said[0]["markdown"]["content"].as_str().unwrap();
+    assert!(content.contains("积分兑换率") && content.contains("0.0%") && content.contains("7%–12%"), "{content}");
     let bad = shop.admin("GET", "/admin/members/points-rate?from=2025-13", None).await;
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
     flows_explain_the_balance(&shop, &openid).await;
+    // Twenty coupons claimed and none used: under the 65% target, told once.
+    let t = coupon_template(
+        &shop,
+        "满100减10",
+        json!({"kind": "threshold", "min_spend": 10_000, "amount_off": 1_000}),
+        100,
+        1,
+    )
+    .await;
+    for i in 0..20 {
+        let who = shop.login(&format!("claimer{i}")).await;
+        let c = shop.call("POST", &format!("/coupons/{t}/claim"), Some(&who), None).await;
+        assert!(c.status < 300, "{}", c.body);
+    }
+    rerun_and_rate(&shop).await;
+    rerun_and_rate(&shop).await;
+    outbox_idle(&shop).await;
+    let said = shop.sim.sim.robot_messages();
+    assert_eq!(said.len(), 2, "{said:?}");
+    let content = said[1]["markdown"]["content"].as_str().unwrap();
+    assert!(content.contains("优惠券核销率") && content.contains("0.0%") && content.contains("65%"), "{content}");
+    let open = shop.admin("GET", "/admin/targets", None).await;
+    let metrics: Vec<&str> =
+        open.body["items"].as_array().unwrap().iter().filter_map(|a| a["metric"].as_str()).collect();
+    assert_eq!(metrics, ["points_redemption", "coupon_redemption"], "{}", open.body);
 }
 
 /// The keep rule drops an idle member a level once per stretch and says why; the next payment

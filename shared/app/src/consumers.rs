@@ -5,7 +5,7 @@
 
 use domain::events::Event;
 
-use crate::{App, AppError, coupons, fulfilment, members, notices, refunds, stock_alerts};
+use crate::{App, AppError, coupons, fulfilment, members, notices, refunds, stock_alerts, targets};
 
 /// Runs every consumer of `event`.
 pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
@@ -25,6 +25,10 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::RefundCompleted { surplus: true, .. } => Ok(()),
         Event::RefundCompleted { order_no, out_refund_no, amount, surplus: false } => {
             members::on_refund(app, order_no, out_refund_no, *amount).await
+        }
+        Event::StockDecreased { sku_id, .. } => stock_alerts::check(app, sku_id, crate::clock::now()).await.map(|_| ()),
+        Event::TargetMissed { metric, value_permille, .. } => {
+            targets::tell_operators(app, *metric, *value_permille).await
         }
         Event::StockLow { sku_id, name, available, safety_stock, .. } => {
             stock_alerts::tell_operators(app, name, sku_id, *available, *safety_stock).await

@@ -19,6 +19,7 @@ pub mod reconciliation;
 pub mod refunds;
 pub mod returns;
 pub mod stock_alerts;
+pub mod targets;
 pub mod users;
 
 // What spans contexts.
@@ -26,7 +27,8 @@ pub mod consumers;
 pub mod workflows;
 
 // Shared by all: the error, the look-ups of records several contexts read, cases for
-// operators, the audit trail, the outbox's delivery, the shop's rules.
+// operators, messages to their robot, the audit trail, the outbox's delivery, the shop's rules.
+pub mod alerts;
 pub mod audit;
 pub mod cases;
 pub mod error;

@@ -47,11 +47,20 @@ pub async fn deliver(app: &App, id: &str) -> Result<Delivered, AppError> {
             Ok(Delivered::Now)
         }
         Err(e) => {
-            tracing::warn!(error = %e, subject = %env.event.subject(), "event delivery failed; will retry");
-            outbox::failed(store, id, &e.to_string()).await?;
+            let retry_at = clock::now() + retry_after(env.attempts + 1);
+            tracing::warn!(error = %e, subject = %env.event.subject(), retry_at, "event delivery failed; will retry");
+            outbox::failed(store, id, &e.to_string(), retry_at).await?;
             Err(e)
         }
     }
+}
+
+/// Seconds before the next attempt after `attempts` failed ones: 30 s doubling, at most an
+/// hour, so a consumer that keeps failing (a refused robot key) is not hammered and is still
+/// tried every hour until someone fixes it.
+pub fn retry_after(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    (30_i64 << doublings).min(3_600)
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -23,6 +23,8 @@ pub struct Rules {
     pub refund_window_days: i64,
     /// Days a shopper has to send an approved return back before it lapses.
     pub return_send_days: i64,
+    /// Days suppliers take to replenish, for SKUs whose own figure is not set (0).
+    pub replenish_days: u32,
     /// The subscribe-message template of the level-up notice (thing1: level, date2: day).
     pub subscribe_level_up: Option<String>,
     /// The subscribe-message template of the points-expiry reminder (number1: points,
@@ -42,6 +44,7 @@ impl Default for Rules {
             auto_confirm_days: 15,
             refund_window_days: 7,
             return_send_days: 7,
+            replenish_days: 7,
             subscribe_level_up: None,
             subscribe_points_expiry: None,
         }

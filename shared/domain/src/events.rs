@@ -37,6 +37,11 @@ pub enum Event {
     OrderDelivered { order_no: OrderNo },
     /// A SKU's stock fell below its safety stock (once per episode); operators are told.
     StockLow { sku_id: SkuId, name: String, available: i64, safety_stock: i64, episode: String },
+    /// Stock of a SKU was taken down by hand or by an ERP (`change` names that adjustment):
+    /// its safety stock is checked.
+    StockDecreased { sku_id: SkuId, change: String },
+    /// A business target was missed (once per episode); operators are told.
+    TargetMissed { metric: crate::targets::Metric, value_permille: i64, episode: String },
     /// An order's refund window closed (its points unfreeze).
     OrderCompleted { order_no: OrderNo },
     /// A member reached a higher level through the change `source`; they are told.
@@ -65,14 +70,22 @@ impl Event {
             Event::LevelUp { source, .. } => format!("level_up-{source}"),
             Event::PointsExpiring { reminder, .. } => format!("points_expiring-{reminder}"),
             Event::OrderCompleted { order_no } => format!("completed-{order_no}"),
+            Event::StockDecreased { sku_id, change } => format!("stock_decreased-{sku_id}-{change}"),
+            Event::TargetMissed { metric, episode, .. } => format!("target_missed-{metric}-{episode}"),
         }
+    }
+
+    /// Whether the event is a message to operators (listed while undelivered).
+    pub fn tells_operators(&self) -> bool {
+        matches!(self, Event::StockLow { .. } | Event::TargetMissed { .. })
     }
 
     /// The record the event is about, for logs: its order, or for stock its SKU (never an
     /// openid).
     pub fn subject(&self) -> String {
         match self {
-            Event::StockLow { sku_id, .. } => sku_id.to_string(),
+            Event::StockLow { sku_id, .. } | Event::StockDecreased { sku_id, .. } => sku_id.to_string(),
+            Event::TargetMissed { metric, .. } => metric.to_string(),
             Event::LevelUp { source, .. } => source.to_string(),
             Event::PointsExpiring { reminder, .. } => reminder.clone(),
             Event::PaymentApplied { order_no, .. }

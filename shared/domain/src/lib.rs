@@ -26,6 +26,7 @@ pub mod refund;
 pub mod returns;
 pub mod rfm;
 pub mod stock_alert;
+pub mod targets;
 pub mod user;
 
 pub use error::DomainError;

@@ -319,7 +319,12 @@ impl PointsFlow {
 
     /// Spent over earned, in percent with one decimal (none before anything was earned).
     pub fn redemption_pct(&self) -> Option<f64> {
-        (self.earned > 0).then(|| (self.spent * 1_000 / self.earned) as f64 / 10.0)
+        self.redemption_permille().map(|p| p as f64 / 10.0)
+    }
+
+    /// Spent over earned, in per mille, rounded down.
+    pub fn redemption_permille(&self) -> Option<i64> {
+        (self.earned > 0).then(|| self.spent * 1_000 / self.earned)
     }
 }
 

@@ -20,10 +20,15 @@ pub fn daily_sales(units_by_day: &[i64], window_days: i64) -> u32 {
 }
 
 /// The safety stock of a SKU: the operator's daily-sales figure when they set one, else the
-/// measured average; times replenishment days and 1.2.
-pub fn safety_stock_of(measured_daily: u32, operator_daily: u32, replenish_days: u32) -> i64 {
+/// measured average; times replenishment days (the SKU's, else the shop's) and 1.2.
+pub fn safety_stock_of(measured_daily: u32, operator_daily: u32, replenish_days: u32, shop_replenish_days: u32) -> i64 {
     let daily = if operator_daily > 0 { operator_daily } else { measured_daily };
-    safety_stock(daily, replenish_days)
+    safety_stock(daily, replenish_days_of(replenish_days, shop_replenish_days))
+}
+
+/// The replenishment days a SKU is judged by: its own when set (non-zero), else the shop's.
+pub fn replenish_days_of(sku_days: u32, shop_days: u32) -> u32 {
+    if sku_days > 0 { sku_days } else { shop_days }
 }
 
 /// An open alert: stock fell below safety stock and has not recovered since.
@@ -65,8 +70,9 @@ mod tests {
         assert_eq!(daily_sales(&[14, 0, 14], 14), 2);
         assert_eq!(daily_sales(&[1], 14), 1, "a SKU that sells has a safety stock");
         assert_eq!(daily_sales(&[], 14), 0);
-        assert_eq!(safety_stock_of(2, 0, 5), 12, "2 a day × 5 days × 1.2");
-        assert_eq!(safety_stock_of(2, 10, 5), 60, "the operator's figure wins");
+        assert_eq!(safety_stock_of(2, 0, 5, 7), 12, "2 a day × 5 days × 1.2");
+        assert_eq!(safety_stock_of(2, 10, 5, 7), 60, "the operator's figure wins");
+        assert_eq!(safety_stock_of(2, 0, 0, 7), 17, "an unset SKU takes the shop's 7 days: 16.8 up to 17");
     }
 
     #[test]

@@ -232,6 +232,7 @@ impl Settings {
         let auto_confirm_days = days("AUTO_CONFIRM_DAYS", 15);
         let refund_window_days = days("REFUND_WINDOW_DAYS", 7);
         let return_send_days = days("RETURN_SEND_DAYS", 7);
+        let replenish_days = days("REPLENISH_DAYS", 7);
         let operator_webhook = get("OPERATOR_WEBHOOK_URL");
         let subscribe_level_up = get("SUBSCRIBE_TEMPLATE_LEVEL_UP");
         let subscribe_points_expiry = get("SUBSCRIBE_TEMPLATE_POINTS_EXPIRY");
@@ -281,6 +282,7 @@ impl Settings {
             auto_confirm_days,
             refund_window_days,
             return_send_days,
+            replenish_days: u32::try_from(replenish_days).unwrap_or(7),
             subscribe_level_up,
             subscribe_points_expiry,
         };

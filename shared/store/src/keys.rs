@@ -339,6 +339,16 @@ pub fn stock_alert(sku_id: &SkuId) -> Key {
 
 pub const STOCK_ALERTS: &str = "STOCKALERTS";
 
+/// The open episode of a business target out of its band (present while it lasts).
+pub fn target_alert(metric: &str) -> Key {
+    Key::new("TARGETALERTS", metric.to_owned())
+}
+
+/// Messages sent to the operators' group robot in the current minute (WeCom takes 20).
+pub fn robot_rate() -> Key {
+    Key::new("ROBOT", "RATE")
+}
+
 // ---- operators and their audit trail -----------------------------------------------------
 
 /// The partition listing operator accounts (GSI1), and the marker the first account writes.

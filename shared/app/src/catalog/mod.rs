@@ -13,6 +13,7 @@ use domain::catalog::{
     availability, validate_sku,
 };
 use domain::clock;
+use domain::events::Event;
 use domain::ids::{ProductId, SkuId, WarehouseId};
 use domain::money::Fen;
 use domain::operator::{Allowances, Caller, Role};
@@ -235,9 +236,15 @@ pub async fn adjust_stock(
             Some(allowances::spend(Power::WriteOff, &caller.id, &day, value.fen(), allowed.write_off_daily.fen()));
     }
     use repo::catalog::Adjusted;
-    match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, clock::now(), allowance)
-        .await?
-    {
+    let now = clock::now();
+    let mut extra: Vec<_> = allowance.into_iter().collect();
+    if delta < 0 {
+        // Stock taken down by hand or by an ERP is checked against its safety stock as a
+        // sale is: the check travels with the change.
+        let change = uuid::Uuid::now_v7().simple().to_string();
+        extra.push(repo::outbox::append(&Event::StockDecreased { sku_id: sku_id.clone(), change }, now)?);
+    }
+    match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, now, extra).await? {
         Adjusted::Now(n) => Ok(n),
         Adjusted::NoSuchSku => Err(AppError::not_found("SKU")),
         Adjusted::NotStockBearing => {

@@ -554,16 +554,7 @@ pub async fn points_rate(app: &App, from: Option<&str>, to: Option<&str>) -> Res
     let report = repo::members::points_report(app.store.as_ref())
         .await?
         .ok_or_else(|| AppError::not_found("points report (the daily job has not run yet)"))?;
-    let months: Vec<(String, PointsFlow)> = report["months"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| {
-                    Some((m["month"].as_str()?.to_owned(), serde_json::from_value(m["flow"].clone()).ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let months = report_months(&report);
     for (name, m) in [("from", from), ("to", to)] {
         // A month is what survives a step forward and back unchanged.
         if m.is_some_and(|m| clock::add_months(m, 1) == m || clock::add_months(&clock::add_months(m, 1), -1) != m) {
@@ -587,6 +578,29 @@ pub async fn points_rate(app: &App, from: Option<&str>, to: Option<&str>) -> Res
                     "alert": rate.is_some_and(|r| !(lo..=hi).contains(&r)) },
         "months": months.iter().map(|(m, f)| serde_json::json!({ "month": m, "points": row(f) })).collect::<Vec<_>>(),
     }))
+}
+
+/// The redemption rate over every month of the last daily report (what `points_rate`
+/// answers by default), in per mille; none before the report or before anything was earned.
+pub async fn redemption_permille(app: &App) -> Result<Option<i64>, AppError> {
+    let Some(report) = repo::members::points_report(app.store.as_ref()).await? else {
+        return Ok(None);
+    };
+    let total = report_months(&report).iter().fold(PointsFlow::default(), |a, (_, f)| a.plus(*f));
+    Ok(total.redemption_permille())
+}
+
+fn report_months(report: &serde_json::Value) -> Vec<(String, PointsFlow)> {
+    report["months"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| {
+                    Some((m["month"].as_str()?.to_owned(), serde_json::from_value(m["flow"].clone()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub async fn segment_report(app: &App) -> Result<serde_json::Value, AppError> {

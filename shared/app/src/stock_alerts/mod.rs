@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::error::{AppError, Code};
+use crate::error::AppError;
 use crate::{App, lookup};
 use domain::catalog::ProductStatus;
 use domain::clock;
 use domain::events::Event;
 use domain::ids::{OrderNo, ProductId, SkuId, TransactionId};
-use domain::stock_alert::{AlertMove, SALES_WINDOW_DAYS, StockAlert, alert_move, daily_sales, safety_stock_of};
+use domain::stock_alert::{
+    AlertMove, SALES_WINDOW_DAYS, StockAlert, alert_move, daily_sales, replenish_days_of, safety_stock_of,
+};
 use store::{StoreError, repo};
-use wechat::robot::RobotError;
 
 /// The outbox consumer of a payment: counts its units sold, then checks each SKU's stock.
 pub async fn on_payment(app: &App, order_no: &OrderNo, transaction_id: &TransactionId) -> Result<(), AppError> {
@@ -45,7 +46,9 @@ async fn measured_daily(app: &App, sku_id: &SkuId, now: i64) -> Result<u32, AppE
 pub async fn check(app: &App, sku_id: &SkuId, now: i64) -> Result<AlertMove, AppError> {
     let sku = lookup::sku(app.store.as_ref(), sku_id).await?;
     let available = lookup::available(app.store.as_ref(), sku_id).await?;
-    let safety = safety_stock_of(measured_daily(app, sku_id, now).await?, sku.daily_sales, sku.replenish_days);
+    let shop_days = app.rules.replenish_days;
+    let safety =
+        safety_stock_of(measured_daily(app, sku_id, now).await?, sku.daily_sales, sku.replenish_days, shop_days);
     let open = repo::stock_alerts::open_alert(app.store.as_ref(), sku_id).await?.is_some();
     let step = alert_move(available, safety, open);
     match step {
@@ -102,22 +105,11 @@ pub async fn tell_operators(
     available: i64,
     safety: i64,
 ) -> Result<(), AppError> {
-    let Some(robot) = &app.robot else {
-        return Ok(());
-    };
     let name = wechat::robot::plain(name);
     let content = format!(
         "### 库存预警\n> 商品：**{name}**（{sku_id}）\n> 可用库存：<font color=\"warning\">{available}</font>\n> 安全库存：{safety}\n请及时补货。"
     );
-    match robot.send_markdown(&content).await {
-        Ok(()) => Ok(()),
-        Err(e @ RobotError::Unreachable(_)) => Err(AppError::new(Code::Unavailable, e.to_string())),
-        Err(e @ RobotError::Refused(_)) => {
-            // A refused message (a wrong key) will not pass by retrying; it is logged.
-            tracing::warn!(error = %e, "the operator webhook refused the stock alert");
-            Ok(())
-        }
-    }
+    crate::alerts::tell(app, &content).await
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -148,7 +140,8 @@ pub async fn safety_stock_report(app: &App) -> Result<Vec<SafetyStockRow>, AppEr
                         continue;
                     }
                     let measured = measured_daily(app, &sku.id, now).await?;
-                    let safety = safety_stock_of(measured, sku.daily_sales, sku.replenish_days);
+                    let safety =
+                        safety_stock_of(measured, sku.daily_sales, sku.replenish_days, app.rules.replenish_days);
                     let available = lookup::available(store, &sku.id).await?;
                     if available < safety {
                         rows.push(SafetyStockRow {
@@ -158,7 +151,7 @@ pub async fn safety_stock_report(app: &App) -> Result<Vec<SafetyStockRow>, AppEr
                             available,
                             safety_stock: safety,
                             daily_sales: if sku.daily_sales > 0 { sku.daily_sales } else { measured },
-                            replenish_days: sku.replenish_days,
+                            replenish_days: replenish_days_of(sku.replenish_days, app.rules.replenish_days),
                         });
                     }
                 }

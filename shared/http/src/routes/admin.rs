@@ -128,6 +128,8 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
                 | "safety-stock"
                 | "freight"
                 | "stock-alerts"
+                | "alerts"
+                | "targets"
                 | "promotions")
         )
     );
@@ -188,11 +190,15 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
             let a: Adjust = req.json()?;
             let by = Some((&by, &app.rules.allowances));
             let available = catalog::adjust_stock(store, by, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
+            // A removal wrote its safety-stock check to the outbox.
+            app.poke_outbox();
             Response::ok(&json!({
                 "sku_id": a.sku_id, "warehouse_id": a.warehouse_id, "shard": a.shard, "available": available,
             }))
         }
         ("GET", ["stock-alerts"]) => Response::ok(&json!({ "items": app::stock_alerts::open(app).await? })),
+        ("GET", ["alerts", "undelivered"]) => Response::ok(&json!({ "items": app::alerts::undelivered(app).await? })),
+        ("GET", ["targets"]) => Response::ok(&json!({ "items": app::targets::open(app).await? })),
         ("GET", ["promotions"]) => Response::ok(&catalog::promotions(store).await?),
         ("PUT", ["promotions"]) => Response::ok(&catalog::set_promotions(store, req.json()?).await?),
         ("GET", ["freight"]) => Response::ok(&catalog::freight_template(store).await?),

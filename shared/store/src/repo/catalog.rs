@@ -127,7 +127,8 @@ pub enum Adjusted {
 
 /// Adds `delta` units (negative to remove) to one counter, while the SKU bears stock, the
 /// warehouse exists and (for a removal) the counter holds enough: never below zero, however
-/// many orders decrement it at the same moment.
+/// many orders decrement it at the same moment. `extra` rides in the same transaction (the
+/// operator's allowance, the event a removal writes).
 pub async fn adjust_stock(
     store: &dyn Store,
     sku_id: &SkuId,
@@ -135,7 +136,7 @@ pub async fn adjust_stock(
     shard: u8,
     delta: i64,
     now: i64,
-    allowance: Option<TxOp>,
+    extra: Vec<TxOp>,
 ) -> Result<Adjusted> {
     let key = keys::stock(sku_id, warehouse_id, shard);
     let enough = if delta < 0 { Some(Cond::ge(STOCK_ATTR, -delta)) } else { None };
@@ -148,7 +149,7 @@ pub async fn adjust_stock(
             cond: enough,
         },
     ];
-    ops.extend(allowance);
+    ops.extend(extra);
     match store.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::Cancelled { failed }) => {

@@ -13,10 +13,12 @@ pub mod operators;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod rate;
 pub mod refunds;
 pub mod reports;
 pub mod returns;
 pub mod stock_alerts;
+pub mod targets;
 pub mod users;
 
 /// Every item under one GSI1 partition, page by page.

@@ -78,33 +78,13 @@ pub fn link_to_shopper(o: &Order) -> Result<TxOp> {
 /// `false` when `per_minute` were taken already. Two conditional writes, no read: count on in
 /// this minute's window, or open a new window.
 pub async fn take_place_token(store: &dyn Store, openid: &OpenId, minute: i64, per_minute: i64) -> Result<bool> {
-    take_token(store, &keys::place_rate(openid), minute, per_minute).await
+    super::rate::take(store, &keys::place_rate(openid), minute, per_minute).await
 }
 
 /// Takes one pay attempt from the shopper's allowance for the minute, as
 /// [`take_place_token`] does for placing.
 pub async fn take_pay_token(store: &dyn Store, openid: &OpenId, minute: i64, per_minute: i64) -> Result<bool> {
-    take_token(store, &keys::pay_rate(openid), minute, per_minute).await
-}
-
-/// One attempt from the per-minute allowance counted at `key`.
-async fn take_token(store: &dyn Store, key: &crate::Key, minute: i64, per_minute: i64) -> Result<bool> {
-    for _ in 0..2 {
-        let same_window = Cond::eq("window", minute).and(Cond::le("count", per_minute - 1));
-        match store.update(key, Update::new().add("count", 1), Some(same_window)).await {
-            Ok(_) => return Ok(true),
-            Err(crate::StoreError::ConditionFailed) => {}
-            Err(e) => return Err(e),
-        }
-        let new_window = Cond::Missing("window".into()).or(Cond::le("window", minute - 1));
-        match store.update(key, Update::new().set("window", minute).set("count", 1), Some(new_window)).await {
-            Ok(_) => return Ok(true),
-            // Either this window is full, or another attempt opened it first: count again.
-            Err(crate::StoreError::ConditionFailed) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+    super::rate::take(store, &keys::pay_rate(openid), minute, per_minute).await
 }
 
 /// The order a shopper's request id placed, if any.

@@ -83,10 +83,10 @@ pub async fn finish(store: &dyn Store, id: &str, now: i64) -> Result<()> {
     }
 }
 
-/// Notes why a delivery failed; the event stays pending and is taken again once the lease
-/// runs out.
-pub async fn failed(store: &dyn Store, id: &str, error: &str) -> Result<()> {
-    let upd = Update::new().set("last_error", error);
+/// Notes why a delivery failed; the event stays pending and is taken again at `retry_at`
+/// (its claim is held until then).
+pub async fn failed(store: &dyn Store, id: &str, error: &str, retry_at: i64) -> Result<()> {
+    let upd = Update::new().set("last_error", error).set("lease_until", retry_at);
     match store.update(&keys::outbox(id), upd, Some(Cond::eq("state", "pending"))).await {
         Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e),
