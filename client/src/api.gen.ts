@@ -3583,6 +3583,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each notice (level_up, points_expiry) with the values it carries and the subscribe-message template it goes out with (the operators' setting, else the SUBSCRIBE_TEMPLATE_* preset) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/notices/{notice}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a notice's subscribe-message template: its id, the page it opens (pages/…), the notice's values by the template keyword each fills, and fixed texts for its other keywords; checked against the keyword list WeChat gives for the mini-program's templates (400 INVALID_INPUT naming what does not fit) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    notice: "level_up" | "points_expiry";
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        template_id: string;
+                        /** @example pages/member/level?from=notice */
+                        page: string;
+                        /**
+                         * @example {
+                         *       "level": "phrase3",
+                         *       "day": "time5"
+                         *     }
+                         */
+                        fields: {
+                            [key: string]: string;
+                        };
+                        /**
+                         * @example {
+                         *       "thing6": "会员权益已更新"
+                         *     }
+                         */
+                        fixed?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                502: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

@@ -148,6 +148,14 @@ impl Sim {
         }
     }
 
+    /// The merchant adds a subscribe-message template to the mini-program (its content names
+    /// its keywords, e.g. `会员等级:{{thing1.DATA}}`).
+    pub fn add_subscribe_template(&self, id: &str, title: &str, content: &str) {
+        if let Ok(mut s) = self.subscriptions.lock() {
+            s.templates.push((id.to_owned(), title.to_owned(), content.to_owned()));
+        }
+    }
+
     /// The shopper accepted one message of `template_id` (what `wx.requestSubscribeMessage`
     /// records on WeChat's side).
     pub fn grant_subscription(&self, openid: &str, template_id: &str) {

@@ -35,6 +35,7 @@ pub(crate) fn routes() -> axum::Router<Sim> {
         .route("/wxa/sec/order/notify_confirm_receive", post(crate::shipping::notify_confirm_receive))
         .route("/wxa/sec/order/get_order", post(crate::shipping::get_order))
         .route("/cgi-bin/message/subscribe/send", post(crate::messages::subscribe_send))
+        .route("/wxaapi/newtmpl/gettemplate", get(crate::messages::get_templates))
         .route("/sim/invalidate-tokens", post(invalidate_tokens))
         .route("/sim/stats", get(stats))
 }

@@ -404,6 +404,7 @@ async fn outbox_idle(shop: &Shop) {
 /// none left the shop does not call WeChat; WeChat's 43101 zeroes the shop's count.
 async fn a_level_up_is_told_only_with_permission(b: Backend) {
     let shop = Shop::start_tuned(b, |s| s.rules.subscribe_level_up = Some(LEVEL_UP.into())).await;
+    shop.sim.sim.add_subscribe_template(LEVEL_UP, "会员升级通知", "会员等级:{{thing1.DATA}}\n升级日期:{{date2.DATA}}");
     let ladder = json!({"levels": [{"name": "普通", "min_growth": 0}, {"name": "白银", "min_growth": 100}, {"name": "黄金", "min_growth": 200}]});
     assert_eq!(shop.admin("PUT", "/admin/members/levels", Some(ladder)).await.status, 200);
     let (_, sku) = product_with_stock(&shop, 6_000, &[("SH01", 10)]).await;
@@ -443,6 +444,57 @@ async fn a_level_up_is_told_only_with_permission(b: Backend) {
     assert_eq!(shop.sim.sim.subscribe_messages().len(), 1);
     let bad = shop.call("POST", "/me/subscriptions", Some(&other), Some(json!({"bad id!": "accept"}))).await;
     assert_eq!((bad.status, bad.code()), (400, "INVALID_INPUT"));
+
+    // The merchant picks another template, whose keywords are its own: the operator maps the
+    // notice's values to them (checked against WeChat's keyword list) and chooses the page.
+    const PHRASED: &str = "TPLlevelUpPhrase0000000002";
+    shop.sim.sim.add_subscribe_template(
+        PHRASED,
+        "等级变更提醒",
+        "新等级:{{phrase3.DATA}}\n生效时间:{{time5.DATA}}\n说明:{{thing6.DATA}}",
+    );
+    let mapping = |level: &str, day: &str, fixed: Value| json!({"template_id": PHRASED, "page": "pages/member/level?from=notice", "fields": {"level": level, "day": day}, "fixed": fixed});
+    for (body, why) in [
+        (mapping("time5", "phrase3", json!({"thing6": "会员权益已更新"})), "a level in a time keyword"),
+        (mapping("phrase3", "time5", json!({})), "thing6 left empty"),
+        (mapping("thing9", "time5", json!({"thing6": "x"})), "a keyword the template does not have"),
+        (
+            json!({"template_id": "TPLnotAddedToTheApp00000009", "page": "pages/me/index", "fields": {"level": "thing1", "day": "date2"}}),
+            "a template the mini-program does not have",
+        ),
+        (
+            json!({"template_id": PHRASED, "page": "https://evil.example", "fields": {"level": "phrase3", "day": "time5"}, "fixed": {"thing6": "x"}}),
+            "a page outside the mini-program",
+        ),
+    ] {
+        let r = shop.admin("PUT", "/admin/notices/level_up", Some(body)).await;
+        assert_eq!((r.status, r.code()), (400, "INVALID_INPUT"), "{why}: {}", r.body);
+    }
+    let set = shop
+        .admin("PUT", "/admin/notices/level_up", Some(mapping("phrase3", "time5", json!({"thing6": "会员权益已更新"}))))
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let listed = shop.admin("GET", "/admin/notices", None).await;
+    assert_eq!(listed.body["items"][0]["template"]["template_id"], json!(PHRASED), "{}", listed.body);
+    let third = shop.login("mapped").await;
+    let third_id: OpenId = e2e::id(&shop.sim.sim.openid_for("mapped"));
+    shop.sim.sim.grant_subscription(&third_id, PHRASED);
+    shop.call("POST", "/me/subscriptions", Some(&third), Some(json!({PHRASED: "accept"}))).await;
+    buy(third.clone()).await;
+    wait_growth(&shop, &third, 120).await;
+    outbox_idle(&shop).await;
+    let sent = shop.sim.sim.subscribe_messages();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let m = &sent[1];
+    assert_eq!(
+        (m["template_id"].clone(), m["page"].clone()),
+        (json!(PHRASED), json!("pages/member/level?from=notice"))
+    );
+    assert_eq!(
+        (m["data"]["phrase3"]["value"].clone(), m["data"]["thing6"]["value"].clone()),
+        (json!("白银"), json!("会员权益已更新"))
+    );
+    assert!(m["data"]["time5"]["value"].as_str().unwrap().starts_with("20"), "{m}");
 }
 
 /// The available balance is exactly what the months' flows add up to: every movement of
@@ -696,6 +748,11 @@ const FEB_2026: i64 = 1_769_911_200;
 /// before, the member who allowed it is reminded through WeChat, once; one who did not is not.
 async fn points_expire_after_twelve_months_with_a_reminder(b: Backend) {
     let shop = Shop::start_tuned(b, |s| s.rules.subscribe_points_expiry = Some(EXPIRY.into())).await;
+    shop.sim.sim.add_subscribe_template(
+        EXPIRY,
+        "积分过期提醒",
+        "即将过期积分:{{number1.DATA}}\n过期日期:{{date2.DATA}}",
+    );
     let store = shop.app.store.clone();
     let told = shop.login("reminded").await;
     let told_id: OpenId = e2e::id(&shop.sim.sim.openid_for("reminded"));

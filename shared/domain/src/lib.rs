@@ -15,6 +15,7 @@ pub mod hex;
 pub mod ids;
 pub mod member;
 pub mod money;
+pub mod notice;
 pub mod operator;
 pub mod order;
 pub mod payment;

@@ -92,6 +92,18 @@ impl ShippingOrder {
     }
 }
 
+/// One of the mini-program's subscribe-message templates (`priTmplId`, `title`, `content`
+/// such as `会员等级:{{thing1.DATA}}\n升级时间:{{date2.DATA}}`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SubscribeTemplate {
+    #[serde(rename = "priTmplId")]
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Session {
     pub openid: String,
@@ -267,6 +279,27 @@ impl MiniProgram {
     ) -> Result<(), WeChatError> {
         let body = json!({ "touser": touser, "template_id": template_id, "page": page, "data": data, "lang": "zh_CN" });
         self.post_with_token("/cgi-bin/message/subscribe/send", &body).await.map(|_| ())
+    }
+
+    /// getTemplateList (`/wxaapi/newtmpl/gettemplate`): the subscribe-message templates the
+    /// merchant added to the mini-program, each with the content that names its keywords.
+    pub async fn subscribe_templates(&self) -> Result<Vec<SubscribeTemplate>, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            data: Vec<SubscribeTemplate>,
+        }
+        let mut stale = None;
+        for _ in 0..2 {
+            let token = self.access_token(stale.as_deref()).await?;
+            let url = format!("{}/wxaapi/newtmpl/gettemplate", self.settings.api_base);
+            let req = self.http.get(url).query(&[("access_token", token.as_str())]);
+            match self.call::<Answer>(req).await {
+                Err(WeChatError::InvalidToken) => stale = Some(token),
+                other => return other.map(|a| a.data),
+            }
+        }
+        Err(WeChatError::InvalidToken)
     }
 
     /// getPhoneNumber: exchanges a phone-number button code for the user's phone.

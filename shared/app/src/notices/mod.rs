@@ -11,7 +11,53 @@ use serde_json::Value;
 use crate::App;
 use crate::error::{AppError, Code};
 use domain::ids::OpenId;
+use domain::notice::{Notice, NoticeTemplate, keywords_of};
 use store::repo;
+
+/// The template a notice goes out with: the operators' setting, else the template id of its
+/// `SUBSCRIBE_TEMPLATE_*` setting with the keywords it was written for; none, no notice.
+pub async fn template_for(app: &App, notice: Notice) -> Result<Option<NoticeTemplate>, AppError> {
+    if let Some(t) = repo::catalog::notice_templates(app.store.as_ref()).await?.remove(&notice) {
+        return Ok(Some(t));
+    }
+    let preset = match notice {
+        Notice::LevelUp => app.rules.subscribe_level_up.as_deref(),
+        Notice::PointsExpiry => app.rules.subscribe_points_expiry.as_deref(),
+    };
+    Ok(preset.map(|id| notice.preset(id)))
+}
+
+/// Every notice with the template it goes out with, and the values it carries.
+pub async fn templates(app: &App) -> Result<Vec<Value>, AppError> {
+    let mut out = Vec::new();
+    for n in Notice::ALL {
+        let values: Vec<&str> = n.values().iter().map(|(v, _)| *v).collect();
+        out.push(serde_json::json!({ "notice": n, "values": values, "template": template_for(app, n).await? }));
+    }
+    Ok(out)
+}
+
+/// Sets the template of a notice, checked against the keyword list WeChat gives for the
+/// mini-program's templates (`getTemplateList`): a template the mini-program does not have, a
+/// keyword it does not list or a value in a keyword that cannot show it is refused.
+pub async fn set_template(app: &App, notice: Notice, t: NoticeTemplate) -> Result<NoticeTemplate, AppError> {
+    let listed = app.wechat.subscribe_templates().await?;
+    let Some(found) = listed.iter().find(|l| l.id == t.template_id) else {
+        return Err(AppError::field("template_id", "the mini-program has no such subscribe-message template"));
+    };
+    let checked = t.checked(notice, &keywords_of(&found.content))?;
+    let mut all = repo::catalog::notice_templates(app.store.as_ref()).await?;
+    all.insert(notice, checked.clone());
+    repo::catalog::put_notice_templates(app.store.as_ref(), &all).await?;
+    Ok(checked)
+}
+
+/// The message's `data` as WeChat takes it.
+fn data_of(t: &NoticeTemplate, values: &[(&str, String)]) -> Value {
+    let data: serde_json::Map<String, Value> =
+        t.data(values).into_iter().map(|(k, v)| (k, serde_json::json!({ "value": v }))).collect();
+    Value::Object(data)
+}
 
 /// Counts the templates a `wx.requestSubscribeMessage` result accepted (`"accept"`), e.g.
 /// `{"errMsg": "requestSubscribeMessage:ok", "<template id>": "accept"}`; the rest are
@@ -68,35 +114,27 @@ pub async fn send(app: &App, openid: &OpenId, template_id: &str, page: &str, dat
     }
 }
 
-/// The outbox consumer of [`domain::events::Event::LevelUp`]: the level-up notice, when the
-/// operator set its template.
-pub async fn level_up(app: &App, openid: &OpenId, level: &str) -> Result<(), AppError> {
-    let Some(template) = app.rules.subscribe_level_up.clone() else {
+/// Sends `notice` with its values, when a template is set for it.
+async fn notify(app: &App, openid: &OpenId, notice: Notice, values: &[(&str, String)]) -> Result<(), AppError> {
+    let Some(t) = template_for(app, notice).await? else {
         return Ok(());
     };
     if !app.wechat.has_secret() {
         return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function sends"));
     }
+    send(app, openid, &t.template_id, &t.page, &data_of(&t, values)).await.map(|_| ())
+}
+
+/// The outbox consumer of [`domain::events::Event::LevelUp`]: the level-up notice, when the
+/// operator set its template.
+pub async fn level_up(app: &App, openid: &OpenId, level: &str) -> Result<(), AppError> {
     let day = domain::clock::business_day(domain::clock::now()).map(|d| d.to_string()).unwrap_or_default();
-    let data = serde_json::json!({
-        "thing1": { "value": level.chars().take(20).collect::<String>() },
-        "date2": { "value": day },
-    });
-    send(app, openid, &template, "pages/me/index", &data).await.map(|_| ())
+    notify(app, openid, Notice::LevelUp, &[("level", level.to_owned()), ("day", day)]).await
 }
 
 /// The outbox consumer of [`domain::events::Event::PointsExpiring`]: the reminder, when the
 /// operator set its template and the shopper allowed one.
 pub async fn points_expiring(app: &App, openid: &OpenId, points: i64, expires_on: &str) -> Result<(), AppError> {
-    let Some(template) = app.rules.subscribe_points_expiry.clone() else {
-        return Ok(());
-    };
-    if !app.wechat.has_secret() {
-        return Err(AppError::unavailable("this function holds no WeChat app secret; the outbox function sends"));
-    }
-    let data = serde_json::json!({
-        "number1": { "value": points.to_string() },
-        "date2": { "value": expires_on },
-    });
-    send(app, openid, &template, "pages/me/index", &data).await.map(|_| ())
+    let values = [("points", points.to_string()), ("expires_on", expires_on.to_owned())];
+    notify(app, openid, Notice::PointsExpiry, &values).await
 }

@@ -53,6 +53,22 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let openid = OpenId::parse(&session.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
             Response::ok(&operators::bind_identity(app, &me, &openid).await?)
         }
+        ("GET", ["admin", "notices"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&json!({ "items": app::notices::templates(app).await? }))
+        }
+        ("PUT", ["admin", "notices", notice]) => {
+            operator(app, req, Permission::Manage).await?;
+            let notice = domain::notice::Notice::parse(notice).ok_or_else(|| AppError::not_found("notice"))?;
+            let t: NoticeBody = req.json()?;
+            let t = domain::notice::NoticeTemplate {
+                template_id: t.template_id,
+                page: t.page,
+                fields: t.fields,
+                fixed: t.fixed,
+            };
+            Response::ok(&app::notices::set_template(app, notice, t).await?)
+        }
         ("POST", ["admin", "operators", id, "disable"]) => {
             let id = path_id::<CatalogId>(id, "operator")?;
             let by = operator(app, req, Permission::Accounts).await?;
@@ -99,6 +115,18 @@ struct Adjust {
 struct IdentityBody {
     /// A `wx.login` code of the operator's WeChat, under the shop's mini-program.
     code: String,
+}
+
+/// A notice's subscribe-message template: its id, the page it opens, the notice's values by
+/// the keyword each fills, and fixed texts for the template's other keywords.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoticeBody {
+    template_id: String,
+    page: String,
+    fields: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    fixed: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -220,3 +220,12 @@ pub async fn member_rules(store: &dyn Store) -> Result<domain::member::Rules> {
 pub async fn put_member_rules(store: &dyn Store, r: &domain::member::Rules) -> Result<()> {
     put_setting(store, "MEMBER_RULES", r).await
 }
+
+/// The subscribe-message templates operators set, by notice (none until they do).
+pub async fn notice_templates(store: &dyn Store) -> Result<domain::notice::NoticeTemplates> {
+    setting(store, "NOTICES").await
+}
+
+pub async fn put_notice_templates(store: &dyn Store, t: &domain::notice::NoticeTemplates) -> Result<()> {
+    put_setting(store, "NOTICES", t).await
+}
