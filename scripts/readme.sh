@@ -29,4 +29,6 @@ out=$(bash -c "set -euo pipefail; curl() { command curl --fail-with-body \"\$@\"
 printf '%s\n' "$out"
 grep -q '"state":"paid"' <<<"$out" || { log "README walkthrough: the order did not end paid"; exit 1; }
 grep -q '"items":' <<<"$out" || { log "README walkthrough: no safety-stock answer"; exit 1; }
-log "README walkthrough: every call answered, the order is paid"
+grep -q '"received_by":"auto"' <<<"$out" || { log "README walkthrough: receipt was not confirmed after 15 days"; exit 1; }
+grep -q '"fulfilment":"completed"' <<<"$out" || { log "README walkthrough: the order did not complete"; exit 1; }
+log "README walkthrough: every call answered, the order is paid, received after 15 days and completed"

@@ -18,6 +18,8 @@ export SESSION_SECRET="${SESSION_SECRET:-local-session-secret-0123456789abcdef}"
 export ADMIN_TOKEN="${ADMIN_TOKEN:-local-admin-token-0123456789}"
 export PORT="${PORT:-9000}"
 export SEED_SAMPLE="${SEED_SAMPLE:-1}"
+# Operators may move this shop's clock forward (POST /admin/clock) to try what takes days.
+export MOVABLE_CLOCK="${MOVABLE_CLOCK:-1}"
 # WeChat Pay, simulated: the simulator makes the merchant key on first start and writes
 # WeChat Pay's public key next to it; the shop reads both.
 export SIM_KEY_DIR="${SIM_KEY_DIR:-$LOCAL/wechatpay}"

@@ -423,7 +423,24 @@ async fn personal_data_reads_are_audited_and_masked_for_viewers(b: Backend) {
     );
 }
 
+/// A shop not started with MOVABLE_CLOCK=1 (every deployed one) keeps the wall clock: an
+/// operator's request to move it is refused and moves nothing.
+async fn the_clock_stays_put_unless_the_shop_lets_it_move(b: Backend) {
+    let shop = Shop::start(b).await;
+    let before = shop.admin("GET", "/admin/clock", None).await;
+    assert_eq!((before.status, before.body["movable"].clone()), (200, json!(false)), "{}", before.body);
+    let moved = shop.admin("POST", "/admin/clock", Some(json!({"advance_days": 16}))).await;
+    assert_eq!((moved.status, moved.code()), (403, "FORBIDDEN"), "{}", moved.body);
+    let after = shop.admin("GET", "/admin/clock", None).await;
+    assert_eq!(after.body["moved_by_secs"], json!(0));
+    assert!((after.body["now"].as_i64().unwrap() - domain::clock::wall()).abs() <= 2);
+    let viewer = shop.operator("clock-viewer", "viewer").await;
+    let refused = shop.call("POST", "/admin/clock", Some(&viewer), Some(json!({"advance_days": 1}))).await;
+    assert_eq!(refused.status, 403);
+}
+
 on_both_stores!(
+    the_clock_stays_put_unless_the_shop_lets_it_move,
     bootstrap_token_makes_only_the_first_finance_account,
     operator_tokens_are_hashed_and_can_be_revoked,
     roles_bound_what_each_operator_may_do,

@@ -1,5 +1,13 @@
 //! Time: unix seconds in storage; business days in Asia/Shanghai (UTC+8 all year, China has
 //! kept no daylight saving since 1991, so a fixed offset is exact).
+//!
+//! The shop's clock ([`now`]) is the wall clock, unless a local run or a test moved it forward
+//! ([`move_forward`], which the host allows only with `MOVABLE_CLOCK=1` and never on Lambda or
+//! SCF) to try what takes days: receipt after 15 days, the refund window, points expiry. What
+//! WeChat checks against its own clock (request signatures, the freshness of its answers and
+//! notifies) reads [`wall`].
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -8,8 +16,28 @@ pub const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Err(_) => panic!("UTC+8 is a valid offset"),
 };
 
+/// How far the shop's clock was moved ahead of the wall clock, in seconds.
+static MOVED: AtomicI64 = AtomicI64::new(0);
+
+/// The shop's clock, in unix seconds.
 pub fn now() -> i64 {
+    wall() + MOVED.load(Ordering::Relaxed)
+}
+
+/// The wall clock, for what WeChat and WeChat Pay check against theirs.
+pub fn wall() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// How far the shop's clock is ahead of the wall clock.
+pub fn moved_by() -> i64 {
+    MOVED.load(Ordering::Relaxed)
+}
+
+/// Moves the shop's clock `secs` forward (never back: what was recorded stays in the past);
+/// answers how far it is ahead now. Whether it may move is the host's decision.
+pub fn move_forward(secs: i64) -> i64 {
+    MOVED.fetch_add(secs.max(0), Ordering::Relaxed) + secs.max(0)
 }
 
 /// A unix time in Shanghai (out-of-range times read as the epoch).

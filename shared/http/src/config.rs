@@ -67,6 +67,9 @@ pub struct Settings {
     pub operator_webhook: Option<String>,
     /// The shop's business rules, for the application.
     pub rules: Rules,
+    /// `MOVABLE_CLOCK=1`: operators may move the shop's clock forward (`POST /admin/clock`),
+    /// for local runs and tests; refused on Lambda and SCF.
+    pub movable_clock: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -260,6 +263,18 @@ impl Settings {
             }
         };
         let cloud_env = get("CBR_ENV_ID");
+        let movable_clock = match get("MOVABLE_CLOCK").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() || get("SCF_RUNTIME_API").is_some() => {
+                problems.push("MOVABLE_CLOCK=1 is for local runs and tests, never on Lambda or SCF".into());
+                false
+            }
+            Some("1") | Some("true") => true,
+            Some(_) => {
+                problems.push("MOVABLE_CLOCK must be 1 or 0".into());
+                false
+            }
+        };
         if trust_wx_context && !uses.sessions {
             // The pay notify, and every service shoppers do not call, takes no one's word on who
             // calls: it may be reachable from the public internet.
@@ -303,6 +318,7 @@ impl Settings {
             pay,
             operator_webhook,
             rules,
+            movable_clock,
         })
     }
 
@@ -330,6 +346,7 @@ impl Settings {
             cloud_env: self.cloud_env.clone(),
             appid: self.wechat.appid.clone(),
             port: self.port,
+            movable_clock: self.movable_clock,
         };
         Ok(Service { app: self.app(store)?, edge: Arc::new(edge) })
     }
@@ -527,6 +544,21 @@ mod tests {
         assert!(e.to_string().contains("STORE=dynamodb"), "{e}");
         pairs.push(("STORE", "dynamodb"));
         assert!(Settings::from_lookup(lookup(&pairs), Uses::STORE_ONLY.wechat().sessions().bootstrap()).is_ok());
+    }
+
+    #[test]
+    fn the_clock_moves_only_off_lambda_and_scf() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("MOVABLE_CLOCK", "1"));
+        let uses = Uses::STORE_ONLY.wechat().sessions().bootstrap();
+        assert!(Settings::from_lookup(lookup(&pairs), uses).unwrap().movable_clock);
+        for runtime in ["AWS_LAMBDA_RUNTIME_API", "SCF_RUNTIME_API"] {
+            let mut on = pairs.clone();
+            on.extend([(runtime, "127.0.0.1:9001"), ("STORE", "dynamodb")]);
+            let e = Settings::from_lookup(lookup(&on), uses).unwrap_err();
+            assert!(e.to_string().contains("MOVABLE_CLOCK"), "{runtime}: {e}");
+        }
+        assert!(!Settings::from_lookup(lookup(&GOOD), uses).unwrap().movable_clock, "fixed unless asked");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Edge {
     pub appid: String,
     /// The HTTP port when not on Lambda or SCF.
     pub port: u16,
+    /// Operators may move the shop's clock forward (local runs and tests only).
+    pub movable_clock: bool,
 }
 
 impl std::fmt::Debug for Edge {

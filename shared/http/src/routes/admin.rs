@@ -53,6 +53,27 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let openid = OpenId::parse(&session.openid).map_err(|_| AppError::from(wechat::WeChatError::BadAnswer))?;
             Response::ok(&operators::bind_identity(app, &me, &openid).await?)
         }
+        ("GET", ["admin", "clock"]) => {
+            operator(app, req, Permission::Read).await?;
+            Response::ok(&clock_view(app))
+        }
+        ("POST", ["admin", "clock"]) => {
+            operator(app, req, Permission::Manage).await?;
+            if !app.edge.movable_clock {
+                return Err(AppError::forbidden(
+                    "the clock moves only in local runs and tests started with MOVABLE_CLOCK=1",
+                ));
+            }
+            let body: ClockBody = req.json()?;
+            let secs =
+                body.advance_days.unwrap_or(0).saturating_mul(86_400).saturating_add(body.advance_secs.unwrap_or(0));
+            if !(1..=400 * 86_400).contains(&secs) {
+                return Err(AppError::field("advance_secs", "move forward by 1 second to 400 days"));
+            }
+            domain::clock::move_forward(secs);
+            tracing::warn!(moved_by = domain::clock::moved_by(), "the shop's clock was moved forward");
+            Response::ok(&clock_view(app))
+        }
         ("GET", ["admin", "notices"]) => {
             operator(app, req, Permission::Read).await?;
             Response::ok(&json!({ "items": app::notices::templates(app).await? }))
@@ -115,6 +136,20 @@ struct Adjust {
 struct IdentityBody {
     /// A `wx.login` code of the operator's WeChat, under the shop's mini-program.
     code: String,
+}
+
+fn clock_view(app: &Service) -> serde_json::Value {
+    json!({ "now": domain::clock::now(), "moved_by_secs": domain::clock::moved_by(), "movable": app.edge.movable_clock })
+}
+
+/// How far to move the shop's clock: seconds, days, or both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    #[serde(default)]
+    advance_secs: Option<i64>,
+    #[serde(default)]
+    advance_days: Option<i64>,
 }
 
 /// A notice's subscribe-message template: its id, the page it opens, the notice's values by

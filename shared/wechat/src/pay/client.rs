@@ -204,7 +204,7 @@ impl PayClient {
 
     async fn send_once(&self, method: &str, path: &str, body: &[u8]) -> Result<Answer, PayError> {
         let nonce = sign::nonce();
-        let ts = clock::now();
+        let ts = clock::wall();
         let who = sign::Credentials { mchid: &self.mchid, serial_no: &self.serial, key: &self.key };
         let auth = sign::authorization(&who, method, path, body, ts, &nonce).map_err(PayError::Key)?;
         let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| PayError::Transport(e.to_string()))?;
@@ -281,10 +281,10 @@ impl PayClient {
 
     /// Verifies with the known keys; an unknown serial triggers one certificate refresh.
     async fn verify_answer(&self, h: &SignedHeaders, body: &[u8]) -> Result<(), PayError> {
-        match self.verifier.verify(h, body, clock::now()) {
+        match self.verifier.verify(h, body, clock::wall()) {
             Err(VerifyError::UnknownSerial(serial)) => {
                 self.refresh_certificates_for(&serial, false).await?;
-                self.verifier.verify(h, body, clock::now()).map_err(PayError::Signature)
+                self.verifier.verify(h, body, clock::wall()).map_err(PayError::Signature)
             }
             other => other.map_err(PayError::Signature),
         }
@@ -334,7 +334,7 @@ impl PayClient {
             found.push((serial, key));
         }
         let h = headers.ok_or(PayError::Signature(VerifyError::MissingHeader("wechatpay-signature")))?;
-        fresh.verify(&h, &answer.body, clock::now()).map_err(PayError::Signature)?;
+        fresh.verify(&h, &answer.body, clock::wall()).map_err(PayError::Signature)?;
         for (serial, key) in found {
             self.verifier.add(&serial, key);
         }
@@ -384,7 +384,7 @@ impl PayClient {
 
     /// The parameters of `wx.requestPayment` for a prepay_id, with its RSA paySign.
     pub fn request_payment(&self, prepay_id: &str) -> Result<RequestPayment, PayError> {
-        let time_stamp = clock::now().to_string();
+        let time_stamp = clock::wall().to_string();
         let nonce_str = sign::nonce();
         let package = format!("prepay_id={prepay_id}");
         let pay_sign = self
@@ -453,12 +453,12 @@ impl PayClient {
 
     /// Verifies and decrypts a notify; an unknown serial triggers one certificate refresh.
     pub async fn open_notify(&self, headers: &SignedHeaders, body: &[u8]) -> Result<Verified, NotifyError> {
-        match self.verifier.verify(headers, body, clock::now()) {
+        match self.verifier.verify(headers, body, clock::wall()) {
             Err(VerifyError::UnknownSerial(serial)) => {
                 if let Err(e) = self.refresh_certificates_for(&serial, true).await {
                     tracing::warn!(error = %e, "certificate refresh for a notify failed");
                 }
-                notify::open(&self.verifier, &self.apiv3, headers, body, clock::now())
+                notify::open(&self.verifier, &self.apiv3, headers, body, clock::wall())
             }
             Err(e) => Err(e.into()),
             Ok(()) => notify::decrypt(&self.apiv3, body),
