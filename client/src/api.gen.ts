@@ -78,7 +78,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            openid: string;
+                            phone: string | null;
+                            phone_verified_at: number | null;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -117,7 +122,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            openid: string;
+                            phone: unknown;
+                            phone_verified_at: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -244,7 +254,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                category?: string;
+                                created_at?: number;
+                                description: string;
+                                id?: string;
+                                price_from: number | null;
+                                status?: string;
+                                subtitle: string;
+                                title?: string;
+                                updated_at: number;
+                                version: number;
+                            }[];
+                            next: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -273,7 +297,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            category?: string;
+                            created_at?: number;
+                            description: string;
+                            id?: string;
+                            price_from: unknown;
+                            status?: string;
+                            subtitle: string;
+                            title?: string;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -312,7 +347,40 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            category?: string;
+                            created_at?: number;
+                            description: string;
+                            id?: string;
+                            price_from: number | null;
+                            skus: {
+                                available: number;
+                                components?: {
+                                    quantity: number;
+                                    sku_id?: string;
+                                }[];
+                                created_at?: number;
+                                daily_sales?: number;
+                                id?: string;
+                                kind?: string;
+                                name?: string;
+                                price?: number;
+                                product_id: string;
+                                purchasable: boolean;
+                                replenish_days: number;
+                                stock?: {
+                                    available: number;
+                                    shard: number;
+                                    warehouse_id?: string;
+                                }[];
+                                updated_at: number;
+                            }[];
+                            status?: string;
+                            subtitle: string;
+                            title?: string;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -347,7 +415,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            category?: string;
+                            created_at?: number;
+                            description: string;
+                            id?: string;
+                            price_from: number | null;
+                            status?: string;
+                            subtitle: string;
+                            title?: string;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -387,7 +466,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            category?: string;
+                            created_at?: number;
+                            description: string;
+                            id?: string;
+                            price_from: number | null;
+                            status?: string;
+                            subtitle: string;
+                            title?: string;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -430,7 +520,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            category?: string;
+                            created_at?: number;
+                            description: string;
+                            id?: string;
+                            price_from: number | null;
+                            status?: string;
+                            subtitle: string;
+                            title?: string;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -476,7 +577,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            components?: {
+                                quantity: number;
+                                sku_id?: string;
+                            }[];
+                            created_at?: number;
+                            daily_sales?: number;
+                            id?: string;
+                            kind?: string;
+                            name?: string;
+                            price?: number;
+                            product_id: string;
+                            replenish_days: number;
+                            updated_at: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -527,7 +642,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            daily_sales?: number;
+                            id?: string;
+                            kind?: string;
+                            name?: string;
+                            price?: number;
+                            product_id: string;
+                            replenish_days: number;
+                            updated_at: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -565,7 +690,14 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            sku_id?: string;
+                            stock?: {
+                                available: number;
+                                shard: number;
+                                warehouse_id?: string;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -604,7 +736,13 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                id?: string;
+                                name?: string;
+                                region?: string;
+                            }[];
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -650,7 +788,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            id?: string;
+                            name?: string;
+                            region?: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -694,7 +836,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            available: number;
+                            shard: number;
+                            sku_id?: string;
+                            warehouse_id?: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -733,7 +880,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                available: number;
+                                daily_sales?: number;
+                                name?: string;
+                                product_id: string;
+                                replenish_days: number;
+                                safety_stock: number;
+                                sku_id?: string;
+                            }[];
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -817,7 +974,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            lines: {
+                                available: number;
+                                name?: string;
+                                purchasable: boolean;
+                                quantity: number;
+                                sku_id?: string;
+                                unit_price: number;
+                            }[];
+                            total?: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -843,7 +1010,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            lines: unknown[];
+                            total?: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -903,6 +1073,15 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description the order this request_id placed before (the request repeated): nothing placed again */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Order"];
+                    };
+                };
                 /** @description success */
                 201: {
                     headers: {
@@ -1077,7 +1256,9 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: unknown[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1264,7 +1445,83 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                address: {
+                                    city: string;
+                                    detail: string;
+                                    district: string;
+                                    name?: string;
+                                    phone: string | null;
+                                    province: string;
+                                };
+                                campaign_discount: number;
+                                closed_at: unknown;
+                                completed_at: number | null;
+                                coupon_id: unknown;
+                                coupon_template: unknown;
+                                created_at?: number;
+                                delivered_at: number | null;
+                                discount: number;
+                                expires_at: number;
+                                freight: number;
+                                fulfilment: string;
+                                gifts: unknown[];
+                                holds: boolean;
+                                lines: {
+                                    amount?: number;
+                                    discount: number;
+                                    kind?: string;
+                                    name?: string;
+                                    product_id: string;
+                                    quantity: number;
+                                    sku_id?: string;
+                                    unit_price: number;
+                                }[];
+                                member_discount: number;
+                                openid: string;
+                                order_no: string | null;
+                                paid_after_close: boolean;
+                                paid_at: number | null;
+                                payable?: number;
+                                points_used: number;
+                                points_value: number;
+                                prepay_id: string | null;
+                                received_at: number | null;
+                                received_by: string | null;
+                                refund_reserved: number;
+                                refunded: number;
+                                request_id?: string;
+                                reservations: {
+                                    quantity: number;
+                                    shard: number;
+                                    sku_id?: string;
+                                    warehouse_id?: string;
+                                }[];
+                                restocked: unknown[];
+                                returned_units: Record<string, never>;
+                                shipped_at: number | null;
+                                state?: string;
+                                sub_orders: {
+                                    items: {
+                                        [key: string]: number;
+                                    };
+                                    shipment: {
+                                        packages: {
+                                            express_company: string;
+                                            tracking_no?: string;
+                                        }[];
+                                        shipped_at: number | null;
+                                        uploaded_at: number | null;
+                                    } | null;
+                                    warehouse_id?: string;
+                                }[];
+                                subtotal: number;
+                                transaction_id: string | null;
+                                version: number;
+                            }[];
+                            next: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1305,7 +1562,126 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            order: {
+                                address: {
+                                    city: string;
+                                    detail: string;
+                                    district: string;
+                                    name?: string;
+                                    phone: string | null;
+                                    province: string;
+                                };
+                                campaign_discount: number;
+                                closed_at: number | null;
+                                completed_at: number | null;
+                                coupon_id: string | null;
+                                coupon_template: string | null;
+                                created_at?: number;
+                                delivered_at: number | null;
+                                discount: number;
+                                expires_at: number;
+                                freight: number;
+                                fulfilment: string;
+                                gifts: {
+                                    amount?: number;
+                                    discount: number;
+                                    kind?: string;
+                                    name?: string;
+                                    product_id: string;
+                                    quantity: number;
+                                    sku_id?: string;
+                                    unit_price: number;
+                                }[];
+                                holds: boolean;
+                                lines: {
+                                    amount?: number;
+                                    discount: number;
+                                    kind?: string;
+                                    name?: string;
+                                    product_id: string;
+                                    quantity: number;
+                                    sku_id?: string;
+                                    unit_price: number;
+                                }[];
+                                member_discount: number;
+                                openid: string;
+                                order_no: string | null;
+                                paid_after_close: boolean;
+                                paid_at: number | null;
+                                payable?: number;
+                                points_used: number;
+                                points_value: number;
+                                prepay_id: string | null;
+                                received_at: number | null;
+                                received_by: string | null;
+                                refund_reserved: number;
+                                refunded: number;
+                                request_id?: string;
+                                reservations: {
+                                    quantity: number;
+                                    shard: number;
+                                    sku_id?: string;
+                                    warehouse_id?: string;
+                                }[];
+                                restocked: {
+                                    quantity: number;
+                                    shard: number;
+                                    sku_id?: string;
+                                    warehouse_id?: string;
+                                }[];
+                                returned_units: {
+                                    [key: string]: number;
+                                };
+                                shipped_at: number | null;
+                                state?: string;
+                                sub_orders: {
+                                    items: {
+                                        [key: string]: number;
+                                    };
+                                    shipment: {
+                                        packages: {
+                                            express_company: string;
+                                            tracking_no?: string;
+                                        }[];
+                                        shipped_at: number | null;
+                                        uploaded_at: number | null;
+                                    } | null;
+                                    warehouse_id?: string;
+                                }[];
+                                subtotal: number;
+                                transaction_id: string | null;
+                                upload_lease_until?: number;
+                                version: number;
+                            };
+                            refunds: {
+                                amount?: number;
+                                approvals?: {
+                                    at: number;
+                                    identity?: string;
+                                    operator_id: string;
+                                    role?: string;
+                                }[];
+                                arrival_note: string;
+                                created_at?: number;
+                                initiated_by: string;
+                                lines: {
+                                    [key: string]: number;
+                                };
+                                of_payment?: string;
+                                openid: string;
+                                order_no: string | null;
+                                out_refund_no: string | null;
+                                reason: string;
+                                refund_id: string | null;
+                                requested_by?: string;
+                                state?: string;
+                                success_time: number | null;
+                                updated_at: number;
+                                version: number;
+                                wechat_error: string | null;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1352,7 +1728,80 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                province: string;
+                            };
+                            campaign_discount: number;
+                            closed_at: unknown;
+                            completed_at: unknown;
+                            coupon_id: unknown;
+                            coupon_template: unknown;
+                            created_at?: number;
+                            delivered_at: unknown;
+                            discount: number;
+                            expires_at: number;
+                            freight: number;
+                            fulfilment: string;
+                            gifts: unknown[];
+                            holds: boolean;
+                            lines: {
+                                amount?: number;
+                                discount: number;
+                                kind?: string;
+                                name?: string;
+                                product_id: string;
+                                quantity: number;
+                                sku_id?: string;
+                                unit_price: number;
+                            }[];
+                            member_discount: number;
+                            openid: string;
+                            order_no: string | null;
+                            paid_after_close: boolean;
+                            paid_at: number | null;
+                            payable?: number;
+                            points_used: number;
+                            points_value: number;
+                            prepay_id: string | null;
+                            received_at: unknown;
+                            received_by: unknown;
+                            refund_reserved: number;
+                            refunded: number;
+                            request_id?: string;
+                            reservations: {
+                                quantity: number;
+                                shard: number;
+                                sku_id?: string;
+                                warehouse_id?: string;
+                            }[];
+                            restocked: unknown[];
+                            returned_units: Record<string, never>;
+                            shipped_at: number | null;
+                            state?: string;
+                            sub_orders: {
+                                items: {
+                                    [key: string]: number;
+                                };
+                                shipment: {
+                                    packages: {
+                                        express_company: string;
+                                        tracking_no?: string;
+                                    }[];
+                                    shipped_at: number | null;
+                                    uploaded_at: unknown;
+                                } | null;
+                                warehouse_id?: string;
+                            }[];
+                            subtotal: number;
+                            transaction_id: string | null;
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1385,7 +1834,81 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                postal_code?: string;
+                                province: string;
+                            };
+                            campaign_discount: number;
+                            closed_at: unknown;
+                            completed_at: unknown;
+                            coupon_id: unknown;
+                            coupon_template: unknown;
+                            created_at?: number;
+                            delivered_at: unknown;
+                            discount: number;
+                            expires_at: number;
+                            freight: number;
+                            fulfilment: string;
+                            gifts: unknown[];
+                            holds: boolean;
+                            lines: {
+                                amount?: number;
+                                discount: number;
+                                kind?: string;
+                                name?: string;
+                                product_id: string;
+                                quantity: number;
+                                sku_id?: string;
+                                unit_price: number;
+                            }[];
+                            member_discount: number;
+                            openid: string;
+                            order_no: string | null;
+                            paid_after_close: boolean;
+                            paid_at: number | null;
+                            payable?: number;
+                            points_used: number;
+                            points_value: number;
+                            prepay_id: string | null;
+                            received_at: unknown;
+                            received_by: unknown;
+                            refund_reserved: number;
+                            refunded: number;
+                            request_id?: string;
+                            reservations: {
+                                quantity: number;
+                                shard: number;
+                                sku_id?: string;
+                                warehouse_id?: string;
+                            }[];
+                            restocked: unknown[];
+                            returned_units: Record<string, never>;
+                            shipped_at: number | null;
+                            state?: string;
+                            sub_orders: {
+                                items: {
+                                    [key: string]: number;
+                                };
+                                shipment: {
+                                    packages: {
+                                        express_company: string;
+                                        tracking_no?: string;
+                                    }[];
+                                    shipped_at: number | null;
+                                    uploaded_at: number | null;
+                                } | null;
+                                warehouse_id?: string;
+                            }[];
+                            subtotal: number;
+                            transaction_id: string | null;
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1432,7 +1955,32 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            amount?: number;
+                            approvals?: {
+                                at: number;
+                                identity?: string;
+                                operator_id: string;
+                                role?: string;
+                            }[];
+                            arrival_note: string;
+                            created_at?: number;
+                            initiated_by: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: string | null;
+                            reason: string;
+                            refund_id: string | null;
+                            requested_by?: string;
+                            state?: string;
+                            success_time: unknown;
+                            updated_at: number;
+                            version: number;
+                            wechat_error: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1471,7 +2019,29 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                amount?: number;
+                                approvals?: unknown[];
+                                arrival_note: string;
+                                created_at?: number;
+                                initiated_by: string;
+                                lines: {
+                                    [key: string]: number;
+                                };
+                                openid: string;
+                                order_no: string | null;
+                                out_refund_no: string | null;
+                                reason: string;
+                                refund_id: unknown;
+                                state?: string;
+                                success_time: unknown;
+                                updated_at: number;
+                                version: number;
+                                wechat_error: unknown;
+                            }[];
+                            next: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1515,7 +2085,31 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            amount?: number;
+                            approvals?: {
+                                at: number;
+                                identity?: string;
+                                operator_id: string;
+                                role?: string;
+                            }[];
+                            arrival_note: string;
+                            created_at?: number;
+                            initiated_by: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: string | null;
+                            reason: string;
+                            refund_id: string | null;
+                            state?: string;
+                            success_time: unknown;
+                            updated_at: number;
+                            version: number;
+                            wechat_error: unknown;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1558,7 +2152,26 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            amount?: number;
+                            approvals?: unknown[];
+                            arrival_note: string;
+                            created_at?: number;
+                            initiated_by: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: string | null;
+                            reason: string;
+                            refund_id: unknown;
+                            state?: string;
+                            success_time: unknown;
+                            updated_at: number;
+                            version: number;
+                            wechat_error: unknown;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1596,7 +2209,28 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                created_at?: number;
+                                detail: {
+                                    amount?: number;
+                                    appid?: string;
+                                    error?: string;
+                                    mchid?: string;
+                                    paid?: number;
+                                    payable?: number;
+                                    source?: string;
+                                    state?: string;
+                                    status?: string;
+                                    warehouse_id?: string;
+                                };
+                                id?: string;
+                                kind?: string;
+                                order_no: string | null;
+                                resolved: boolean;
+                            }[];
+                            next: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1635,7 +2269,26 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                active: boolean;
+                                claimed: number;
+                                created_at?: number;
+                                id?: string;
+                                name?: string;
+                                per_user?: number;
+                                redemption_rate_pct: number;
+                                rule?: {
+                                    amount_off?: number;
+                                    kind?: string;
+                                    min_spend?: number;
+                                };
+                                total?: number;
+                                used: number;
+                                valid_from?: number;
+                                valid_to?: number;
+                            }[];
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1664,7 +2317,29 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            active: boolean;
+                            claimed: number;
+                            created_at?: number;
+                            id?: string;
+                            name?: string;
+                            per_user?: number;
+                            rule?: {
+                                amount_off?: number;
+                                kind?: string;
+                                max_off?: unknown;
+                                min_spend?: number;
+                                percent_off?: number;
+                            };
+                            scope?: {
+                                categories: string[];
+                                products: unknown[];
+                            };
+                            total?: number;
+                            used: number;
+                            valid_from?: number;
+                            valid_to?: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1703,7 +2378,33 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            alerts_cleared: number;
+                            closer: {
+                                closed: number;
+                                examined: number;
+                                failed: number;
+                                paid?: number;
+                                retry: number;
+                            };
+                            fulfilment: {
+                                completed: number;
+                                failed: number;
+                                received: number;
+                            };
+                            outbox: {
+                                delivered: number;
+                                failed: number;
+                                skipped: number;
+                            };
+                            receipts_read: {
+                                asked: number;
+                                failed: number;
+                                received: number;
+                            };
+                            refunds_retried: number;
+                            returns_lapsed: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1742,7 +2443,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            delivered: number;
+                            failed: number;
+                            skipped: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1781,7 +2486,31 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            day: string;
+                            differences: {
+                                action: string;
+                                kind?: string;
+                                local_fen: number | null;
+                                order_no: string | null;
+                                reference: string;
+                                wechat_fen: unknown;
+                            }[];
+                            fee_milli_fen: number;
+                            generated_at: number;
+                            local: {
+                                payment_fen: number;
+                                payments: number;
+                                refund_fen: number;
+                                refunds: number;
+                            };
+                            wechat: {
+                                payment_fen: number;
+                                payments: number;
+                                refund_fen: number;
+                                refunds: number;
+                            };
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1809,7 +2538,31 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            day: string;
+                            differences: {
+                                action: string;
+                                kind?: string;
+                                local_fen: number | null;
+                                order_no: string | null;
+                                reference: string;
+                                wechat_fen: number | null;
+                            }[];
+                            fee_milli_fen: number;
+                            generated_at: number;
+                            local: {
+                                payment_fen: number;
+                                payments: number;
+                                refund_fen: number;
+                                refunds: number;
+                            };
+                            wechat: {
+                                payment_fen: number;
+                                payments: number;
+                                refund_fen: number;
+                                refunds: number;
+                            };
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1848,7 +2601,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                bound?: boolean;
+                                created_at?: number;
+                                created_by?: string;
+                                disabled?: boolean;
+                                id?: string;
+                                name?: string;
+                                pending?: boolean;
+                                role?: string;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1881,7 +2645,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            account: {
+                                bound?: boolean;
+                                created_at?: number;
+                                created_by?: string;
+                                disabled?: boolean;
+                                id?: string;
+                                name?: string;
+                                pending?: boolean;
+                                role?: string;
+                            };
+                            token: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -1923,7 +2699,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            bound?: boolean;
+                            created_at?: number;
+                            created_by?: string;
+                            disabled?: boolean;
+                            id?: string;
+                            name?: string;
+                            pending?: boolean;
+                            role?: string;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -1960,7 +2745,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            id?: string;
+                            role?: string;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2001,7 +2789,82 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                action: string;
+                                after: {
+                                    amount_fen?: number;
+                                    approvals?: string[];
+                                    attempt?: number;
+                                    bound?: boolean;
+                                    created_at?: number;
+                                    created_by?: string;
+                                    disabled?: boolean;
+                                    id?: string;
+                                    input?: {
+                                        amount_fen?: number;
+                                        base_fen?: number;
+                                        carrier?: string;
+                                        category?: string;
+                                        code?: string;
+                                        daily_sales?: number;
+                                        delta?: number;
+                                        full?: boolean;
+                                        id?: string;
+                                        kind?: string;
+                                        name?: string;
+                                        password?: string;
+                                        per_user?: number;
+                                        price?: number;
+                                        price_fen?: number;
+                                        region?: string;
+                                        request_id?: string;
+                                        role?: string;
+                                        rule?: {
+                                            amount_off?: number;
+                                            kind?: string;
+                                            min_spend?: number;
+                                        };
+                                        sku_id?: string;
+                                        stock?: number;
+                                        title?: string;
+                                        total?: number;
+                                        tracking_no?: string;
+                                        valid_from?: number;
+                                        valid_to?: number;
+                                        warehouse_id?: string;
+                                    } | null;
+                                    name?: string;
+                                    pending?: boolean;
+                                    phase?: string;
+                                    role?: string;
+                                    state?: string;
+                                    status?: number;
+                                };
+                                at: number;
+                                before: {
+                                    amount_fen?: number;
+                                    approvals?: string[];
+                                    bound?: boolean;
+                                    created_at?: number;
+                                    created_by?: string;
+                                    disabled?: boolean;
+                                    id?: string;
+                                    name?: string;
+                                    pending?: boolean;
+                                    role?: string;
+                                    state?: string;
+                                } | null;
+                                hash: string;
+                                id?: string;
+                                operator_id: string;
+                                prev: string;
+                                role?: string;
+                                seq: number;
+                                target: string;
+                            }[];
+                            next: string | null;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2138,7 +3001,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            addresses: {
+                                address: {
+                                    city: string;
+                                    detail: string;
+                                    district: string;
+                                    name?: string;
+                                    phone: string | null;
+                                    province: string;
+                                };
+                                id?: string;
+                                is_default: boolean;
+                            }[];
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2166,7 +3043,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            addresses: unknown[];
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2205,7 +3085,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            addresses: {
+                                address: {
+                                    city: string;
+                                    detail: string;
+                                    district: string;
+                                    name?: string;
+                                    phone: string | null;
+                                    province: string;
+                                };
+                                id?: string;
+                                is_default: boolean;
+                            }[];
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2245,7 +3139,65 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                postal_code?: string;
+                                province: string;
+                            };
+                            campaign_discount: number;
+                            closed_at: unknown;
+                            completed_at: unknown;
+                            coupon_id: unknown;
+                            created_at?: number;
+                            delivered_at: number | null;
+                            discount: number;
+                            expires_at: number;
+                            freight: number;
+                            fulfilment: string;
+                            gifts: unknown[];
+                            lines: {
+                                amount?: number;
+                                discount: number;
+                                kind?: string;
+                                name?: string;
+                                product_id: string;
+                                quantity: number;
+                                sku_id?: string;
+                                unit_price: number;
+                            }[];
+                            member_discount: number;
+                            order_no: string | null;
+                            paid_at: number | null;
+                            payable?: number;
+                            points_used: number;
+                            points_value: number;
+                            received_at: number | null;
+                            received_by: string | null;
+                            refunded: number;
+                            shipped_at: number | null;
+                            state?: string;
+                            sub_orders: {
+                                items: {
+                                    [key: string]: number;
+                                };
+                                shipment: {
+                                    packages: {
+                                        express_company: string;
+                                        tracking_no?: string;
+                                    }[];
+                                    shipped_at: number | null;
+                                    uploaded_at: number | null;
+                                } | null;
+                                warehouse_id?: string;
+                            }[];
+                            subtotal: number;
+                            transaction_id: string | null;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2286,7 +3238,82 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                postal_code?: string;
+                                province: string;
+                            };
+                            campaign_discount: number;
+                            closed_at: unknown;
+                            completed_at: unknown;
+                            coupon_id: unknown;
+                            coupon_template: unknown;
+                            created_at?: number;
+                            delivered_at: number | null;
+                            discount: number;
+                            expires_at: number;
+                            freight: number;
+                            fulfilment: string;
+                            gifts: unknown[];
+                            holds: boolean;
+                            lines: {
+                                amount?: number;
+                                discount: number;
+                                kind?: string;
+                                name?: string;
+                                product_id: string;
+                                quantity: number;
+                                sku_id?: string;
+                                unit_price: number;
+                            }[];
+                            member_discount: number;
+                            openid: string;
+                            order_no: string | null;
+                            paid_after_close: boolean;
+                            paid_at: number | null;
+                            payable?: number;
+                            points_used: number;
+                            points_value: number;
+                            prepay_id: string | null;
+                            received_at: unknown;
+                            received_by: unknown;
+                            refund_reserved: number;
+                            refunded: number;
+                            request_id?: string;
+                            reservations: {
+                                quantity: number;
+                                shard: number;
+                                sku_id?: string;
+                                warehouse_id?: string;
+                            }[];
+                            restocked: unknown[];
+                            returned_units: Record<string, never>;
+                            shipped_at: number | null;
+                            state?: string;
+                            sub_orders: {
+                                items: {
+                                    [key: string]: number;
+                                };
+                                shipment: {
+                                    packages: {
+                                        express_company: string;
+                                        tracking_no?: string;
+                                    }[];
+                                    shipped_at: number | null;
+                                    uploaded_at: number | null;
+                                } | null;
+                                warehouse_id?: string;
+                            }[];
+                            subtotal: number;
+                            transaction_id: string | null;
+                            upload_lease_until?: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2324,7 +3351,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            base_fen?: number;
+                            free_over_fen: unknown;
+                            remote: Record<string, never>;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2357,7 +3388,13 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            base_fen?: number;
+                            free_over_fen: number | null;
+                            remote: {
+                                "\u65B0\u7586\u7EF4\u543E\u5C14\u81EA\u6CBB\u533A"?: number;
+                            };
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2397,7 +3434,9 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: unknown[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2433,7 +3472,20 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            order_no: string | null;
+                            out_refund_no: unknown;
+                            parcel: unknown;
+                            reason: string;
+                            return_address: unknown;
+                            state?: string;
+                            updated_at: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2483,7 +3535,30 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            order_no: string | null;
+                            out_refund_no: unknown;
+                            parcel: {
+                                express_company: string;
+                                tracking_no?: string;
+                            } | null;
+                            reason: string;
+                            return_address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                province: string;
+                            } | null;
+                            state?: string;
+                            updated_at: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2525,7 +3600,27 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                created_at?: number;
+                                id?: string;
+                                lines: {
+                                    [key: string]: number;
+                                };
+                                openid: string;
+                                order_no: string | null;
+                                out_refund_no: unknown;
+                                parcel: unknown;
+                                reason: string;
+                                restocked: unknown[];
+                                return_address: unknown;
+                                state?: string;
+                                state_since: number;
+                                updated_at: number;
+                                version: number;
+                            }[];
+                            next: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2569,7 +3664,31 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: unknown;
+                            parcel: unknown;
+                            reason: string;
+                            restocked: unknown[];
+                            return_address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                province: string;
+                            } | null;
+                            state?: string;
+                            state_since: number;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2613,7 +3732,24 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: unknown;
+                            parcel: unknown;
+                            reason: string;
+                            restocked: unknown[];
+                            return_address: unknown;
+                            state?: string;
+                            state_since: number;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2656,7 +3792,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: string | null;
+                            parcel: {
+                                express_company: string;
+                                tracking_no?: string;
+                            } | null;
+                            reason: string;
+                            restocked: unknown[];
+                            return_address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                province: string;
+                            } | null;
+                            state?: string;
+                            state_since: number;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2699,7 +3862,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            created_at?: number;
+                            id?: string;
+                            lines: {
+                                [key: string]: number;
+                            };
+                            openid: string;
+                            order_no: string | null;
+                            out_refund_no: string | null;
+                            parcel: {
+                                express_company: string;
+                                tracking_no?: string;
+                            } | null;
+                            reason: string;
+                            restocked: unknown[][];
+                            return_address: {
+                                city: string;
+                                detail: string;
+                                district: string;
+                                name?: string;
+                                phone: string | null;
+                                province: string;
+                            } | null;
+                            state?: string;
+                            state_since: number;
+                            updated_at: number;
+                            version: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2737,7 +3927,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                available: number;
+                                episode: string;
+                                name?: string;
+                                raised_at: number;
+                                safety_stock: number;
+                                sku_id?: string;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2775,7 +3974,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                about: string;
+                                attempts: number;
+                                created_at?: number;
+                                id?: string;
+                                last_error: string | null;
+                                next_attempt_at: number;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2813,7 +4021,14 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                episode: string;
+                                metric: string;
+                                raised_at: number;
+                                value_permille: number;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2851,7 +4066,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            full_reduction: unknown;
+                            gifts: unknown[];
+                            stacking: string;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2883,7 +4102,26 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            full_reduction: {
+                                name?: string;
+                                tiers: {
+                                    min_fen: number;
+                                    off_fen: number;
+                                }[];
+                                valid_from?: number;
+                                valid_to?: number;
+                            } | null;
+                            gifts: {
+                                gift_sku: string;
+                                min_fen: number;
+                                name?: string;
+                                products: unknown[];
+                                valid_from?: number;
+                                valid_to?: number;
+                            }[];
+                            stacking: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -2923,7 +4161,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            day: string;
+                            growth: number;
+                            points: number;
+                            streak: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -2996,7 +4239,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                at: number;
+                                frozen: number;
+                                growth: number;
+                                note: string;
+                                points: number;
+                                source?: string;
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3033,7 +4285,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            levels: {
+                                min_growth: number;
+                                name?: string;
+                                perks: {
+                                    free_shipping: boolean;
+                                    member_discount_pct: number;
+                                    points_multiplier_pct: number;
+                                };
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3056,7 +4318,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            levels: {
+                                min_growth: number;
+                                name?: string;
+                                perks: {
+                                    birthday_coupon?: string;
+                                    free_shipping: boolean;
+                                    member_discount_pct: number;
+                                    points_multiplier_pct: number;
+                                    upgrade_coupon?: string;
+                                };
+                            }[];
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3096,7 +4370,37 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            ledger: {
+                                at: number;
+                                frozen: number;
+                                growth: number;
+                                note: string;
+                                points: number;
+                                source?: string;
+                            }[];
+                            member: {
+                                birthday: unknown;
+                                checked_in_today: boolean;
+                                demoted: number;
+                                growth: number;
+                                level: {
+                                    min_growth: number;
+                                    name?: string;
+                                    perks: {
+                                        free_shipping: boolean;
+                                        member_discount_pct: number;
+                                        points_multiplier_pct: number;
+                                    };
+                                };
+                                next_level: unknown[] | null;
+                                points_available: number;
+                                points_debt: number;
+                                points_frozen: number;
+                                segment: string | null;
+                                streak: number;
+                            };
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3175,7 +4479,37 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            report: {
+                                birthday_coupons: number;
+                                demoted: number;
+                                members: number;
+                                points_expired: number;
+                                reminders_queued: number;
+                                skipped: number;
+                            };
+                            segments: {
+                                mode: string;
+                                scored_at: number;
+                                segments: {
+                                    high_value: boolean;
+                                    label: string;
+                                    members: number;
+                                    segment: string | null;
+                                }[];
+                                thresholds: {
+                                    frequent_orders: number;
+                                    monetary_fen: number;
+                                    recent_days: number;
+                                };
+                            };
+                            targets: {
+                                coupon_redemption_permille: number | null;
+                                coupons: string;
+                                points: string;
+                                points_redemption_permille: number | null;
+                            };
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3211,7 +4545,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            mode: string;
+                            scored_at: number;
+                            segments: {
+                                high_value: boolean;
+                                label: string;
+                                members: number;
+                                segment: string | null;
+                            }[];
+                            thresholds: {
+                                frequent_orders: number;
+                                monetary_fen: number;
+                                recent_days: number;
+                            };
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3252,7 +4600,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": unknown;
+                        "text/csv": string;
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3292,7 +4640,27 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            birthday: string | null;
+                            checked_in_today: boolean;
+                            demoted: number;
+                            growth: number;
+                            level: {
+                                min_growth: number;
+                                name?: string;
+                                perks: {
+                                    free_shipping: boolean;
+                                    member_discount_pct: number;
+                                    points_multiplier_pct: number;
+                                };
+                            };
+                            next_level: unknown;
+                            points_available: number;
+                            points_debt: number;
+                            points_frozen: number;
+                            segment: string | null;
+                            streak: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3330,7 +4698,22 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            checkin: {
+                                daily_points: number;
+                                streak_bonus: number[][];
+                            };
+                            expiry_notice_days: number;
+                            keep: unknown;
+                            points_expiry_months: number;
+                            rfm: {
+                                fixed: {
+                                    frequent_orders: number;
+                                    monetary_fen: number;
+                                    recent_days: number;
+                                };
+                            };
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3353,7 +4736,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            checkin: {
+                                daily_points: number;
+                                streak_bonus: number[][];
+                            };
+                            expiry_notice_days: number;
+                            keep: {
+                                drop_levels: number;
+                                inactive_days: number;
+                            } | null;
+                            points_expiry_months: number;
+                            rfm: unknown;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3394,7 +4789,32 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            band_pct: number[];
+                            computed_at: number;
+                            months: {
+                                month: string;
+                                points: {
+                                    earned: number;
+                                    expired: number;
+                                    redemption_pct: number;
+                                    spent: number;
+                                    taken_back: number;
+                                };
+                            }[];
+                            period: {
+                                alert: boolean;
+                                from: unknown;
+                                points: {
+                                    earned: number;
+                                    expired: number;
+                                    redemption_pct: number;
+                                    spent: number;
+                                    taken_back: number;
+                                };
+                                to: unknown;
+                            };
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3438,7 +4858,27 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            birthday: unknown;
+                            checked_in_today: boolean;
+                            demoted: number;
+                            growth: number;
+                            level: {
+                                min_growth: number;
+                                name?: string;
+                                perks: {
+                                    free_shipping: boolean;
+                                    member_discount_pct: number;
+                                    points_multiplier_pct: number;
+                                };
+                            };
+                            next_level: unknown[] | null;
+                            points_available: number;
+                            points_debt: number;
+                            points_frozen: number;
+                            segment: unknown;
+                            streak: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3480,7 +4920,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            bound?: boolean;
+                            created_at?: number;
+                            created_by?: string;
+                            disabled?: boolean;
+                            id?: string;
+                            name?: string;
+                            pending?: boolean;
+                            role?: string;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3526,7 +4975,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            bound?: boolean;
+                            created_at?: number;
+                            created_by?: string;
+                            disabled?: boolean;
+                            id?: string;
+                            name?: string;
+                            pending?: boolean;
+                            role?: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3567,7 +5025,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            attempts_without_outcome: string[];
+                            entries: number;
+                            head_hash: string;
+                            head_seq: number;
+                            intact: boolean;
+                            problems: string[];
+                            unchained: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3606,7 +5072,23 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            items: {
+                                notice: string;
+                                template: {
+                                    fields: {
+                                        day: string;
+                                        level: string;
+                                    };
+                                    fixed: {
+                                        thing6: string;
+                                    };
+                                    page: string;
+                                    template_id: string;
+                                } | null;
+                                values: string[];
+                            }[];
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3672,7 +5154,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            fields: {
+                                day: string;
+                                level: string;
+                            };
+                            fixed: {
+                                thing6: string;
+                            };
+                            page: string;
+                            template_id: string;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3712,7 +5204,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            movable: boolean;
+                            moved_by_secs: number;
+                            now: number;
+                        };
                     };
                 };
                 401: components["responses"]["Error"];
@@ -3743,7 +5239,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            movable: boolean;
+                            moved_by_secs: number;
+                            now: number;
+                        };
                     };
                 };
                 400: components["responses"]["Error"];
@@ -3873,6 +5373,9 @@ export interface components {
             status: "draft" | "on_sale" | "off_sale";
             /** @description fen */
             price_from: number;
+            created_at?: number;
+            updated_at?: number;
+            version?: number;
         };
         ProductList: {
             items: components["schemas"]["ProductSummary"][];
@@ -3891,7 +5394,19 @@ export interface components {
             available: number;
             purchasable: boolean;
         };
-        Product: components["schemas"]["ProductSummary"] & {
+        Product: {
+            id: string;
+            title: string;
+            subtitle?: string | null;
+            description?: string | null;
+            category: string;
+            /** @enum {string} */
+            status: "draft" | "on_sale" | "off_sale";
+            /** @description fen */
+            price_from: number;
+            created_at?: number;
+            updated_at?: number;
+            version?: number;
             skus: components["schemas"]["Sku"][];
         };
         CartLine: {
@@ -3915,6 +5430,7 @@ export interface components {
             city: string;
             district: string;
             detail: string;
+            postal_code?: string;
         };
         AddressBook: {
             addresses: {
@@ -3933,6 +5449,7 @@ export interface components {
             quantity: number;
             amount: number;
             discount: number;
+            components?: unknown[][];
         };
         Order: {
             order_no: string;
@@ -3957,6 +5474,7 @@ export interface components {
                 city: string;
                 district: string;
                 detail: string;
+                postal_code?: string;
             } | null;
             fulfilment: string;
             created_at: number;
@@ -3964,6 +5482,31 @@ export interface components {
             expires_at: number;
             paid_at: number | null;
             refunded: number;
+            closed_at?: unknown;
+            completed_at?: unknown;
+            coupon_id?: string | null;
+            delivered_at?: unknown;
+            gifts?: {
+                amount?: number;
+                discount: number;
+                kind?: string;
+                name?: string;
+                product_id: string;
+                quantity: number;
+                sku_id?: string;
+                unit_price: number;
+            }[];
+            received_at?: unknown;
+            received_by?: unknown;
+            shipped_at?: unknown;
+            sub_orders?: {
+                items: {
+                    [key: string]: number;
+                };
+                shipment: unknown;
+                warehouse_id?: string;
+            }[];
+            transaction_id?: unknown;
         };
         OrderList: {
             items: components["schemas"]["Order"][];
@@ -3978,6 +5521,12 @@ export interface components {
             reason?: string | null;
             arrival_note?: string | null;
             created_at: number;
+            initiated_by?: string;
+            lines?: {
+                [key: string]: number;
+            };
+            success_time?: unknown;
+            updated_at?: number;
         };
         OrderDetail: {
             order: components["schemas"]["Order"];
@@ -4003,6 +5552,11 @@ export interface components {
             valid_from: number;
             valid_to: number;
             order_no?: string | null;
+            claimed_at?: number;
+            scope?: {
+                categories: string[];
+                products: unknown[];
+            };
         };
         CouponList: {
             items: components["schemas"]["Coupon"][];
@@ -4020,6 +5574,10 @@ export interface components {
             points_frozen: number;
             streak: number;
             checked_in_today: boolean;
+            birthday?: string | null;
+            demoted?: number;
+            points_debt?: number;
+            segment?: string | null;
         };
         Subscriptions: {
             accepted: string[];

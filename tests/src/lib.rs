@@ -322,6 +322,7 @@ impl Shop {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.expect("body");
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        answers::check(method, path, status, &body);
         Answer { status, body }
     }
 
@@ -372,6 +373,7 @@ macro_rules! on_both_stores {
 
 /// WeChat Pay test rig: a simulator with a merchant, a notify receiver that verifies with
 /// the shop's own client, and that client.
+pub mod answers;
 pub mod binary;
 pub mod docs;
 pub mod pay;

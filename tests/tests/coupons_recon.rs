@@ -296,7 +296,8 @@ async fn quiet_days_reconcile_and_future_days_are_refused(b: Backend) {
 }
 
 /// A payment the shop received and refused to apply (its amount did not match the order) is
-/// in WeChat's bill: reconciliation reports it as rejected, every run, and never applies it.
+/// in WeChat's bill: reconciliation reports it as rejected, every run, and never applies it
+/// (the order closed when the payment was refused).
 async fn reconciliation_reports_a_rejected_payment_as_rejected(b: Backend) {
     let shop = Shop::start(b).await;
     let (_, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
@@ -323,7 +324,7 @@ async fn reconciliation_reports_a_rejected_payment_as_rejected(b: Backend) {
         assert_eq!((diffs[0]["wechat_fen"].clone(), diffs[0]["local_fen"].clone()), (json!(1500), json!(1499)));
         let action = diffs[0]["action"].as_str().unwrap();
         assert!(action.starts_with("reported") && !action.contains("repaired"), "{action}");
-        assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("unpaid"), "never applied");
+        assert_eq!(order(&shop, &order_no).await["order"]["state"], json!("closed"), "never applied");
     }
     let cases = shop.admin("GET", "/admin/cases", None).await;
     assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "amount_mismatch"));

@@ -803,7 +803,8 @@ async fn stock_taken_down_by_hand_alerts_and_refused_alerts_are_retried(b: Backe
     let mut listed = Value::Null;
     for _ in 0..200 {
         let u = shop.admin("GET", "/admin/alerts/undelivered", None).await;
-        if u.body["items"][0]["attempts"].as_i64().unwrap_or(0) >= 1 {
+        // Claimed (its attempt counted) and then refused (its error noted).
+        if u.body["items"][0]["last_error"].is_string() {
             listed = u.body["items"][0].clone();
             break;
         }

@@ -360,13 +360,7 @@ async fn refunds_take_back_what_the_goods_earned(b: Backend) {
     let no = o.body["order_no"].as_str().unwrap().to_owned();
     pay_and_wait(&shop, &token, &no).await;
     let kept = wait_growth(&shop, &token, 20).await;
-    let tx = json!({"appid": e2e::pay::APPID, "mchid": e2e::pay::MCHID, "out_trade_no": no,
-        "transaction_id": "4200000000000000000000000777", "trade_state": "SUCCESS", "trade_state_desc": "支付成功",
-        "success_time": "2026-11-25T10:00:00+08:00", "amount": {"total": 1_800, "payer_total": 1_800, "currency": "CNY"},
-        "payer": {"openid": "o"}});
-    let notify =
-        json!({"url": format!("{}/pay/notify", shop.base), "event_type": "TRANSACTION.SUCCESS", "resource": tx});
-    sim_post(&shop, "/sim/send-notify", notify).await;
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": no, "again": true})).await;
     let done = wait_order(&shop, &no, |v| {
         v["refunds"]
             .as_array()

@@ -230,12 +230,21 @@ async fn every_wrong_notify_is_refused_or_set_aside(b: Backend) {
     let token = shop.login("webhook").await;
     let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
     let order_no = o.body["order_no"].as_str().unwrap().to_owned();
-    let before = order(&shop, &order_no).await;
+    let mut before = order(&shop, &order_no).await;
     let now = domain::clock::now();
     let mut expected_cases = Vec::new();
     for (name, n, status, case) in cases(&order_no, 2500, now) {
         assert_eq!(post(&shop, &n).await, status, "{name}");
-        assert_eq!(order(&shop, &order_no).await["order"], before["order"], "{name} changed the order");
+        let after = order(&shop, &order_no).await;
+        if case == Some("amount_mismatch") {
+            // Money WeChat holds for the order that the order cannot take: the order closes
+            // (never paid), its stock comes back, and the payment is sent back.
+            assert_eq!(after["order"]["state"], json!("closed"), "{name}");
+            assert_eq!(stock(&shop, &sku).await, 5, "{name}");
+            before = after;
+        } else {
+            assert_eq!(after["order"], before["order"], "{name} changed the order");
+        }
         if let Some(c) = case {
             expected_cases.push(c);
         }
@@ -244,11 +253,13 @@ async fn every_wrong_notify_is_refused_or_set_aside(b: Backend) {
     for c in expected_cases {
         assert!(listed.body["items"].as_array().unwrap().iter().any(|x| x["kind"] == c), "a {c} case is open");
     }
-    // The positive control: the same notify, correct, pays the order once.
+    // The positive control: the same notify, correct, pays an order once.
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = o.body["order_no"].as_str().unwrap().to_owned();
     let good = signed(
         envelope(
             "TRANSACTION.SUCCESS",
-            tx(&order_no, "4200000000000000000000009999", 2500).to_string().as_bytes(),
+            tx(&order_no, "4200000000000000000000009998", 2500).to_string().as_bytes(),
             APIV3_KEY,
             "AEAD_AES_256_GCM",
         ),

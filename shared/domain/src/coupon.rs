@@ -104,6 +104,40 @@ pub struct UserCoupon {
     pub scope: Option<crate::promotion::Scope>,
 }
 
+/// A coupon as its holder reads it (not their own openid).
+#[derive(Debug, Serialize)]
+pub struct HeldCouponView<'a> {
+    coupon_id: &'a CouponId,
+    template_id: &'a TemplateId,
+    name: &'a str,
+    rule: &'a CouponRule,
+    state: CouponState,
+    valid_from: i64,
+    valid_to: i64,
+    order_no: Option<&'a OrderNo>,
+    claimed_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a crate::promotion::Scope>,
+}
+
+impl UserCoupon {
+    /// The coupon as its holder reads it.
+    pub fn holder_view(&self) -> HeldCouponView<'_> {
+        HeldCouponView {
+            coupon_id: &self.coupon_id,
+            template_id: &self.template_id,
+            name: &self.name,
+            rule: &self.rule,
+            state: self.state,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            order_no: self.order_no.as_ref(),
+            claimed_at: self.claimed_at,
+            scope: self.scope.as_ref(),
+        }
+    }
+}
+
 /// What the rule takes off `subtotal`, or `None` when it does not apply. Never more than the
 /// subtotal; rounding favours the shopper by at most the fraction of a fen.
 pub fn discount(rule: &CouponRule, subtotal: Fen) -> Option<Fen> {

@@ -103,7 +103,41 @@ pub struct RefundRecord {
     version: i64,
 }
 
+/// A refund as the shopper who asked for it reads it: not the operators who approved it, the
+/// shop's error notes or its version.
+#[derive(Debug, Serialize)]
+pub struct ShopperRefundView<'a> {
+    out_refund_no: &'a OutRefundNo,
+    order_no: &'a OrderNo,
+    amount: Fen,
+    lines: &'a BTreeMap<SkuId, i64>,
+    reason: &'a str,
+    state: RefundState,
+    initiated_by: Actor,
+    created_at: i64,
+    updated_at: i64,
+    success_time: Option<i64>,
+    arrival_note: &'a str,
+}
+
 impl RefundRecord {
+    /// The refund as its shopper reads it.
+    pub fn shopper_view(&self) -> ShopperRefundView<'_> {
+        ShopperRefundView {
+            out_refund_no: &self.out_refund_no,
+            order_no: &self.order_no,
+            amount: self.amount,
+            lines: &self.lines,
+            reason: &self.reason,
+            state: self.state,
+            initiated_by: self.initiated_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            success_time: self.success_time,
+            arrival_note: &self.arrival_note,
+        }
+    }
+
     /// A new refund of `order`: the shop's own (a late payment) starts at once; a shopper's or
     /// an operator's waits for the approvals its amount needs.
     pub fn new(

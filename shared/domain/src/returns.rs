@@ -87,7 +87,38 @@ pub struct ReturnRecord {
     pub version: i64,
 }
 
+/// A return as its shopper reads it (not their openid nor the record's version).
+#[derive(Debug, Serialize)]
+pub struct ShopperReturnView<'a> {
+    id: &'a str,
+    order_no: &'a OrderNo,
+    lines: &'a BTreeMap<SkuId, i64>,
+    reason: &'a str,
+    state: ReturnState,
+    return_address: Option<&'a Address>,
+    parcel: Option<&'a Package>,
+    out_refund_no: Option<&'a OutRefundNo>,
+    created_at: i64,
+    updated_at: i64,
+}
+
 impl ReturnRecord {
+    /// The return as its shopper reads it.
+    pub fn shopper_view(&self) -> ShopperReturnView<'_> {
+        ShopperReturnView {
+            id: &self.id,
+            order_no: &self.order_no,
+            lines: &self.lines,
+            reason: &self.reason,
+            state: self.state,
+            return_address: self.return_address.as_ref(),
+            parcel: self.parcel.as_ref(),
+            out_refund_no: self.out_refund_no.as_ref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     /// A return request for `lines` of `order`: only shipped goods of a paid order whose
     /// refund window is open, never more units than were ordered and not yet refunded.
     /// A new return of `lines` of `order`, whose returns so far are `others`: units already

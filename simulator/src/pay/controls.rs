@@ -10,6 +10,10 @@ pub struct PayBody {
     /// yesterday's payments for yesterday's bill.
     #[serde(default)]
     success_time: Option<i64>,
+    /// The shopper pays an order already paid once more (WeChat's 重复支付: a second
+    /// transaction for the same order number, which the merchant must refund).
+    #[serde(default)]
+    again: bool,
 }
 
 /// "The shopper pays": marks the order paid and sends TRANSACTION.SUCCESS.
@@ -18,6 +22,33 @@ pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
     let mut st = sim.pay.state();
     st.counter += 1;
     let tid = format!("4200{}{:018}", clock::now(), st.counter);
+    if body.again {
+        let first = st.orders.get(&body.out_trade_no).ok_or((404, "ORDER_NOT_EXIST".to_owned()))?;
+        if first.transaction_id.is_none() {
+            return Err((409, "order is not paid yet".into()));
+        }
+        let mut second = first.clone();
+        second.state = "SUCCESS";
+        second.transaction_id = Some(tid);
+        second.success_time = Some(body.success_time.unwrap_or_else(clock::now));
+        second.refunded = 0;
+        let tx = transaction_json(&m, &second);
+        let url = second.request.notify_url.clone();
+        let key = format!("{}#again{}", body.out_trade_no, st.counter);
+        st.orders.insert(key, second);
+        drop(st);
+        enqueue(
+            sim,
+            PendingNotify {
+                url,
+                event_type: "TRANSACTION.SUCCESS".into(),
+                key: body.out_trade_no.clone(),
+                plaintext: tx.to_string(),
+                original_type: "transaction",
+            },
+        );
+        return Ok(tx);
+    }
     let o = st.orders.get_mut(&body.out_trade_no).ok_or((404, "ORDER_NOT_EXIST".to_owned()))?;
     if o.state != "NOTPAY" {
         return Err((409, format!("order is {}", o.state)));
@@ -151,6 +182,6 @@ pub fn request_payment(sim: &Sim, r: &RequestPayment) -> Result<Value, (u16, Str
         st.orders.values().find(|o| o.prepay_id == prepay_id).map(|o| o.request.out_trade_no.clone())
     }
     .ok_or_else(|| fail("no such prepay_id"))?;
-    pay(sim, &PayBody { out_trade_no, success_time: None })?;
+    pay(sim, &PayBody { out_trade_no, success_time: None, again: false })?;
     Ok(json!({ "errMsg": "requestPayment:ok" }))
 }

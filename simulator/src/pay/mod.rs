@@ -255,11 +255,13 @@ impl PaySim {
         out_trade_no: Option<&str>,
     ) -> Option<PaidTransaction> {
         let st = self.state();
-        let o = st.orders.values().find(|o| {
-            o.transaction_id.is_some()
-                && (transaction_id.is_some_and(|t| o.transaction_id.as_deref() == Some(t))
-                    || out_trade_no.is_some_and(|n| o.request.out_trade_no == n))
-        })?;
+        // By number, the payment the order number stands for; by id, any payment (a second
+        // payment of an order included).
+        let o = match (transaction_id, out_trade_no) {
+            (Some(t), _) => st.orders.values().find(|o| o.transaction_id.as_deref() == Some(t))?,
+            (None, Some(n)) => st.orders.get(n).filter(|o| o.transaction_id.is_some())?,
+            (None, None) => return None,
+        };
         Some(PaidTransaction {
             transaction_id: o.transaction_id.clone()?,
             out_trade_no: o.request.out_trade_no.clone(),

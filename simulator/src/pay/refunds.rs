@@ -26,10 +26,11 @@ pub(super) fn create_refund(sim: &Sim, req: &RefundRequest) -> (u16, Option<Valu
         // Same out_refund_no: the same refund, whatever else the retry says.
         return (200, Some(refund_json(r)));
     }
-    let key = req.out_trade_no.clone().or_else(|| {
-        let tid = req.transaction_id.as_deref()?;
-        st.orders.values().find(|o| o.transaction_id.as_deref() == Some(tid)).map(|o| o.request.out_trade_no.clone())
-    });
+    // By transaction id, the payment itself (a second payment of an order is its own entry).
+    let key = match req.transaction_id.as_deref() {
+        Some(tid) => st.orders.iter().find(|(_, o)| o.transaction_id.as_deref() == Some(tid)).map(|(k, _)| k.clone()),
+        None => req.out_trade_no.clone(),
+    };
     let Some(order) = key.and_then(|k| st.orders.get_mut(&k)) else {
         return err(404, "RESOURCE_NOT_EXISTS", "订单不存在");
     };

@@ -35,7 +35,7 @@ pub use self::allocation::{allocate, sub_orders};
 pub use self::hold::{Hold, Reservation, points_value};
 pub use self::lines::{LineInput, MAX_LINES, MAX_QUANTITY, OrderLine, demand, normalise_lines};
 pub use self::shipping::{EXPRESS_COMPANIES, Fulfilment, MAX_PACKAGES, Package, ReceivedBy, Shipment, SubOrder};
-pub use self::view::OrderView;
+pub use self::view::{OrderView, ShopperOrderView};
 use crate::address::Address;
 use crate::error::DomainError;
 use crate::ids::{CouponId, OpenId, OrderNo, RequestId, SkuId, TemplateId, TransactionId, WarehouseId};
@@ -432,6 +432,11 @@ impl Order {
     /// The order as shoppers and operators read it.
     pub fn view(&self) -> OrderView<'_> {
         OrderView::of(self, false)
+    }
+
+    /// The order as its shopper reads it (see [`ShopperOrderView`]).
+    pub fn shopper_view(&self) -> ShopperOrderView<'_> {
+        ShopperOrderView::of(self)
     }
 
     /// The order as a list shows it: where it goes, not who lives there.

@@ -111,3 +111,73 @@ impl<'a> OrderView<'a> {
         }
     }
 }
+
+/// The order as its shopper reads it: what was bought, what it cost and where it is, without
+/// what only the shop acts on (the reservations and holds behind it, the prepay and request
+/// ids, the shopper's own openid, refund reservations, versions).
+#[derive(Debug, Serialize)]
+pub struct ShopperOrderView<'a> {
+    order_no: &'a OrderNo,
+    state: OrderState,
+    lines: Vec<LineView<'a>>,
+    gifts: Vec<LineView<'a>>,
+    sub_orders: &'a [SubOrder],
+    subtotal: Fen,
+    discount: Fen,
+    member_discount: Fen,
+    campaign_discount: Fen,
+    points_used: i64,
+    points_value: Fen,
+    freight: Fen,
+    payable: Fen,
+    address: Option<Address>,
+    fulfilment: Fulfilment,
+    shipped_at: Option<i64>,
+    delivered_at: Option<i64>,
+    received_at: Option<i64>,
+    received_by: Option<ReceivedBy>,
+    completed_at: Option<i64>,
+    coupon_id: Option<&'a CouponId>,
+    created_at: i64,
+    expires_at: i64,
+    /// WeChat Pay's number of the payment, as the shopper's WeChat bill shows it.
+    transaction_id: Option<&'a TransactionId>,
+    paid_at: Option<i64>,
+    closed_at: Option<i64>,
+    refunded: Fen,
+}
+
+impl<'a> ShopperOrderView<'a> {
+    pub(super) fn of(o: &'a Order) -> ShopperOrderView<'a> {
+        let full = OrderView::of(o, false);
+        ShopperOrderView {
+            order_no: full.order_no,
+            state: full.state,
+            lines: full.lines,
+            gifts: full.gifts,
+            sub_orders: full.sub_orders,
+            subtotal: full.subtotal,
+            discount: full.discount,
+            member_discount: full.member_discount,
+            campaign_discount: full.campaign_discount,
+            points_used: full.points_used,
+            points_value: full.points_value,
+            freight: full.freight,
+            payable: full.payable,
+            address: full.address,
+            fulfilment: full.fulfilment,
+            shipped_at: full.shipped_at,
+            delivered_at: full.delivered_at,
+            received_at: full.received_at,
+            received_by: full.received_by,
+            completed_at: full.completed_at,
+            coupon_id: full.coupon_id,
+            created_at: full.created_at,
+            expires_at: full.expires_at,
+            transaction_id: full.transaction_id,
+            paid_at: full.paid_at,
+            closed_at: full.closed_at,
+            refunded: full.refunded,
+        }
+    }
+}

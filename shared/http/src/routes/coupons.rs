@@ -23,11 +23,12 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["coupons", template, "claim"]) => {
             let openid = shopper(app, req).await?;
             let template = path_id::<TemplateId>(template, "coupon")?;
-            Response::json(201, &coupons::claim(&app.store, &openid, &template).await?)
+            Response::json(201, &coupons::claim(&app.store, &openid, &template).await?.holder_view())
         }
         ("GET", ["me", "coupons"]) => {
             let openid = shopper(app, req).await?;
-            Response::ok(&json!({ "items": coupons::mine(&app.store, &openid).await? }))
+            let held = coupons::mine(&app.store, &openid).await?;
+            Response::ok(&json!({ "items": held.iter().map(|c| c.holder_view()).collect::<Vec<_>>() }))
         }
         ("POST", ["admin", "coupons"]) => {
             let by = operator(app, req, Permission::Manage).await?;

@@ -33,11 +33,21 @@ fn state_param(req: &Request) -> Result<Phase, AppError> {
     }
 }
 
-/// A page of orders as shoppers and operators read them; `masked` lists where each goes, not
-/// who lives there.
-fn page(p: &OrderPage, masked: bool) -> serde_json::Value {
-    let items: Vec<_> = p.items.iter().map(|o| if masked { o.view_masked() } else { o.view() }).collect();
+/// A page of orders as their shopper reads them.
+fn shopper_page(p: &OrderPage) -> serde_json::Value {
+    let items: Vec<_> = p.items.iter().map(|o| o.shopper_view()).collect();
     json!({ "items": items, "next": p.next })
+}
+
+/// A page of orders as operators list them: where each goes, not who lives there.
+fn operator_page(p: &OrderPage) -> serde_json::Value {
+    let items: Vec<_> = p.items.iter().map(|o| o.view_masked()).collect();
+    json!({ "items": items, "next": p.next })
+}
+
+/// An order's refunds as its shopper reads them.
+fn shopper_refunds(r: &[domain::refund::RefundRecord]) -> Vec<domain::refund::ShopperRefundView<'_>> {
+    r.iter().map(|r| r.shopper_view()).collect()
 }
 
 async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
@@ -47,11 +57,11 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["orders"]) => {
             let openid = shopper(app, req).await?;
             let (order, created) = place_order::place_order(app, &openid, req.json::<PlaceOrder>()?).await?;
-            Response::json(if created { 201 } else { 200 }, &order.view())
+            Response::json(if created { 201 } else { 200 }, &order.shopper_view())
         }
         ("GET", ["orders"]) => {
             let openid = shopper(app, req).await?;
-            Response::ok(&page(&orders::list_mine(app, &openid, page_limit(req)?, cursor()).await?, false))
+            Response::ok(&shopper_page(&orders::list_mine(app, &openid, page_limit(req)?, cursor()).await?))
         }
         ("GET", ["orders", no]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
@@ -60,7 +70,7 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             // an order read after its refunds never shows less than they do.
             let refunds = refunds::of_order(&app.store, no).await?;
             let order = lookup::own_order(app.store.as_ref(), &openid, no).await?;
-            Response::ok(&json!({ "order": order.view(), "refunds": refunds }))
+            Response::ok(&json!({ "order": order.shopper_view(), "refunds": shopper_refunds(&refunds) }))
         }
         ("POST", ["orders", no, "pay"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
@@ -70,11 +80,11 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["orders", no, "cancel"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&close_order::cancel(app, &openid, no).await?.view())
+            Response::ok(&close_order::cancel(app, &openid, no).await?.shopper_view())
         }
         ("GET", ["admin", "orders"]) => {
             operator(app, req, Permission::Read).await?;
-            Response::ok(&page(&orders::search(app, state_param(req)?, page_limit(req)?, cursor()).await?, true))
+            Response::ok(&operator_page(&orders::search(app, state_param(req)?, page_limit(req)?, cursor()).await?))
         }
         ("GET", ["admin", "orders", no]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
@@ -111,7 +121,7 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["orders", no, "receive"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&fulfilment::confirm_received(app, &openid, no).await?.view())
+            Response::ok(&fulfilment::confirm_received(app, &openid, no).await?.shopper_view())
         }
         ("GET", ["admin", "cases"]) => {
             operator(app, req, Permission::Read).await?;

@@ -27,13 +27,14 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             let r = refunds::create(app, no, Requester::Shopper(&openid), req.json::<RefundInput>()?).await?;
-            Response::json(202, &r)
+            Response::json(202, &r.shopper_view())
         }
         ("GET", ["orders", no, "refunds"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
             lookup::own_order(app.store.as_ref(), &openid, no).await?;
-            Response::ok(&json!({ "items": refunds::of_order(&app.store, no).await? }))
+            let items = refunds::of_order(&app.store, no).await?;
+            Response::ok(&json!({ "items": items.iter().map(|r| r.shopper_view()).collect::<Vec<_>>() }))
         }
         ("GET", ["admin", "refunds"]) => {
             operator(app, req, Permission::Read).await?;
@@ -74,17 +75,18 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
         ("POST", ["orders", no, "returns"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::json(201, &returns::request(app, &openid, no, req.json::<ReturnInput>()?).await?)
+            Response::json(201, &returns::request(app, &openid, no, req.json::<ReturnInput>()?).await?.shopper_view())
         }
         ("GET", ["orders", no, "returns"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&json!({ "items": returns::of_order(app, &openid, no).await? }))
+            let items = returns::of_order(app, &openid, no).await?;
+            Response::ok(&json!({ "items": items.iter().map(|r| r.shopper_view()).collect::<Vec<_>>() }))
         }
         ("POST", ["orders", no, "returns", id, "parcel"]) => {
             let no = &path_id::<OrderNo>(no, "order")?;
             let openid = shopper(app, req).await?;
-            Response::ok(&returns::send(app, &openid, no, id, req.json::<Parcel>()?).await?)
+            Response::ok(&returns::send(app, &openid, no, id, req.json::<Parcel>()?).await?.shopper_view())
         }
         ("GET", ["admin", "returns"]) => {
             operator(app, req, Permission::Read).await?;
