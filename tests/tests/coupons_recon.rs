@@ -269,6 +269,21 @@ async fn quiet_days_reconcile_and_future_days_are_refused(b: Backend) {
     assert!(r.body["differences"].as_array().unwrap().is_empty(), "{}", r.body);
     let stored = shop.admin("GET", &format!("/admin/reconciliation/{quiet}"), None).await;
     assert_eq!((stored.status, &stored.body["day"]), (200, &json!(quiet)));
+    // The schedule's event names no day: it reconciles yesterday, Shanghai time.
+    let yesterday = domain::clock::business_day(domain::clock::now() - 86_400).unwrap().to_string();
+    // Before 10:00 in Shanghai WeChat Pay has not published yesterday's bill yet: the job
+    // says so, naming the day it was asked for.
+    match hosting::routes::jobs::reconcile_day(&shop.service, &json!({})).await {
+        Ok(report) => assert_eq!(report["day"], json!(yesterday), "{report}"),
+        Err(e) => {
+            assert_eq!(e.code, app::Code::BillNotReady, "{e:?}");
+            assert!(e.message.contains(&yesterday), "{e:?}");
+        }
+    }
+    let named = hosting::routes::jobs::reconcile_day(&shop.service, &json!({"day": quiet})).await.unwrap();
+    assert_eq!(named["day"], json!(quiet));
+    let bad = hosting::routes::jobs::reconcile_day(&shop.service, &json!({"day": "2026-13-01"})).await.unwrap_err();
+    assert_eq!(bad.code, app::Code::InvalidInput);
 
     // The shop recorded a payment on a day WeChat Pay has no trade: that is a difference.
     let at = domain::clock::now() - 4 * 86_400;
@@ -330,7 +345,81 @@ async fn reconciliation_reports_a_rejected_payment_as_rejected(b: Backend) {
     assert!(cases.body["items"].as_array().unwrap().iter().any(|c| c["kind"] == "amount_mismatch"));
 }
 
+/// The shop's own books altered after the fact (as an insider or a bad migration would): a
+/// payment booked for another amount, a refund booked for another amount, and a refund booked
+/// done that WeChat Pay never made. Each is a difference of its kind, reported, and nothing is
+/// "repaired" from the altered side.
+async fn reconciliation_finds_books_that_disagree_with_the_bill(b: Backend) {
+    let shop = Shop::start(b).await;
+    let (_, sku) = product_with_stock(&shop, 1000, &[("SH01", 5)]).await;
+    let token = shop.login("altered").await;
+    let o = place(&shop, &token, json!([{"sku_id": sku, "quantity": 1}])).await;
+    let order_no = o.body["order_no"].as_str().unwrap().to_owned();
+    assert_eq!(shop.call("POST", &format!("/orders/{order_no}/pay"), Some(&token), None).await.status, 200);
+    let yesterday = domain::clock::now() - 86_400;
+    sim_post(&shop, "/sim/pay", json!({"out_trade_no": order_no, "success_time": yesterday})).await;
+    let paid = wait_order(&shop, &order_no, |o| o["order"]["state"] == "paid").await;
+    shop.sim.sim.set_faults(simulator::Faults { refund_time_shift: -86_400, time_scale: 0.001, ..Default::default() });
+    let r = shop
+        .admin(
+            "POST",
+            &format!("/admin/orders/{order_no}/refunds"),
+            Some(json!({"request_id": "altered-refund-1", "amount_fen": 300, "reason": "少发"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let rno = r.body["out_refund_no"].as_str().unwrap().to_owned();
+    wait_order(&shop, &order_no, |o| o["refunds"][0]["state"] == "success").await;
+    let day = domain::clock::business_day(yesterday).unwrap().to_string();
+    let clean = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert!(clean.body["differences"].as_array().unwrap().is_empty(), "the books agree at first: {}", clean.body);
+
+    let store = shop.app.store.clone();
+    let tid: domain::ids::TransactionId = e2e::id(paid["order"]["transaction_id"].as_str().unwrap());
+    let mut payment = store::repo::payments::get(store.as_ref(), &tid).await.unwrap().unwrap();
+    payment.amount = domain::money::Fen::new(999);
+    let item = store::to_item(&keys::payment(&tid), Some(keys::payment_gsi1(&payment.day, &tid)), &payment).unwrap();
+    store.put(item, None).await.unwrap();
+    let refund = store::repo::refunds::get(store.as_ref(), &e2e::id(&order_no), &e2e::id(&rno)).await.unwrap().unwrap();
+    let mut altered = serde_json::to_value(&refund).unwrap();
+    altered["amount"] = json!(299);
+    let altered: domain::refund::RefundRecord = serde_json::from_value(altered).unwrap();
+    store.put(store::repo::refunds::item(&altered).unwrap(), None).await.unwrap();
+    let mut ghost = serde_json::to_value(&refund).unwrap();
+    ghost["out_refund_no"] = json!("RGHOST0000000001");
+    ghost["amount"] = json!(100);
+    let ghost: domain::refund::RefundRecord = serde_json::from_value(ghost).unwrap();
+    store.put(store::repo::refunds::item(&ghost).unwrap(), None).await.unwrap();
+
+    let report = shop.admin("POST", &format!("/admin/reconciliation/{day}"), None).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let found: Vec<(String, serde_json::Value, serde_json::Value, String)> = report.body["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["wechat_fen"].clone(),
+                d["local_fen"].clone(),
+                d["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("amount_mismatch".into(), json!(1000), json!(999), "reported".into()),
+            ("refund_amount_mismatch".into(), json!(300), json!(299), "reported".into()),
+            ("refund_missing_at_wechat".into(), json!(null), json!(100), "reported".into()),
+        ],
+        "{}",
+        report.body
+    );
+}
+
 on_both_stores!(
+    reconciliation_finds_books_that_disagree_with_the_bill,
     reconciliation_reports_a_rejected_payment_as_rejected,
     quiet_days_reconcile_and_future_days_are_refused,
     reconciliation_completes_a_refund_whose_notify_was_lost,

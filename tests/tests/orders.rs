@@ -116,6 +116,76 @@ async fn two_hundred_buyers_twenty_units(b: Backend) {
     assert_eq!(stock(&shop, &sku).await, 0, "never below zero");
 }
 
+/// Stock split over shards (counters of one SKU in one warehouse): 40 buyers at once for 20
+/// units over 4 shards get exactly 20 orders, no counter goes below zero, and a cancelled
+/// order gives its unit back to the shard it came from.
+async fn sharded_stock_sells_exactly_what_it_holds(b: Backend) {
+    let shop = std::sync::Arc::new(Shop::start_with(b, true).await);
+    let (_, sku) = product_with_stock(&shop, 990, &[("SH01", 5)]).await;
+    for shard in 1..4 {
+        adjust_shard(&shop, &sku, "SH01", shard, 5).await;
+    }
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (shop, sku) = (shop.clone(), sku.clone());
+            tokio::spawn(async move {
+                let openid = format!("oShard{i:04}xxxxxxxxxxxxxxxxxxx");
+                let body = json!({"request_id": rid(), "items": [{"sku_id": sku, "quantity": 1}],
+                    "address": Shop::address("广东省")["address"]});
+                let a = shop.call_as(&openid, "POST", "/orders", Some(body)).await;
+                (a.status, a.code().to_owned(), openid, a.body["order_no"].as_str().map(str::to_owned))
+            })
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, _, openid, Some(no)) => placed.push((openid, no)),
+            (409, code, _, _) if code == "OUT_OF_STOCK" => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(placed.len(), 20);
+    let levels = shop.admin("GET", &format!("/admin/skus/{sku}/stock"), None).await;
+    let counters = levels.body["stock"].as_array().unwrap();
+    assert_eq!(counters.len(), 4, "{}", levels.body);
+    assert!(counters.iter().all(|c| c["available"] == json!(0)), "every shard sold out, none below: {}", levels.body);
+    // A cancelled order's unit goes back to its own shard.
+    let (openid, no) = &placed[0];
+    let held = order(&shop, no).await["order"]["reservations"][0]["shard"].clone();
+    let c = shop.call_as(openid, "POST", &format!("/orders/{no}/cancel"), None).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let levels = shop.admin("GET", &format!("/admin/skus/{sku}/stock"), None).await;
+    let back: Vec<&Value> =
+        levels.body["stock"].as_array().unwrap().iter().filter(|c| c["available"] == json!(1)).collect();
+    assert_eq!(back.len(), 1, "{}", levels.body);
+    assert_eq!(back[0]["shard"], held);
+}
+
+/// An order that would draw on more stock counters than one transaction holds (DynamoDB's
+/// 100 items) is refused before anything is written: 20 SKUs each with one unit in each of
+/// 6 shards, 6 of each asked for, is 120 counters.
+async fn an_order_over_too_many_counters_is_refused_whole(b: Backend) {
+    let shop = Shop::start_with(b, true).await;
+    let mut skus = Vec::new();
+    for _ in 0..20 {
+        let (_, sku) = product_with_stock(&shop, 100, &[("SH01", 1)]).await;
+        for shard in 1..6 {
+            adjust_shard(&shop, &sku, "SH01", shard, 1).await;
+        }
+        skus.push(sku);
+    }
+    let items: Vec<Value> = skus.iter().map(|s| json!({"sku_id": s, "quantity": 6})).collect();
+    let body = json!({"request_id": rid(), "items": items, "address": Shop::address("广东省")["address"]});
+    let a = shop.call_as("oSpreadxxxxxxxxxxxxxxxxxxxxx", "POST", "/orders", Some(body)).await;
+    assert_eq!((a.status, a.code()), (422, "ORDER_TOO_SPREAD"), "{}", a.body);
+    for s in &skus {
+        assert_eq!(stock(&shop, s).await, 6, "nothing was taken");
+    }
+    let mine = shop.call_as("oSpreadxxxxxxxxxxxxxxxxxxxxx", "GET", "/orders", None).await;
+    assert!(mine.body["items"].as_array().unwrap().is_empty(), "no order was placed");
+}
+
 async fn orders_split_by_warehouse_and_bundles_take_components(b: Backend) {
     let shop = Shop::start(b).await;
     let (pid, a) = product_with_stock(&shop, 100, &[("SH01", 5)]).await;
@@ -1000,6 +1070,8 @@ async fn the_rest_of_the_surface_answers_as_documented(b: Backend) {
 
 on_both_stores!(
     the_rest_of_the_surface_answers_as_documented,
+    sharded_stock_sells_exactly_what_it_holds,
+    an_order_over_too_many_counters_is_refused_whole,
     pay_attempts_are_rationed,
     cart_shows_current_prices_and_availability,
     place_pay_and_notify,

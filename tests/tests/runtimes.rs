@@ -157,6 +157,34 @@ fn scf_package(function: &str) -> PathBuf {
     dir
 }
 
+/// An SCF web function: `scf_bootstrap` beside the binary starts it as an HTTP server on
+/// port 9000, where SCF sends the requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn scf_web_functions_start_from_scf_bootstrap() {
+    let (shop, pid, sku, _) = shop_with_an_expiring_order().await;
+    let dir = std::env::temp_dir().join(format!("scf-web-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(root.join("scripts/scf/scf_bootstrap"), dir.join("scf_bootstrap")).unwrap();
+    std::os::unix::fs::symlink(function_binary("catalog"), dir.join("catalog")).unwrap();
+    let mut env = function_env(&shop);
+    env.push(("SHOP_FUNCTION".into(), "catalog".into()));
+    let _web = spawn(&dir.join("scf_bootstrap"), &env);
+    let http = reqwest::Client::new();
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("http://127.0.0.1:9000/products/{pid}")).send().await {
+            answer = Some((r.status().as_u16(), r.json::<Value>().await.unwrap_or_default()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = answer.expect("the web function answers on port 9000 (is another shop using it?)");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["skus"][0]["id"], json!(sku), "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scf_event_functions_run_the_real_functions() {
     let (shop, pid, sku, no) = shop_with_an_expiring_order().await;
