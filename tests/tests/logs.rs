@@ -58,3 +58,26 @@ async fn trace_logs_carry_no_phone_numbers() {
     let logged = log_of_a_round_trip(hosting::run::log_filter("aws_smithy_runtime=trace,trace"), "13912345673").await;
     assert!(!logged.contains("13912345673"), "asking for the wire log by name does not bring it back");
 }
+
+/// An operator reading a member names the member's openid in the path: the request's log
+/// lines show it shortened, never whole.
+#[tokio::test(flavor = "current_thread")]
+async fn request_logs_shorten_an_openid_in_the_path() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let shop = e2e::Shop::start(Backend::Embedded).await;
+    let openid = shop.sim.sim.openid_for("logged-member");
+    shop.login("logged-member").await;
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE))
+        .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut req = hosting::Request::new("GET", &format!("/admin/members/{openid}"));
+    req.headers.insert("authorization".into(), format!("Bearer {}", shop.finance_token));
+    let resp = hosting::request::dispatch(&shop.service, hosting::routes::ALL, &req).await;
+    assert_eq!(resp.status, 200);
+    let logged = out.text();
+    assert!(logged.contains("/admin/members/…"), "the request was logged: {logged}");
+    assert!(!logged.contains(&openid), "the whole openid reached the log: {logged}");
+}

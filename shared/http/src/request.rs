@@ -158,11 +158,25 @@ pub type Handler = for<'a> fn(&'a Service, &'a Request) -> BoxFuture<'a, Result<
 /// log line of the request carries (method and path, never a query or a body).
 pub async fn dispatch(svc: &Service, handlers: &[Handler], req: &Request) -> Response {
     use tracing::Instrument;
-    // The path may carry ids but never a secret; query strings and bodies are not logged.
+    // The path may carry ids but never a secret; query strings and bodies are not logged,
+    // and an openid in a path (an operator reading a member) is logged shortened.
     let plain = req.segments().iter().all(|s| plain_segment(s));
-    let path = if plain { req.path.as_str() } else { "<not a path of this shop>" };
+    let path = if plain { logged_path(req) } else { "<not a path of this shop>".to_owned() };
     let span = tracing::info_span!("request", method = %req.method, path);
     answer(svc, handlers, req, plain).instrument(span).await
+}
+
+/// The path as logs show it: each segment that is an openid shortened to its last characters.
+fn logged_path(req: &Request) -> String {
+    let shown: Vec<String> = req
+        .segments()
+        .iter()
+        .map(|s| match domain::ids::OpenId::parse(s) {
+            Ok(openid) if s.len() >= 20 && s.starts_with('o') => domain::user::mask_openid(&openid),
+            _ => (*s).to_owned(),
+        })
+        .collect();
+    format!("/{}", shown.join("/"))
 }
 
 async fn answer(svc: &Service, handlers: &[Handler], req: &Request, plain: bool) -> Response {
