@@ -375,6 +375,7 @@ macro_rules! on_both_stores {
 /// the shop's own client, and that client.
 pub mod answers;
 pub mod binary;
+pub mod counting;
 pub mod docs;
 pub mod pay;
 pub mod runtimes;

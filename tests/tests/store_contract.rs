@@ -352,7 +352,33 @@ async fn reads_see_every_earlier_write_under_load(b: Backend) {
     assert_eq!(s.query(Query::table("RYW").limit(100)).await.unwrap().items.len(), 16);
 }
 
+/// A batch read answers each key in the order asked, `None` where nothing is, the same key
+/// twice alike, and more keys than one DynamoDB call takes (100) in full; it sees the latest
+/// writes like `get`.
+async fn batch_reads_answer_every_key_in_order(b: Backend) {
+    let s = store(b).await;
+    for i in 0..150 {
+        s.put(item(&format!("P#{i}"), "S", json!({ "n": i })), None).await.unwrap();
+    }
+    let mut keys: Vec<Key> = (0..150).rev().map(|i| Key::new(format!("P#{i}"), "S")).collect();
+    keys.insert(10, Key::new("P#absent", "S"));
+    keys.push(Key::new("P#7", "S"));
+    let got = s.get_many(&keys).await.unwrap();
+    assert_eq!(got.len(), keys.len());
+    for (k, g) in keys.iter().zip(&got) {
+        match k.pk.strip_prefix("P#").and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) => assert_eq!(g.as_ref().and_then(|i| i.get("n")).and_then(Value::as_i64), Some(n), "{k:?}"),
+            None => assert!(g.is_none(), "{k:?}"),
+        }
+    }
+    s.update(&Key::new("P#3", "S"), Update::new().set("n", 1003), None).await.unwrap();
+    let fresh = s.get_many(&[Key::new("P#3", "S")]).await.unwrap();
+    assert_eq!(fresh[0].as_ref().and_then(|i| i.get("n")).and_then(Value::as_i64), Some(1003));
+    assert!(s.get_many(&[]).await.unwrap().is_empty());
+}
+
 on_both_stores!(
+    batch_reads_answer_every_key_in_order,
     round_trip_keeps_every_value,
     reads_see_every_earlier_write_under_load,
     put_if_absent_refuses_the_second,

@@ -69,13 +69,19 @@ impl App {
         robot: Option<Robot>,
     ) -> Self {
         App {
-            store,
+            // Settings and catalog definitions are held a few seconds (store::cache::TTL).
+            store: Arc::new(store::cache::Cached::new(store, store::cache::TTL)),
             rules: Arc::new(rules),
             wechat: Arc::new(wechat),
             pay: pay.map(Arc::new),
             robot: robot.map(Arc::new),
             outbox_signal: Arc::default(),
         }
+    }
+
+    /// The same application over another store (one that reads ahead for a request).
+    pub fn with_store(&self, store: SharedStore) -> App {
+        App { store, ..self.clone() }
     }
 
     pub fn pay(&self) -> Result<&PayClient, AppError> {

@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update as DdbUpdate,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+    Update as DdbUpdate,
 };
 use serde_json::{Map, Number, Value};
 
@@ -82,6 +83,9 @@ impl DynamoStore {
         Ok(())
     }
 }
+
+/// The most keys DynamoDB takes in one BatchGetItem.
+const BATCH_GET_MAX: usize = 100;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -317,6 +321,49 @@ impl Store for DynamoStore {
             .await
             .map_err(sdk)?;
         Ok(out.item().map(from_item_map))
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>> {
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let mut unique: Vec<&Key> = Vec::new();
+        for k in keys {
+            if !unique.iter().any(|u| u.pk == k.pk && u.sk == k.sk) {
+                unique.push(k);
+            }
+        }
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk.iter().map(|k| key_map(k)).collect();
+            let mut wait = std::time::Duration::from_millis(25);
+            for attempt in 0.. {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend)?;
+                let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk)?;
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    let it = from_item_map(item);
+                    let k = item_key(&it)?;
+                    found.insert((k.pk, k.sk), it);
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                // DynamoDB left part of the batch for later (throughput): ask again, backing
+                // off as its documentation asks, a bounded number of times.
+                if attempt >= 8 {
+                    return Err(StoreError::Backend("DynamoDB kept part of a batch read unprocessed".into()));
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(1));
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(&(k.pk.clone(), k.sk.clone())).cloned()).collect())
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<()> {

@@ -230,6 +230,13 @@ impl Store for EmbeddedStore {
         self.with_conn(move |c| read(c, &key)).await
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>> {
+        // One visit to the store's thread for all of them: a single instance has no network
+        // between it and its file, so this is the one round trip.
+        let keys = keys.to_vec();
+        self.with_conn(move |c| keys.iter().map(|k| read(c, k)).collect()).await
+    }
+
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<()> {
         check_key_types(&item)?;
         self.write(move |tx| {

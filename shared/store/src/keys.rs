@@ -116,7 +116,9 @@ pub fn skus_of_product(product_id: &ProductId) -> String {
 }
 
 /// One stock counter of a SKU in a warehouse. A hot SKU's stock may be split over several
-/// shards (one DynamoDB partition takes about 1,000 writes a second); shard 0 always exists.
+/// shards, so concurrent orders update different items rather than conflict on one; they are
+/// sort keys of the SKU's one partition, so they do not lift DynamoDB's write rate of a
+/// partition (about 1,000 a second). Shard 0 always exists.
 pub fn stock(sku_id: &SkuId, warehouse_id: &WarehouseId, shard: u8) -> Key {
     Key::new(format!("SKU#{sku_id}"), format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"))
 }

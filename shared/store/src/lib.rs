@@ -4,11 +4,13 @@
 //! condition comes back as [`StoreError::ConditionFailed`] / [`StoreError::Cancelled`],
 //! never as a string to parse.
 
+pub mod cache;
 mod cond;
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
+pub mod prefetch;
 pub mod repo;
 pub mod table;
 
@@ -156,6 +158,10 @@ pub const MAX_TX_OPS: usize = 100;
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn get(&self, key: &Key) -> Result<Option<Item>>;
+    /// Reads several items at once (DynamoDB's BatchGetItem, 100 keys a call, what it leaves
+    /// unprocessed asked again), strongly consistent like `get`: the answers in the order of
+    /// `keys`, `None` for an item that is not there.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>>;
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<()>;
     /// Applies `update` (creating the item when absent, as DynamoDB's UpdateItem does unless
     /// the condition requires it to exist) and returns the item as it is afterwards.

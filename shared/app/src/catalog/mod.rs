@@ -280,11 +280,14 @@ pub struct ProductView {
 
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
 pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
-    let product = get_product(store, id).await?;
+    // The product and its SKUs together, then every counter at once: two round trips, one
+    // when the store's cache holds the product's definition.
+    let (product, skus) = futures_util::future::join(get_product(store, id), skus_of(store, id)).await;
+    let product = product?;
     if !operator && product.status != ProductStatus::OnSale {
         return Err(AppError::not_found("product"));
     }
-    let skus = skus_of(store, id).await?;
+    let skus = skus?;
     let mut own: HashMap<SkuId, i64> = HashMap::new();
     let mut levels: HashMap<SkuId, Vec<StockLevel>> = HashMap::new();
     let needed = skus.iter().flat_map(|s| {
@@ -294,10 +297,12 @@ pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -
             s.components.iter().map(|c| c.sku_id.clone()).collect()
         }
     });
-    for sku_id in needed.collect::<std::collections::BTreeSet<_>>() {
-        let l = stock_levels(store, &sku_id).await?;
+    let needed: Vec<SkuId> = needed.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let reads = needed.iter().map(|s| stock_levels(store, s));
+    for (sku_id, l) in needed.iter().zip(futures_util::future::join_all(reads).await) {
+        let l = l?;
         own.insert(sku_id.clone(), l.iter().map(|x| x.available).sum());
-        levels.insert(sku_id, l);
+        levels.insert(sku_id.clone(), l);
     }
     let skus = skus
         .into_iter()

@@ -15,10 +15,11 @@ use domain::address::{Address, ChosenAddress};
 use domain::catalog::{SkuKind, StockLevel};
 use domain::clock;
 use domain::freight::Waiver;
-use domain::ids::{CouponId, OpenId, OrderNo, RequestId, SkuId};
+use domain::ids::{CouponId, OpenId, OrderNo, ProductId, RequestId, SkuId};
 use domain::member::Perks;
 use domain::order::{Hold, LineInput, Order, OrderState, Phase, allocate, demand, new_order_no};
 use domain::placing::{self, Catalog, Request};
+use domain::promotion::Promotions;
 use store::repo::holds::{self, Refused};
 use store::{StoreError, repo};
 use wechat::pay::client::ErrorCode;
@@ -77,31 +78,47 @@ pub async fn take_pay_attempt(app: &App, openid: &OpenId) -> Result<(), AppError
 
 /// Reads the catalog entries an order of `items` needs: the SKUs, their products, and each
 /// product's gift SKUs. A SKU that does not exist is simply absent.
-async fn catalog_snapshot(app: &App, items: &[(SkuId, i64)]) -> Result<Catalog, AppError> {
+/// The ordered SKUs and `extra` ones (gifts by threshold) in one batch read (read ahead by the
+/// workflow), then their products and each product's gift SKUs all at once (held by the
+/// store's cache between requests). A SKU not found is left out: the plan names it
+/// unavailable.
+async fn catalog_snapshot(app: &App, items: &[(SkuId, i64)], extra: &[SkuId]) -> Result<Catalog, AppError> {
     let store = app.store.as_ref();
+    let mut ids: Vec<SkuId> = items.iter().map(|(s, _)| s.clone()).collect();
+    ids.extend(extra.iter().cloned());
     let mut c = Catalog::default();
-    for (sku_id, _) in items {
-        let sku = match lookup::sku(store, sku_id).await {
-            Ok(sku) => sku,
-            // Absent here, so the plan names it unavailable; an outage is no verdict on it.
-            Err(e) if e.is(Code::NotFound) => continue,
-            Err(e) => return Err(e),
-        };
-        if !c.products.contains_key(&sku.product_id) {
-            let product = lookup::product(store, &sku.product_id).await?;
-            let gifts = lookup::skus_of(store, &sku.product_id).await?.into_iter().filter(|s| s.kind == SkuKind::Gift);
-            c.gifts.insert(sku.product_id.clone(), gifts.collect());
-            c.products.insert(sku.product_id.clone(), product);
-        }
+    for sku in repo::catalog::skus(store, &ids).await?.into_iter().flatten() {
         c.skus.insert(sku.id.clone(), sku);
+    }
+    let mut products: Vec<ProductId> =
+        items.iter().filter_map(|(id, _)| c.skus.get(id).map(|s| s.product_id.clone())).collect();
+    products.sort();
+    products.dedup();
+    let reads = products.iter().map(|p| async move {
+        let (product, skus) = futures_util::future::join(lookup::product(store, p), lookup::skus_of(store, p)).await;
+        Ok::<_, AppError>((product?, skus?))
+    });
+    for read in futures_util::future::join_all(reads).await {
+        let (product, skus) = read?;
+        let gifts = skus.into_iter().filter(|s| s.kind == SkuKind::Gift).collect();
+        c.gifts.insert(product.id.clone(), gifts);
+        c.products.insert(product.id.clone(), product);
     }
     Ok(c)
 }
 
+/// The SKUs the promotions give by threshold.
+pub fn threshold_gift_skus(p: &Promotions) -> Vec<SkuId> {
+    p.gifts.iter().filter_map(|g| SkuId::parse(&g.gift_sku).ok()).collect()
+}
+
+/// The stock counters of `skus`, read at the same moment.
 async fn stock_snapshot(app: &App, skus: &[SkuId]) -> Result<HashMap<SkuId, Vec<StockLevel>>, AppError> {
+    let store = app.store.as_ref();
+    let reads = skus.iter().map(|s| async move { (s.clone(), lookup::stock_levels(store, s).await) });
     let mut out = HashMap::new();
-    for s in skus {
-        out.insert(s.clone(), lookup::stock_levels(app.store.as_ref(), s).await?);
+    for (s, levels) in futures_util::future::join_all(reads).await {
+        out.insert(s, levels?);
     }
     Ok(out)
 }
@@ -149,19 +166,12 @@ pub async fn place(
 ) -> Result<(Order, bool), AppError> {
     let store = app.store.as_ref();
     let limits = app.rules.limits;
-    // Read: freight, promotions, catalog and coupon once; stock on every attempt.
+    // Read: freight, promotions, catalog and coupon once; stock on every attempt. Gifts by
+    // threshold may come with any order: their SKUs are read with the ordered ones.
     let freight = repo::catalog::freight_template(store).await?;
     let promotions = repo::catalog::promotions(store).await?;
-    let mut catalog = catalog_snapshot(app, items).await?;
-    // Gifts by threshold may come with any order: their SKUs are read too.
-    for g in &promotions.gifts {
-        if let Ok(id) = SkuId::parse(&g.gift_sku)
-            && let Ok(sku) = lookup::sku(store, &id).await
-        {
-            catalog.skus.insert(sku.id.clone(), sku);
-        }
-    }
-    let gift_skus: Vec<SkuId> = promotions.gifts.iter().filter_map(|g| SkuId::parse(&g.gift_sku).ok()).collect();
+    let gift_skus = threshold_gift_skus(&promotions);
+    let catalog = catalog_snapshot(app, items, &gift_skus).await?;
     let coupon = match &input.coupon_id {
         Some(id) => Some(lookup::user_coupon(store, openid, id).await?),
         None => None,

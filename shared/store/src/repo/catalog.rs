@@ -13,6 +13,12 @@ pub async fn sku(store: &dyn Store, id: &SkuId) -> Result<Option<Sku>> {
     store.get(&keys::sku(id)).await?.map(from_item).transpose()
 }
 
+/// Several SKUs in one batch read, in the order asked (`None` for one that is not there).
+pub async fn skus(store: &dyn Store, ids: &[SkuId]) -> Result<Vec<Option<Sku>>> {
+    let keys: Vec<_> = ids.iter().map(keys::sku).collect();
+    store.get_many(&keys).await?.into_iter().map(|i| i.map(from_item).transpose()).collect()
+}
+
 /// The item a product is stored as, indexed by status then category for the shopper's list.
 fn product_item(p: &Product) -> Result<Item> {
     to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)

@@ -87,6 +87,21 @@ pub async fn take_pay_token(store: &dyn Store, openid: &OpenId, minute: i64, per
     super::rate::take(store, &keys::pay_rate(openid), minute, per_minute).await
 }
 
+/// What placing an order reads that the request names: its request-id marker, the shopper's
+/// address book and member standing, the SKUs (ordered and given), the coupon; for one batch
+/// read ahead of the use cases (`store::prefetch`).
+pub fn placing_reads(
+    openid: &OpenId,
+    request_id: &RequestId,
+    skus: &[domain::ids::SkuId],
+    coupon: Option<&domain::ids::CouponId>,
+) -> Vec<crate::Key> {
+    let mut ahead = vec![keys::user_request(openid, request_id), keys::user_addresses(openid), keys::member(openid)];
+    ahead.extend(skus.iter().map(keys::sku));
+    ahead.extend(coupon.map(|c| keys::user_coupon(openid, c)));
+    ahead
+}
+
 /// The order a shopper's request id placed, if any.
 pub async fn placed_by_request(store: &dyn Store, openid: &OpenId, request_id: &RequestId) -> Result<Option<Order>> {
     let Some(item) = store.get(&keys::user_request(openid, request_id)).await? else {
