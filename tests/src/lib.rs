@@ -204,6 +204,8 @@ impl Shop {
         }
         settings.pay = Some(pay_settings);
         settings.rules.order_ttl_secs = 120;
+        // The suites call faster than any shopper; the allowance has its own test.
+        settings.client_rate = 1_000_000.0;
         tune(&mut settings);
         // The table is named in the settings, so function binaries started beside this shop
         // (the runtime tests) can be pointed at it.
@@ -218,10 +220,8 @@ impl Shop {
         let service = settings.service(store).expect("app builds");
         let kept = settings.clone();
         let app = service.app.clone();
-        let router = hosting::server::router(service.clone(), hosting::routes::ALL.to_vec());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let server =
+            tokio::spawn(hosting::server::serve_listener(listener, service.clone(), hosting::routes::ALL.to_vec()));
         let mut shop = Shop {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),

@@ -80,6 +80,8 @@ codes! {
     WechatUnavailable => "WECHAT_UNAVAILABLE",
     Unavailable => "UNAVAILABLE",
     Overloaded => "OVERLOADED",
+    ClientRateLimited => "TOO_MANY_REQUESTS",
+    RequestTimeout => "REQUEST_TIMEOUT",
     Internal => "INTERNAL",
 }
 

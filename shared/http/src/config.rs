@@ -70,6 +70,8 @@ pub struct Settings {
     /// `MOVABLE_CLOCK=1`: operators may move the shop's clock forward (`POST /admin/clock`),
     /// for local runs and tests; refused on Lambda and SCF.
     pub movable_clock: bool,
+    /// `CLIENT_REQUESTS_PER_SEC`: each client's allowance on an HTTP-server host.
+    pub client_rate: f64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -263,6 +265,14 @@ impl Settings {
             }
         };
         let cloud_env = get("CBR_ENV_ID");
+        let client_rate = match get("CLIENT_REQUESTS_PER_SEC").map(|v| v.parse::<u32>()) {
+            None => 20.0,
+            Some(Ok(n)) if (1..=1_000_000).contains(&n) => f64::from(n),
+            Some(_) => {
+                problems.push("CLIENT_REQUESTS_PER_SEC must be a whole number from 1 to 1,000,000".into());
+                20.0
+            }
+        };
         let movable_clock = match get("MOVABLE_CLOCK").as_deref() {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") if get("AWS_LAMBDA_RUNTIME_API").is_some() || get("SCF_RUNTIME_API").is_some() => {
@@ -319,6 +329,7 @@ impl Settings {
             operator_webhook,
             rules,
             movable_clock,
+            client_rate,
         })
     }
 
@@ -347,6 +358,7 @@ impl Settings {
             appid: self.wechat.appid.clone(),
             port: self.port,
             movable_clock: self.movable_clock,
+            client_rate: self.client_rate,
         };
         Ok(Service { app: self.app(store)?, edge: Arc::new(edge) })
     }

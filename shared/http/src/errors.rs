@@ -22,7 +22,9 @@ pub fn status(code: Code) -> u16 {
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
         | AdCopyViolation => 422,
-        WechatRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited | PayRateLimited => 429,
+        RequestTimeout => 408,
+        WechatRateLimited | ClientRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited
+        | PayRateLimited => 429,
         Internal => 500,
         WechatConfig | WechatError | PayUnavailable => 502,
         WechatUnavailable | Unavailable | Overloaded => 503,

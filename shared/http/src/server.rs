@@ -32,6 +32,19 @@ pub const CONNECTIONS: usize = 4 * IN_FLIGHT;
 pub const BACKLOG: u32 = 4_096;
 /// Longer than any request may take ([`REQUEST_BUDGET`]).
 const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// A request's line and headers arrive within this, or its connection is closed (hyper's
+/// header read timeout): a client sending them a byte at a time holds no place for long.
+pub const HEADER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// A request's body (at most [`MAX_BODY`]) arrives within this, before the request takes a
+/// turn; a slower one is answered 408 `REQUEST_TIMEOUT` and never held a turn.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// WeChat Pay's notifies are handled apart, with turns of their own: a flood of other
+/// requests never keeps a payment waiting, and no client's allowance applies to them (WeChat
+/// Pay sends from a few addresses; each notify is verified by its signature).
+pub const NOTIFY_IN_FLIGHT: usize = 8;
+const NOTIFY_PATH: &str = "/pay/notify";
+/// Clients remembered at most; past it those idle long enough to be full again are forgotten.
+const CLIENTS: usize = 100_000;
 /// Requests that may wait for a turn; beyond them the answer is 503 `OVERLOADED` at once.
 pub const WAITING: usize = 4_096;
 /// How long a request waits for its turn before 503 `OVERLOADED`: as long as one may run, so
@@ -42,7 +55,34 @@ struct Served {
     app: Service,
     handlers: Vec<Handler>,
     turns: tokio::sync::Semaphore,
+    notify_turns: tokio::sync::Semaphore,
     waiting: std::sync::atomic::AtomicUsize,
+    clients: std::sync::Mutex<Clients>,
+}
+
+/// Each client's token bucket: (tokens, when last filled).
+#[derive(Default)]
+struct Clients {
+    buckets: std::collections::HashMap<String, (f64, std::time::Instant)>,
+}
+
+impl Clients {
+    /// Takes one request from `who`'s allowance of `rate` a second (bursts of twice that);
+    /// `false` when it is spent.
+    fn take(&mut self, who: String, rate: f64, now: std::time::Instant) -> bool {
+        let burst = 2.0 * rate;
+        if self.buckets.len() >= CLIENTS {
+            self.buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs_f64() < 2.0);
+        }
+        let (tokens, at) = self.buckets.entry(who).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
+    }
 }
 
 pub fn router(app: Service, handlers: Vec<Handler>) -> axum::Router {
@@ -50,9 +90,42 @@ pub fn router(app: Service, handlers: Vec<Handler>) -> axum::Router {
         app,
         handlers,
         turns: tokio::sync::Semaphore::new(IN_FLIGHT),
+        notify_turns: tokio::sync::Semaphore::new(NOTIFY_IN_FLIGHT),
         waiting: std::sync::atomic::AtomicUsize::new(0),
+        clients: std::sync::Mutex::new(Clients::default()),
     };
     axum::Router::new().fallback(handle).with_state(Arc::new(served))
+}
+
+/// Who a request is from, for its allowance: the shopper's openid when WeChat Cloud Hosting
+/// vouches for it or their session token verifies, else the address it came from (behind a
+/// gateway on a private address, the address the gateway appended to `X-Forwarded-For`).
+fn client_of(served: &Served, parts: &axum::http::request::Parts) -> String {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let edge = &served.app.edge;
+    if edge.trust_wx_context
+        && let Some(openid) = header("x-wx-openid")
+    {
+        return format!("openid:{openid}");
+    }
+    if let Some(token) = header("authorization").and_then(|a| a.strip_prefix("Bearer ")) {
+        if let Ok(claims) = crate::session::verify(&edge.session_secret, token, domain::clock::now()) {
+            return format!("openid:{}", claims.sub);
+        }
+        // An operator's token (checked by its route): the operator. Made-up tokens each get
+        // an allowance of their own, and each answers 401.
+        return format!("token:{}", domain::hex::hex(&<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())[..8]));
+    }
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let behind_gateway = peer.is_some_and(|ip| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback(),
+    });
+    let forwarded = header("x-forwarded-for").and_then(|f| f.rsplit(',').next()).map(str::trim);
+    match (behind_gateway, forwarded) {
+        (true, Some(f)) if !f.is_empty() => format!("addr:{f}"),
+        _ => format!("addr:{}", peer.map(|p| p.to_string()).unwrap_or_default()),
+    }
 }
 
 fn overloaded() -> axum::response::Response {
@@ -61,29 +134,50 @@ fn overloaded() -> axum::response::Response {
 
 async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) -> axum::response::Response {
     use std::sync::atomic::Ordering;
+    let (parts, body) = req.into_parts();
+    let notify = parts.uri.path() == NOTIFY_PATH;
+    if !notify {
+        let who = client_of(&served, &parts);
+        let rate = served.app.edge.client_rate;
+        let allowed = served.clients.lock().map(|mut c| c.take(who, rate, std::time::Instant::now())).unwrap_or(true);
+        if !allowed {
+            return into_axum(Response::error(&AppError::new(
+                app::Code::ClientRateLimited,
+                "too many requests from you at once; please slow down",
+            )));
+        }
+    }
+    // The body is read before the request takes a turn, under its own deadline: a slow
+    // client holds its connection, never one of the turns.
+    let bytes = match tokio::time::timeout(BODY_DEADLINE, axum::body::to_bytes(body, MAX_BODY)).await {
+        Err(_) => {
+            return into_axum(Response::error(&AppError::new(
+                app::Code::RequestTimeout,
+                format!("the request's body did not arrive within {} s", BODY_DEADLINE.as_secs()),
+            )));
+        }
+        Ok(Err(_)) => {
+            return into_axum(Response::error(&AppError::new(
+                app::Code::BodyTooLarge,
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            )));
+        }
+        Ok(Ok(b)) => b,
+    };
     if served.waiting.fetch_add(1, Ordering::AcqRel) >= WAITING {
         served.waiting.fetch_sub(1, Ordering::AcqRel);
         return overloaded();
     }
-    let turn = tokio::time::timeout(WAIT, served.turns.acquire()).await;
+    let turns = if notify { &served.notify_turns } else { &served.turns };
+    let turn = tokio::time::timeout(WAIT, turns.acquire()).await;
     served.waiting.fetch_sub(1, Ordering::AcqRel);
     let Ok(Ok(_turn)) = turn else { return overloaded() };
-    let (parts, body) = req.into_parts();
-    let resp = match axum::body::to_bytes(body, MAX_BODY).await {
-        Err(_) => Response::error(&AppError::new(
-            app::Code::BodyTooLarge,
-            format!("request bodies are limited to {MAX_BODY} bytes"),
-        )),
-        Ok(bytes) => {
-            let mut r = Request::new(parts.method.as_str(), parts.uri.path());
-            r.set_raw_query(parts.uri.query().unwrap_or(""));
-            r.set_headers(parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
-            r.body = bytes.to_vec();
-            let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
-            wechat::deadline::within(deadline, dispatch(&served.app, &served.handlers, &r)).await
-        }
-    };
-    into_axum(resp)
+    let mut r = Request::new(parts.method.as_str(), parts.uri.path());
+    r.set_raw_query(parts.uri.query().unwrap_or(""));
+    r.set_headers(parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
+    r.body = bytes.to_vec();
+    let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
+    into_axum(wechat::deadline::within(deadline, dispatch(&served.app, &served.handlers, &r)).await)
 }
 
 fn into_axum(resp: Response) -> axum::response::Response {
@@ -108,7 +202,45 @@ pub async fn serve(app: Service, handlers: Vec<Handler>, addr: SocketAddr) -> st
         crate::timetable::spawn(app.app.clone());
     }
     let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
-    axum::serve(listener, router(app, handlers)).with_graceful_shutdown(shutdown()).await
+    serve_on(listener, router(app, handlers), shutdown()).await;
+    Ok(())
+}
+
+/// Serves on a listener bound by the caller (the test suites), as [`serve`] does, until the
+/// task is dropped.
+pub async fn serve_listener(listener: tokio::net::TcpListener, app: Service, handlers: Vec<Handler>) {
+    let listener = Limited { listener, open: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)), idle: IDLE };
+    serve_on(listener, router(app, handlers), std::future::pending()).await;
+}
+
+/// Serves `router` on every connection `listener` accepts until `stop`, then lets the
+/// requests under way finish (at most [`REQUEST_BUDGET`]). HTTP/1.1 connections must send a
+/// request's head within [`HEADER_DEADLINE`].
+async fn serve_on(mut listener: Limited, router: axum::Router, stop: impl std::future::Future<Output = ()>) {
+    use axum::serve::Listener;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_DEADLINE);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let app = router.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    if tokio::time::timeout(REQUEST_BUDGET, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still under way at shutdown were cut");
+    }
 }
 
 /// A listening socket with room for [`BACKLOG`] connections in the kernel's queue.

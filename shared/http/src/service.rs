@@ -30,6 +30,8 @@ pub struct Edge {
     pub port: u16,
     /// Operators may move the shop's clock forward (local runs and tests only).
     pub movable_clock: bool,
+    /// Requests a second each client may make of an HTTP-server host (bursts of twice that).
+    pub client_rate: f64,
 }
 
 impl std::fmt::Debug for Edge {
