@@ -63,6 +63,16 @@ struct Inner {
     served: std::sync::atomic::AtomicU64,
     /// When the function first asked for an event (its start is done).
     first_next: std::sync::OnceLock<std::time::Instant>,
+    /// The next N `/next` calls answer 500, as an API in trouble does (no event, no id).
+    fail_next: std::sync::atomic::AtomicU32,
+    /// The next N answers posted are lost (500, nothing recorded).
+    lose_answers: std::sync::atomic::AtomicU32,
+}
+
+/// Takes one from a fault counter; whether it fired.
+fn fault(n: &std::sync::atomic::AtomicU32) -> bool {
+    n.fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |v| v.checked_sub(1))
+        .is_ok()
 }
 
 /// A runtime API on a local port.
@@ -91,6 +101,8 @@ impl RuntimeApi {
             init_error: Default::default(),
             served: Default::default(),
             first_next: Default::default(),
+            fail_next: Default::default(),
+            lose_answers: Default::default(),
         });
         let router = match platform {
             Platform::Lambda => Router::new()
@@ -164,6 +176,16 @@ impl RuntimeApi {
         self.inner.first_next.get().copied()
     }
 
+    /// The next `n` calls to `/next` answer 500.
+    pub fn fail_next(&self, n: u32) {
+        self.inner.fail_next.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The next `n` answers the function posts are lost with a 500.
+    pub fn lose_answers(&self, n: u32) {
+        self.inner.lose_answers.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn served(&self) -> u64 {
         self.inner.served.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -179,6 +201,9 @@ async fn next(State(s): State<Arc<Inner>>) -> Response {
     }
     s.ready.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = s.first_next.set(std::time::Instant::now());
+    if fault(&s.fail_next) {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "the runtime API is in trouble");
+    }
     // Long poll: one event at a time, as the platform hands them out.
     let Some((event, tx)) = s.queue.lock().await.recv().await else {
         return refuse(StatusCode::GONE, "Shutdown", "no more events");
@@ -232,6 +257,9 @@ fn json_answer(s: &Inner, id: &str, body: &Bytes) -> Response {
 }
 
 async fn lambda_response(State(s): State<Arc<Inner>>, Path(id): Path<String>, body: Bytes) -> Response {
+    if fault(&s.lose_answers) {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "the answer was lost");
+    }
     json_answer(&s, &id, &body)
 }
 
@@ -254,6 +282,9 @@ fn scf_current(s: &Inner) -> Option<String> {
 }
 
 async fn scf_response(State(s): State<Arc<Inner>>, body: Bytes) -> Response {
+    if fault(&s.lose_answers) {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "the answer was lost");
+    }
     let Some(id) = scf_current(&s) else {
         return refuse(StatusCode::BAD_REQUEST, "NoInvocation", "no invocation under way");
     };

@@ -227,3 +227,63 @@ async fn scf_event_functions_run_the_real_functions() {
     let denied = api.invoke(scf_http_event("POST", "/admin/jobs/close-unpaid", json!({})), WAIT).await.answer();
     assert_eq!(denied["statusCode"], 401, "{denied}");
 }
+
+/// On Lambda, a start that cannot go on (a setting missing) is posted to
+/// `/runtime/init/error` as AWS asks, and the process exits 2; the catalog function given no
+/// table name on the embedded store is refused the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_start_on_lambda_is_reported_to_the_runtime_api() {
+    let api = RuntimeApi::start(Platform::Lambda).await;
+    let mut env = api.env("login");
+    env.push(("STORE".into(), "embedded".into()));
+    let mut login = spawn(&function_binary("login"), &env);
+    let mut exit = None;
+    for _ in 0..200 {
+        if let Ok(Some(status)) = login.0.try_wait() {
+            exit = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let exit = exit.expect("the function stopped");
+    assert_eq!(exit.code(), Some(2), "{exit}");
+    let reported = api.init_error().expect("the start's failure reached /runtime/init/error");
+    let reported: Value = serde_json::from_str(&reported).unwrap();
+    assert_eq!(reported["errorType"], json!("Runtime.InvalidConfiguration"));
+    let message = reported["errorMessage"].as_str().unwrap();
+    assert!(message.contains("WECHAT_APPID") || message.contains("STORE=dynamodb"), "{message}");
+}
+
+/// A runtime API in trouble for a moment: a `/next` answered 500 (lambda_runtime 1.5 panics
+/// on it) and an answer lost on the way. On Lambda the function starts its loop again and
+/// serves the next invocation; on SCF it tries the call again and the lost answer arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_api_blips_end_no_function() {
+    let (shop, pid, _, _) = shop_with_an_expiring_order().await;
+    let api = RuntimeApi::start(Platform::Lambda).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("catalog"));
+    let mut catalog = spawn(&function_binary("catalog"), &env);
+    wait_ready(&api, &mut catalog).await;
+    let first = api.invoke(lambda_http_event("GET", &format!("/products/{pid}"), ""), WAIT).await.answer();
+    assert_eq!(first["statusCode"], 200);
+    api.fail_next(1);
+    let after = api.invoke(lambda_http_event("GET", &format!("/products/{pid}"), ""), WAIT).await.answer();
+    assert_eq!(after["statusCode"], 200, "served after the loop started again: {after}");
+    assert!(catalog.0.try_wait().unwrap().is_none(), "the process goes on");
+    drop(catalog);
+
+    let api = RuntimeApi::start(Platform::Scf).await;
+    let mut env = function_env(&shop);
+    env.extend(api.env("catalog"));
+    env.push(("SHOP_FUNCTION".into(), "catalog".into()));
+    let mut scf = spawn(&scf_package("catalog").join("bootstrap"), &env);
+    wait_ready(&api, &mut scf).await;
+    api.fail_next(1);
+    api.lose_answers(1);
+    let answer = api.invoke(scf_http_event("GET", &format!("/products/{pid}"), json!({})), WAIT).await.answer();
+    assert_eq!(answer["statusCode"], 200, "the lost answer was posted again: {answer}");
+    let again = api.invoke(scf_http_event("GET", &format!("/products/{pid}"), json!({})), WAIT).await.answer();
+    assert_eq!(again["statusCode"], 200);
+    assert!(scf.0.try_wait().unwrap().is_none(), "the process goes on");
+}

@@ -43,13 +43,13 @@ pub fn to_event(resp: Response) -> ApiGatewayV2httpResponse {
     out
 }
 
-pub async fn run(app: Service, handlers: Vec<Handler>) -> Result<(), lambda_runtime::Error> {
-    let app = &app;
-    let handlers = &handlers;
+pub async fn run(app: &Service, handlers: &[Handler]) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayV2httpRequest>| async move {
         let deadline = deadline_of(&ev.context);
         let resp = match from_event(ev.payload) {
-            Ok(req) => wechat::deadline::within(deadline, dispatch(app, handlers, &req)).await,
+            Ok(req) => wechat::deadline::bounded(deadline, dispatch(app, handlers, &req))
+                .await
+                .unwrap_or_else(crate::request::out_of_time),
             Err(e) => Response::error(&e),
         };
         Ok::<_, lambda_runtime::Error>(to_event(resp))

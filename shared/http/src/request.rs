@@ -150,6 +150,13 @@ impl Response {
     }
 }
 
+/// The answer to a request whose time ran out before its work was done: stopped where it
+/// was (each step is one conditional write or transaction, so a retry finishes it).
+pub fn out_of_time() -> Response {
+    tracing::warn!("a request ran out of time and was stopped");
+    Response::error(&AppError::unavailable("the request ran out of time; please retry"))
+}
+
 /// A function's entry: answers the routes it owns and `NO_ROUTE` for the rest, so that one
 /// local server can ask several in turn.
 pub type Handler = for<'a> fn(&'a Service, &'a Request) -> BoxFuture<'a, Result<Response, AppError>>;

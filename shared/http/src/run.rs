@@ -58,6 +58,8 @@ pub fn log_filter(spec: &str) -> Targets {
 }
 
 pub fn init_tracing() {
+    // A panic is logged as an error line like any other (JSON in the cloud), not printed raw.
+    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     let registry = tracing_subscriber::registry().with(filter);
     // JSON in the cloud, where logs are parsed; readable lines on a terminal.
@@ -74,14 +76,72 @@ pub fn init_tracing() {
 /// Loads settings (and the secrets `SECRETS` names) and the store, and builds the service; on
 /// a configuration error prints the missing names and gives the exit code to stop with.
 pub async fn service_from_env(uses: Uses) -> Result<Service, ExitCode> {
-    let settings = Settings::from_env_and_secrets(uses).await.map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(2)
-    })?;
-    settings.open_service().await.map_err(|e| {
-        eprintln!("{e}");
-        ExitCode::from(3)
-    })
+    let settings = match Settings::from_env_and_secrets(uses).await {
+        Ok(s) => s,
+        Err(e) => return Err(start_failed(&e.to_string(), 2).await),
+    };
+    match settings.open_service().await {
+        Ok(s) => Ok(s),
+        Err(e) => Err(start_failed(&e, 3).await),
+    }
+}
+
+/// A start that cannot go on: the message on stderr, and on Lambda posted to the runtime
+/// API's `/runtime/init/error` as AWS asks (so the platform records why the function could not
+/// start); then the exit code.
+async fn start_failed(message: &str, code: u8) -> ExitCode {
+    eprintln!("{message}");
+    if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        let body = serde_json::json!({ "errorMessage": message, "errorType": "Runtime.InvalidConfiguration", "stackTrace": [] });
+        let http = reqwest::Client::new();
+        let url = format!("http://{api}/2018-06-01/runtime/init/error");
+        let post = || {
+            http.post(&url)
+                .header("Lambda-Runtime-Function-Error-Type", "Runtime.InvalidConfiguration")
+                .json(&body)
+                .send()
+        };
+        if let Err(e) = scf::with_retries("init error", post).await {
+            eprintln!("{e}");
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Runs the Lambda runtime loop of `lambda_runtime`, again when it stops on a failure of the
+/// runtime API (a `/next` it could not read, an answer it could not post), a bounded number
+/// of times in a row with backoff; lambda_runtime 1.5 panics on a `/next` answer without a
+/// request id (a 500), which is caught here and counted the same. Past the bound the process
+/// exits 1 and Lambda starts a fresh one.
+async fn lambda_loop<F, Fut>(start: F) -> ExitCode
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), lambda_runtime::Error>>,
+{
+    use futures_util::FutureExt;
+    let mut failures = 0;
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        let began = std::time::Instant::now();
+        let why = match std::panic::AssertUnwindSafe(start()).catch_unwind().await {
+            Ok(Ok(())) => return ExitCode::SUCCESS,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the runtime API's answer could not be read".to_owned(),
+        };
+        if began.elapsed() > std::time::Duration::from_secs(60) {
+            // It ran a while: this is a new failure, not the same one again.
+            failures = 0;
+            wait = std::time::Duration::from_millis(100);
+        }
+        failures += 1;
+        if failures >= scf::RUNTIME_API_ATTEMPTS {
+            tracing::error!(error = %why, failures, "lambda runtime stopped");
+            return ExitCode::FAILURE;
+        }
+        tracing::warn!(error = %why, failures, "lambda runtime loop stopped; starting it again");
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+    }
 }
 
 /// The whole `main` of an HTTP function binary `name`: serves `f`'s handlers, with the
@@ -114,13 +174,8 @@ pub async fn run(handlers: &[Handler], uses: Uses) -> ExitCode {
 
 pub async fn serve(app: Service, handlers: Vec<Handler>) -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return match lambda::run(app, handlers).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = %e, "lambda runtime stopped");
-                ExitCode::FAILURE
-            }
-        };
+        let (app, handlers) = (&app, &handlers);
+        return lambda_loop(|| lambda::run(app, handlers)).await;
     }
     if std::env::var_os(scf::RUNTIME_API).is_some() {
         return stopped(scf::run(&app, scf::Events::Http(&handlers)).await);
@@ -150,22 +205,18 @@ pub async fn run_job(name: &str, f: &crate::routes::Function, job: crate::routes
     };
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let app = &app;
-        let run = lambda_runtime::run(lambda_runtime::service_fn(
-            move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-                let deadline = lambda::deadline_of(&ev.context);
-                wechat::deadline::within(deadline, job_invocation(app, job, ev.payload))
-                    .await
-                    .map_err(lambda_runtime::Error::from)
-            },
-        ))
+        return lambda_loop(|| {
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+                    let deadline = lambda::deadline_of(&ev.context);
+                    wechat::deadline::bounded(deadline, job_invocation(app, job, ev.payload))
+                        .await
+                        .unwrap_or_else(|| Err("the run ran out of time; the next one goes on".to_owned()))
+                        .map_err(lambda_runtime::Error::from)
+                },
+            ))
+        })
         .await;
-        return match run {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = %e, "lambda runtime stopped");
-                ExitCode::FAILURE
-            }
-        };
     }
     if std::env::var_os(scf::RUNTIME_API).is_some() {
         return stopped(scf::run(&app, scf::Events::Job(job)).await);

@@ -44,15 +44,9 @@ pub async fn run(app: &Service, events: Events<'_>) -> Result<(), String> {
     let port = std::env::var("SCF_RUNTIME_API_PORT").unwrap_or_else(|_| "9001".into());
     let base = format!("http://{host}:{port}/runtime");
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
-    let ready = http.post(format!("{base}/init/ready")).body(" ").send().await;
-    ready.and_then(|r| r.error_for_status()).map_err(|e| format!("SCF refused ready: {e}"))?;
+    with_retries("ready", || http.post(format!("{base}/init/ready")).body(" ").send()).await?;
     loop {
-        let next = http
-            .get(format!("{base}/invocation/next"))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("no next invocation: {e}"))?;
+        let next = with_retries("next invocation", || http.get(format!("{base}/invocation/next")).send()).await?;
         let limit = next
             .headers()
             .get("time_limit_in_ms")
@@ -62,7 +56,9 @@ pub async fn run(app: &Service, events: Events<'_>) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + limit.saturating_sub(MARGIN);
         let body = next.bytes().await.map_err(|e| format!("invocation body: {e}"))?;
         let outcome = match serde_json::from_slice::<Value>(&body) {
-            Ok(event) => wechat::deadline::within(deadline, invoke(app, &events, event)).await,
+            Ok(event) => wechat::deadline::bounded(deadline, invoke(app, &events, event))
+                .await
+                .unwrap_or_else(|| Err("the invocation ran out of time".to_owned())),
             Err(_) => Err("the event is not JSON".to_owned()),
         };
         let (path, body) = match outcome {
@@ -72,12 +68,39 @@ pub async fn run(app: &Service, events: Events<'_>) -> Result<(), String> {
                 ("error", e.into_bytes())
             }
         };
-        http.post(format!("{base}/invocation/{path}"))
-            .body(body)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("SCF refused the {path}: {e}"))?;
+        with_retries(path, || http.post(format!("{base}/invocation/{path}")).body(body.clone()).send()).await?;
+    }
+}
+
+/// Calls to the runtime API tried this many times in all.
+pub const RUNTIME_API_ATTEMPTS: u32 = 4;
+
+/// One call to the runtime API, tried again with backoff (100, 200, 400 ms) when it did not
+/// get through or the API answered a server error: a blip of SCF's local API does not end the
+/// function nor lose an answer. A refusal (4xx) is final.
+pub async fn with_retries<F, Fut>(what: &str, call: F) -> Result<reqwest::Response, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let mut wait = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let failure = match call().await {
+            Ok(r) if r.status().is_success() => return Ok(r),
+            Ok(r) if r.status().is_client_error() => {
+                return Err(format!("the runtime API refused the {what}: {}", r.status()));
+            }
+            Ok(r) => format!("the runtime API answered {} to the {what}", r.status()),
+            Err(e) => format!("the {what} did not get through: {}", e.without_url()),
+        };
+        if attempt >= RUNTIME_API_ATTEMPTS {
+            return Err(failure);
+        }
+        tracing::warn!(attempt, error = %failure, "runtime API call failed; trying again");
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+        attempt += 1;
     }
 }
 

@@ -177,7 +177,8 @@ async fn handle(State(served): State<Arc<Served>>, req: axum::extract::Request) 
     r.set_headers(parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
     r.body = bytes.to_vec();
     let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
-    into_axum(wechat::deadline::within(deadline, dispatch(&served.app, &served.handlers, &r)).await)
+    let answer = wechat::deadline::bounded(deadline, dispatch(&served.app, &served.handlers, &r)).await;
+    into_axum(answer.unwrap_or_else(crate::request::out_of_time))
 }
 
 fn into_axum(resp: Response) -> axum::response::Response {

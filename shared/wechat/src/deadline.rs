@@ -17,6 +17,14 @@ pub async fn within<F: Future>(deadline: Instant, f: F) -> F::Output {
     DEADLINE.scope(deadline, f).await
 }
 
+/// Runs `f` within `deadline`, as [`within`] does, and stops it there: `None` when the
+/// deadline passed first. For work whose every step is one conditional write or transaction,
+/// stopping between steps is what a crash there would do, which a retry heals; an answer past
+/// the deadline would reach nobody.
+pub async fn bounded<F: Future>(deadline: Instant, f: F) -> Option<F::Output> {
+    tokio::time::timeout_at(deadline, within(deadline, f)).await.ok()
+}
+
 /// Time left before the current deadline (`None`: no deadline is set).
 pub fn remaining() -> Option<Duration> {
     DEADLINE.try_with(|d| d.saturating_duration_since(Instant::now())).ok()
@@ -35,6 +43,16 @@ pub fn allows(wait: Duration, at_least: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_past_the_deadline_is_stopped() {
+        let slow = bounded(Instant::now() + Duration::from_millis(50), tokio::time::sleep(Duration::from_secs(5)));
+        let started = std::time::Instant::now();
+        assert!(slow.await.is_none());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let quick = bounded(Instant::now() + Duration::from_secs(5), async { 7 });
+        assert_eq!(quick.await, Some(7));
+    }
 
     #[tokio::test]
     async fn calls_fit_the_time_left() {
