@@ -5393,6 +5393,11 @@ export interface components {
             /** @description units that can be ordered now */
             available: number;
             purchasable: boolean;
+            /** @description a bundle's parts */
+            components?: {
+                sku_id: string;
+                quantity: number;
+            }[];
         };
         Product: {
             id: string;

@@ -278,6 +278,49 @@ pub struct ProductView {
     pub skus: Vec<SkuView>,
 }
 
+/// A SKU as shoppers see it: what it is, its price and whether it sells now, not the
+/// operator's figures for the safety-stock rule.
+#[derive(Debug, Serialize)]
+pub struct ShopperSku<'a> {
+    pub id: &'a SkuId,
+    pub product_id: &'a ProductId,
+    pub name: &'a str,
+    pub kind: SkuKind,
+    pub price: domain::money::Fen,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub components: &'a [domain::catalog::Component],
+    pub available: i64,
+    pub purchasable: bool,
+}
+
+/// A product page as shoppers see it.
+#[derive(Debug, Serialize)]
+pub struct ShopperProductView<'a> {
+    #[serde(flatten)]
+    pub product: &'a Product,
+    pub skus: Vec<ShopperSku<'a>>,
+}
+
+impl ProductView {
+    pub fn shopper(&self) -> ShopperProductView<'_> {
+        let skus = self
+            .skus
+            .iter()
+            .map(|v| ShopperSku {
+                id: &v.sku.id,
+                product_id: &v.sku.product_id,
+                name: &v.sku.name,
+                kind: v.sku.kind,
+                price: v.sku.price,
+                components: &v.sku.components,
+                available: v.available,
+                purchasable: v.purchasable,
+            })
+            .collect();
+        ShopperProductView { product: &self.product, skus }
+    }
+}
+
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
 pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
     // The product and its SKUs together, then every counter at once: two round trips, one

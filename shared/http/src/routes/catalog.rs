@@ -37,7 +37,7 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             Response::ok(&page)
         }
         ("GET", ["products", id]) => {
-            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, false).await?)
+            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, false).await?.shopper())
         }
         _ => Err(AppError::no_route(m, &req.path)),
     }
