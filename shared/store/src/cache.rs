@@ -62,15 +62,13 @@ impl Cached {
 /// Settings, products and SKU definitions (not stock counters, which share the SKU's
 /// partition under their own sort keys).
 fn definition(key: &Key) -> bool {
-    key.pk == keys::shop_setting("").pk
-        || key.pk.starts_with("PRODUCT#")
-        || (key.pk.starts_with("SKU#") && key.sk == keys::META)
+    keys::is_shop_setting(key) || keys::is_product_partition(&key.pk) || keys::is_sku_record(key)
 }
 
 /// What a read may be cached as: settings and product records; SKU records are not (an
 /// order prices from them).
 fn cacheable(key: &Key) -> bool {
-    key.pk == keys::shop_setting("").pk || key.pk.starts_with("PRODUCT#")
+    keys::is_shop_setting(key) || keys::is_product_partition(&key.pk)
 }
 
 #[async_trait]
@@ -122,7 +120,8 @@ impl Store for Cached {
 
     async fn query(&self, query: Query) -> Result<Page> {
         // The SKUs of one product, first page: the product page's and the checkout's list.
-        let skus_of_product = query.index == Index::Gsi1 && query.pk.starts_with("PRODUCT#") && query.after.is_none();
+        let skus_of_product =
+            query.index == Index::Gsi1 && keys::is_product_partition(&query.pk) && query.after.is_none();
         if !skus_of_product {
             return self.inner.query(query).await;
         }

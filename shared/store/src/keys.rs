@@ -86,11 +86,31 @@ pub fn subscription(openid: &OpenId, template_id: &str) -> Key {
 
 /// A shop-wide setting operators edit (the freight template, …).
 pub fn shop_setting(name: &str) -> Key {
-    Key::new("SHOP", name)
+    Key::new(SHOP, name)
 }
 
+/// Whether `key` holds a shop setting.
+pub fn is_shop_setting(key: &Key) -> bool {
+    key.pk == SHOP
+}
+
+/// Whether `pk` is a product's partition (its record) or its SKUs' index partition.
+pub fn is_product_partition(pk: &str) -> bool {
+    pk.starts_with(PRODUCT_PREFIX)
+}
+
+/// Whether `key` is a SKU's own record (not one of its stock counters, which share its
+/// partition under their own sort keys).
+pub fn is_sku_record(key: &Key) -> bool {
+    key.pk.starts_with(SKU_PREFIX) && key.sk == META
+}
+
+const SHOP: &str = "SHOP";
+const PRODUCT_PREFIX: &str = "PRODUCT#";
+const SKU_PREFIX: &str = "SKU#";
+
 pub fn product(product_id: &ProductId) -> Key {
-    Key::new(format!("PRODUCT#{product_id}"), META)
+    Key::new(format!("{PRODUCT_PREFIX}{product_id}"), META)
 }
 
 /// GSI1 of a product: products by status, then category, for the shopper's list.
@@ -103,16 +123,16 @@ pub fn products_with_status(status: &str) -> String {
 }
 
 pub fn sku(sku_id: &SkuId) -> Key {
-    Key::new(format!("SKU#{sku_id}"), META)
+    Key::new(format!("{SKU_PREFIX}{sku_id}"), META)
 }
 
 /// GSI1 of a SKU: the SKUs of one product.
 pub fn sku_gsi1(product_id: &ProductId, sku_id: &SkuId) -> (String, String) {
-    (skus_of_product(product_id), format!("SKU#{sku_id}"))
+    (skus_of_product(product_id), format!("{SKU_PREFIX}{sku_id}"))
 }
 
 pub fn skus_of_product(product_id: &ProductId) -> String {
-    format!("PRODUCT#{product_id}")
+    format!("{PRODUCT_PREFIX}{product_id}")
 }
 
 /// One stock counter of a SKU in a warehouse. A hot SKU's stock may be split over several
@@ -120,12 +140,12 @@ pub fn skus_of_product(product_id: &ProductId) -> String {
 /// sort keys of the SKU's one partition, so they do not lift DynamoDB's write rate of a
 /// partition (about 1,000 a second). Shard 0 always exists.
 pub fn stock(sku_id: &SkuId, warehouse_id: &WarehouseId, shard: u8) -> Key {
-    Key::new(format!("SKU#{sku_id}"), format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"))
+    Key::new(format!("{SKU_PREFIX}{sku_id}"), format!("{STOCK_PREFIX}{warehouse_id}#{shard:02}"))
 }
 
 /// The partition holding a SKU's definition and all its stock counters.
 pub fn sku_partition(sku_id: &SkuId) -> String {
-    format!("SKU#{sku_id}")
+    format!("{SKU_PREFIX}{sku_id}")
 }
 
 /// Parses a stock sort key back into (warehouse, shard).
