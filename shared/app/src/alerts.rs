@@ -45,8 +45,8 @@ pub struct Undelivered {
 pub async fn undelivered(app: &App) -> Result<Vec<Undelivered>, AppError> {
     let store = app.store.as_ref();
     let mut out = Vec::new();
-    for id in outbox::pending(store, 1_000).await? {
-        let Some(env) = outbox::get(store, &id).await? else { continue };
+    let ids = outbox::pending(store, 1_000).await?;
+    for env in outbox::get_many(store, &ids).await?.into_iter().flatten() {
         if env.state != outbox::Delivery::Pending || !env.event.tells_operators() {
             continue;
         }

@@ -62,6 +62,12 @@ pub async fn pending(store: &dyn Store, limit: usize) -> Result<Vec<String>> {
     Ok(page.items.into_iter().filter_map(|i| i.get("id").and_then(|v| v.as_str()).map(str::to_owned)).collect())
 }
 
+/// Events by id in one batch read (`None` for one that is gone).
+pub async fn get_many(store: &dyn Store, ids: &[String]) -> Result<Vec<Option<Envelope>>> {
+    let keys: Vec<_> = ids.iter().map(|id| keys::outbox(id)).collect();
+    store.get_many(&keys).await?.into_iter().map(|i| i.map(from_item).transpose()).collect()
+}
+
 /// Takes the event for `lease_secs` if it is pending and nobody holds it; `false` when
 /// delivered already or held by another consumer.
 pub async fn claim(store: &dyn Store, id: &str, now: i64, lease_secs: i64) -> Result<bool> {
