@@ -117,6 +117,18 @@ fn check_shape(b: &Value) -> Result<(i64, i64, Option<bool>), i64> {
     Ok((logistics, mode, all))
 }
 
+/// The payment a `get_order` or `notify_confirm_receive` body names, the two ways WeChat
+/// documents: by `transaction_id`, or by `merchant_id` and `merchant_trade_no`; 47001 for a
+/// body that names it neither way, 10060001 for one WeChat does not hold.
+fn named_payment(sim: &Sim, b: &Value) -> Result<crate::pay::PaidTransaction, (i64, &'static str)> {
+    let paid = match (str_of(b, "transaction_id"), str_of(b, "merchant_id"), str_of(b, "merchant_trade_no")) {
+        (Some(tid), _, _) => sim.pay.paid_transaction(Some(tid), None),
+        (None, Some(mchid), Some(no)) => sim.pay.paid_transaction(None, Some(no)).filter(|t| t.mchid == mchid),
+        _ => return Err((FORMAT, "data format error")),
+    };
+    paid.ok_or((10060001, "支付单不存在"))
+}
+
 pub(crate) async fn upload_shipping_info(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,
@@ -194,13 +206,9 @@ pub(crate) async fn get_order(
         Ok(b) => b,
         Err((code, msg)) => return err(code, msg),
     };
-    let paid = match (str_of(&b, "transaction_id"), str_of(&b, "merchant_id"), str_of(&b, "merchant_trade_no")) {
-        (Some(tid), _, _) => sim.pay.paid_transaction(Some(tid), None),
-        (None, Some(mchid), Some(no)) => sim.pay.paid_transaction(None, Some(no)).filter(|t| t.mchid == mchid),
-        _ => return format_error(),
-    };
-    let Some(paid) = paid else {
-        return err(10060001, "支付单不存在");
+    let paid = match named_payment(&sim, &b) {
+        Ok(p) => p,
+        Err((code, msg)) => return err(code, msg),
     };
     let Ok(st) = sim.shipping.lock() else {
         return err(-1, "system error");
@@ -268,13 +276,9 @@ pub(crate) async fn notify_confirm_receive(
     let Some(received) = b.get("received_time").and_then(Value::as_i64) else {
         return format_error();
     };
-    let paid = match (str_of(&b, "transaction_id"), str_of(&b, "merchant_id"), str_of(&b, "merchant_trade_no")) {
-        (Some(tid), _, _) => sim.pay.paid_transaction(Some(tid), None),
-        (None, Some(mchid), Some(no)) => sim.pay.paid_transaction(None, Some(no)).filter(|t| t.mchid == mchid),
-        _ => return format_error(),
-    };
-    let Some(paid) = paid else {
-        return err(10060001, "支付单不存在");
+    let paid = match named_payment(&sim, &b) {
+        Ok(p) => p,
+        Err((code, msg)) => return err(code, msg),
     };
     let Ok(mut st) = sim.shipping.lock() else {
         return err(-1, "system error");

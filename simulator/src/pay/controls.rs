@@ -37,16 +37,7 @@ pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
         let key = format!("{}#again{}", body.out_trade_no, st.counter);
         st.orders.insert(key, second);
         drop(st);
-        enqueue(
-            sim,
-            PendingNotify {
-                url,
-                event_type: "TRANSACTION.SUCCESS".into(),
-                key: body.out_trade_no.clone(),
-                plaintext: tx.to_string(),
-                original_type: "transaction",
-            },
-        );
+        notify_paid(sim, url, &body.out_trade_no, &tx);
         return Ok(tx);
     }
     let o = st.orders.get_mut(&body.out_trade_no).ok_or((404, "ORDER_NOT_EXIST".to_owned()))?;
@@ -64,17 +55,20 @@ pub fn pay(sim: &Sim, body: &PayBody) -> Result<Value, (u16, String)> {
     let tx = transaction_json(&m, o);
     let url = o.request.notify_url.clone();
     drop(st);
-    enqueue(
-        sim,
-        PendingNotify {
-            url,
-            event_type: "TRANSACTION.SUCCESS".into(),
-            key: body.out_trade_no.clone(),
-            plaintext: tx.to_string(),
-            original_type: "transaction",
-        },
-    );
+    notify_paid(sim, url, &body.out_trade_no, &tx);
     Ok(tx)
+}
+
+/// Queues the TRANSACTION.SUCCESS notify of a payment of `out_trade_no`.
+fn notify_paid(sim: &Sim, url: String, out_trade_no: &str, tx: &Value) {
+    let n = PendingNotify {
+        url,
+        event_type: "TRANSACTION.SUCCESS".into(),
+        key: out_trade_no.to_owned(),
+        plaintext: tx.to_string(),
+        original_type: "transaction",
+    };
+    enqueue(sim, n);
 }
 
 /// Replaces the platform certificate: answers and notifies carry a serial the shop has not
