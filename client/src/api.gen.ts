@@ -1651,7 +1651,6 @@ export interface paths {
                                 }[];
                                 subtotal: number;
                                 transaction_id: string | null;
-                                upload_lease_until?: number;
                                 version: number;
                             };
                             refunds: {
@@ -3311,7 +3310,6 @@ export interface paths {
                             }[];
                             subtotal: number;
                             transaction_id: string | null;
-                            upload_lease_until?: number;
                             version: number;
                         };
                     };

@@ -35,8 +35,6 @@ pub struct OrderView<'a> {
     received_at: Option<i64>,
     received_by: Option<ReceivedBy>,
     completed_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    upload_lease_until: Option<i64>,
     coupon_id: Option<&'a CouponId>,
     coupon_template: Option<&'a TemplateId>,
     request_id: &'a RequestId,
@@ -91,7 +89,6 @@ impl<'a> OrderView<'a> {
             received_at: o.received_at,
             received_by: o.received_by,
             completed_at: o.completed_at,
-            upload_lease_until: o.upload_lease_until,
             coupon_id: o.coupon().map(|(c, _)| c),
             coupon_template: o.coupon().map(|(_, t)| t),
             request_id: &o.request_id,
