@@ -266,6 +266,7 @@ export interface paths {
                                 title?: string;
                                 updated_at: number;
                                 version: number;
+                                media?: components["schemas"]["Media"];
                             }[];
                             next: unknown;
                         };
@@ -308,6 +309,8 @@ export interface paths {
                             title?: string;
                             updated_at: number;
                             version: number;
+                            media?: components["schemas"]["Media"];
+                            specs?: components["schemas"]["SpecAttr"][];
                         };
                     };
                 };
@@ -374,12 +377,21 @@ export interface paths {
                                     warehouse_id?: string;
                                 }[];
                                 updated_at: number;
+                                spec?: string[];
                             }[];
                             status?: string;
                             subtitle: string;
                             title?: string;
                             updated_at: number;
                             version: number;
+                            images?: components["schemas"]["Images"];
+                            media?: components["schemas"]["Media"];
+                            spec_table?: components["schemas"]["SpecTable"];
+                            /** @description WeChat's media check of each image, by key */
+                            checks?: {
+                                [key: string]: components["schemas"]["MediaCheck"];
+                            };
+                            specs?: components["schemas"]["SpecAttr"][];
                         };
                     };
                 };
@@ -426,6 +438,7 @@ export interface paths {
                             title?: string;
                             updated_at: number;
                             version: number;
+                            media?: components["schemas"]["Media"];
                         };
                     };
                 };
@@ -477,6 +490,12 @@ export interface paths {
                             title?: string;
                             updated_at: number;
                             version: number;
+                            media?: components["schemas"]["Media"];
+                            /** @description WeChat's media check of each image, by key */
+                            checks?: {
+                                [key: string]: components["schemas"]["MediaCheck"];
+                            };
+                            specs?: components["schemas"]["SpecAttr"][];
                         };
                     };
                 };
@@ -485,6 +504,7 @@ export interface paths {
                 404: components["responses"]["Error"];
                 409: components["responses"]["Error"];
                 422: components["responses"]["Error"];
+                502: components["responses"]["Error"];
             };
         };
         delete?: never;
@@ -531,6 +551,7 @@ export interface paths {
                             title?: string;
                             updated_at: number;
                             version: number;
+                            media?: components["schemas"]["Media"];
                         };
                     };
                 };
@@ -591,6 +612,7 @@ export interface paths {
                             product_id: string;
                             replenish_days: number;
                             updated_at: number;
+                            spec?: string[];
                         };
                     };
                 };
@@ -5255,6 +5277,233 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign an upload of a product image straight to object storage (the shop picks the key; type and exact length are signed in) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UploadInput"];
+                };
+            };
+            responses: {
+                /** @description PUT the bytes to url with exactly these headers before expires_at, then attach key */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            expires_at: number;
+                            headers: {
+                                "content-length": string;
+                                "content-type": string;
+                            };
+                            key: string;
+                            max_bytes: number;
+                            method: string;
+                            url: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/products/{id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a product's images; each new one goes to WeChat's media check and shows (and lets the product publish) only once it passes */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            responses: {
+                /** @description the product as operators see it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            category: string;
+                            /** @description WeChat's media check of each image, by key */
+                            checks?: {
+                                [key: string]: components["schemas"]["MediaCheck"];
+                            };
+                            created_at: number;
+                            description: string;
+                            id: string;
+                            images: components["schemas"]["Images"];
+                            media: components["schemas"]["Media"];
+                            price_from: number | null;
+                            skus: {
+                                available: number;
+                                created_at: number;
+                                daily_sales: number;
+                                id: string;
+                                kind: string;
+                                name: string;
+                                price: number;
+                                product_id: string;
+                                purchasable: boolean;
+                                replenish_days: number;
+                                spec?: string[];
+                                stock: {
+                                    available: number;
+                                    shard: number;
+                                    warehouse_id: string;
+                                }[];
+                                updated_at: number;
+                            }[];
+                            spec_table: components["schemas"]["SpecTable"];
+                            specs?: components["schemas"]["SpecAttr"][];
+                            status: string;
+                            subtitle: string;
+                            title: string;
+                            updated_at: number;
+                            version: number;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                422: components["responses"]["Error"];
+                502: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/wechat/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** WeChat's check of the message push URL: answers echostr under a valid signature */
+        get: {
+            parameters: {
+                query?: {
+                    signature?: string;
+                    timestamp?: string;
+                    nonce?: string;
+                    echostr?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the echostr, as text */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                401: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        /** The mini-program's message push (content check verdicts), signed, JSON, AES-encrypted in safe mode */
+        post: {
+            parameters: {
+                query?: {
+                    signature?: string;
+                    timestamp?: string;
+                    nonce?: string;
+                    encrypt_type?: "aes";
+                    msg_signature?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description success, as text */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                /** @description not recorded; WeChat pushes again */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5274,12 +5523,16 @@ export interface components {
             subtitle?: string;
             description?: string;
             category: string;
+            /** @description the attributes SKUs are picked by (颜色 × 尺码), in the picker's order */
+            specs?: components["schemas"]["SpecAttr"][];
         };
         ProductPatch: {
             title?: string;
             subtitle?: string;
             description?: string;
             category?: string;
+            /** @description new attributes; every SKU's combination must stay valid */
+            specs?: components["schemas"]["SpecAttr"][];
         };
         SkuInput: {
             name: string;
@@ -5293,6 +5546,8 @@ export interface components {
             }[];
             daily_sales?: number;
             replenish_days?: number;
+            /** @description one value of each of the product's attributes, in their order; fixed once made */
+            spec?: string[];
         };
         SkuPatch: {
             name?: string;
@@ -5365,7 +5620,6 @@ export interface components {
             id: string;
             title: string;
             subtitle?: string | null;
-            description?: string | null;
             category: string;
             /** @enum {string} */
             status: "draft" | "on_sale" | "off_sale";
@@ -5373,7 +5627,8 @@ export interface components {
             price_from: number;
             created_at?: number;
             updated_at?: number;
-            version?: number;
+            /** @description cover image URL */
+            cover?: string | null;
         };
         ProductList: {
             items: components["schemas"]["ProductSummary"][];
@@ -5396,6 +5651,9 @@ export interface components {
                 sku_id: string;
                 quantity: number;
             }[];
+            spec?: string[];
+            /** @description the SKU's own image URL */
+            image: string | null;
         };
         Product: {
             id: string;
@@ -5411,6 +5669,8 @@ export interface components {
             updated_at?: number;
             version?: number;
             skus: components["schemas"]["Sku"][];
+            images: components["schemas"]["Images"];
+            spec_table: components["schemas"]["SpecTable"];
         };
         CartLine: {
             sku_id: string;
@@ -5584,6 +5844,57 @@ export interface components {
         };
         Subscriptions: {
             accepted: string[];
+        };
+        SpecAttr: {
+            name: string;
+            values: string[];
+        };
+        /** @description a product's images as keys of uploads this shop signed (POST /admin/uploads) */
+        Media: {
+            cover?: string;
+            gallery?: string[];
+            detail?: string[];
+            share?: string;
+            /** @description SKU id → key */
+            sku_images?: {
+                [key: string]: string;
+            };
+        };
+        UploadInput: {
+            /** @enum {string} */
+            purpose: "product";
+            /** @enum {string} */
+            content_type: "image/jpeg" | "image/png" | "image/webp" | "image/gif";
+            /** @description the exact length in bytes (signed into the URL) */
+            size: number;
+        };
+        /** @description image URLs under the shop's public base; shoppers get only those WeChat's media check passed */
+        Images: {
+            cover: string | null;
+            gallery: string[];
+            detail: string[];
+            share: string | null;
+        };
+        /** @description what a spec picker needs; null when the product's SKUs are not picked by attributes */
+        SpecTable: {
+            attributes: components["schemas"]["SpecAttr"][];
+            combinations: {
+                values: string[];
+                sku_id: string;
+                /** @description fen */
+                price: number;
+                available: number;
+                in_stock: boolean;
+                image: string | null;
+            }[];
+        } | null;
+        MediaCheck: {
+            /** @enum {string} */
+            state: "pending" | "pass" | "review" | "risky";
+            trace_id: string;
+            /** @description WeChat's label of what it found (100 normal) */
+            label: number;
+            at: number;
         };
     };
     responses: {

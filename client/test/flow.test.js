@@ -16,8 +16,9 @@ const SIM = process.env.SIM_BASE;
 const APPID = process.env.WECHAT_APPID;
 const PRODUCT = process.env.PRODUCT_ID;
 const COUPON = process.env.COUPON_TEMPLATE;
-if (!SHOP || !SIM || !APPID || !PRODUCT || !COUPON) {
-  throw new Error('run by tests/tests/miniprogram.rs, which sets SHOP_BASE, SIM_BASE, WECHAT_APPID, PRODUCT_ID, COUPON_TEMPLATE');
+const SPECCED = JSON.parse(process.env.SPEC_PRODUCT || 'null');
+if (!SHOP || !SIM || !APPID || !PRODUCT || !COUPON || !SPECCED) {
+  throw new Error('run by tests/tests/miniprogram.rs, which sets SHOP_BASE, SIM_BASE, WECHAT_APPID, PRODUCT_ID, COUPON_TEMPLATE, SPEC_PRODUCT');
 }
 
 const sample = path.join(__dirname, '../sample');
@@ -155,3 +156,39 @@ test('a forged paySign is refused by WeChat and the order stays unpaid', async (
   const cancelled = await app.shop.cancel(order.order_no);
   assert.strictEqual(cancelled.state, 'closed');
 });
+
+test('a product page shows its images and picks a SKU by colour and size', async () => {
+  const home = await page('home');
+  const card = home.data.products.find((p) => p.id === SPECCED.id);
+  assert.ok(card && card.cover.endsWith(SPECCED.images[0]), 'the list shows the cover');
+  // j-component renders <image> without its src attribute: the data behind it is checked.
+  assert.ok(home.querySelectorAll('.cover').length >= 1, 'as an image on the card');
+
+  const p = await page('product', { id: SPECCED.id });
+  assert.strictEqual(p.data.error, '');
+  assert.strictEqual(p.querySelectorAll('.photo').length, 3, 'the cover and the gallery, as images');
+  const shown = p.data.images;
+  SPECCED.images.forEach((key, i) => assert.ok(shown[i].endsWith(key), `${shown[i]} is ${key}`));
+  // The images are served where the product says.
+  const served = await fetch(shown[1]);
+  assert.strictEqual(await served.text(), 'gallery one');
+  assert.strictEqual(p.querySelectorAll('.sku').length, 0, 'a specced product shows the picker, not a SKU list');
+  const values = () => p.querySelectorAll('.spec-value');
+  assert.deepStrictEqual(values().map((v) => v.dom.textContent.trim()), ['白色', '黑色', 'M', 'L']);
+  assert.strictEqual(p.data.chosen, null, 'nothing picked, nothing to add');
+
+  await tap(p, '.spec-value', 1); // 黑色
+  const l = values()[3];
+  assert.ok(l.dom.className.includes('off'), '黑色 L is sold out: L is greyed once 黑色 is picked');
+  await tap(p, '.spec-value', 3); // L
+  assert.strictEqual(p.data.chosen.in_stock, false);
+  await tap(p, '.spec-value', 0); // 白色
+  assert.strictEqual(p.data.chosen.sku, SPECCED.skus['白色 L']);
+  assert.strictEqual(p.data.chosen.price, '59.00');
+  assert.match(text(p, '.chosen'), /白色 \/ L/);
+  await tap(p, '.add-picked');
+  assert.strictEqual(p.data.error, '');
+  const cart = await page('cart');
+  assert.ok(cart.data.lines.some((l) => l.sku_id === SPECCED.skus['白色 L']), 'the picked SKU is in the cart');
+});
+

@@ -16,6 +16,10 @@
 //! Phone codes: `phone-<digits>` gives that number, `invalid…` 40029, `blocked…` 1421102,
 //! anything else a number derived from the code.
 //!
+//! Content security and message push (see `security`): msgSecCheck, mediaCheckAsync and the
+//! `wxa_media_check` push, signed and (in safe mode) encrypted; `/sim/push-config`,
+//! `/sim/push`, `GET /sim/pushes`.
+//!
 //! Shipping information (see `shipping`): `upload_shipping_info` and `notify_confirm_receive`
 //! against the payments the WeChat Pay side holds.
 //!
@@ -27,6 +31,7 @@
 pub mod messages;
 mod mp;
 pub mod pay;
+pub mod security;
 pub mod shipping;
 
 use std::net::SocketAddr;
@@ -73,6 +78,8 @@ pub struct Sim {
     pub robot: Arc<Mutex<Vec<serde_json::Value>>>,
     robot_rules: Arc<Mutex<RobotRules>>,
     pub subscriptions: Arc<Mutex<messages::Subscriptions>>,
+    /// Content security and message push.
+    pub push: Arc<Mutex<security::PushState>>,
 }
 
 impl Sim {
@@ -86,6 +93,7 @@ impl Sim {
             robot: Arc::default(),
             robot_rules: Arc::default(),
             subscriptions: Arc::default(),
+            push: Arc::default(),
         })
     }
 

@@ -36,12 +36,17 @@ pub(crate) fn routes() -> axum::Router<Sim> {
         .route("/wxa/sec/order/get_order", post(crate::shipping::get_order))
         .route("/cgi-bin/message/subscribe/send", post(crate::messages::subscribe_send))
         .route("/wxaapi/newtmpl/gettemplate", get(crate::messages::get_templates))
+        .route("/wxa/msg_sec_check", post(crate::security::msg_sec_check))
+        .route("/wxa/media_check_async", post(crate::security::media_check_async))
+        .route("/sim/push-config", post(crate::security::sim_push_config))
+        .route("/sim/push", post(crate::security::sim_push))
+        .route("/sim/pushes", get(crate::security::sim_pushes))
         .route("/sim/invalidate-tokens", post(invalidate_tokens))
         .route("/sim/stats", get(stats))
 }
 
 /// WeChat's answers are JSON sent as text/plain with status 200, errors included.
-fn answer(v: Value) -> Response {
+pub(crate) fn answer(v: Value) -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], v.to_string()).into_response()
 }
 
@@ -121,7 +126,11 @@ async fn code2session(State(sim): State<Sim>, Query(q): Query<HashMap<String, St
     }
     let user = code.split('.').next().unwrap_or(code);
     let session_key = STANDARD.encode(&digest(&["session", code])[..16]);
-    let mut v = json!({ "session_key": session_key, "openid": openid_for(&cfg.appid, user) });
+    let openid = openid_for(&cfg.appid, user);
+    if let Ok(mut st) = sim.push.lock() {
+        st.logins.insert(openid.clone(), time::OffsetDateTime::now_utc().unix_timestamp());
+    }
+    let mut v = json!({ "session_key": session_key, "openid": openid });
     if user.starts_with("u-") {
         v["unionid"] = json!(format!("U{}", &URL_SAFE_NO_PAD.encode(digest(&["unionid", user]))[..27]));
     }

@@ -68,6 +68,9 @@ pub async fn dynamo_store(table: &str) -> SharedStore {
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
+/// The message push token of test shops (the console's 令牌).
+pub const PUSH_TOKEN: &str = "shopPushToken2026";
+
 pub fn settings(wechat_base: &str, trust_wx_context: bool) -> Settings {
     let base = wechat_base.to_owned();
     Settings::from_lookup(
@@ -204,6 +207,20 @@ impl Shop {
         }
         settings.pay = Some(pay_settings);
         settings.rules.order_ttl_secs = 120;
+        // Images go to moto's S3 (beside its Secrets Manager), one bucket per shop.
+        if let Ok(endpoint) = std::env::var("SECRETS_ENDPOINT") {
+            let bucket = unique("media");
+            settings.media = Some(store::objects::ObjectSettings {
+                public_base: format!("{endpoint}/{bucket}"),
+                bucket,
+                endpoint: Some(endpoint),
+                region: Some("us-east-1".into()),
+                path_style: true,
+                credentials: Some(("local".into(), "local".into())),
+            });
+        }
+        settings.push =
+            Some(wechat::push::PushSettings { token: PUSH_TOKEN.into(), aes_key: None, appid: pay::APPID.into() });
         // The suites call faster than any shopper; the allowance has its own test.
         settings.client_rate = 1_000_000.0;
         tune(&mut settings);
@@ -279,6 +296,25 @@ impl Shop {
         }
         self.bind(&token, id).await;
         token
+    }
+
+    /// Makes the shop's bucket (public reads stand in for the CDN) and points the simulator's
+    /// message push at the shop, as a merchant does in WeChat's console (which checks the URL).
+    pub async fn media_ready(&self) {
+        let objects =
+            self.app.objects.as_deref().expect("media tests need SECRETS_ENDPOINT (moto): run scripts/test.sh");
+        objects.create_bucket_if_missing().await.expect("moto makes the bucket");
+        objects.allow_public_reads().await.expect("moto takes the bucket policy");
+        self.push_config(None).await;
+    }
+
+    /// Sets the simulator's message push to this shop, in safe mode with `aes_key`.
+    pub async fn push_config(&self, aes_key: Option<&str>) {
+        let body =
+            serde_json::json!({ "url": format!("{}/wechat/push", self.base), "token": PUSH_TOKEN, "aes_key": aes_key });
+        let r =
+            self.http.post(format!("{}/sim/push-config", self.sim.base_url())).json(&body).send().await.expect("sim");
+        assert!(r.status().is_success(), "the console's URL check: {}", r.text().await.unwrap_or_default());
     }
 
     /// Binds the operator `token` to the WeChat identity of the simulator's user `person`.

@@ -136,3 +136,34 @@ pub async fn pay_and_wait(shop: &Shop, token: &str, no: &str) -> Value {
 pub async fn sim_post(shop: &Shop, path: &str, body: Value) -> reqwest::Response {
     reqwest::Client::new().post(format!("{}{path}", shop.sim.base_url())).json(&body).send().await.unwrap()
 }
+
+/// Signs an upload, then PUTs `bytes` to it over HTTP as an operator's browser would; the key.
+pub async fn upload_image(shop: &Shop, content_type: &str, bytes: &[u8]) -> String {
+    let body = json!({"purpose": "product", "content_type": content_type, "size": bytes.len()});
+    let u = {
+        let a = shop.admin("POST", "/admin/uploads", Some(body)).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        a.body
+    };
+    assert_eq!(u["method"], json!("PUT"));
+    let mut put = shop.http.put(u["url"].as_str().unwrap()).body(bytes.to_vec());
+    for (k, v) in u["headers"].as_object().unwrap() {
+        put = put.header(k.as_str(), v.as_str().unwrap());
+    }
+    let r = put.send().await.unwrap();
+    assert!(r.status().is_success(), "the upload: {}", r.text().await.unwrap());
+    u["key"].as_str().unwrap().to_owned()
+}
+
+/// The product as operators see it, once WeChat's verdicts on its images are all in.
+pub async fn media_settled(shop: &Shop, pid: &str) -> Value {
+    for _ in 0..200 {
+        let p = shop.admin("GET", &format!("/admin/products/{pid}"), None).await.body;
+        let checks = p["checks"].as_object().cloned().unwrap_or_default();
+        if checks.values().all(|c| c["state"] != json!("pending")) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("WeChat's verdicts did not arrive");
+}

@@ -340,11 +340,17 @@ async fn access_is_checked(b: Backend) {
 async fn sample_catalog_loads(b: Backend) {
     let shop = Shop::start(b).await;
     let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-catalog.json")).unwrap();
-    assert!(hosting::sample::load_if_empty(&shop.app.store, &json).await.unwrap());
-    assert!(!hosting::sample::load_if_empty(&shop.app.store, &json).await.unwrap(), "loads once");
+    assert!(hosting::sample::load_if_empty(&shop.app, &json).await.unwrap());
+    assert!(!hosting::sample::load_if_empty(&shop.app, &json).await.unwrap(), "loads once");
     let token = shop.login("newcomer").await;
     let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 2, "two sample products are published");
+    assert_eq!(list["items"].as_array().unwrap().len(), 3, "three sample products are published");
+    let shirt = list["items"].as_array().unwrap().iter().find(|p| p["category"] == json!("clothing")).unwrap();
+    let page =
+        must(shop.call("GET", &format!("/products/{}", shirt["id"].as_str().unwrap()), None, None).await, 200).await;
+    let combos = page["spec_table"]["combinations"].as_array().unwrap();
+    assert_eq!(combos.len(), 6, "two colours by three sizes");
+    assert_eq!(combos.iter().filter(|c| c["in_stock"] == json!(false)).count(), 1, "black XL is sold out");
 }
 
 on_both_stores!(

@@ -214,7 +214,12 @@ async fn parallel_spends_never_overdraw(b: Backend) {
     let shop = std::sync::Arc::new(Shop::start(b).await);
     let spender: OpenId = e2e::id("oSpender000000000000000000001");
     let openid = &spender;
-    let ops = domain::operator::Caller { id: "ops".into(), role: domain::operator::Role::Operator, identity: None };
+    let ops = domain::operator::Caller {
+        id: "ops".into(),
+        role: domain::operator::Role::Operator,
+        identity: None,
+        recent_openid: None,
+    };
     let granted = app::members::grant(&shop.app, openid, &e2e::id("grant-0001"), 1_000, "补偿", &ops).await.unwrap();
     assert_eq!(granted.points_available, 1_000);
     let tasks: Vec<_> = (0..50)

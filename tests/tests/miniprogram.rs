@@ -47,6 +47,7 @@ async fn the_sample_mini_program_orders_pays_and_asks_for_a_refund() {
 
     let shop = Shop::start(Backend::Embedded).await;
     let (pid, _sku) = product_with_stock(&shop, 1500, &[("SH01", 20)]).await;
+    let specced = illustrated_product_with_specs(&shop).await;
     let rule = json!({"kind": "threshold", "min_spend": 10000, "amount_off": 1000});
     let coupon = coupon_template(&shop, "满100减10", rule, 100, 1).await;
     let envs = [
@@ -54,11 +55,43 @@ async fn the_sample_mini_program_orders_pays_and_asks_for_a_refund() {
         ("SIM_BASE", shop.sim.base_url()),
         ("WECHAT_APPID", e2e::pay::APPID.to_owned()),
         ("PRODUCT_ID", pid),
+        ("SPEC_PRODUCT", specced.to_string()),
         ("COUPON_TEMPLATE", coupon),
     ];
     let out =
         tokio::task::spawn_blocking(move || node(&["--test", "test/flow.test.js"], &envs)).await.expect("node ran");
     assert_ok("the sample mini-program's flow", &out);
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains("# pass 4") && report.contains("# fail 0"), "{report}");
+    assert!(report.contains("# pass 5") && report.contains("# fail 0"), "{report}");
+}
+
+/// A T-shirt in 白色/黑色 × M/L with a cover and a gallery WeChat passed; 黑色 L is sold out.
+/// Its id, images and SKUs, as the page test expects them.
+async fn illustrated_product_with_specs(shop: &Shop) -> serde_json::Value {
+    shop.media_ready().await;
+    let body = json!({"title": "纯棉T恤", "category": "clothing",
+        "specs": [{"name": "颜色", "values": ["白色", "黑色"]}, {"name": "尺码", "values": ["M", "L"]}]});
+    let p = shop.admin("POST", "/admin/products", Some(body)).await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let pid = p.body["id"].as_str().unwrap().to_owned();
+    let mut skus = serde_json::Map::new();
+    for (c, z) in [("白色", "M"), ("白色", "L"), ("黑色", "M"), ("黑色", "L")] {
+        let sku =
+            add_sku(shop, &pid, json!({"name": format!("{c} {z}"), "kind": "main", "price_fen": 5900, "spec": [c, z]}))
+                .await;
+        if (c, z) != ("黑色", "L") {
+            adjust(shop, &sku, "SH01", 10).await;
+        }
+        skus.insert(format!("{c} {z}"), json!(sku));
+    }
+    let cover = upload_image(shop, "image/png", b"cover").await;
+    let g1 = upload_image(shop, "image/jpeg", b"gallery one").await;
+    let g2 = upload_image(shop, "image/jpeg", b"gallery two").await;
+    let media = json!({"cover": cover, "gallery": [g1, g2]});
+    let m = shop.admin("PUT", &format!("/admin/products/{pid}/media"), Some(media)).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    media_settled(shop, &pid).await;
+    let published = shop.admin("POST", &format!("/admin/products/{pid}/publish"), None).await;
+    assert_eq!(published.status, 200, "{}", published.body);
+    json!({"id": pid, "images": [cover, g1, g2], "skus": skus})
 }

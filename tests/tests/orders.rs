@@ -685,8 +685,12 @@ async fn crashes_between_steps_heal_on_retry(b: Backend) {
     offline.pay = None;
     let input: app::refunds::RefundInput =
         serde_json::from_value(json!({"request_id": "crash-ref-0001", "full": true})).unwrap();
-    let finance =
-        app::operators::Caller { id: "finance".into(), role: domain::operator::Role::Finance, identity: None };
+    let finance = app::operators::Caller {
+        id: "finance".into(),
+        role: domain::operator::Role::Finance,
+        identity: None,
+        recent_openid: None,
+    };
     let pending =
         app::refunds::create(&offline, &e2e::id(&no(&o)), app::refunds::Requester::Operator(&finance), input).await;
     assert!(pending.is_err(), "the call to WeChat failed");
@@ -1089,7 +1093,7 @@ async fn store_round_trips_per_operation(b: Backend) {
     let mut rows = Vec::new();
     for run in 0..2 {
         counting.take();
-        let view = app::catalog::product_view(&app.store, &e2e::id(&pid), false).await.unwrap();
+        let view = app::catalog::product_view(&app, &e2e::id(&pid), false).await.unwrap();
         assert_eq!(view.skus.len(), 1);
         let page = counting.take();
         let input: app::ordering::PlaceOrder =

@@ -161,6 +161,7 @@ fn each_function_reads_only_the_secrets_it_uses() {
             (uses.sessions, "SessionSecret"),
             (uses.bootstrap, "BootstrapSecret"),
             (uses.pay, "WeChatPaySecretArn"),
+            (uses.push, "WeChatPushSecretArn"),
         ] {
             if used {
                 expected.insert(secret.to_owned());

@@ -97,6 +97,16 @@ fn variables(f: &Function) -> Vec<(String, String)> {
             "WECHATPAY_NOTIFY_URL",
         ]);
     }
+    // Images on COS through its S3-compatible endpoint, served under a CDN; only admin signs
+    // uploads, so only admin holds COS keys.
+    from_env.extend(["MEDIA_BUCKET", "MEDIA_ENDPOINT", "MEDIA_REGION", "MEDIA_BASE_URL"]);
+    if f.name == "admin" {
+        from_env.extend(["MEDIA_ACCESS_KEY_ID", "MEDIA_SECRET_ACCESS_KEY"]);
+    }
+    // pay-notify serves the mini-program's message push URL too.
+    if f.uses.push {
+        from_env.extend(["WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"]);
+    }
     v.extend(from_env.into_iter().map(|k| (k.to_owned(), format!("${{env.{k}}}"))));
     v.extend([("ORDER_EXPIRY_SECS".into(), "'1800'".into()), ("LOG_FORMAT".into(), "json".into())]);
     v.push(("RUST_LOG".into(), "info".into()));

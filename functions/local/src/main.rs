@@ -24,7 +24,7 @@ async fn main() -> std::process::ExitCode {
         Err(code) => return code,
     };
     if std::env::var("SEED_SAMPLE").as_deref() == Ok("1") {
-        match hosting::sample::load_if_empty(&app.store, SAMPLE).await {
+        match hosting::sample::load_if_empty(&app, SAMPLE).await {
             Ok(loaded) => eprintln!("sample catalog {}", if loaded { "loaded" } else { "already present" }),
             Err(e) => {
                 eprintln!("sample catalog: {e}");

@@ -5,7 +5,7 @@
 
 use domain::events::Event;
 
-use crate::{App, AppError, coupons, fulfilment, members, notices, refunds, stock_alerts, targets};
+use crate::{App, AppError, catalog, coupons, fulfilment, members, notices, refunds, stock_alerts, targets};
 
 /// Runs every consumer of `event`.
 pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
@@ -44,6 +44,9 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
             notices::points_expiring(app, openid, *points, expires_on).await
         }
         Event::OrderCompleted { order_no } => members::on_completed(app, order_no).await,
+        Event::MediaRejected { product_id, title, key, verdict, label, .. } => {
+            catalog::media::tell_operators(app, product_id, title, key, verdict, *label).await
+        }
         // Its stock and coupon came back in the transaction that closed it.
         Event::OrderClosed { .. } => Ok(()),
     }

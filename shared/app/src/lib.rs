@@ -56,6 +56,8 @@ pub struct App {
     pub pay: Option<Arc<PayClient>>,
     /// The operators' WeCom group robot, when one is configured.
     pub robot: Option<Arc<Robot>>,
+    /// The bucket images are uploaded to, when one is configured.
+    pub objects: Option<Arc<store::objects::ObjectStore>>,
     /// Wakes this process's outbox worker, if it runs one ([`App::poke_outbox`]).
     outbox_signal: Arc<tokio::sync::Notify>,
 }
@@ -75,8 +77,20 @@ impl App {
             wechat: Arc::new(wechat),
             pay: pay.map(Arc::new),
             robot: robot.map(Arc::new),
+            objects: None,
             outbox_signal: Arc::default(),
         }
+    }
+
+    /// The same application with a bucket for images.
+    pub fn with_objects(self, objects: store::objects::ObjectStore) -> App {
+        App { objects: Some(Arc::new(objects)), ..self }
+    }
+
+    pub fn objects(&self) -> Result<&store::objects::ObjectStore, AppError> {
+        self.objects
+            .as_deref()
+            .ok_or_else(|| AppError::unavailable("object storage is not configured for this shop (MEDIA_BUCKET)"))
     }
 
     /// The same application over another store (one that reads ahead for a request).

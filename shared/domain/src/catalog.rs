@@ -1,7 +1,7 @@
 //! Products (SPU), their SKUs, warehouses and stock: the types, their validation and the
 //! availability and safety-stock rules.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +46,248 @@ pub struct Product {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The product's images, as object keys.
+    #[serde(default)]
+    pub media: Media,
+    /// WeChat's verdict on each image `media` names, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, MediaCheck>,
+    /// The attributes its SKUs are told apart by (颜色 × 尺码), in the picker's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub specs: Vec<SpecAttr>,
 }
 
 impl Product {
+    /// The images not yet cleared by WeChat's content check, with what holds each back.
+    pub fn uncleared_media(&self) -> Vec<(&str, CheckState)> {
+        self.media
+            .keys()
+            .into_iter()
+            .filter_map(|k| {
+                let state = self.checks.get(k).map_or(CheckState::Pending, |c| c.state);
+                (state != CheckState::Pass).then_some((k, state))
+            })
+            .collect()
+    }
+
+    /// Whether `key` may be shown to shoppers: WeChat cleared it.
+    pub fn cleared(&self, key: &str) -> bool {
+        self.checks.get(key).is_some_and(|c| c.state == CheckState::Pass)
+    }
+
     /// The text the ad-copy check reads.
     pub fn texts(&self) -> [&str; 4] {
         [&self.title, &self.subtitle, &self.description, &self.category]
     }
+}
+
+/// A product's images as object keys: a cover, a gallery, detail images, a share image,
+/// and an image per SKU.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gallery: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sku_images: BTreeMap<SkuId, String>,
+}
+
+pub const MAX_GALLERY: usize = 9;
+pub const MAX_DETAIL: usize = 30;
+
+impl Media {
+    /// Every key named, each once, in the order shown.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.cover
+            .iter()
+            .chain(&self.gallery)
+            .chain(&self.detail)
+            .chain(&self.share)
+            .chain(self.sku_images.values())
+            .map(String::as_str)
+            .filter(|k| seen.insert(*k))
+            .collect()
+    }
+
+    /// Checks the counts and that every key is one the shop hands out for product images.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.gallery.len() > MAX_GALLERY {
+            return Err(DomainError::invalid("gallery", format!("holds at most {MAX_GALLERY} images")));
+        }
+        if self.detail.len() > MAX_DETAIL {
+            return Err(DomainError::invalid("detail", format!("holds at most {MAX_DETAIL} images")));
+        }
+        for k in self.keys() {
+            if !is_media_key(k, UploadPurpose::Product) {
+                return Err(DomainError::invalid("media", format!("{k:?} is not a key this shop issued")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an upload is for: it decides the key's folder and who may attach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadPurpose {
+    Product,
+    Review,
+}
+
+impl UploadPurpose {
+    pub fn folder(self) -> &'static str {
+        match self {
+            Self::Product => "products",
+            Self::Review => "reviews",
+        }
+    }
+}
+
+/// The image types an upload may carry, with the extension its key gets.
+pub const IMAGE_TYPES: [(&str, &str); 4] =
+    [("image/jpeg", "jpg"), ("image/png", "png"), ("image/webp", "webp"), ("image/gif", "gif")];
+
+/// WeChat's media check reads files up to 10 MB.
+pub const MAX_IMAGE_BYTES: i64 = 10 * 1024 * 1024;
+
+/// A key the shop makes: `<folder>/<32 hex>.<ext>`; never one a client chose.
+pub fn media_key(purpose: UploadPurpose, id: &str, content_type: &str) -> Result<String, DomainError> {
+    let ext = IMAGE_TYPES.iter().find(|(t, _)| *t == content_type).map(|(_, e)| *e).ok_or_else(|| {
+        DomainError::invalid("content_type", "must be image/jpeg, image/png, image/webp or image/gif")
+    })?;
+    Ok(format!("{}/{id}.{ext}", purpose.folder()))
+}
+
+/// Whether `key` has the shape [`media_key`] gives for `purpose`.
+pub fn is_media_key(key: &str, purpose: UploadPurpose) -> bool {
+    let Some(rest) = key.strip_prefix(purpose.folder()).and_then(|r| r.strip_prefix('/')) else {
+        return false;
+    };
+    let Some((id, ext)) = rest.split_once('.') else {
+        return false;
+    };
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && IMAGE_TYPES.iter().any(|(_, e)| *e == ext)
+}
+
+/// Checks an upload's declared type and size before it is signed.
+pub fn check_upload(content_type: &str, size: i64) -> Result<(), DomainError> {
+    if !IMAGE_TYPES.iter().any(|(t, _)| *t == content_type) {
+        return Err(DomainError::invalid("content_type", "must be image/jpeg, image/png, image/webp or image/gif"));
+    }
+    if !(1..=MAX_IMAGE_BYTES).contains(&size) {
+        return Err(DomainError::invalid("size", format!("must be 1 to {MAX_IMAGE_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// Where WeChat's check of an image stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    /// Asked; WeChat's verdict has not arrived.
+    Pending,
+    Pass,
+    /// WeChat asks for a person to look: not shown until replaced.
+    Review,
+    Risky,
+}
+
+impl CheckState {
+    pub fn from_suggest(s: &str) -> Self {
+        match s {
+            "pass" => Self::Pass,
+            "review" => Self::Review,
+            _ => Self::Risky,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Pass => "pass",
+            Self::Review => "review",
+            Self::Risky => "risky",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MediaCheck {
+    pub state: CheckState,
+    /// WeChat's id of the asynchronous check; its push names it.
+    pub trace_id: String,
+    /// WeChat's label of what it found (100 is normal content).
+    #[serde(default)]
+    pub label: i64,
+    pub at: i64,
+}
+
+/// One attribute SKUs are told apart by, with its values in the picker's order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SpecAttr {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+pub const MAX_SPEC_ATTRS: usize = 3;
+pub const MAX_SPEC_VALUES: usize = 30;
+
+/// Checks a product's spec attributes: 1 to 3 of them, each named once, each with 1 to 30
+/// distinct values.
+pub fn validate_specs(specs: &[SpecAttr]) -> Result<Vec<SpecAttr>, DomainError> {
+    if specs.len() > MAX_SPEC_ATTRS {
+        return Err(DomainError::invalid("specs", format!("at most {MAX_SPEC_ATTRS} attributes")));
+    }
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for a in specs {
+        let name = text("specs", &a.name, 1, 10)?;
+        if !names.insert(name.clone()) {
+            return Err(DomainError::invalid("specs", format!("attribute {name} is listed twice")));
+        }
+        if a.values.is_empty() || a.values.len() > MAX_SPEC_VALUES {
+            return Err(DomainError::invalid("specs", format!("{name} needs 1 to {MAX_SPEC_VALUES} values")));
+        }
+        let mut seen = HashSet::new();
+        let mut values = Vec::new();
+        for v in &a.values {
+            let v = text("specs", v, 1, 20)?;
+            if !seen.insert(v.clone()) {
+                return Err(DomainError::invalid("specs", format!("{name} lists {v} twice")));
+            }
+            values.push(v);
+        }
+        out.push(SpecAttr { name, values });
+    }
+    Ok(out)
+}
+
+/// Checks a SKU's combination against its product's attributes: one value of each, in order.
+pub fn check_spec(specs: &[SpecAttr], kind: SkuKind, spec: &[String]) -> Result<(), DomainError> {
+    if spec.is_empty() && (specs.is_empty() || kind == SkuKind::Gift) {
+        return Ok(());
+    }
+    if kind == SkuKind::Gift {
+        return Err(DomainError::invalid("spec", "a gift SKU is not picked by attributes"));
+    }
+    if spec.len() != specs.len() {
+        let names: Vec<&str> = specs.iter().map(|a| a.name.as_str()).collect();
+        return Err(DomainError::invalid("spec", format!("give one value of each of: {}", names.join(", "))));
+    }
+    for (a, v) in specs.iter().zip(spec) {
+        if !a.values.contains(v) {
+            return Err(DomainError::invalid("spec", format!("{v} is not a value of {}", a.name)));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +336,9 @@ pub struct Sku {
     /// Days the supplier takes to replenish, for the safety-stock rule.
     #[serde(default)]
     pub replenish_days: u32,
+    /// Its value of each of the product's spec attributes, in their order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -134,6 +372,8 @@ pub struct ProductInput {
     #[serde(default)]
     pub description: String,
     pub category: String,
+    #[serde(default)]
+    pub specs: Vec<SpecAttr>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -143,6 +383,8 @@ pub struct ProductPatch {
     pub subtitle: Option<String>,
     pub description: Option<String>,
     pub category: Option<String>,
+    /// New attributes; every SKU's combination must stay valid under them.
+    pub specs: Option<Vec<SpecAttr>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +399,9 @@ pub struct SkuInput {
     pub daily_sales: u32,
     #[serde(default)]
     pub replenish_days: u32,
+    /// Its value of each of the product's spec attributes; fixed once the SKU exists.
+    #[serde(default)]
+    pub spec: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -195,6 +440,7 @@ impl ProductInput {
             subtitle: text("subtitle", &self.subtitle, 0, 120)?,
             description: text("description", &self.description, 0, 5000)?,
             category: valid_category(&self.category)?,
+            specs: validate_specs(&self.specs)?,
         })
     }
 }
@@ -220,6 +466,9 @@ impl ProductPatch {
         }
         if let Some(c) = self.category {
             p.category = valid_category(&c)?;
+        }
+        if let Some(specs) = self.specs {
+            p.specs = validate_specs(&specs)?;
         }
         Ok(())
     }
@@ -348,6 +597,7 @@ mod tests {
                 .collect(),
             daily_sales: 0,
             replenish_days: 0,
+            spec: vec![],
             created_at: 0,
             updated_at: 0,
         }
@@ -383,6 +633,7 @@ mod tests {
             components: vec![Component { sku_id: crate::ids::id("A"), quantity: 1 }],
             daily_sales: 0,
             replenish_days: 0,
+            spec: vec![],
         };
         assert!(validate_sku(&input, &kinds).is_err(), "one component is not a bundle");
         input.components.push(Component { sku_id: crate::ids::id("G"), quantity: 1 });
@@ -399,6 +650,40 @@ mod tests {
         assert!(check_price(SkuKind::Main, 0).is_err());
         assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.fen()).is_ok());
         assert!(check_price(SkuKind::Main, SINGLE_PAYMENT_LIMIT.fen() + 1).is_err());
+    }
+
+    #[test]
+    fn media_keys_are_the_shops_own() {
+        let k = media_key(UploadPurpose::Product, "0123456789abcdef0123456789abcdef", "image/png").unwrap();
+        assert_eq!(k, "products/0123456789abcdef0123456789abcdef.png");
+        assert!(is_media_key(&k, UploadPurpose::Product));
+        assert!(!is_media_key(&k, UploadPurpose::Review));
+        for forged in ["products/../secret.png", "products/x.png", "other/0123456789abcdef0123456789abcdef.png", ""] {
+            assert!(!is_media_key(forged, UploadPurpose::Product), "{forged}");
+        }
+        assert!(media_key(UploadPurpose::Product, "0123456789abcdef0123456789abcdef", "text/html").is_err());
+        assert!(check_upload("image/jpeg", MAX_IMAGE_BYTES).is_ok());
+        assert!(check_upload("image/jpeg", MAX_IMAGE_BYTES + 1).is_err());
+        assert!(check_upload("image/svg+xml", 10).is_err(), "SVG can carry script");
+    }
+
+    #[test]
+    fn specs_and_combinations() {
+        let specs = validate_specs(&[
+            SpecAttr { name: "颜色".into(), values: vec!["红".into(), "蓝".into()] },
+            SpecAttr { name: "尺码".into(), values: vec!["M".into(), "L".into()] },
+        ])
+        .unwrap();
+        assert!(check_spec(&specs, SkuKind::Main, &["红".into(), "L".into()]).is_ok());
+        assert!(check_spec(&specs, SkuKind::Main, &["L".into(), "红".into()]).is_err(), "order matters");
+        assert!(check_spec(&specs, SkuKind::Main, &["红".into()]).is_err());
+        assert!(check_spec(&specs, SkuKind::Main, &[]).is_err(), "a main SKU of a specced product picks");
+        assert!(check_spec(&specs, SkuKind::Gift, &[]).is_ok());
+        assert!(check_spec(&[], SkuKind::Main, &[]).is_ok());
+        let twice = [SpecAttr { name: "颜色".into(), values: vec!["红".into(), "红".into()] }];
+        assert!(validate_specs(&twice).is_err());
+        let media = Media { gallery: vec!["products/x.png".into()], ..Media::default() };
+        assert!(media.validate().is_err());
     }
 
     proptest! {

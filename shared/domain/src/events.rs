@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{OpenId, OrderNo, OutRefundNo, SkuId, TransactionId, WarehouseId};
+use crate::ids::{OpenId, OrderNo, OutRefundNo, ProductId, SkuId, TransactionId, WarehouseId};
 use crate::member::LedgerSource;
 use crate::money::Fen;
 
@@ -50,6 +50,9 @@ pub enum Event {
     /// (the expiry day and a digest of the member), so each is queued once and no log of the
     /// event's id shows an openid.
     PointsExpiring { openid: OpenId, points: i64, expires_on: String, reminder: String },
+    /// WeChat's media check did not pass an image of a product (`verdict` is `risky` or
+    /// `review`); operators are told to replace it.
+    MediaRejected { product_id: ProductId, title: String, key: String, verdict: String, label: i64, trace_id: String },
 }
 
 impl Event {
@@ -72,12 +75,13 @@ impl Event {
             Event::OrderCompleted { order_no } => format!("completed-{order_no}"),
             Event::StockDecreased { sku_id, change } => format!("stock_decreased-{sku_id}-{change}"),
             Event::TargetMissed { metric, episode, .. } => format!("target_missed-{metric}-{episode}"),
+            Event::MediaRejected { trace_id, .. } => format!("media_rejected-{trace_id}"),
         }
     }
 
     /// Whether the event is a message to operators (listed while undelivered).
     pub fn tells_operators(&self) -> bool {
-        matches!(self, Event::StockLow { .. } | Event::TargetMissed { .. })
+        matches!(self, Event::StockLow { .. } | Event::TargetMissed { .. } | Event::MediaRejected { .. })
     }
 
     /// The record the event is about, for logs: its order, or for stock its SKU (never an
@@ -86,6 +90,7 @@ impl Event {
         match self {
             Event::StockLow { sku_id, .. } | Event::StockDecreased { sku_id, .. } => sku_id.to_string(),
             Event::TargetMissed { metric, .. } => metric.to_string(),
+            Event::MediaRejected { product_id, .. } => product_id.to_string(),
             Event::LevelUp { source, .. } => source.to_string(),
             Event::PointsExpiring { reminder, .. } => reminder.clone(),
             Event::PaymentApplied { order_no, .. }

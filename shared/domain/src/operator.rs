@@ -56,12 +56,27 @@ pub struct Account {
     /// approvals from two bound accounts come from two WeChat accounts.
     #[serde(default)]
     pub identity: Option<String>,
+    /// The holder's openid as last confirmed with a fresh `wx.login` code, and until when
+    /// WeChat's content checks accept it (they take only an openid that used the
+    /// mini-program within two hours): kept for that window only, for those checks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_openid: Option<RecentOpenid>,
     /// A finance account waiting for another finance person's approval: it cannot sign in
     /// until then.
     #[serde(default)]
     pub pending: bool,
     pub version: i64,
 }
+
+/// An openid and the end of the window it may be used in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentOpenid {
+    pub openid: String,
+    pub until: i64,
+}
+
+/// WeChat's content checks take an openid that used the mini-program in the last two hours.
+pub const RECENT_OPENID_SECS: i64 = 2 * 3600;
 
 /// An operator id: 3 to 32 lower-case letters, digits, `-` or `_`, starting with a letter
 /// (it is also the first part of the account's token).
@@ -143,6 +158,8 @@ pub struct Caller {
     pub id: String,
     pub role: Role,
     pub identity: Option<String>,
+    /// The caller's openid while it is recent enough for WeChat's content checks.
+    pub recent_openid: Option<String>,
 }
 
 impl Caller {

@@ -224,6 +224,7 @@ mod tests {
             components: components.iter().map(|(s, q)| Component { sku_id: id(s), quantity: *q }).collect(),
             daily_sales: 0,
             replenish_days: 0,
+            spec: vec![],
             created_at: 0,
             updated_at: 0,
         }
@@ -241,6 +242,9 @@ mod tests {
             version: 1,
             created_at: 0,
             updated_at: 0,
+            media: Default::default(),
+            checks: Default::default(),
+            specs: vec![],
         }
     }
 

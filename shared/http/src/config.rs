@@ -27,11 +27,13 @@ pub struct Uses {
     pub sessions: bool,
     /// The bootstrap token that makes the first operator account: `ADMIN_TOKEN`.
     pub bootstrap: bool,
+    /// The mini-program's message push: `WECHAT_PUSH_TOKEN` (and `WECHAT_PUSH_AES_KEY`).
+    pub push: bool,
 }
 
 impl Uses {
     /// The store only: no secret at all.
-    pub const STORE_ONLY: Uses = Uses { wechat: false, pay: false, sessions: false, bootstrap: false };
+    pub const STORE_ONLY: Uses = Uses { wechat: false, pay: false, sessions: false, bootstrap: false, push: false };
 
     pub const fn wechat(self) -> Uses {
         Uses { wechat: true, ..self }
@@ -47,6 +49,10 @@ impl Uses {
 
     pub const fn bootstrap(self) -> Uses {
         Uses { bootstrap: true, ..self }
+    }
+
+    pub const fn push(self) -> Uses {
+        Uses { push: true, ..self }
     }
 }
 
@@ -72,6 +78,11 @@ pub struct Settings {
     pub movable_clock: bool,
     /// `CLIENT_REQUESTS_PER_SEC`: each client's allowance on an HTTP-server host.
     pub client_rate: f64,
+    /// `MEDIA_*`: the bucket images are uploaded to and served from; none, no uploads.
+    pub media: Option<store::objects::ObjectSettings>,
+    /// `WECHAT_PUSH_TOKEN` (and `WECHAT_PUSH_AES_KEY` in safe mode): the mini-program's
+    /// message push; none, the push URL refuses every request.
+    pub push: Option<wechat::push::PushSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -295,6 +306,28 @@ impl Settings {
             problems.push("WECHAT_API_BASE must be an http(s) URL".into());
         }
         let pay = if uses.pay || get("WECHATPAY_MCHID").is_some() { pay_settings(&get, &mut problems) } else { None };
+        let media = media_settings(&get, &mut problems);
+        let push = match (get("WECHAT_PUSH_TOKEN"), get("WECHAT_PUSH_AES_KEY")) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                problems.push("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN".into());
+                None
+            }
+            (Some(token), key) => {
+                if !(3..=32).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    problems
+                        .push("WECHAT_PUSH_TOKEN must be 3 to 32 letters or digits, as WeChat's console asks".into());
+                }
+                let aes_key = key.and_then(|k| {
+                    let decoded = wechat::push::decode_aes_key(&k);
+                    if decoded.is_none() {
+                        problems.push("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey".into());
+                    }
+                    decoded
+                });
+                Some(wechat::push::PushSettings { token, aes_key, appid: appid.clone() })
+            }
+        };
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -330,6 +363,8 @@ impl Settings {
             rules,
             movable_clock,
             client_rate,
+            media,
+            push,
         })
     }
 
@@ -344,7 +379,11 @@ impl Settings {
             None => None,
         };
         let robot = self.operator_webhook.as_ref().map(|url| Robot::new(http, url.clone()));
-        Ok(App::new(store, self.rules.clone(), wechat, pay, robot))
+        let app = App::new(store, self.rules.clone(), wechat, pay, robot);
+        Ok(match &self.media {
+            Some(m) => app.with_objects(store::objects::ObjectStore::new(m.clone())),
+            None => app,
+        })
     }
 
     /// The application over `store`, with what this host's edge needs beside it.
@@ -359,6 +398,7 @@ impl Settings {
             port: self.port,
             movable_clock: self.movable_clock,
             client_rate: self.client_rate,
+            push: self.push.clone(),
         };
         Ok(Service { app: self.app(store)?, edge: Arc::new(edge) })
     }
@@ -385,6 +425,39 @@ fn read_file(var: &str, path: &str, problems: &mut Vec<String>) -> String {
         problems.push(format!("{var}: cannot read {path}: {e}"));
         String::new()
     })
+}
+
+/// The bucket images go to: `MEDIA_BUCKET`, and where it is served from (`MEDIA_BASE_URL`,
+/// a CDN or the bucket's URL). `MEDIA_ENDPOINT` points at COS or a local S3-compatible server.
+fn media_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<store::objects::ObjectSettings> {
+    let bucket = get("MEDIA_BUCKET")?;
+    let endpoint = get("MEDIA_ENDPOINT").map(|e| e.trim_end_matches('/').to_owned());
+    let region = get("MEDIA_REGION").or_else(|| get("AWS_REGION"));
+    let path_style = matches!(get("MEDIA_PATH_STYLE").as_deref(), Some("1" | "true"));
+    let public_base = match (get("MEDIA_BASE_URL"), &endpoint, &region) {
+        (Some(b), _, _) => b.trim_end_matches('/').to_owned(),
+        (None, Some(ep), _) if path_style => format!("{ep}/{bucket}"),
+        (None, None, Some(r)) => format!("https://{bucket}.s3.{r}.amazonaws.com"),
+        _ => {
+            problems.push("MEDIA_BASE_URL is required: the URL images are served under (a CDN)".into());
+            String::new()
+        }
+    };
+    if !(public_base.starts_with("https://") || public_base.starts_with("http://") || public_base.is_empty()) {
+        problems.push("MEDIA_BASE_URL must be an http(s) URL".into());
+    }
+    let credentials = match (get("MEDIA_ACCESS_KEY_ID"), get("MEDIA_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Some((id, secret)),
+        (None, None) => None,
+        _ => {
+            problems.push("MEDIA_ACCESS_KEY_ID and MEDIA_SECRET_ACCESS_KEY go together".into());
+            None
+        }
+    };
+    Some(store::objects::ObjectSettings { bucket, endpoint, region, path_style, public_base, credentials })
 }
 
 fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Option<PaySettings> {

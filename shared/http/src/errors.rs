@@ -15,13 +15,36 @@ pub fn status(code: Code) -> u16 {
         Forbidden | BootstrapOnly | VerificationRequired | NotNewCustomer | UserBlocked | PhoneBlocked
         | AllowanceExceeded => 403,
         NotFound | NoRoute => 404,
-        Conflict | ConcurrentEdit | Busy | InvalidTransition | OutOfStock | InsufficientStock | AlreadyPaid
-        | AlreadyShipped | CorrectionUsed | OrderClosed | OrderExpired | OrderNotPayable | NotShippable
-        | NotRefundable | NotReturnable | RefundExceedsPaid | CouponUnavailable | CouponExhausted | CouponNotActive
-        | CouponLimitReached | BillNotReady | AlreadyBootstrapped | AlreadyCheckedIn | InsufficientPoints => 409,
+        Conflict
+        | ConcurrentEdit
+        | Busy
+        | InvalidTransition
+        | OutOfStock
+        | InsufficientStock
+        | AlreadyPaid
+        | AlreadyShipped
+        | CorrectionUsed
+        | OrderClosed
+        | OrderExpired
+        | OrderNotPayable
+        | NotShippable
+        | NotRefundable
+        | NotReturnable
+        | RefundExceedsPaid
+        | CouponUnavailable
+        | CouponExhausted
+        | CouponNotActive
+        | CouponLimitReached
+        | BillNotReady
+        | AlreadyBootstrapped
+        | AlreadyCheckedIn
+        | InsufficientPoints
+        | ContentCheckUnavailable
+        | MediaNotCleared
+        | SpecTaken => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
-        | AdCopyViolation => 422,
+        | AdCopyViolation | ContentRisky | UploadMismatch => 422,
         RequestTimeout => 408,
         WechatRateLimited | ClientRateLimited | TooManyOpenOrders | HoldingLimit | PlaceRateLimited
         | PayRateLimited => 429,

@@ -7,9 +7,8 @@ use serde::Deserialize;
 
 use app::AppError;
 use app::catalog;
-use domain::catalog::{Component, ProductInput, ProductStatus, SkuInput, SkuKind, Warehouse};
+use domain::catalog::{Component, ProductInput, ProductStatus, SkuInput, SkuKind, SpecAttr, Warehouse};
 use domain::ids::{SkuId, WarehouseId};
-use store::SharedStore;
 
 #[derive(Deserialize)]
 struct Sample {
@@ -24,6 +23,8 @@ struct SampleProduct {
     description: String,
     category: String,
     publish: bool,
+    #[serde(default)]
+    specs: Vec<SpecAttr>,
     skus: Vec<SampleSku>,
 }
 
@@ -38,13 +39,16 @@ struct SampleSku {
     replenish_days: u32,
     #[serde(default)]
     stock: HashMap<WarehouseId, i64>,
+    #[serde(default)]
+    spec: Vec<String>,
     /// Names of SKUs of the same product, one unit each.
     #[serde(default)]
     components: Vec<String>,
 }
 
 /// Loads the sample unless the store already holds warehouses; returns whether it loaded.
-pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppError> {
+pub async fn load_if_empty(app: &app::App, json: &str) -> Result<bool, AppError> {
+    let store = &app.store;
     if !store::repo::catalog::warehouses(store.as_ref(), 1).await?.is_empty() {
         return Ok(false);
     }
@@ -56,7 +60,13 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
     for sp in sample.products {
         let p = catalog::create_product(
             store,
-            ProductInput { title: sp.title, subtitle: sp.subtitle, description: sp.description, category: sp.category },
+            ProductInput {
+                title: sp.title,
+                subtitle: sp.subtitle,
+                description: sp.description,
+                category: sp.category,
+                specs: sp.specs,
+            },
         )
         .await?;
         let mut by_name = HashMap::new();
@@ -81,6 +91,7 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
                     components,
                     daily_sales: s.daily_sales,
                     replenish_days: s.replenish_days,
+                    spec: s.spec,
                 },
             )
             .await?;
@@ -90,7 +101,8 @@ pub async fn load_if_empty(store: &SharedStore, json: &str) -> Result<bool, AppE
             by_name.insert(s.name, sku.id);
         }
         if sp.publish {
-            catalog::set_status(store, &p.id, ProductStatus::OnSale).await?;
+            // The sample ships with the code: its text is not sent to WeChat's check.
+            catalog::set_status(app, None, &p.id, ProductStatus::OnSale).await?;
         }
     }
     Ok(true)

@@ -18,6 +18,9 @@ pub const SECRET_SETTINGS: &[&str] = &[
     "WECHATPAY_MCH_KEY",
     "WECHATPAY_APIV3_KEY",
     "OPERATOR_WEBHOOK_URL",
+    "WECHAT_PUSH_TOKEN",
+    "WECHAT_PUSH_AES_KEY",
+    "MEDIA_SECRET_ACCESS_KEY",
 ];
 
 /// The secret ids in `SECRETS`.

@@ -32,6 +32,8 @@ pub struct Edge {
     pub movable_clock: bool,
     /// Requests a second each client may make of an HTTP-server host (bursts of twice that).
     pub client_rate: f64,
+    /// The mini-program's message push settings.
+    pub push: Option<wechat::push::PushSettings>,
 }
 
 impl std::fmt::Debug for Edge {

@@ -412,6 +412,28 @@ pub fn audit_head() -> Key {
     Key::new(AUDIT_HEAD, "HEAD")
 }
 
+/// An upload the shop signed, under the object key it chose (attaching the key checks it).
+pub fn upload(object_key: &str) -> Key {
+    Key::new(format!("UPLOAD#{object_key}"), META)
+}
+
+/// A media check WeChat is running, under its trace id (its push names only that).
+pub fn media_trace(trace_id: &str) -> Key {
+    Key::new(format!("MEDIACHECK#{trace_id}"), META)
+}
+
+/// A verdict WeChat pushed before the shop had recorded the check it names (the push can
+/// overtake the write that follows WeChat's answer).
+pub fn early_verdict(trace_id: &str) -> Key {
+    Key::new(format!("MEDIAVERDICT#{trace_id}"), META)
+}
+
+/// The one SKU of a product with a spec combination (values joined by U+001F, which no
+/// value holds): written with the SKU, so two SKUs never share a combination.
+pub fn spec_combination(product_id: &ProductId, values: &[String]) -> Key {
+    Key::new(format!("{PRODUCT_PREFIX}{product_id}"), format!("SPEC#{}", values.join("\u{1f}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
+pub mod objects;
 pub mod prefetch;
 pub mod repo;
 pub mod table;

@@ -5,6 +5,7 @@
 pub mod deadline;
 pub mod mp;
 pub mod pay;
+pub mod push;
 pub mod robot;
 pub mod settings;
 pub mod shipping;

@@ -104,6 +104,24 @@ pub struct SubscribeTemplate {
     pub content: String,
 }
 
+/// WeChat's verdict on a text or an image: `suggest` is `pass`, `review` or `risky`; `label`
+/// names the kind of content found (100 normal, 20001 politics, 20002 porn, …).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct Verdict {
+    pub suggest: String,
+    #[serde(default)]
+    pub label: i64,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.suggest == "pass"
+    }
+}
+
+/// The openid named in a content check has not used the mini-program lately (61010).
+pub const USER_NOT_RECENT: i64 = 61010;
+
 #[derive(Debug, Deserialize)]
 pub struct Session {
     pub openid: String,
@@ -300,6 +318,33 @@ impl MiniProgram {
             }
         }
         Err(WeChatError::InvalidToken)
+    }
+
+    /// msgSecCheck (version 2): WeChat's verdict on a text `openid` (who used the
+    /// mini-program within the last two hours) publishes in `scene` (1 profile, 2 comment,
+    /// 3 forum, 4 social log).
+    pub async fn msg_sec_check(&self, openid: &str, scene: u8, content: &str) -> Result<Verdict, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            result: Verdict,
+        }
+        let body = json!({ "content": content, "version": 2, "scene": scene, "openid": openid });
+        let v = self.post_with_token("/wxa/msg_sec_check", &body).await?;
+        serde_json::from_value::<Answer>(v).map(|a| a.result).map_err(|_| WeChatError::BadAnswer)
+    }
+
+    /// mediaCheckAsync (version 2): asks WeChat to check the image at `media_url`; the
+    /// verdict arrives later as a `wxa_media_check` push naming the trace id answered here.
+    pub async fn media_check_async(&self, openid: &str, scene: u8, media_url: &str) -> Result<String, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            // Documented as trace_id; answers spelled traceId have been reported.
+            #[serde(alias = "traceId")]
+            trace_id: String,
+        }
+        let body = json!({ "media_url": media_url, "media_type": 2, "version": 2, "scene": scene, "openid": openid });
+        let v = self.post_with_token("/wxa/media_check_async", &body).await?;
+        serde_json::from_value::<Answer>(v).map(|a| a.trace_id).map_err(|_| WeChatError::BadAnswer)
     }
 
     /// getPhoneNumber: exchanges a phone-number button code for the user's phone.

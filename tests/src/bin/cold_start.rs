@@ -195,7 +195,8 @@ async fn main() {
     }
     let table = format!("coldstart{}", std::process::id());
     let store = e2e::dynamo_store(&table).await;
-    hosting::sample::load_if_empty(&store, SAMPLE).await.expect("the sample catalog loads");
+    let app = e2e::settings("http://127.0.0.1:9", false).app(store).expect("the application builds");
+    hosting::sample::load_if_empty(&app, SAMPLE).await.expect("the sample catalog loads");
     let now = domain::clock::now();
     let (token, _) =
         hosting::session::issue(SESSION_SECRET.as_bytes(), &e2e::id("oBenchShopper000000000000001"), now, 3600);

@@ -9,7 +9,7 @@ Component({
     more(first) {
       return run(this, async () => {
         const page = await shop().products(first ? undefined : this.data.next || undefined);
-        const items = page.items.map((p) => ({ id: p.id, title: p.title, subtitle: p.subtitle || '', price: yuan(p.price_from) }));
+        const items = page.items.map((p) => ({ id: p.id, title: p.title, subtitle: p.subtitle || '', price: yuan(p.price_from), cover: p.cover || '' }));
         this.setData({ products: first ? items : this.data.products.concat(items), next: page.next });
       });
     },

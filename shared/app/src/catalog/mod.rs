@@ -1,12 +1,17 @@
 //! The catalog in storage: products, SKUs, warehouses and stock counters, and the views
-//! shoppers and operators read.
+//! shoppers and operators read. Images and WeChat's content checks are `media`.
+
+pub mod media;
+mod specs;
+
+pub use specs::SpecTable;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::error::{AppError, Code};
-use crate::lookup;
+use crate::{App, lookup};
 use domain::adcopy;
 use domain::catalog::{
     Product, ProductInput, ProductPatch, ProductStatus, Sku, SkuInput, SkuKind, SkuPatch, StockLevel, Warehouse,
@@ -47,6 +52,9 @@ pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<
         version: 1,
         created_at: now,
         updated_at: now,
+        media: Default::default(),
+        checks: Default::default(),
+        specs: input.specs,
     };
     repo::catalog::create_product(store.as_ref(), &p).await?;
     Ok(p)
@@ -63,13 +71,34 @@ async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, Ap
     Ok(p)
 }
 
-pub async fn update_product(store: &SharedStore, id: &ProductId, patch: ProductPatch) -> Result<Product, AppError> {
+/// Edits a product. `by` is the operator (`None`: the shop's own sample): text on sale must
+/// stay lawful, so an edit of a published product is checked as publishing is.
+pub async fn update_product(
+    app: &App,
+    by: Option<&Caller>,
+    id: &ProductId,
+    patch: ProductPatch,
+) -> Result<Product, AppError> {
+    let store = &app.store;
     let mut p = get_product(store, id).await?;
+    let texts_changed = patch.title.is_some() || patch.subtitle.is_some() || patch.description.is_some();
+    let specs_changed = patch.specs.is_some();
     patch.apply(&mut p)?;
-    if p.status == ProductStatus::OnSale {
-        // Text on sale must stay lawful: an edit is checked as publishing is.
+    if specs_changed || p.status == ProductStatus::OnSale {
         let skus = skus_of(store, id).await?;
-        check_ad_copy(&p, &skus)?;
+        if specs_changed {
+            for s in &skus {
+                domain::catalog::check_spec(&p.specs, s.kind, &s.spec).map_err(|e| {
+                    AppError::field("specs", format!("SKU {} ({}) would not fit them: {e}", s.id, s.name))
+                })?;
+            }
+        }
+        if p.status == ProductStatus::OnSale {
+            check_ad_copy(&p, &skus)?;
+            if texts_changed || specs_changed {
+                media::check_text(app, by, &p, &skus).await?;
+            }
+        }
     }
     save_product(store, p).await
 }
@@ -87,14 +116,25 @@ fn check_ad_copy(p: &Product, skus: &[Sku]) -> Result<(), AppError> {
     .with_details(serde_json::json!({ "words": found })))
 }
 
-pub async fn set_status(store: &SharedStore, id: &ProductId, to: ProductStatus) -> Result<Product, AppError> {
+/// Publishes or unpublishes a product. Publishing needs a SKU to sell, lawful text that
+/// WeChat's text check passes (`by`'s WeChat identity asks; `None` is the shop's own sample),
+/// and every image cleared by WeChat's media check.
+pub async fn set_status(
+    app: &App,
+    by: Option<&Caller>,
+    id: &ProductId,
+    to: ProductStatus,
+) -> Result<Product, AppError> {
+    let store = &app.store;
     let mut p = get_product(store, id).await?;
-    if to == ProductStatus::OnSale {
+    if to == ProductStatus::OnSale && p.status != ProductStatus::OnSale {
         let skus = skus_of(store, id).await?;
         if !skus.iter().any(|s| s.kind != SkuKind::Gift) {
             return Err(AppError::new(Code::NoSku, "a product needs a main or bundle SKU before it is published"));
         }
         check_ad_copy(&p, &skus)?;
+        media::check_cleared(&p)?;
+        media::check_text(app, by, &p, &skus).await?;
     }
     if to == ProductStatus::Draft {
         return Err(AppError::field("status", "a product can be published or unpublished, not made a draft again"));
@@ -133,7 +173,8 @@ async fn refresh_price_from(store: &SharedStore, product_id: &ProductId, changed
 }
 
 pub async fn add_sku(store: &SharedStore, product_id: &ProductId, input: SkuInput) -> Result<Sku, AppError> {
-    get_product(store, product_id).await?;
+    let product = get_product(store, product_id).await?;
+    domain::catalog::check_spec(&product.specs, input.kind, &input.spec)?;
     let mut kinds = HashMap::new();
     for c in &input.components {
         if let Some(s) = repo::catalog::sku(store.as_ref(), &c.sku_id).await? {
@@ -151,12 +192,23 @@ pub async fn add_sku(store: &SharedStore, product_id: &ProductId, input: SkuInpu
         components: input.components,
         daily_sales: input.daily_sales,
         replenish_days: input.replenish_days,
+        spec: input.spec.iter().map(|v| v.trim().to_owned()).collect(),
         created_at: now,
         updated_at: now,
     };
-    // The product and every component must still exist when the SKU is written.
-    if !repo::catalog::add_sku(store.as_ref(), &sku).await? {
-        return Err(AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile"));
+    // The product and every component must still exist when the SKU is written, and no other
+    // SKU may hold its combination.
+    match repo::catalog::add_sku(store.as_ref(), &sku).await? {
+        repo::catalog::SkuAdded::Added => {}
+        repo::catalog::SkuAdded::Moved => {
+            return Err(AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile"));
+        }
+        repo::catalog::SkuAdded::SpecTaken => {
+            return Err(AppError::new(
+                Code::SpecTaken,
+                format!("another SKU of the product is {}", sku.spec.join(" / ")),
+            ));
+        }
     }
     refresh_price_from(store, product_id, &sku).await?;
     Ok(sku)
@@ -276,6 +328,29 @@ pub struct ProductView {
     #[serde(flatten)]
     pub product: Product,
     pub skus: Vec<SkuView>,
+    /// Every image as a URL (operators see them before WeChat clears them).
+    pub images: Images,
+    pub spec_table: Option<SpecTable>,
+}
+
+/// A product's images as URLs under the shop's public base.
+#[derive(Debug, Serialize, Default)]
+pub struct Images {
+    pub cover: Option<String>,
+    pub gallery: Vec<String>,
+    pub detail: Vec<String>,
+    pub share: Option<String>,
+}
+
+impl Images {
+    fn of(p: &Product, url: &impl Fn(&str) -> Option<String>) -> Images {
+        Images {
+            cover: p.media.cover.as_deref().and_then(url),
+            gallery: p.media.gallery.iter().filter_map(|k| url(k)).collect(),
+            detail: p.media.detail.iter().filter_map(|k| url(k)).collect(),
+            share: p.media.share.as_deref().and_then(url),
+        }
+    }
 }
 
 /// A SKU as shoppers see it: what it is, its price and whether it sells now, not the
@@ -289,20 +364,73 @@ pub struct ShopperSku<'a> {
     pub price: domain::money::Fen,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub components: &'a [domain::catalog::Component],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub spec: &'a [String],
+    pub image: Option<String>,
     pub available: i64,
     pub purchasable: bool,
 }
 
-/// A product page as shoppers see it.
+/// A product page as shoppers see it: its text, the images WeChat cleared, the SKUs and the
+/// spec picker's table; never the operators' check records or object keys.
 #[derive(Debug, Serialize)]
 pub struct ShopperProductView<'a> {
-    #[serde(flatten)]
-    pub product: &'a Product,
+    pub id: &'a ProductId,
+    pub title: &'a str,
+    pub subtitle: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub status: ProductStatus,
+    pub price_from: Option<Fen>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub images: Images,
     pub skus: Vec<ShopperSku<'a>>,
+    pub spec_table: Option<SpecTable>,
+}
+
+/// A product in a list: enough for a card with its cover.
+#[derive(Debug, Serialize)]
+pub struct ProductCard {
+    pub id: ProductId,
+    pub title: String,
+    pub subtitle: String,
+    pub category: String,
+    pub status: ProductStatus,
+    pub price_from: Option<Fen>,
+    pub cover: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ProductCard {
+    pub fn of(app: &App, p: Product) -> ProductCard {
+        let cover = p.media.cover.as_deref().filter(|k| p.cleared(k)).and_then(|k| public_url(app, k));
+        ProductCard {
+            id: p.id,
+            title: p.title,
+            subtitle: p.subtitle,
+            category: p.category,
+            status: p.status,
+            price_from: p.price_from,
+            cover,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// The URL `key` is served at, when the shop has object storage.
+fn public_url(app: &App, key: &str) -> Option<String> {
+    app.objects.as_deref().map(|o| o.public_url(key))
 }
 
 impl ProductView {
-    pub fn shopper(&self) -> ShopperProductView<'_> {
+    /// The page shoppers see: only images WeChat cleared.
+    pub fn shopper(&self, app: &App) -> ShopperProductView<'_> {
+        let p = &self.product;
+        let cleared = |k: &str| if p.cleared(k) { public_url(app, k) } else { None };
         let skus = self
             .skus
             .iter()
@@ -313,16 +441,33 @@ impl ProductView {
                 kind: v.sku.kind,
                 price: v.sku.price,
                 components: &v.sku.components,
+                spec: &v.sku.spec,
+                image: p.media.sku_images.get(&v.sku.id).and_then(|k| cleared(k)),
                 available: v.available,
                 purchasable: v.purchasable,
             })
             .collect();
-        ShopperProductView { product: &self.product, skus }
+        ShopperProductView {
+            id: &p.id,
+            title: &p.title,
+            subtitle: &p.subtitle,
+            description: &p.description,
+            category: &p.category,
+            status: p.status,
+            price_from: p.price_from,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            images: Images::of(p, &cleared),
+            skus,
+            spec_table: specs::table(p, &self.skus, cleared),
+        }
     }
 }
 
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
-pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
+pub async fn product_view(app: &App, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
+    let store = &app.store;
     // The product and its SKUs together, then every counter at once: two round trips, one
     // when the store's cache holds the product's definition.
     let (product, skus) = futures_util::future::join(get_product(store, id), skus_of(store, id)).await;
@@ -358,8 +503,11 @@ pub async fn product_view(store: &SharedStore, id: &ProductId, operator: bool) -
                 sku,
             }
         })
-        .collect();
-    Ok(ProductView { product, skus })
+        .collect::<Vec<_>>();
+    let url = |k: &str| public_url(app, k);
+    let images = Images::of(&product, &url);
+    let spec_table = specs::table(&product, &skus, url);
+    Ok(ProductView { product, skus, images, spec_table })
 }
 
 #[derive(Debug, Serialize)]

@@ -105,7 +105,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Caller, AppError> {
             "this finance account waits for another finance person's approval before it signs in",
         ));
     }
-    Ok(Caller { id: account.id, role: account.role, identity: account.identity })
+    let recent_openid = account.recent_openid.filter(|r| r.until > clock::now()).map(|r| r.openid);
+    Ok(Caller { id: account.id, role: account.role, identity: account.identity, recent_openid })
 }
 
 fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, AppError> {
@@ -123,6 +124,7 @@ fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, 
         created_by: created_by.to_owned(),
         disabled: false,
         identity: None,
+        recent_openid: None,
         pending: false,
         version: 1,
     })
@@ -130,7 +132,7 @@ fn account(input: NewAccount, created_by: &str, token: &str) -> Result<Account, 
 
 /// The bootstrap token, as the audit trail names it.
 fn bootstrap_caller() -> Caller {
-    Caller { id: "bootstrap".into(), role: Role::Finance, identity: None }
+    Caller { id: "bootstrap".into(), role: Role::Finance, identity: None, recent_openid: None }
 }
 
 /// The first account, made with the bootstrap token: finance, and only once.
@@ -306,14 +308,29 @@ pub async fn bind_identity(app: &App, by: &Caller, openid: &domain::ids::OpenId)
     let store = app.store.as_ref();
     let a = repo::get(store, &by.id).await?.ok_or_else(|| AppError::not_found("operator"))?;
     let identity = identity_of(openid);
+    let recent = Some(domain::operator::RecentOpenid {
+        openid: openid.to_string(),
+        until: clock::now() + domain::operator::RECENT_OPENID_SECS,
+    });
     if a.identity.as_deref() == Some(identity.as_str()) {
-        return Ok(AccountView::from(&a));
+        // Confirmed again: only the content checks' window moves.
+        let mut next = a.clone();
+        next.recent_openid = recent;
+        next.version += 1;
+        return match app.store.transact(vec![repo::rewrite(&next, a.version)?]).await {
+            Ok(()) => Ok(AccountView::from(&next)),
+            Err(StoreError::Cancelled { .. }) => {
+                Err(AppError::new(Code::Conflict, "the account changed meanwhile; retry"))
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     if a.identity.is_some() {
         return Err(AppError::new(Code::Conflict, "this account is bound to another WeChat identity already"));
     }
     let mut next = a.clone();
     next.identity = Some(identity.clone());
+    next.recent_openid = recent;
     next.version += 1;
     for _ in 0..audit::RETRIES {
         let mut ops = vec![repo::claim_identity(&identity, &a.id)?, repo::rewrite(&next, a.version)?];

@@ -131,6 +131,15 @@ struct Adjust {
     shard: u8,
 }
 
+/// An upload to sign: what it is for, its type and its exact length in bytes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadBody {
+    purpose: domain::catalog::UploadPurpose,
+    content_type: String,
+    size: i64,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IdentityBody {
@@ -193,7 +202,8 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
                 | "stock-alerts"
                 | "alerts"
                 | "targets"
-                | "promotions")
+                | "promotions"
+                | "uploads")
         )
     );
     if !known {
@@ -217,19 +227,31 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
             Response::json(201, &catalog::create_product(store, req.json::<ProductInput>()?).await?)
         }
         ("GET", ["products", id]) => {
-            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, true).await?)
+            Response::ok(&catalog::product_view(app, &path_id::<ProductId>(id, "product")?, true).await?)
         }
         ("PATCH", ["products", id]) => {
             let id = path_id::<ProductId>(id, "product")?;
-            Response::ok(&catalog::update_product(store, &id, req.json::<ProductPatch>()?).await?)
+            Response::ok(&catalog::update_product(app, Some(&by), &id, req.json::<ProductPatch>()?).await?)
+        }
+        ("PUT", ["products", id, "media"]) => {
+            let id = path_id::<ProductId>(id, "product")?;
+            catalog::media::set_media(app, &by, &id, req.json::<domain::catalog::Media>()?).await?;
+            Response::ok(&catalog::product_view(app, &id, true).await?)
         }
         ("POST", ["products", id, "publish"]) => {
             let id = path_id::<ProductId>(id, "product")?;
-            Response::ok(&catalog::set_status(store, &id, ProductStatus::OnSale).await?)
+            Response::ok(&catalog::set_status(app, Some(&by), &id, ProductStatus::OnSale).await?)
         }
         ("POST", ["products", id, "unpublish"]) => {
             let id = path_id::<ProductId>(id, "product")?;
-            Response::ok(&catalog::set_status(store, &id, ProductStatus::OffSale).await?)
+            Response::ok(&catalog::set_status(app, Some(&by), &id, ProductStatus::OffSale).await?)
+        }
+        ("POST", ["uploads"]) => {
+            let u: UploadBody = req.json()?;
+            if u.purpose != domain::catalog::UploadPurpose::Product {
+                return Err(AppError::field("purpose", "operators upload product images; reviews upload their own"));
+            }
+            Response::json(201, &catalog::media::sign_upload(app, &by.id, u.purpose, &u.content_type, u.size).await?)
         }
         ("POST", ["products", id, "skus"]) => {
             let id = path_id::<ProductId>(id, "product")?;

@@ -34,10 +34,12 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
                 req.query("cursor").map(str::to_owned),
             )
             .await?;
-            Response::ok(&page)
+            let items: Vec<_> = page.items.into_iter().map(|p| catalog::ProductCard::of(app, p)).collect();
+            Response::ok(&serde_json::json!({ "items": items, "next": page.next }))
         }
         ("GET", ["products", id]) => {
-            Response::ok(&catalog::product_view(store, &path_id::<ProductId>(id, "product")?, false).await?.shopper())
+            let view = catalog::product_view(app, &path_id::<ProductId>(id, "product")?, false).await?;
+            Response::ok(&view.shopper(app))
         }
         _ => Err(AppError::no_route(m, &req.path)),
     }

@@ -11,6 +11,7 @@ pub mod members;
 pub mod orders;
 pub mod pay_notify;
 pub mod refunds;
+pub mod wechat_push;
 
 use crate::config::Uses;
 
@@ -35,7 +36,9 @@ pub const ADMIN: Function = function("admin", &[admin::handler], Uses::STORE_ONL
 pub const CART: Function = function("cart", &[cart::handler], Uses::STORE_ONLY.sessions());
 pub const ORDERS: Function = function("orders", &[orders::handler], Uses::STORE_ONLY.sessions().pay());
 pub const REFUND: Function = function("refund", &[refunds::handler], Uses::STORE_ONLY.sessions().pay());
-pub const PAY_NOTIFY: Function = function("pay-notify", &[pay_notify::handler], Uses::STORE_ONLY.pay());
+// WeChat's webhooks: WeChat Pay's notify and the mini-program's message push.
+pub const PAY_NOTIFY: Function =
+    function("pay-notify", &[pay_notify::handler, wechat_push::handler], Uses::STORE_ONLY.pay().push());
 pub const COUPON_CLAIM: Function = function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions());
 pub const MEMBERS: Function = function("members", &[members::handler], Uses::STORE_ONLY.sessions());
 // The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
@@ -77,6 +80,7 @@ pub const ALL: &[crate::Handler] = &[
     orders::handler,
     refunds::handler,
     pay_notify::handler,
+    wechat_push::handler,
     coupons::handler,
     members::handler,
     jobs::handler,

@@ -20,7 +20,7 @@ pub async fn skus(store: &dyn Store, ids: &[SkuId]) -> Result<Vec<Option<Sku>>> 
 }
 
 /// The item a product is stored as, indexed by status then category for the shopper's list.
-fn product_item(p: &Product) -> Result<Item> {
+pub(crate) fn product_item(p: &Product) -> Result<Item> {
     to_item(&keys::product(&p.id), Some(keys::product_gsi1(p.status.as_str(), &p.category, &p.id)), p)
 }
 
@@ -63,19 +63,36 @@ pub async fn skus_of(store: &dyn Store, product_id: &ProductId) -> Result<Vec<Sk
     super::all_of_index(store, keys::skus_of_product(product_id)).await
 }
 
-/// Writes a new SKU while its product and every component (a main SKU) still exist; `false`
-/// when one of them changed meanwhile.
-pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<bool> {
+/// What writing a new SKU did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkuAdded {
+    Added,
+    /// The product or a component changed meanwhile.
+    Moved,
+    /// Another SKU of the product has this spec combination.
+    SpecTaken,
+}
+
+/// Writes a new SKU while its product and every component (a main SKU) still exist, and its
+/// spec combination is the product's only one.
+pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<SkuAdded> {
     let mut ops = vec![
         TxOp::Put { item: sku_item(s)?, cond: Some(Cond::NotExists) },
         TxOp::Check { key: keys::product(&s.product_id), cond: Cond::Exists },
     ];
+    let marker = !s.spec.is_empty();
+    if marker {
+        let key = keys::spec_combination(&s.product_id, &s.spec);
+        let item = to_item(&key, None, &serde_json::json!({ "sku_id": s.id }))?;
+        ops.push(TxOp::Put { item, cond: Some(Cond::NotExists) });
+    }
     for c in &s.components {
         ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
     }
     match store.transact(ops).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::Cancelled { .. }) => Ok(false),
+        Ok(()) => Ok(SkuAdded::Added),
+        Err(StoreError::Cancelled { failed }) if marker && failed.contains(&2) => Ok(SkuAdded::SpecTaken),
+        Err(StoreError::Cancelled { .. }) => Ok(SkuAdded::Moved),
         Err(e) => Err(e),
     }
 }
