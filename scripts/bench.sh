@@ -100,6 +100,12 @@ RUST_LOG=warn target/server/place_order_bench --skus 1 --units 800 --warehouses 
 printf '\n%s\n' "Measured $stamp: \`place_order_bench\`, flags in the rows." >> "$OUT/place-order.md"
 }
 
+search() {
+log "search: 10,000 products on the embedded store and DynamoDB Local"
+rm -f "$OUT/search.md"
+RUST_LOG=warn target/server/search_bench --products 10000 --out "$OUT/search.md"
+}
+
 cold_start() {
 functions=()
 for f in $(ls functions | grep -v '^local$'); do functions+=(-p "$f"); done
@@ -108,13 +114,14 @@ RUST_LOG=warn target/server/cold_start --bin-dir target/release --out "$OUT/cold
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(notify webhook burst place-order cold-start)
+[ ${#sections[@]} -gt 0 ] || sections=(notify webhook burst place-order search cold-start)
 for section in "${sections[@]}"; do
   case "$section" in
     notify | webhook | burst) "$section" ;;
     place-order) place_order ;;
+    search) search ;;
     cold-start) cold_start ;;
-    *) echo "bench.sh: no section $section (notify webhook burst place-order cold-start)" >&2; exit 2 ;;
+    *) echo "bench.sh: no section $section (notify webhook burst place-order search cold-start)" >&2; exit 2 ;;
   esac
 done
 log "results in $OUT/"

@@ -18,6 +18,11 @@ STORE=embedded STORE_PATH="$work/shop.db" SIM_KEY_DIR="$work/keys" SHOP_PROFILE=
   setsid scripts/run-local.sh >"$work/shop.log" 2>&1 &
 SHOP_PID=$!
 await_service "the local shop" "http://127.0.0.1:9000/products" "$SHOP_PID" "$work/shop.log" 1200
+# The sample reaches search through the outbox within a second or so of the start.
+for _ in $(seq 1 100); do
+  curl -s http://127.0.0.1:9000/products | grep -q '"id"' && break
+  sleep 0.1
+done
 block=$(awk '/^<!-- walkthrough -->/ { on = 1; next } on && /^```sh/ { inside = 1; next } inside && /^```/ { exit } inside' README.md)
 [ -n "$block" ] || { log "README: no walkthrough block"; exit 1; }
 # Every call must succeed: curl fails on an HTTP error and prints the shop's answer.

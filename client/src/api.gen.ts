@@ -149,15 +149,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Products on sale, paged, by category and keyword */
+        /** Search the products on sale: ranked words, pinyin and initials, synonyms; filters and sorts; sold-out last */
         get: {
             parameters: {
                 query?: {
+                    /** @description words, pinyin (lianyiqun) or initials (lyq); empty lists every product */
+                    q?: string;
+                    /** @description the same as q (its first name) */
+                    keyword?: string;
+                    category?: string;
+                    /** @description fen: products with a SKU at this price or more */
+                    price_min?: number;
+                    /** @description fen: products with a SKU at this price or less */
+                    price_max?: number;
+                    in_stock?: "1" | "0" | "true" | "false";
+                    /** @description relevance with q, newest without */
+                    sort?: "relevance" | "sales" | "price_asc" | "price_desc" | "newest";
                     limit?: number;
                     /** @description `next` of the previous page */
                     cursor?: string;
-                    category?: string;
-                    keyword?: string;
                 };
                 header?: never;
                 path?: never;
@@ -311,6 +321,7 @@ export interface paths {
                             version: number;
                             media?: components["schemas"]["Media"];
                             specs?: components["schemas"]["SpecAttr"][];
+                            tags?: string[];
                         };
                     };
                 };
@@ -392,6 +403,7 @@ export interface paths {
                                 [key: string]: components["schemas"]["MediaCheck"];
                             };
                             specs?: components["schemas"]["SpecAttr"][];
+                            tags?: string[];
                         };
                     };
                 };
@@ -439,6 +451,7 @@ export interface paths {
                             updated_at: number;
                             version: number;
                             media?: components["schemas"]["Media"];
+                            tags?: string[];
                         };
                     };
                 };
@@ -496,6 +509,7 @@ export interface paths {
                                 [key: string]: components["schemas"]["MediaCheck"];
                             };
                             specs?: components["schemas"]["SpecAttr"][];
+                            tags?: string[];
                         };
                     };
                 };
@@ -552,6 +566,7 @@ export interface paths {
                             updated_at: number;
                             version: number;
                             media?: components["schemas"]["Media"];
+                            tags?: string[];
                         };
                     };
                 };
@@ -5399,6 +5414,7 @@ export interface paths {
                             title: string;
                             updated_at: number;
                             version: number;
+                            tags?: string[];
                         };
                     };
                 };
@@ -5504,6 +5520,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/search/synonyms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The synonym groups search expands queries with */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Synonyms"];
+                    };
+                };
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+            };
+        };
+        /** Set the synonym groups (each word of a group also finds the others) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Synonyms"];
+                };
+            };
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Synonyms"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5525,6 +5606,8 @@ export interface components {
             category: string;
             /** @description the attributes SKUs are picked by (颜色 × 尺码), in the picker's order */
             specs?: components["schemas"]["SpecAttr"][];
+            /** @description words search finds the product by besides its text */
+            tags?: string[];
         };
         ProductPatch: {
             title?: string;
@@ -5533,6 +5616,8 @@ export interface components {
             category?: string;
             /** @description new attributes; every SKU's combination must stay valid */
             specs?: components["schemas"]["SpecAttr"][];
+            /** @description words search finds the product by besides its text */
+            tags?: string[];
         };
         SkuInput: {
             name: string;
@@ -5619,19 +5704,23 @@ export interface components {
         ProductSummary: {
             id: string;
             title: string;
-            subtitle?: string | null;
+            subtitle: string;
             category: string;
-            /** @enum {string} */
-            status: "draft" | "on_sale" | "off_sale";
-            /** @description fen */
+            /** @description fen, the lowest price of its SKUs */
             price_from: number;
-            created_at?: number;
-            updated_at?: number;
-            /** @description cover image URL */
-            cover?: string | null;
+            /** @description fen, the highest */
+            price_to: number;
+            /** @description as of the last payment, close or adjustment of its stock */
+            in_stock: boolean;
+            /** @description units sold over the last 14 days */
+            sales: number;
+            cover: string | null;
+            created_at: number;
         };
         ProductList: {
             items: components["schemas"]["ProductSummary"][];
+            /** @description products matching, over every page */
+            total: number;
             /** @description cursor of the next page */
             next: string | null;
         };
@@ -5895,6 +5984,9 @@ export interface components {
             /** @description WeChat's label of what it found (100 normal) */
             label: number;
             at: number;
+        };
+        Synonyms: {
+            groups: string[][];
         };
     };
     responses: {

@@ -99,8 +99,12 @@ export class Shop {
 
   // The shopper's calls, one per documented route the sample uses. The catalog needs no
   // login (a logged-in shopper's token still goes along).
-  products(cursor?: string) {
-    return this.call('/products', 'get', { query: cursor ? { cursor } : undefined, anonymous: true });
+  /** Products on sale: all, or those matching `q` (words, pinyin, initials), a page at a time. */
+  products(cursor?: string, q?: string) {
+    const query: { cursor?: string; q?: string } = {};
+    if (cursor) query.cursor = cursor;
+    if (q) query.q = q;
+    return this.call('/products', 'get', { query, anonymous: true });
   }
   product(id: string) {
     return this.call('/products/{id}', 'get', { path: { id }, anonymous: true });

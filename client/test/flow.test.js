@@ -164,6 +164,15 @@ test('a product page shows its images and picks a SKU by colour and size', async
   // j-component renders <image> without its src attribute: the data behind it is checked.
   assert.ok(home.querySelectorAll('.cover').length >= 1, 'as an image on the card');
 
+  // Searching by pinyin finds it (纯棉 → chunmian).
+  home.instance.search({ detail: { value: 'lianyiqun' } });
+  await home.instance.pending;
+  assert.strictEqual(home.data.total, 0, 'no dress in this shop');
+  home.instance.search({ detail: { value: 'chunmian' } });
+  await home.instance.pending;
+  assert.deepStrictEqual(home.data.products.map((p) => p.id), [SPECCED.id]);
+  assert.match(text(home, '.found'), /找到 1 件商品/);
+
   const p = await page('product', { id: SPECCED.id });
   assert.strictEqual(p.data.error, '');
   assert.strictEqual(p.querySelectorAll('.photo').length, 3, 'the cover and the gallery, as images');

@@ -167,3 +167,19 @@ pub async fn media_settled(shop: &Shop, pid: &str) -> Value {
     }
     panic!("WeChat's verdicts did not arrive");
 }
+
+/// Asks `GET path` (no session) until `done` holds of the answer, for what shows within
+/// seconds rather than at once (search, which the outbox feeds); the last answer.
+pub async fn until(shop: &Shop, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let a = shop.call("GET", path, None, None).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        if done(&a.body) {
+            return a.body;
+        }
+        last = a.body;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} did not come to what was awaited: {last}");
+}

@@ -60,7 +60,7 @@ async fn operator_builds_and_shopper_browses(b: Backend) {
     must(shop.admin("POST", &format!("/admin/products/{p}/publish"), None).await, 200).await;
 
     let token = shop.login("browser").await;
-    let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
+    let list = e2e::shop::until(&shop, "/products", |l| l["total"] == json!(1)).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["price_from"], json!(1500), "lowest non-gift price");
     let detail = must(shop.call("GET", &format!("/products/{p}"), Some(&token), None).await, 200).await;
@@ -128,8 +128,8 @@ async fn only_products_on_sale_are_shown(b: Backend) {
     must(shop.call("GET", &format!("/products/{live}"), Some(&token), None).await, 200).await;
     must(shop.admin("POST", &format!("/admin/products/{live}/unpublish"), None).await, 200).await;
     assert_eq!(shop.call("GET", &format!("/products/{live}"), Some(&token), None).await.status, 404);
-    let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
-    assert!(list["items"].as_array().unwrap().is_empty());
+    let list = e2e::shop::until(&shop, "/products", |l| l["total"] == json!(0)).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "search drops it within seconds");
     let off = must(shop.admin("GET", "/admin/products?status=off_sale", None).await, 200).await;
     assert_eq!(off["items"][0]["id"], json!(live));
 }
@@ -144,6 +144,7 @@ async fn list_filters_and_pages(b: Backend) {
         sku(&shop, &p, json!({"name": "标准", "kind": "main", "price_fen": 100 + i})).await;
         must(shop.admin("POST", &format!("/admin/products/{p}/publish"), None).await, 200).await;
     }
+    e2e::shop::until(&shop, "/products", |l| l["total"] == json!(7)).await;
     let mut seen = 0;
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -342,8 +343,7 @@ async fn sample_catalog_loads(b: Backend) {
     let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-catalog.json")).unwrap();
     assert!(hosting::sample::load_if_empty(&shop.app, &json).await.unwrap());
     assert!(!hosting::sample::load_if_empty(&shop.app, &json).await.unwrap(), "loads once");
-    let token = shop.login("newcomer").await;
-    let list = must(shop.call("GET", "/products", Some(&token), None).await, 200).await;
+    let list = e2e::shop::until(&shop, "/products", |l| l["total"] == json!(3)).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 3, "three sample products are published");
     let shirt = list["items"].as_array().unwrap().iter().find(|p| p["category"] == json!("clothing")).unwrap();
     let page =

@@ -167,7 +167,7 @@ async fn images_pass_wechat_before_shoppers_see_them(b: Backend) {
     assert!(black_l["image"].as_str().unwrap().ends_with(&sku_img));
     let white_l = combos.iter().find(|c| c["values"] == json!(["白色", "L"])).unwrap();
     assert_eq!((white_l["available"].clone(), white_l["in_stock"].clone()), (json!(0), json!(false)));
-    let list = must(shop.call("GET", "/products", Some(&token), None).await, 200);
+    let list = e2e::shop::until(&shop, "/products", |l| !l["items"][0]["cover"].is_null()).await;
     assert!(list["items"][0]["cover"].as_str().unwrap().ends_with(&cover));
     assert_eq!(shop.sim.sim.robot_messages().len(), 1, "no second alert");
 }

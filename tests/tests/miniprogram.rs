@@ -48,6 +48,11 @@ async fn the_sample_mini_program_orders_pays_and_asks_for_a_refund() {
     let shop = Shop::start(Backend::Embedded).await;
     let (pid, _sku) = product_with_stock(&shop, 1500, &[("SH01", 20)]).await;
     let specced = illustrated_product_with_specs(&shop).await;
+    // The home page lists what search holds: both, once their documents are written.
+    until(&shop, "/products", |l| {
+        l["total"] == json!(2) && l["items"].as_array().is_some_and(|i| i.iter().any(|p| !p["cover"].is_null()))
+    })
+    .await;
     let rule = json!({"kind": "threshold", "min_spend": 10000, "amount_off": 1000});
     let coupon = coupon_template(&shop, "满100减10", rule, 100, 1).await;
     let envs = [

@@ -47,6 +47,8 @@ fn function_env(shop: &Shop) -> Vec<(String, String)> {
 async fn shop_with_an_expiring_order() -> (Shop, String, String, String) {
     let shop = Shop::start_tuned(Backend::Dynamo, |s| s.rules.order_ttl_secs = 2).await;
     let (pid, sku) = product_with_stock(&shop, 1500, &[("SH01", 5)]).await;
+    // Search shows it once its document is written (the function binaries load them).
+    until(&shop, "/products", |l| l["total"] == serde_json::json!(1)).await;
     let token = shop.login("runtime-buyer").await;
     let placed = place(&shop, &token, json!([{"sku_id": sku, "quantity": 2}])).await;
     assert_eq!(placed.status, 201, "{}", placed.body);

@@ -5,7 +5,7 @@
 
 use domain::events::Event;
 
-use crate::{App, AppError, catalog, coupons, fulfilment, members, notices, refunds, stock_alerts, targets};
+use crate::{App, AppError, catalog, coupons, fulfilment, members, notices, refunds, search, stock_alerts, targets};
 
 /// Runs every consumer of `event`.
 pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
@@ -19,14 +19,21 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::OrderDelivered { order_no } => fulfilment::remind_to_confirm(app, order_no).await,
         Event::PaymentApplied { order_no, transaction_id, .. } => {
             members::on_payment(app, order_no).await?;
-            stock_alerts::on_payment(app, order_no, transaction_id).await
+            stock_alerts::on_payment(app, order_no, transaction_id).await?;
+            // After the sales were counted: search ranks by them.
+            search::on_order(app, order_no).await
         }
         // A surplus payment's refund gives back nothing the member was credited with.
         Event::RefundCompleted { surplus: true, .. } => Ok(()),
         Event::RefundCompleted { order_no, out_refund_no, amount, surplus: false } => {
             members::on_refund(app, order_no, out_refund_no, *amount).await
         }
-        Event::StockDecreased { sku_id, .. } => stock_alerts::check(app, sku_id, crate::clock::now()).await.map(|_| ()),
+        Event::StockDecreased { sku_id, .. } => {
+            stock_alerts::check(app, sku_id, crate::clock::now()).await?;
+            search::on_sku(app, sku_id).await
+        }
+        Event::StockIncreased { sku_id, .. } => search::on_sku(app, sku_id).await,
+        Event::CatalogChanged { product_id, .. } => search::refresh(app, product_id).await,
         Event::TargetMissed { metric, value_permille, .. } => {
             targets::tell_operators(app, *metric, *value_permille).await
         }
@@ -47,7 +54,8 @@ pub async fn consume(app: &App, event: &Event) -> Result<(), AppError> {
         Event::MediaRejected { product_id, title, key, verdict, label, .. } => {
             catalog::media::tell_operators(app, product_id, title, key, verdict, *label).await
         }
-        // Its stock and coupon came back in the transaction that closed it.
-        Event::OrderClosed { .. } => Ok(()),
+        // Its stock and coupon came back in the transaction that closed it; search sees the
+        // stock again.
+        Event::OrderClosed { order_no } => search::on_order(app, order_no).await,
     }
 }

@@ -18,6 +18,7 @@ pub mod payments;
 pub mod reconciliation;
 pub mod refunds;
 pub mod returns;
+pub mod search;
 pub mod stock_alerts;
 pub mod targets;
 pub mod users;
@@ -56,6 +57,10 @@ pub struct App {
     pub pay: Option<Arc<PayClient>>,
     /// The operators' WeCom group robot, when one is configured.
     pub robot: Option<Arc<Robot>>,
+    /// The store without this process's cache, for reads that must see the latest write.
+    pub uncached: SharedStore,
+    /// This instance's search index.
+    pub search: Arc<search::Engine>,
     /// The bucket images are uploaded to, when one is configured.
     pub objects: Option<Arc<store::objects::ObjectStore>>,
     /// Wakes this process's outbox worker, if it runs one ([`App::poke_outbox`]).
@@ -72,7 +77,9 @@ impl App {
     ) -> Self {
         App {
             // Settings and catalog definitions are held a few seconds (store::cache::TTL).
-            store: Arc::new(store::cache::Cached::new(store, store::cache::TTL)),
+            store: Arc::new(store::cache::Cached::new(store.clone(), store::cache::TTL)),
+            uncached: store,
+            search: Arc::default(),
             rules: Arc::new(rules),
             wechat: Arc::new(wechat),
             pay: pay.map(Arc::new),

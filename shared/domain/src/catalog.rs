@@ -55,6 +55,9 @@ pub struct Product {
     /// The attributes its SKUs are told apart by (颜色 × 尺码), in the picker's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub specs: Vec<SpecAttr>,
+    /// Words search finds the product by besides its text (上新, 送礼, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl Product {
@@ -78,6 +81,13 @@ impl Product {
     /// The text the ad-copy check reads.
     pub fn texts(&self) -> [&str; 4] {
         [&self.title, &self.subtitle, &self.description, &self.category]
+    }
+
+    /// Every text the content checks read: the texts, tags and spec names and values.
+    pub fn all_texts(&self) -> impl Iterator<Item = &str> {
+        self.texts().into_iter().chain(self.tags.iter().map(String::as_str)).chain(
+            self.specs.iter().flat_map(|a| std::iter::once(a.name.as_str()).chain(a.values.iter().map(String::as_str))),
+        )
     }
 }
 
@@ -270,6 +280,21 @@ pub fn validate_specs(specs: &[SpecAttr]) -> Result<Vec<SpecAttr>, DomainError> 
     Ok(out)
 }
 
+/// Checks a product's tags: at most 10, each 1 to 10 characters, each once.
+pub fn validate_tags(tags: &[String]) -> Result<Vec<String>, DomainError> {
+    if tags.len() > 10 {
+        return Err(DomainError::invalid("tags", "at most 10"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = text("tags", t, 1, 10)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
 /// Checks a SKU's combination against its product's attributes: one value of each, in order.
 pub fn check_spec(specs: &[SpecAttr], kind: SkuKind, spec: &[String]) -> Result<(), DomainError> {
     if spec.is_empty() && (specs.is_empty() || kind == SkuKind::Gift) {
@@ -374,6 +399,8 @@ pub struct ProductInput {
     pub category: String,
     #[serde(default)]
     pub specs: Vec<SpecAttr>,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -385,6 +412,7 @@ pub struct ProductPatch {
     pub category: Option<String>,
     /// New attributes; every SKU's combination must stay valid under them.
     pub specs: Option<Vec<SpecAttr>>,
+    pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -441,6 +469,7 @@ impl ProductInput {
             description: text("description", &self.description, 0, 5000)?,
             category: valid_category(&self.category)?,
             specs: validate_specs(&self.specs)?,
+            tags: validate_tags(&self.tags)?,
         })
     }
 }
@@ -469,6 +498,9 @@ impl ProductPatch {
         }
         if let Some(specs) = self.specs {
             p.specs = validate_specs(&specs)?;
+        }
+        if let Some(tags) = self.tags {
+            p.tags = validate_tags(&tags)?;
         }
         Ok(())
     }

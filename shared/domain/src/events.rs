@@ -53,6 +53,11 @@ pub enum Event {
     /// WeChat's media check did not pass an image of a product (`verdict` is `risky` or
     /// `review`); operators are told to replace it.
     MediaRejected { product_id: ProductId, title: String, key: String, verdict: String, label: i64, trace_id: String },
+    /// A product, its SKUs or its images changed (`change` names the write): search reads it
+    /// again.
+    CatalogChanged { product_id: ProductId, change: String },
+    /// Stock of a SKU was added by hand or by an ERP (`change` names that adjustment).
+    StockIncreased { sku_id: SkuId, change: String },
 }
 
 impl Event {
@@ -76,6 +81,8 @@ impl Event {
             Event::StockDecreased { sku_id, change } => format!("stock_decreased-{sku_id}-{change}"),
             Event::TargetMissed { metric, episode, .. } => format!("target_missed-{metric}-{episode}"),
             Event::MediaRejected { trace_id, .. } => format!("media_rejected-{trace_id}"),
+            Event::CatalogChanged { product_id, change } => format!("catalog_changed-{product_id}-{change}"),
+            Event::StockIncreased { sku_id, change } => format!("stock_increased-{sku_id}-{change}"),
         }
     }
 
@@ -88,7 +95,10 @@ impl Event {
     /// openid).
     pub fn subject(&self) -> String {
         match self {
-            Event::StockLow { sku_id, .. } | Event::StockDecreased { sku_id, .. } => sku_id.to_string(),
+            Event::StockLow { sku_id, .. }
+            | Event::StockDecreased { sku_id, .. }
+            | Event::StockIncreased { sku_id, .. } => sku_id.to_string(),
+            Event::CatalogChanged { product_id, .. } => product_id.to_string(),
             Event::TargetMissed { metric, .. } => metric.to_string(),
             Event::MediaRejected { product_id, .. } => product_id.to_string(),
             Event::LevelUp { source, .. } => source.to_string(),

@@ -245,6 +245,7 @@ mod tests {
             media: Default::default(),
             checks: Default::default(),
             specs: vec![],
+            tags: vec![],
         }
     }
 

@@ -25,6 +25,8 @@ struct SampleProduct {
     publish: bool,
     #[serde(default)]
     specs: Vec<SpecAttr>,
+    #[serde(default)]
+    tags: Vec<String>,
     skus: Vec<SampleSku>,
 }
 
@@ -66,6 +68,7 @@ pub async fn load_if_empty(app: &app::App, json: &str) -> Result<bool, AppError>
                 description: sp.description,
                 category: sp.category,
                 specs: sp.specs,
+                tags: sp.tags,
             },
         )
         .await?;
@@ -105,5 +108,7 @@ pub async fn load_if_empty(app: &app::App, json: &str) -> Result<bool, AppError>
             catalog::set_status(app, None, &p.id, ProductStatus::OnSale).await?;
         }
     }
+    // Search reads the products from their events: deliver them now.
+    app.poke_outbox();
     Ok(true)
 }

@@ -434,6 +434,20 @@ pub fn spec_combination(product_id: &ProductId, values: &[String]) -> Key {
     Key::new(format!("{PRODUCT_PREFIX}{product_id}"), format!("SPEC#{}", values.join("\u{1f}")))
 }
 
+/// A product's search document: what the shop's search index is built from.
+pub fn search_doc(product_id: &ProductId) -> Key {
+    Key::new(SEARCH_DOCS, product_id.to_string())
+}
+
+/// Every search document, listed by product (an instance's first load).
+pub const SEARCH_DOCS: &str = "SEARCH";
+
+/// Search documents changed within one 10-minute window, through GSI1 (`<ms>#<product>`):
+/// what instances catch up on.
+pub fn search_log(window: i64) -> String {
+    format!("SEARCHLOG#{window}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

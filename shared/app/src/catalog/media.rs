@@ -176,8 +176,9 @@ async fn save_media(app: &App, mut p: Product, media: Media, traces: Vec<Trace>)
     p.media = media;
     p.version += 1;
     p.updated_at = now;
-    let records = traces.iter().map(repo::media::record_trace).collect::<Result<Vec<_>, _>>()?;
-    if !repo::media::save_product_with(app.store.as_ref(), &p, read_version, records).await? {
+    let mut extra = traces.iter().map(repo::media::record_trace).collect::<Result<Vec<_>, _>>()?;
+    extra.push(super::changed(&p.id)?);
+    if !repo::catalog::save_product_with(app.store.as_ref(), &p, read_version, extra).await? {
         return Err(AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; reload and retry"));
     }
     Ok(p)
@@ -283,7 +284,7 @@ pub async fn on_verdict(app: &App, trace_id: &str, verdict: &wechat::mp::Verdict
         p.version += 1;
         p.updated_at = now;
         // A rejected image tells the operators, in the same write that records it.
-        let mut extra = Vec::new();
+        let mut extra = vec![super::changed(product_id)?];
         if state != CheckState::Pass {
             let event = Event::MediaRejected {
                 product_id: product_id.clone(),
@@ -295,10 +296,8 @@ pub async fn on_verdict(app: &App, trace_id: &str, verdict: &wechat::mp::Verdict
             };
             extra.push(repo::outbox::append(&event, now)?);
         }
-        if repo::media::save_product_with(app.store.as_ref(), &p, read_version, extra).await? {
-            if state != CheckState::Pass {
-                app.poke_outbox();
-            }
+        if repo::catalog::save_product_with(app.store.as_ref(), &p, read_version, extra).await? {
+            app.poke_outbox();
             return Ok(Applied::Recorded(state));
         }
     }

@@ -55,9 +55,16 @@ pub async fn create_product(store: &SharedStore, input: ProductInput) -> Result<
         media: Default::default(),
         checks: Default::default(),
         specs: input.specs,
+        tags: input.tags,
     };
     repo::catalog::create_product(store.as_ref(), &p).await?;
     Ok(p)
+}
+
+/// The event a change of a product writes with it, so search reads the product again.
+pub(crate) fn changed(product_id: &ProductId) -> Result<store::TxOp, AppError> {
+    let change = uuid::Uuid::now_v7().simple().to_string();
+    Ok(repo::outbox::append(&Event::CatalogChanged { product_id: product_id.clone(), change }, clock::now())?)
 }
 
 /// Writes `p` (with its version bumped) only if nobody changed it since it was read.
@@ -65,7 +72,8 @@ async fn save_product(store: &SharedStore, mut p: Product) -> Result<Product, Ap
     let read_version = p.version;
     p.version += 1;
     p.updated_at = clock::now();
-    if !repo::catalog::save_product(store.as_ref(), &p, read_version).await? {
+    let extra = vec![changed(&p.id)?];
+    if !repo::catalog::save_product_with(store.as_ref(), &p, read_version, extra).await? {
         return Err(AppError::new(Code::ConcurrentEdit, "the product changed meanwhile; reload and retry"));
     }
     Ok(p)
@@ -81,7 +89,8 @@ pub async fn update_product(
 ) -> Result<Product, AppError> {
     let store = &app.store;
     let mut p = get_product(store, id).await?;
-    let texts_changed = patch.title.is_some() || patch.subtitle.is_some() || patch.description.is_some();
+    let texts_changed =
+        patch.title.is_some() || patch.subtitle.is_some() || patch.description.is_some() || patch.tags.is_some();
     let specs_changed = patch.specs.is_some();
     patch.apply(&mut p)?;
     if specs_changed || p.status == ProductStatus::OnSale {
@@ -198,7 +207,7 @@ pub async fn add_sku(store: &SharedStore, product_id: &ProductId, input: SkuInpu
     };
     // The product and every component must still exist when the SKU is written, and no other
     // SKU may hold its combination.
-    match repo::catalog::add_sku(store.as_ref(), &sku).await? {
+    match repo::catalog::add_sku(store.as_ref(), &sku, vec![changed(product_id)?]).await? {
         repo::catalog::SkuAdded::Added => {}
         repo::catalog::SkuAdded::Moved => {
             return Err(AppError::new(Code::ConcurrentEdit, "the product or a component changed meanwhile"));
@@ -226,7 +235,7 @@ pub async fn update_sku(store: &SharedStore, sku_id: &SkuId, patch: SkuPatch) ->
         }
     }
     sku.updated_at = clock::now().max(read_at + 1);
-    if !repo::catalog::save_sku(store.as_ref(), &sku, read_at).await? {
+    if !repo::catalog::save_sku(store.as_ref(), &sku, read_at, vec![changed(&sku.product_id)?]).await? {
         return Err(AppError::new(Code::ConcurrentEdit, "the SKU changed meanwhile; reload and retry"));
     }
     refresh_price_from(store, &sku.product_id, &sku).await?;
@@ -290,11 +299,13 @@ pub async fn adjust_stock(
     use repo::catalog::Adjusted;
     let now = clock::now();
     let mut extra: Vec<_> = allowance.into_iter().collect();
+    let change = uuid::Uuid::now_v7().simple().to_string();
     if delta < 0 {
         // Stock taken down by hand or by an ERP is checked against its safety stock as a
         // sale is: the check travels with the change.
-        let change = uuid::Uuid::now_v7().simple().to_string();
         extra.push(repo::outbox::append(&Event::StockDecreased { sku_id: sku_id.clone(), change }, now)?);
+    } else {
+        extra.push(repo::outbox::append(&Event::StockIncreased { sku_id: sku_id.clone(), change }, now)?);
     }
     match repo::catalog::adjust_stock(store.as_ref(), sku_id, warehouse_id, shard, delta, now, extra).await? {
         Adjusted::Now(n) => Ok(n),

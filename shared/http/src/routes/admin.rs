@@ -131,6 +131,13 @@ struct Adjust {
     shard: u8,
 }
 
+/// The synonym groups search expands queries with (`[["手机", "电话"], …]`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SynonymsBody {
+    groups: Vec<Vec<String>>,
+}
+
 /// An upload to sign: what it is for, its type and its exact length in bytes.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,13 +210,29 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
                 | "alerts"
                 | "targets"
                 | "promotions"
-                | "uploads")
+                | "uploads"
+                | "search")
         )
     );
     if !known {
         return Err(AppError::no_route(m, &req.path));
     }
     let by = operator(app, req, if m == "GET" { Permission::Read } else { Permission::Manage }).await?;
+    let answer = catalog_route(app, req, m, segs, by).await;
+    if m != "GET" {
+        // A catalog write leaves an event for search (and stock alerts): deliver it now.
+        app.poke_outbox();
+    }
+    answer
+}
+
+async fn catalog_route(
+    app: &Service,
+    req: &Request,
+    m: &str,
+    segs: &[&str],
+    by: domain::operator::Caller,
+) -> Result<Response, AppError> {
     let store = &app.store;
     match (m, segs) {
         ("GET", ["products"]) => Response::ok(
@@ -275,8 +298,6 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
             let a: Adjust = req.json()?;
             let by = Some((&by, &app.rules.allowances));
             let available = catalog::adjust_stock(store, by, &a.sku_id, &a.warehouse_id, a.delta, a.shard).await?;
-            // A removal wrote its safety-stock check to the outbox.
-            app.poke_outbox();
             Response::ok(&json!({
                 "sku_id": a.sku_id, "warehouse_id": a.warehouse_id, "shard": a.shard, "available": available,
             }))
@@ -286,6 +307,11 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
         ("GET", ["targets"]) => Response::ok(&json!({ "items": app::targets::open(app).await? })),
         ("GET", ["promotions"]) => Response::ok(&catalog::promotions(store).await?),
         ("PUT", ["promotions"]) => Response::ok(&catalog::set_promotions(store, req.json()?).await?),
+        ("GET", ["search", "synonyms"]) => Response::ok(&json!({ "groups": app::search::synonyms(app).await? })),
+        ("PUT", ["search", "synonyms"]) => {
+            let b: SynonymsBody = req.json()?;
+            Response::ok(&json!({ "groups": app::search::set_synonyms(app, b.groups).await? }))
+        }
         ("GET", ["freight"]) => Response::ok(&catalog::freight_template(store).await?),
         ("PUT", ["freight"]) => Response::ok(&catalog::set_freight_template(store, req.json()?).await?),
         ("GET", ["safety-stock"]) => {

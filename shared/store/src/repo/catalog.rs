@@ -32,11 +32,14 @@ pub async fn create_product(store: &dyn Store, p: &Product) -> Result<()> {
     store.put(product_item(p)?, Some(Cond::NotExists)).await
 }
 
-/// Writes `p` only if its stored version is still `read_version`; `false` when it moved.
-pub async fn save_product(store: &dyn Store, p: &Product, read_version: i64) -> Result<bool> {
-    match store.put(product_item(p)?, Some(Cond::eq("version", read_version))).await {
+/// Writes `p` (read at `read_version`) with `extra` (the event the change writes, the checks
+/// just asked for), all or nothing; `false` when the product moved meanwhile.
+pub async fn save_product_with(store: &dyn Store, p: &Product, read_version: i64, extra: Vec<TxOp>) -> Result<bool> {
+    let mut ops = vec![TxOp::Put { item: product_item(p)?, cond: Some(Cond::eq("version", read_version)) }];
+    ops.extend(extra);
+    match store.transact(ops).await {
         Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -75,7 +78,7 @@ pub enum SkuAdded {
 
 /// Writes a new SKU while its product and every component (a main SKU) still exist, and its
 /// spec combination is the product's only one.
-pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<SkuAdded> {
+pub async fn add_sku(store: &dyn Store, s: &Sku, extra: Vec<TxOp>) -> Result<SkuAdded> {
     let mut ops = vec![
         TxOp::Put { item: sku_item(s)?, cond: Some(Cond::NotExists) },
         TxOp::Check { key: keys::product(&s.product_id), cond: Cond::Exists },
@@ -89,6 +92,7 @@ pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<SkuAdded> {
     for c in &s.components {
         ops.push(TxOp::Check { key: keys::sku(&c.sku_id), cond: Cond::eq("kind", "main") });
     }
+    ops.extend(extra);
     match store.transact(ops).await {
         Ok(()) => Ok(SkuAdded::Added),
         Err(StoreError::Cancelled { failed }) if marker && failed.contains(&2) => Ok(SkuAdded::SpecTaken),
@@ -97,11 +101,13 @@ pub async fn add_sku(store: &dyn Store, s: &Sku) -> Result<SkuAdded> {
     }
 }
 
-/// Writes `s` only if it was not changed since `read_at`; `false` when it was.
-pub async fn save_sku(store: &dyn Store, s: &Sku, read_at: i64) -> Result<bool> {
-    match store.put(sku_item(s)?, Some(Cond::eq("updated_at", read_at))).await {
+/// Writes `s` with `extra` only if it was not changed since `read_at`; `false` when it was.
+pub async fn save_sku(store: &dyn Store, s: &Sku, read_at: i64, extra: Vec<TxOp>) -> Result<bool> {
+    let mut ops = vec![TxOp::Put { item: sku_item(s)?, cond: Some(Cond::eq("updated_at", read_at)) }];
+    ops.extend(extra);
+    match store.transact(ops).await {
         Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -251,4 +257,13 @@ pub async fn notice_templates(store: &dyn Store) -> Result<domain::notice::Notic
 
 pub async fn put_notice_templates(store: &dyn Store, t: &domain::notice::NoticeTemplates) -> Result<()> {
     put_setting(store, "NOTICES", t).await
+}
+
+/// The synonym groups search expands queries with; none until operators set them.
+pub async fn synonyms(store: &dyn Store) -> Result<Vec<Vec<String>>> {
+    setting(store, "SYNONYMS").await
+}
+
+pub async fn put_synonyms(store: &dyn Store, groups: &[Vec<String>]) -> Result<()> {
+    put_setting(store, "SYNONYMS", &groups).await
 }

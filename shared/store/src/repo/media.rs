@@ -1,10 +1,10 @@
 //! Uploads the shop signed and the media checks WeChat runs on them.
 
-use domain::catalog::{Product, UploadPurpose};
+use domain::catalog::UploadPurpose;
 use domain::ids::ProductId;
 use serde::{Deserialize, Serialize};
 
-use crate::{Cond, Result, Store, StoreError, TxOp, from_item, keys, to_item};
+use crate::{Cond, Result, Store, TxOp, from_item, keys, to_item};
 
 /// An upload the shop signed: the key it chose, what may go there, and who asked.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,17 +66,4 @@ pub async fn early(store: &dyn Store, trace_ids: &[String]) -> Result<Vec<EarlyV
 /// The write that records a check WeChat runs, for [`save_product_with`].
 pub fn record_trace(t: &Trace) -> Result<TxOp> {
     Ok(TxOp::Put { item: to_item(&keys::media_trace(&t.trace_id), None, t)?, cond: None })
-}
-
-/// Writes `p` (read at `read_version`) with `extra` (the checks just asked for, the event a
-/// verdict writes), all or nothing; `false` when the product moved meanwhile.
-pub async fn save_product_with(store: &dyn Store, p: &Product, read_version: i64, extra: Vec<TxOp>) -> Result<bool> {
-    let mut ops =
-        vec![TxOp::Put { item: super::catalog::product_item(p)?, cond: Some(Cond::eq("version", read_version)) }];
-    ops.extend(extra);
-    match store.transact(ops).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::Cancelled { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
 }
