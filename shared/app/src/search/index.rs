@@ -1,6 +1,6 @@
 //! The in-memory index of one instance: postings of every term to the products whose fields
 //! hold it (weighted by field: title 3, category and tags 2, spec values 1.5, SKU names and
-//! subtitle 1), pinyin postings, and what filters and sorts read. A query is broken into
+//! subtitle 1), pinyin postings (of title, category and tags), and what filters and sorts read. A query is broken into
 //! units (its words); each unit matches through its best alternative: the word itself (1.0),
 //! an operator's synonym (0.8), its pinyin or initials (0.8; a Latin word typed as pinyin),
 //! a prefix of a pinyin (0.6), a Latin word one edit away (two from 8 letters; a swap of two
@@ -150,13 +150,17 @@ impl Index {
         }
         let mut weights: HashMap<String, f32> = HashMap::new();
         let mut sounds: HashMap<String, f32> = HashMap::new();
-        for (text, w) in fields(&doc).iter().zip(FIELDS) {
+        for (field, (text, w)) in fields(&doc).iter().zip(FIELDS).enumerate() {
             for t in text::terms(text) {
                 let e = weights.entry(t).or_insert(0.0);
                 *e = e.max(w);
             }
             // The sound of every run of 2 to 4 characters, not only of jieba's words: 手机壳
-            // (cut as 手机 + 壳) is still shoujike and sjk.
+            // (cut as 手机 + 壳) is still shoujike and sjk. Title, category and tags only:
+            // nobody types a spec value or a SKU name in pinyin, and the build takes longer.
+            if field >= 3 {
+                continue;
+            }
             for gram in text::chinese_ngrams(text, 2, 4) {
                 if let Some((full, initials)) = text::pinyin_of(&gram) {
                     for p in [full, initials] {
