@@ -9,10 +9,22 @@ use std::sync::OnceLock;
 use jieba_rs::Jieba;
 use pinyin::ToPinyin;
 
-/// jieba's dictionary, loaded once per process (about 0.1 s).
+/// jieba's dictionary without its rarest words (`scripts/search-dict.py`), compressed.
+const DICTIONARY: &[u8] = include_bytes!("dict.zlib");
+
+/// jieba with the shop's dictionary, loaded once per process. Should the embedded dictionary
+/// not load (it is checked by a test), jieba segments with its HMM alone.
 pub fn jieba() -> &'static Jieba {
     static JIEBA: OnceLock<Jieba> = OnceLock::new();
-    JIEBA.get_or_init(Jieba::new)
+    JIEBA.get_or_init(|| {
+        let mut words = String::new();
+        let read = std::io::Read::read_to_string(&mut flate2::read::ZlibDecoder::new(DICTIONARY), &mut words);
+        let mut jieba = Jieba::empty();
+        if read.is_err() || jieba.load_dict(&mut std::io::BufReader::new(words.as_bytes())).is_err() {
+            tracing::error!("search's dictionary did not load; segmenting without it");
+        }
+        jieba
+    })
 }
 
 fn is_cjk(c: char) -> bool {
@@ -206,6 +218,13 @@ mod tests {
         for w in ["连衣裙", "连衣", "碎花", "裙"] {
             assert!(t.contains(&w.to_owned()), "{w} in {t:?}");
         }
+    }
+
+    #[test]
+    fn the_embedded_dictionary_loads() {
+        let words: Vec<String> =
+            jieba().cut("阿克苏冰糖心苹果", false).into_iter().map(|t| t.word.to_owned()).collect();
+        assert!(words.contains(&"苹果".to_owned()) && words.contains(&"冰糖".to_owned()), "{words:?}");
     }
 
     #[test]
