@@ -401,37 +401,6 @@ pub struct ShopperProductView<'a> {
     pub spec_table: Option<SpecTable>,
 }
 
-/// A product in a list: enough for a card with its cover.
-#[derive(Debug, Serialize)]
-pub struct ProductCard {
-    pub id: ProductId,
-    pub title: String,
-    pub subtitle: String,
-    pub category: String,
-    pub status: ProductStatus,
-    pub price_from: Option<Fen>,
-    pub cover: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl ProductCard {
-    pub fn of(app: &App, p: Product) -> ProductCard {
-        let cover = p.media.cover.as_deref().filter(|k| p.cleared(k)).and_then(|k| public_url(app, k));
-        ProductCard {
-            id: p.id,
-            title: p.title,
-            subtitle: p.subtitle,
-            category: p.category,
-            status: p.status,
-            price_from: p.price_from,
-            cover,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
 /// The URL `key` is served at, when the shop has object storage.
 fn public_url(app: &App, key: &str) -> Option<String> {
     app.objects.as_deref().map(|o| o.public_url(key))
