@@ -2,10 +2,11 @@
 //! built from the search documents in the store (one per product, rewritten by this
 //! context's outbox consumers whenever what search reads of a product changes), and catches
 //! up at most once a second on the documents written since (a log index by 10-minute window,
-//! read with 5 s of overlap for the index's lag), or loads everything again after 20 minutes
-//! idle. So the store stays the one truth, a change is searchable within seconds on every
-//! instance, a search costs no store read when nothing changed, and a cold instance reads the
-//! documents once. `docs/search.md` says why and what it measured.
+//! read with 5 s of overlap for the index's lag), or loads everything again once a catch-up
+//! would span more than two windows (10 to 20 minutes idle). So the store stays the one
+//! truth, a change is searchable within seconds on every instance, warm searches read the
+//! store at most once a second (the catch-up query, usually empty), and a cold instance reads
+//! the documents once. `docs/search.md` says why and what it measured.
 
 pub mod index;
 pub mod text;
