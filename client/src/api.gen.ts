@@ -404,6 +404,7 @@ export interface paths {
                             };
                             specs?: components["schemas"]["SpecAttr"][];
                             tags?: string[];
+                            rating: components["schemas"]["Rating"];
                         };
                     };
                 };
@@ -5415,6 +5416,7 @@ export interface paths {
                             updated_at: number;
                             version: number;
                             tags?: string[];
+                            rating: components["schemas"]["Rating"];
                         };
                     };
                 };
@@ -5576,6 +5578,428 @@ export interface paths {
                 400: components["responses"]["Error"];
                 401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign an upload of a review image straight to object storage (12 a minute per shopper) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReviewUploadInput"];
+                };
+            };
+            responses: {
+                /** @description PUT the bytes to url with exactly these headers before expires_at, then name key in the review */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            expires_at: number;
+                            headers: {
+                                "content-length": string;
+                                "content-type": string;
+                            };
+                            key: string;
+                            max_bytes: number;
+                            method: string;
+                            url: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                429: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{no}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shopper's reviews of their order, with where each check stands */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["OwnReview"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        /** Review one product of a received order, once (the same review again answers the first, 200) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReviewInput"];
+                };
+            };
+            responses: {
+                /** @description the same review again: the first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OwnReview"];
+                    };
+                };
+                /** @description written; its state says whether it shows (published), waits for an operator (held) or not (hidden) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OwnReview"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                422: components["responses"]["Error"];
+                503: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/products/{id}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A product's published reviews, featured first then newest, with its rating summary */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rating: components["schemas"]["Rating"];
+                            items: components["schemas"]["PublicReview"][];
+                            next: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reviews held for an operator (default), hidden, or a product's published ones */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "held" | "hidden" | "published";
+                    /** @description required with state=published */
+                    product_id?: string;
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Review"][];
+                            next: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reviews/{no}/{product_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish a held review (not one WeChat found risky: 422 CONTENT_RISKY) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                    product_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Review"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                422: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reviews/{no}/{product_id}/hide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hide a review (it stops counting in the rating) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                    product_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Review"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                422: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reviews/{no}/{product_id}/featured": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Feature a review (listed first) or stop featuring it */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                    product_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        featured: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Review"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reviews/{no}/{product_id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Answer a review as the shop (checked by WeChat under the operator's confirmed WeChat) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    no: string;
+                    product_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        text: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Review"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                422: components["responses"]["Error"];
             };
         };
         post?: never;
@@ -5760,6 +6184,7 @@ export interface components {
             skus: components["schemas"]["Sku"][];
             images: components["schemas"]["Images"];
             spec_table: components["schemas"]["SpecTable"];
+            rating: components["schemas"]["Rating"];
         };
         CartLine: {
             sku_id: string;
@@ -5987,6 +6412,105 @@ export interface components {
         };
         Synonyms: {
             groups: string[][];
+        };
+        ReviewUploadInput: {
+            /** @enum {string} */
+            content_type: "image/jpeg" | "image/png" | "image/webp" | "image/gif";
+            /** @description the exact length in bytes (signed into the URL) */
+            size: number;
+        };
+        ReviewInput: {
+            product_id: string;
+            stars: number;
+            /** @description passes WeChat's msgSecCheck (scene 2, the shopper's openid): risky → hidden, review → held for an operator */
+            text?: string;
+            /** @description keys of uploads signed by POST /me/uploads for this shopper; each goes through WeChat's media check and shows once passed */
+            images?: string[];
+            /** @default false */
+            anonymous: boolean;
+            /** @description the name shown when not anonymous (default 微信用户) */
+            nickname?: string;
+        };
+        /** @description the summary of published reviews, from counters each review's change moves in the same write */
+        Rating: {
+            count: number;
+            /** @description stars to one decimal; 0 with no review */
+            average: number;
+            /** @description share of 4- and 5-star reviews, whole percent */
+            good_percent: number;
+            /** @description reviews with 1, 2, 3, 4 and 5 stars */
+            stars: number[];
+        };
+        ReviewReply: {
+            text: string;
+            at: number;
+        };
+        /** @description a review as its author sees it */
+        OwnReview: {
+            product_id: string;
+            stars: number;
+            text: string;
+            anonymous: boolean;
+            author: string;
+            /** @enum {string} */
+            state: "published" | "held" | "hidden";
+            images: {
+                key: string;
+                url: string;
+                /** @enum {string} */
+                check: "pending" | "pass" | "review" | "risky";
+            }[];
+            reply: {
+                text: string;
+                at: number;
+            } | null;
+            created_at: number;
+        };
+        /** @description a published review as every shopper sees it: no identifiers */
+        PublicReview: {
+            /** @description the nickname given, 微信用户, or 匿名用户 when anonymous */
+            author: string;
+            stars: number;
+            text: string;
+            /** @description what the author bought of the product */
+            bought: string[];
+            /** @description URLs of the images WeChat passed */
+            images: string[];
+            featured: boolean;
+            reply: {
+                text: string;
+                at: number;
+            } | null;
+            created_at: number;
+        };
+        /** @description a review as operators see it */
+        Review: {
+            order_no: string;
+            product_id: string;
+            openid: string;
+            stars: number;
+            text: string;
+            /** @description object keys */
+            images: string[];
+            /** @description WeChat's media check of each image, by key */
+            checks: {
+                [key: string]: components["schemas"]["MediaCheck"];
+            };
+            /** @enum {string} */
+            text_check: "pending" | "pass" | "review" | "risky";
+            text_label: number;
+            anonymous: boolean;
+            nickname?: string;
+            bought: string[];
+            /** @enum {string} */
+            decision?: "approved" | "hidden";
+            featured: boolean;
+            reply?: components["schemas"]["ReviewReply"];
+            /** @enum {string} */
+            state: "published" | "held" | "hidden";
+            created_at: number;
+            updated_at: number;
+            version: number;
         };
     };
     responses: {

@@ -109,6 +109,16 @@ export class Shop {
   product(id: string) {
     return this.call('/products/{id}', 'get', { path: { id }, anonymous: true });
   }
+  /** A product's published reviews (featured first, then newest) and its rating summary. */
+  productReviews(id: string, cursor?: string) {
+    const query: { cursor?: string; limit: string } = { limit: '3' };
+    if (cursor) query.cursor = cursor;
+    return this.call('/products/{id}/reviews', 'get', { path: { id }, query, anonymous: true });
+  }
+  /** Reviews one product of a received order (once; the same review again answers the first). */
+  review(no: string, body: Schemas['ReviewInput']) {
+    return this.call('/orders/{no}/reviews', 'post', { path: { no }, body });
+  }
   cart() {
     return this.call('/cart', 'get', {});
   }

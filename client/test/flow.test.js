@@ -182,6 +182,7 @@ test('a product page shows its images and picks a SKU by colour and size', async
   const served = await fetch(shown[1]);
   assert.strictEqual(await served.text(), 'gallery one');
   assert.strictEqual(p.querySelectorAll('.sku').length, 0, 'a specced product shows the picker, not a SKU list');
+  assert.strictEqual(text(p, '.rating'), '暂无评价', 'no review yet: the rating line says so');
   const values = () => p.querySelectorAll('.spec-value');
   assert.deepStrictEqual(values().map((v) => v.dom.textContent.trim()), ['白色', '黑色', 'M', 'L']);
   assert.strictEqual(p.data.chosen, null, 'nothing picked, nothing to add');

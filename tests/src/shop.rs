@@ -140,11 +140,20 @@ pub async fn sim_post(shop: &Shop, path: &str, body: Value) -> reqwest::Response
 /// Signs an upload, then PUTs `bytes` to it over HTTP as an operator's browser would; the key.
 pub async fn upload_image(shop: &Shop, content_type: &str, bytes: &[u8]) -> String {
     let body = json!({"purpose": "product", "content_type": content_type, "size": bytes.len()});
-    let u = {
-        let a = shop.admin("POST", "/admin/uploads", Some(body)).await;
-        assert_eq!(a.status, 201, "{}", a.body);
-        a.body
-    };
+    let a = shop.admin("POST", "/admin/uploads", Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    put_upload(shop, &a.body, bytes).await
+}
+
+/// Signs a review's image upload for the shopper `token`, then PUTs `bytes` to it; the key.
+pub async fn upload_review_image(shop: &Shop, token: &str, content_type: &str, bytes: &[u8]) -> String {
+    let body = json!({"content_type": content_type, "size": bytes.len()});
+    let a = shop.call("POST", "/me/uploads", Some(token), Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    put_upload(shop, &a.body, bytes).await
+}
+
+async fn put_upload(shop: &Shop, u: &Value, bytes: &[u8]) -> String {
     assert_eq!(u["method"], json!("PUT"));
     let mut put = shop.http.put(u["url"].as_str().unwrap()).body(bytes.to_vec());
     for (k, v) in u["headers"].as_object().unwrap() {
@@ -182,4 +191,18 @@ pub async fn until(shop: &Shop, path: &str, done: impl Fn(&Value) -> bool) -> Va
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("{path} did not come to what was awaited: {last}");
+}
+
+/// Waits until order `no` shows in `phase` on the index the scheduled jobs read: DynamoDB
+/// updates `gsi1` a moment after the write, so a job run at once may not see the order yet.
+pub async fn indexed_in_phase(shop: &Shop, phase: domain::order::Phase, no: &str) {
+    for _ in 0..200 {
+        let (due, _) =
+            store::repo::orders::in_phase(shop.app.store.as_ref(), phase, 1_000, None).await.unwrap_or_default();
+        if due.iter().any(|(n, _)| n.as_str() == no) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order {no} never showed in {phase:?} on the index");
 }

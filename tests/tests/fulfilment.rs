@@ -133,6 +133,7 @@ async fn an_order_goes_from_address_to_completed(b: Backend) {
         "confirming twice changes nothing"
     );
     // The refund window: still open after 6 days, closed after 7.
+    indexed_in_phase(&shop, domain::order::Phase::Received, &order).await;
     let now = domain::clock::now();
     let early = app::fulfilment::advance(&shop.app, now + 6 * 86_400).await.unwrap();
     assert_eq!(early.completed, 0);
@@ -174,6 +175,7 @@ async fn receipt_is_confirmed_for_the_shopper_and_uploads_retry(b: Backend) {
         "one parcel: a unified delivery"
     );
     assert!(up.all_delivered);
+    indexed_in_phase(&shop, domain::order::Phase::Shipped, &order).await;
     let now = domain::clock::now();
     let before = app::fulfilment::advance(&shop.app, now + 14 * 86_400).await.unwrap();
     assert_eq!(before.received, 0);
@@ -679,6 +681,8 @@ async fn a_return_goes_from_request_to_restock(b: Backend) {
         .await;
     let idle_id = idle.body["id"].as_str().unwrap().to_owned();
     shop.admin("POST", &format!("/admin/returns/{order}/{idle_id}/approve"), Some(json!({"return_address": {"name": "退货组", "phone": "021-55556666", "province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "仓库路1号"}}))).await;
+    // The job lists approved returns through gsi1, which trails the write on DynamoDB.
+    until_listed(&shop, &idle_id).await;
     let now = domain::clock::now();
     assert_eq!(app::returns::lapse_overdue(&shop.app, now + 6 * 86_400).await.unwrap(), 0);
     assert_eq!(app::returns::lapse_overdue(&shop.app, now + 7 * 86_400 + 60).await.unwrap(), 1);
@@ -686,7 +690,9 @@ async fn a_return_goes_from_request_to_restock(b: Backend) {
     assert_eq!(lapsed.state, domain::returns::ReturnState::Lapsed);
     // After completion nothing comes back, and no refund starts.
     shop.call("POST", &format!("/orders/{order}/receive"), Some(&token), None).await;
-    app::fulfilment::advance(&shop.app, now + 8 * 86_400).await.unwrap();
+    indexed_in_phase(&shop, domain::order::Phase::Received, &order).await;
+    let completed = app::fulfilment::advance(&shop.app, now + 8 * 86_400).await.unwrap();
+    assert_eq!(completed.completed, 1);
     let late = shop
         .call(
             "POST",
@@ -1098,3 +1104,17 @@ on_both_stores!(
     freight_is_charged_once_and_returned_in_full,
     fulfilment_refuses_what_cannot_be,
 );
+
+async fn until_listed(shop: &Shop, return_id: &str) {
+    for _ in 0..200 {
+        let (approved, _) =
+            store::repo::returns::in_state(shop.app.store.as_ref(), domain::returns::ReturnState::Approved, 500, None)
+                .await
+                .unwrap();
+        if approved.iter().any(|r| r.id == return_id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("return {return_id} never listed as approved");
+}

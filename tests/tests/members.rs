@@ -158,7 +158,9 @@ async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
     )
     .await;
     shop.call("POST", &format!("/orders/{first_no}/receive"), Some(&token), None).await;
-    app::fulfilment::advance(&shop.app, domain::clock::now() + 8 * 86_400).await.unwrap();
+    indexed_in_phase(&shop, domain::order::Phase::Received, &first_no).await;
+    let done = app::fulfilment::advance(&shop.app, domain::clock::now() + 8 * 86_400).await.unwrap();
+    assert_eq!(done.completed, 1);
     let mut m = member(&shop, &token).await;
     for _ in 0..200 {
         if pts(&m) == (200, 0) {

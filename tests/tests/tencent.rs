@@ -97,8 +97,9 @@ fn variables(f: &Function) -> Vec<(String, String)> {
             "WECHATPAY_NOTIFY_URL",
         ]);
     }
-    // Images on COS through its S3-compatible endpoint, served under a CDN; only admin signs
-    // uploads, so only admin holds COS keys.
+    // Images on COS through its S3-compatible endpoint, served under a CDN; admin signs
+    // product uploads and reviews shoppers' review uploads, so only they hold COS keys: the
+    // reviews function a sub-account's allowed `reviews/*` alone (README, "Tencent SCF").
     from_env.extend(["MEDIA_BUCKET", "MEDIA_ENDPOINT", "MEDIA_REGION", "MEDIA_BASE_URL"]);
     if f.name == "admin" {
         from_env.extend(["MEDIA_ACCESS_KEY_ID", "MEDIA_SECRET_ACCESS_KEY"]);
@@ -108,6 +109,11 @@ fn variables(f: &Function) -> Vec<(String, String)> {
         from_env.extend(["WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"]);
     }
     v.extend(from_env.into_iter().map(|k| (k.to_owned(), format!("${{env.{k}}}"))));
+    if f.name == "reviews" {
+        for k in ["MEDIA_ACCESS_KEY_ID", "MEDIA_SECRET_ACCESS_KEY"] {
+            v.push((k.to_owned(), format!("${{env.REVIEWS_{k}}}")));
+        }
+    }
     v.extend([("ORDER_EXPIRY_SECS".into(), "'1800'".into()), ("LOG_FORMAT".into(), "json".into())]);
     v.push(("RUST_LOG".into(), "info".into()));
     v

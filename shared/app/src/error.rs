@@ -78,6 +78,8 @@ codes! {
     MediaNotCleared => "MEDIA_NOT_CLEARED",
     UploadMismatch => "UPLOAD_MISMATCH",
     SpecTaken => "SPEC_TAKEN",
+    AlreadyReviewed => "ALREADY_REVIEWED",
+    NotReviewable => "NOT_REVIEWABLE",
     WechatRateLimited => "WECHAT_RATE_LIMITED",
     WechatConfig => "WECHAT_CONFIG",
     WechatError => "WECHAT_ERROR",

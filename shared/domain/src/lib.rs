@@ -25,6 +25,7 @@ pub mod promotion;
 pub mod reconciliation;
 pub mod refund;
 pub mod returns;
+pub mod review;
 pub mod rfm;
 pub mod stock_alert;
 pub mod targets;

@@ -41,7 +41,9 @@ pub fn status(code: Code) -> u16 {
         | InsufficientPoints
         | ContentCheckUnavailable
         | MediaNotCleared
-        | SpecTaken => 409,
+        | SpecTaken
+        | AlreadyReviewed
+        | NotReviewable => 409,
         BodyTooLarge => 413,
         CouponNotApplicable | AddressRequired | SkuUnavailable | NoSku | OrderLimitExceeded | OrderTooSpread
         | AdCopyViolation | ContentRisky | UploadMismatch => 422,

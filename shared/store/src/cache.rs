@@ -2,7 +2,9 @@
 //! settings (freight, promotions, the member ladder and rules), product records and the SKU
 //! lists of products are read on most requests and change when an operator edits them. A
 //! write through this process to any of them clears the cache at once; another process's
-//! write shows here after at most [`TTL`]. What decides money or stock is never cached: a
+//! write shows here after at most [`TTL`]. Products' rating summaries are held the same way,
+//! but a review's write drops only its product's summary (reviews come often; clearing
+//! everything on each would empty the cache for the product pages). What decides money or stock is never cached: a
 //! SKU's own record (its price at checkout), stock counters, orders, coupons, members.
 
 use std::collections::HashMap;
@@ -55,6 +57,10 @@ impl Cached {
             && let Ok(mut held) = self.held.lock()
         {
             held.clear();
+        } else if keys::is_rating(key)
+            && let Ok(mut held) = self.held.lock()
+        {
+            held.remove(&get_id(key));
         }
     }
 }
@@ -65,10 +71,14 @@ fn definition(key: &Key) -> bool {
     keys::is_shop_setting(key) || keys::is_product_partition(&key.pk) || keys::is_sku_record(key)
 }
 
-/// What a read may be cached as: settings and product records; SKU records are not (an
-/// order prices from them).
+/// What a read may be cached as: settings, product records and rating summaries; SKU records
+/// are not (an order prices from them).
 fn cacheable(key: &Key) -> bool {
-    keys::is_shop_setting(key) || keys::is_product_partition(&key.pk)
+    keys::is_shop_setting(key) || keys::is_product_partition(&key.pk) || keys::is_rating(key)
+}
+
+fn get_id(key: &Key) -> String {
+    format!("get\u{0}{}\u{0}{}", key.pk, key.sk)
 }
 
 #[async_trait]
@@ -77,7 +87,7 @@ impl Store for Cached {
         if !cacheable(key) {
             return self.inner.get(key).await;
         }
-        let id = format!("get\u{0}{}\u{0}{}", key.pk, key.sk);
+        let id = get_id(key);
         if let Some(Held::Item(i)) = self.lookup(&id) {
             return Ok(i);
         }

@@ -448,6 +448,58 @@ pub fn search_log(window: i64) -> String {
     format!("SEARCHLOG#{window}")
 }
 
+// ---- reviews -------------------------------------------------------------------------------
+
+pub const REVIEW_PREFIX: &str = "REVIEW#";
+
+/// A shopper's review of one product of an order, in the order's partition: one per product
+/// per order is this key's `NotExists`.
+pub fn review(order_no: &OrderNo, product_id: &ProductId) -> Key {
+    Key::new(order_partition(order_no), format!("{REVIEW_PREFIX}{product_id}"))
+}
+
+/// GSI1 of a review: published ones under their product, featured first then newest (read in
+/// reverse); held and hidden ones in the operators' queue of their state, oldest first.
+pub fn review_gsi1(
+    state: &str,
+    published: bool,
+    featured: bool,
+    created_at: i64,
+    order_no: &OrderNo,
+    product_id: &ProductId,
+) -> (String, String) {
+    if published {
+        (product_reviews(product_id), format!("{}#{created_at:012}#{order_no}", u8::from(featured)))
+    } else {
+        (reviews_in(state), format!("{created_at:012}#{order_no}#{product_id}"))
+    }
+}
+
+pub fn product_reviews(product_id: &ProductId) -> String {
+    format!("REVIEWS#{product_id}")
+}
+
+pub fn reviews_in(state: &str) -> String {
+    format!("REVIEWQ#{state}")
+}
+
+/// A product's rating summary: counters added to in the transaction that changes a review.
+/// Apart from the product's partition, which the process caches and every write there clears.
+pub fn rating(product_id: &ProductId) -> Key {
+    Key::new(format!("{RATING_PREFIX}{product_id}"), "SUMMARY")
+}
+
+const RATING_PREFIX: &str = "RATING#";
+
+pub fn is_rating(key: &Key) -> bool {
+    key.pk.starts_with(RATING_PREFIX)
+}
+
+/// The shopper's review uploads in the current minute.
+pub fn upload_rate(openid: &OpenId) -> Key {
+    Key::new(user_partition(openid), "RATE#UPLOAD")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

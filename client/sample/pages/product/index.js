@@ -23,12 +23,18 @@ function chosen(table, picked) {
   return { sku: c.sku_id, label: c.values.join(' / '), price: yuan(c.price), in_stock: c.in_stock, image: c.image || '' };
 }
 
+/** The rating line: average, share of good reviews and how many, or that there are none. */
+function summary(r) {
+  if (!r.count) return '暂无评价';
+  return `${r.average.toFixed(1)}分 · 好评率${r.good_percent}% · ${r.count}条评价`;
+}
+
 Component({
-  data: { product: null, images: [], skus: [], spec: null, picked: [], chosen: null, error: '' },
+  data: { product: null, images: [], skus: [], spec: null, picked: [], chosen: null, rating: '', reviews: [], error: '' },
   methods: {
     onLoad(query) {
       return run(this, async () => {
-        const p = await shop().product(query.id);
+        const [p, reviews] = await Promise.all([shop().product(query.id), shop().productReviews(query.id)]);
         const images = [p.images.cover].concat(p.images.gallery).filter(Boolean);
         const skus = p.skus
           .filter((s) => s.kind !== 'gift')
@@ -42,6 +48,14 @@ Component({
           spec: this.table ? rows(this.table, []) : null,
           picked: [],
           chosen: null,
+          rating: summary(p.rating),
+          reviews: reviews.items.map((r) => ({
+            author: r.author,
+            stars: '★'.repeat(r.stars) + '☆'.repeat(5 - r.stars),
+            text: r.text,
+            images: r.images,
+            reply: r.reply ? r.reply.text : '',
+          })),
         });
       });
     },

@@ -25,6 +25,8 @@ pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Content security scenes (WeChat's `scene`): a product's material is the shop's profile.
 const SCENE_PROFILE: u8 = 1;
+/// ... and a review or a reply to one is a comment.
+pub(crate) const SCENE_COMMENT: u8 = 2;
 
 /// msgSecCheck reads at most 2,500 characters at once.
 const TEXT_CHUNK: usize = 2500;
@@ -70,13 +72,19 @@ pub async fn sign_upload(
     Ok(Upload { key, put, expires_at, max_bytes: domain::catalog::MAX_IMAGE_BYTES })
 }
 
-/// Checks that `key` was signed here for `purpose` and holds what was signed.
-async fn check_arrived(app: &App, key: &str, purpose: UploadPurpose) -> Result<(), AppError> {
+/// Checks that `key` was signed here for `purpose` (and for `owner`, when named) and holds
+/// what was signed.
+pub(crate) async fn check_arrived(
+    app: &App,
+    key: &str,
+    purpose: UploadPurpose,
+    owner: Option<&str>,
+) -> Result<(), AppError> {
     let mismatch = |why: &str| {
         AppError::new(Code::UploadMismatch, format!("{key}: {why}")).with_details(serde_json::json!({ "key": key }))
     };
     let grant = repo::media::grant(app.store.as_ref(), key).await?;
-    let Some(grant) = grant.filter(|g| g.purpose == purpose) else {
+    let Some(grant) = grant.filter(|g| g.purpose == purpose && owner.is_none_or(|o| g.by == o)) else {
         return Err(mismatch("no upload of this shop has that key"));
     };
     let info = app.objects()?.head(key).await.map_err(|e| {
@@ -94,7 +102,7 @@ async fn check_arrived(app: &App, key: &str, purpose: UploadPurpose) -> Result<(
 
 /// The openid content checks are asked under: the operator's own, confirmed with a fresh
 /// `wx.login` code within WeChat's two-hour window.
-fn check_identity(by: &Caller) -> Result<&str, AppError> {
+pub(crate) fn check_identity(by: &Caller) -> Result<&str, AppError> {
     by.recent_openid.as_deref().ok_or_else(|| {
         AppError::new(
             Code::ContentCheckUnavailable,
@@ -104,7 +112,7 @@ fn check_identity(by: &Caller) -> Result<&str, AppError> {
     })
 }
 
-fn content_check_error(e: WeChatError) -> AppError {
+pub(crate) fn content_check_error(e: WeChatError) -> AppError {
     if e == WeChatError::Other(wechat::mp::USER_NOT_RECENT) {
         return AppError::new(
             Code::ContentCheckUnavailable,
@@ -131,7 +139,7 @@ pub async fn set_media(app: &App, by: &Caller, id: &ProductId, media: Media) -> 
     if !fresh.is_empty() {
         let openid = check_identity(by)?;
         for k in &fresh {
-            check_arrived(app, k, UploadPurpose::Product).await?;
+            check_arrived(app, k, UploadPurpose::Product, None).await?;
         }
         let objects = app.objects()?;
         let now = clock::now();
@@ -262,7 +270,13 @@ pub async fn on_verdict(app: &App, trace_id: &str, verdict: &wechat::mp::Verdict
             }
         }
     };
-    let Subject::Product { product_id } = &trace.subject;
+    let product_id = match &trace.subject {
+        Subject::Product { product_id } => product_id,
+        Subject::Review { order_no, product_id } => {
+            return super::reviews::on_verdict(app, order_no, product_id, trace_id, &verdict.suggest, verdict.label)
+                .await;
+        }
+    };
     let state = CheckState::from_suggest(&verdict.suggest);
     for _ in 0..3 {
         let mut p = match get_product(&app.store, product_id).await {

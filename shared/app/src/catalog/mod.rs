@@ -2,6 +2,7 @@
 //! shoppers and operators read. Images and WeChat's content checks are `media`.
 
 pub mod media;
+pub mod reviews;
 mod specs;
 
 pub use specs::SpecTable;
@@ -342,6 +343,8 @@ pub struct ProductView {
     /// Every image as a URL (operators see them before WeChat clears them).
     pub images: Images,
     pub spec_table: Option<SpecTable>,
+    /// The reviews' summary, from counters the reviews move (never a count at read time).
+    pub rating: domain::review::Rating,
 }
 
 /// A product's images as URLs under the shop's public base.
@@ -399,6 +402,7 @@ pub struct ShopperProductView<'a> {
     pub images: Images,
     pub skus: Vec<ShopperSku<'a>>,
     pub spec_table: Option<SpecTable>,
+    pub rating: &'a domain::review::Rating,
 }
 
 /// The URL `key` is served at, when the shop has object storage.
@@ -441,6 +445,7 @@ impl ProductView {
             images: Images::of(p, &cleared),
             skus,
             spec_table: specs::table(p, &self.skus, cleared),
+            rating: &self.rating,
         }
     }
 }
@@ -448,9 +453,14 @@ impl ProductView {
 /// A product with its SKUs and what each can sell now. Operators also see every counter.
 pub async fn product_view(app: &App, id: &ProductId, operator: bool) -> Result<ProductView, AppError> {
     let store = &app.store;
-    // The product and its SKUs together, then every counter at once: two round trips, one
+    // The product, its SKUs and its rating together, then every counter at once: two round trips, one
     // when the store's cache holds the product's definition.
-    let (product, skus) = futures_util::future::join(get_product(store, id), skus_of(store, id)).await;
+    let (product, skus, rating) = futures_util::future::join3(
+        get_product(store, id),
+        skus_of(store, id),
+        repo::reviews::rating(store.as_ref(), id),
+    )
+    .await;
     let product = product?;
     if !operator && product.status != ProductStatus::OnSale {
         return Err(AppError::not_found("product"));
@@ -487,7 +497,7 @@ pub async fn product_view(app: &App, id: &ProductId, operator: bool) -> Result<P
     let url = |k: &str| public_url(app, k);
     let images = Images::of(&product, &url);
     let spec_table = specs::table(&product, &skus, url);
-    Ok(ProductView { product, skus, images, spec_table })
+    Ok(ProductView { product, skus, images, spec_table, rating: rating?.summary() })
 }
 
 #[derive(Debug, Serialize)]

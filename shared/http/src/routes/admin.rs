@@ -11,11 +11,13 @@ use crate::Service;
 use crate::auth::{bootstrap_or_operator, operator, page_limit};
 use crate::request::path_id;
 use crate::{Request, Response};
+use app::catalog::reviews;
 use app::operators::{self, NewAccount};
 use app::{AppError, catalog};
 use domain::catalog::{ProductInput, ProductPatch, ProductStatus, SkuInput, SkuPatch};
-use domain::ids::{CatalogId, OpenId, ProductId, SkuId, WarehouseId};
+use domain::ids::{CatalogId, OpenId, OrderNo, ProductId, SkuId, WarehouseId};
 use domain::operator::Permission;
+use domain::review::ReviewState;
 
 pub fn handler<'a>(app: &'a Service, req: &'a Request) -> BoxFuture<'a, Result<Response, AppError>> {
     handle(app, req).boxed()
@@ -138,6 +140,18 @@ struct SynonymsBody {
     groups: Vec<Vec<String>>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeaturedBody {
+    featured: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+}
+
 /// An upload to sign: what it is for, its type and its exact length in bytes.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +225,7 @@ async fn catalog_admin(app: &Service, req: &Request, m: &str, segs: &[&str]) -> 
                 | "targets"
                 | "promotions"
                 | "uploads"
+                | "reviews"
                 | "search")
         )
     );
@@ -307,6 +322,35 @@ async fn catalog_route(
         ("GET", ["targets"]) => Response::ok(&json!({ "items": app::targets::open(app).await? })),
         ("GET", ["promotions"]) => Response::ok(&catalog::promotions(store).await?),
         ("PUT", ["promotions"]) => Response::ok(&catalog::set_promotions(store, req.json()?).await?),
+        ("GET", ["reviews"]) => {
+            let state = match req.query("state") {
+                None => ReviewState::Held,
+                Some(s) => ReviewState::parse(s)
+                    .ok_or_else(|| AppError::field("state", "must be held, hidden or published"))?,
+            };
+            let product = req.query("product_id").map(|p| path_id::<ProductId>(p, "product")).transpose()?;
+            let (items, next) = reviews::for_operators(
+                app,
+                state,
+                product.as_ref(),
+                page_limit(req)?,
+                req.query("cursor").map(str::to_owned),
+            )
+            .await?;
+            Response::ok(&json!({ "items": items, "next": next }))
+        }
+        (_, ["reviews", no, product, action]) => {
+            let no = path_id::<OrderNo>(no, "order")?;
+            let product = path_id::<ProductId>(product, "product")?;
+            let action = match (m, *action) {
+                ("POST", "approve") => reviews::Action::Approve,
+                ("POST", "hide") => reviews::Action::Hide,
+                ("PUT", "featured") => reviews::Action::Feature(req.json::<FeaturedBody>()?.featured),
+                ("PUT", "reply") => reviews::Action::Reply(req.json::<ReplyBody>()?.text),
+                _ => return Err(AppError::no_route(m, &req.path)),
+            };
+            Response::ok(&reviews::act(app, &by, &no, &product, action).await?)
+        }
         ("GET", ["search", "synonyms"]) => Response::ok(&json!({ "groups": app::search::synonyms(app).await? })),
         ("PUT", ["search", "synonyms"]) => {
             let b: SynonymsBody = req.json()?;

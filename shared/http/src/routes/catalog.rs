@@ -28,6 +28,11 @@ async fn handle(app: &Service, req: &Request) -> Result<Response, AppError> {
             let view = catalog::product_view(app, &path_id::<ProductId>(id, "product")?, false).await?;
             Response::ok(&view.shopper(app))
         }
+        ("GET", ["products", id, "reviews"]) => {
+            let id = path_id::<ProductId>(id, "product")?;
+            let cursor = req.query("cursor").filter(|c| !c.is_empty()).map(str::to_owned);
+            Response::ok(&catalog::reviews::published(app, &id, page_limit(req)?, cursor).await?)
+        }
         _ => Err(AppError::no_route(m, &req.path)),
     }
 }

@@ -11,6 +11,7 @@ pub mod members;
 pub mod orders;
 pub mod pay_notify;
 pub mod refunds;
+pub mod reviews;
 pub mod wechat_push;
 
 use crate::config::Uses;
@@ -41,6 +42,8 @@ pub const PAY_NOTIFY: Function =
     function("pay-notify", &[pay_notify::handler, wechat_push::handler], Uses::STORE_ONLY.pay().push());
 pub const COUPON_CLAIM: Function = function("coupon-claim", &[coupons::handler], Uses::STORE_ONLY.sessions());
 pub const MEMBERS: Function = function("members", &[members::handler], Uses::STORE_ONLY.sessions());
+// Reviews pass WeChat's content checks under the shopper's openid: the app secret.
+pub const REVIEWS: Function = function("reviews", &[reviews::handler], Uses::STORE_ONLY.sessions().wechat());
 // The outbox consumers tell WeChat of shipments, so these two hold the app secret too.
 pub const CLOSE_UNPAID: Function = function("close-unpaid", &[jobs::handler], Uses::STORE_ONLY.pay().wechat());
 pub const RECONCILIATION: Function = function("reconciliation", &[jobs::handler], Uses::STORE_ONLY.pay());
@@ -60,6 +63,7 @@ pub const FUNCTIONS: &[Function] = &[
     PAY_NOTIFY,
     COUPON_CLAIM,
     MEMBERS,
+    REVIEWS,
     CLOSE_UNPAID,
     RECONCILIATION,
     OUTBOX,
@@ -83,5 +87,6 @@ pub const ALL: &[crate::Handler] = &[
     wechat_push::handler,
     coupons::handler,
     members::handler,
+    reviews::handler,
     jobs::handler,
 ];

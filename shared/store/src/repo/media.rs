@@ -1,7 +1,7 @@
 //! Uploads the shop signed and the media checks WeChat runs on them.
 
 use domain::catalog::UploadPurpose;
-use domain::ids::ProductId;
+use domain::ids::{OrderNo, ProductId};
 use serde::{Deserialize, Serialize};
 
 use crate::{Cond, Result, Store, TxOp, from_item, keys, to_item};
@@ -39,6 +39,7 @@ pub struct Trace {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Subject {
     Product { product_id: ProductId },
+    Review { order_no: OrderNo, product_id: ProductId },
 }
 
 pub async fn trace(store: &dyn Store, trace_id: &str) -> Result<Option<Trace>> {

@@ -18,6 +18,7 @@ pub mod rate;
 pub mod refunds;
 pub mod reports;
 pub mod returns;
+pub mod reviews;
 pub mod search;
 pub mod stock_alerts;
 pub mod targets;
