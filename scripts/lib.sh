@@ -92,3 +92,62 @@ py_tools() {
   fi
   PY_VENV="$venv"
 }
+
+# MariaDB 10.11 from Debian's package (mariadb-server-core), unpacked under .local/ without
+# installing it system-wide or starting a system service: MySQL's protocol and SQL for the
+# MySQL engine's suites.
+mysql_install() {
+  local dir="$LOCAL/mariadb"
+  MYSQL_ROOT="$dir/root/usr"
+  if [ ! -x "$MYSQL_ROOT/sbin/mariadbd" ]; then
+    need apt-get "Debian's apt fetches MariaDB (mariadb-server-core)"
+    log "installing MariaDB (Debian's mariadb-server-core) into $dir"
+    mkdir -p "$dir" && rm -f "$dir"/*.deb
+    (cd "$dir" && apt-get download mariadb-server-core >&2) || {
+      apt-get update -qq >&2 && (cd "$dir" && apt-get download mariadb-server-core >&2)
+    }
+    dpkg -x "$dir"/mariadb-server-core_*.deb "$dir/root"
+  fi
+}
+
+# Starts a MariaDB server with a fresh data directory on a free port; sets MYSQL_TEST_URL (the
+# server, root without a password on 127.0.0.1: each suite makes its own databases) and MYSQL_PID.
+mysql_start() {
+  mysql_install
+  local share="$MYSQL_ROOT/share/mysql" data="$LOCAL/mariadb/data"
+  rm -rf "$data" && mkdir -p "$data"
+  local as_root=(); [ "$(id -u)" = 0 ] && as_root=(--user=root)
+  # The system tables, as mariadb-install-db writes them (it needs a client package).
+  { echo "create database if not exists mysql;"; echo "use mysql;"; echo "SET @auth_root_socket=NULL;"
+    cat "$share/mysql_system_tables.sql" "$share/mysql_performance_tables.sql" "$share/mysql_system_tables_data.sql" \
+      | grep -v '@current_hostname'
+  } | "$MYSQL_ROOT/sbin/mariadbd" --no-defaults "${as_root[@]}" --bootstrap --basedir="$MYSQL_ROOT" \
+      --datadir="$data" --lc-messages-dir="$share" --log-warnings=0 --enforce-storage-engine="" \
+      --max_allowed_packet=8M >"$LOCAL/mariadb-bootstrap.log" 2>&1 \
+    || { cat "$LOCAL/mariadb-bootstrap.log" >&2; log "MariaDB's system tables failed"; return 1; }
+  local port; port=$(free_port)
+  # Durability is traded for speed (the log is flushed once a second): test data only.
+  "$MYSQL_ROOT/sbin/mariadbd" --no-defaults "${as_root[@]}" --basedir="$MYSQL_ROOT" --datadir="$data" \
+    --lc-messages-dir="$share" --port="$port" --bind-address=127.0.0.1 --socket="$data/mysqld.sock" \
+    --skip-name-resolve --skip-log-bin --innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=256M \
+    --max-connections=1000 >"$LOCAL/mariadb.log" 2>&1 &
+  MYSQL_PID=$!
+  for _ in $(seq 1 120); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
+      export MYSQL_TEST_URL="mysql://root@127.0.0.1:$port"
+      log "MariaDB answers at 127.0.0.1:$port"
+      return 0
+    fi
+    kill -0 "$MYSQL_PID" 2>/dev/null || { cat "$LOCAL/mariadb.log" >&2; log "MariaDB exited"; return 1; }
+    sleep 0.5
+  done
+  log "MariaDB did not answer in 60 s"
+  return 1
+}
+
+mysql_stop() {
+  if [ -n "${MYSQL_PID:-}" ]; then
+    kill "$MYSQL_PID" 2>/dev/null || true
+    wait "$MYSQL_PID" 2>/dev/null || true
+  fi
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shop locally: the WeChat simulator and every function on one port, on the
-# embedded store (data/shop.db) or, with STORE=dynamodb, on DynamoDB Local, with the sample
-# catalog. Ctrl-C stops them all.
+# embedded store (data/shop.db) or, with STORE=dynamodb, on DynamoDB Local, or, with
+# STORE=mysql, on MariaDB (both started here), with the sample catalog. Ctrl-C stops them all.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -39,9 +39,15 @@ if [ "${STORE:-embedded}" = dynamodb ] && [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
   export AWS_REGION="${AWS_REGION:-ap-shanghai-local}"
 fi
+# STORE=mysql scripts/run-local.sh: on a MariaDB started here (a fresh data directory), in the
+# database `shop`, which the shop makes with its schema on first start.
+if [ "${STORE:-embedded}" = mysql ] && [ -z "${MYSQL_URL:-}${MYSQL_ADDRESS:-}" ]; then
+  mysql_start
+  export MYSQL_URL="$MYSQL_TEST_URL/shop"
+fi
 "$BIN/wechat-sim" &
 SIM_PID=$!
-trap 'kill $SIM_PID 2>/dev/null || true; ddb_stop' EXIT
+trap 'kill $SIM_PID 2>/dev/null || true; ddb_stop; mysql_stop' EXIT
 for _ in $(seq 1 100); do [ -s "$WECHATPAY_PUBLIC_KEY_FILE" ] && break; sleep 0.1; done
 log "shop on http://127.0.0.1:$PORT; WeChat simulator on $WECHAT_API_BASE"
 log "first operator: curl -s -XPOST localhost:$PORT/admin/operators -H 'Authorization: Bearer $ADMIN_TOKEN' -d '{\"id\":\"boss\",\"name\":\"boss\",\"role\":\"finance\"}'"

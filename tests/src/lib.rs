@@ -17,6 +17,7 @@ use store::{SharedStore, dynamo::DynamoStore, embedded::EmbeddedStore};
 pub enum Backend {
     Embedded,
     Dynamo,
+    Mysql,
 }
 
 pub fn dynamodb_endpoint() -> String {
@@ -27,6 +28,27 @@ pub fn dynamodb_endpoint() -> String {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The MySQL (MariaDB) server the suites use, without a database: scripts/test.sh starts one.
+pub fn mysql_test_url() -> String {
+    std::env::var("MYSQL_TEST_URL").unwrap_or_else(|_| {
+        panic!("MYSQL_TEST_URL is not set: run the suites with scripts/test.sh, which starts MariaDB")
+    })
+}
+
+/// The settings of a new database of its own on the test server (the store makes it).
+pub fn mysql_settings() -> store::MySqlSettings {
+    store::MySqlSettings {
+        url: Some(format!("{}/t_{}", mysql_test_url(), uuid::Uuid::new_v4().simple())),
+        max_connections: 10,
+        ..Default::default()
+    }
+}
+
+/// A new MySQL database with the shop's schema.
+pub async fn mysql_store(settings: &store::MySqlSettings) -> SharedStore {
+    Arc::new(store::mysql::MySqlStore::connect(settings).await.expect("the test MySQL server takes a new database"))
 }
 
 /// DynamoDB Local and moto accept any credentials; set them so the AWS SDK finds some.
@@ -55,6 +77,7 @@ pub async fn store(backend: Backend) -> SharedStore {
             Arc::new(EmbeddedStore::open(&path).expect("temp store opens"))
         }
         Backend::Dynamo => dynamo_store(&unique("t")).await,
+        Backend::Mysql => mysql_store(&mysql_settings()).await,
     }
 }
 
@@ -199,6 +222,7 @@ impl Shop {
         settings.store.kind = match backend {
             Backend::Embedded => StoreKind::Embedded,
             Backend::Dynamo => StoreKind::Dynamodb,
+            Backend::Mysql => StoreKind::Mysql,
         };
         let mut pay_settings =
             pay::Rig::settings(&sim, key_pem, &format!("http://{addr}/pay/notify"), pay::Trust::PublicKey);
@@ -232,6 +256,11 @@ impl Shop {
                 settings.store.table = unique("t");
                 settings.store.endpoint = Some(dynamodb_endpoint());
                 dynamo_store(&settings.store.table).await
+            }
+            Backend::Mysql => {
+                let m = mysql_settings();
+                settings.store.mysql = Some(m.clone());
+                mysql_store(&m).await
             }
         };
         let service = settings.service(store).expect("app builds");
@@ -402,6 +431,12 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() { super::$name($crate::Backend::Dynamo).await }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name($crate::Backend::Mysql).await }
             )*
         }
     };

@@ -157,7 +157,8 @@ async fn points_are_earned_frozen_spent_and_returned(b: Backend) {
         Some(json!({"carrier": "SF", "tracking_no": "SF1"})),
     )
     .await;
-    shop.call("POST", &format!("/orders/{first_no}/receive"), Some(&token), None).await;
+    let got = shop.call("POST", &format!("/orders/{first_no}/receive"), Some(&token), None).await;
+    assert_eq!(got.status, 200, "{}", got.body);
     indexed_in_phase(&shop, domain::order::Phase::Received, &first_no).await;
     let done = app::fulfilment::advance(&shop.app, domain::clock::now() + 8 * 86_400).await.unwrap();
     assert_eq!(done.completed, 1);

@@ -1121,8 +1121,18 @@ async fn store_round_trips_per_operation(b: Backend) {
         ));
     }
     if let Ok(path) = std::env::var("ROUND_TRIPS_OUT") {
-        std::fs::write(format!("{path}.{}", if b == Backend::Dynamo { "dynamodb" } else { "embedded" }), &table)
-            .unwrap();
+        std::fs::write(
+            format!(
+                "{path}.{}",
+                match b {
+                    Backend::Dynamo => "dynamodb",
+                    Backend::Embedded => "embedded",
+                    Backend::Mysql => "mysql",
+                }
+            ),
+            &table,
+        )
+        .unwrap();
     }
     let (place, page) = (rows[0].1, rows[1].1);
     assert!(place.calls <= 5 && place.batch_gets == 1, "placing an order: {place:?}");

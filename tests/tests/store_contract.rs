@@ -406,10 +406,72 @@ async fn the_shop_makes_its_table_on_dynamodb_local() {
         path: std::path::PathBuf::new(),
         table: format!("fresh-{}", uuid::Uuid::new_v4().simple()),
         endpoint: Some(e2e::dynamodb_endpoint()),
+        mysql: None,
     };
     let first = store::open(&settings).await.expect("the table is made");
     let k = Key::new("P", "S");
     first.put(item("P", "S", json!({ "n": 1 })), None).await.unwrap();
     let again = store::open(&settings).await.expect("a second start finds the table");
     assert_eq!(again.get(&k).await.unwrap().unwrap()["n"], json!(1));
+}
+
+/// `STORE=mysql` makes its database and schema on first start, also when several instances
+/// start at once, and a later start finds them; emoji and other four-byte characters come
+/// back as they went in.
+#[tokio::test]
+async fn the_shop_makes_its_database_and_schema_on_mysql() {
+    let m = e2e::mysql_settings();
+    let settings = store::StoreSettings {
+        kind: store::StoreKind::Mysql,
+        path: std::path::PathBuf::new(),
+        table: String::new(),
+        endpoint: None,
+        mysql: Some(m),
+    };
+    let starts: Vec<_> = (0..4).map(|_| store::open(&settings)).collect();
+    let stores: Vec<_> = futures_util::future::join_all(starts).await;
+    let first = stores.into_iter().next().unwrap().expect("the database and schema are made");
+    let k = Key::new("USER#😀", "PROFILE");
+    first.put(item("USER#😀", "PROFILE", json!({ "nickname": "小红🌸", "n": 1 })), None).await.unwrap();
+    let again = store::open(&settings).await.expect("a later start finds them");
+    let got = again.get(&k).await.unwrap().unwrap();
+    assert_eq!((got["nickname"].clone(), got["n"].clone()), (json!("小红🌸"), json!(1)));
+}
+
+/// A row another session holds past the lock wait (3 s) is a `Conflict`, as DynamoDB answers
+/// two writers of one item; nothing is written, and once the other session commits the write
+/// goes through.
+#[tokio::test]
+async fn mysql_lock_wait_is_a_conflict() {
+    use sqlx::Connection;
+    let m = e2e::mysql_settings();
+    let s = e2e::mysql_store(&m).await;
+    s.put(item("L", "1", json!({ "n": 1 })), None).await.unwrap();
+    let url = m.url.clone().unwrap();
+    let mut other = sqlx::MySqlConnection::connect(&url).await.expect("a second session");
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT data FROM items WHERE pk = 'L' AND sk = '1' FOR UPDATE").execute(&mut other).await.unwrap();
+    let started = std::time::Instant::now();
+    let held = s.put(item("L", "1", json!({ "n": 2 })), Some(Cond::eq("n", 1))).await;
+    assert!(matches!(held, Err(StoreError::Conflict)), "{held:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "bounded by the lock wait");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    assert_eq!(s.get(&Key::new("L", "1")).await.unwrap().unwrap()["n"], json!(1), "nothing was written");
+    s.put(item("L", "1", json!({ "n": 2 })), Some(Cond::eq("n", 1))).await.unwrap();
+    assert_eq!(s.get(&Key::new("L", "1")).await.unwrap().unwrap()["n"], json!(2));
+}
+
+/// A MySQL server that is not there is `Unavailable` within seconds, never a hang.
+#[tokio::test]
+async fn mysql_down_is_unavailable_at_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let settings = store::MySqlSettings {
+        url: Some(format!("mysql://root@127.0.0.1:{port}/shop")),
+        max_connections: 2,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let down = store::mysql::MySqlStore::connect(&settings).await;
+    assert!(matches!(down, Err(StoreError::Unavailable(_))), "{:?}", down.err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
 }

@@ -86,6 +86,7 @@ codes! {
     PayUnavailable => "PAY_UNAVAILABLE",
     WechatUnavailable => "WECHAT_UNAVAILABLE",
     Unavailable => "UNAVAILABLE",
+    OutcomeUnknown => "OUTCOME_UNKNOWN",
     Overloaded => "OVERLOADED",
     ClientRateLimited => "TOO_MANY_REQUESTS",
     RequestTimeout => "REQUEST_TIMEOUT",
@@ -215,6 +216,10 @@ impl From<store::StoreError> for AppError {
                 tracing::error!(error = %why, "invalid store request");
                 Self::internal()
             }
+            E::Unknown => Self::new(
+                Code::OutcomeUnknown,
+                "the storage did not confirm the write: it may have been applied; read the state before retrying",
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::unavailable("storage is unavailable, please retry")

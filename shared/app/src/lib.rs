@@ -35,6 +35,7 @@ pub mod cases;
 pub mod error;
 pub mod lookup;
 pub mod outbox;
+pub mod retry;
 pub mod rules;
 
 use std::sync::Arc;

@@ -144,8 +144,9 @@ impl Settings {
         let kind = match get("STORE").as_deref() {
             None | Some("embedded") => StoreKind::Embedded,
             Some("dynamodb") => StoreKind::Dynamodb,
+            Some("mysql") => StoreKind::Mysql,
             Some(other) => {
-                problems.push(format!("STORE must be embedded or dynamodb, not {other:?}"));
+                problems.push(format!("STORE must be embedded, dynamodb or mysql, not {other:?}"));
                 StoreKind::Embedded
             }
         };
@@ -157,6 +158,7 @@ impl Settings {
         if kind == StoreKind::Embedded && get("SCF_RUNTIME_API").is_some() {
             problems.push("the embedded store serves one instance only; on SCF set STORE=dynamodb".into());
         }
+        let mysql = if kind == StoreKind::Mysql { mysql_settings(&get, &mut problems) } else { None };
         let port = match get("PORT").map(|p| p.parse::<u16>()) {
             None => 9000,
             Some(Ok(p)) => p,
@@ -350,6 +352,7 @@ impl Settings {
                 path: get("STORE_PATH").unwrap_or_else(|| "data/shop.db".into()).into(),
                 table: get("TABLE_NAME").unwrap_or_else(|| "shop".into()),
                 endpoint: get("DYNAMODB_ENDPOINT"),
+                mysql,
             },
             port,
             wechat: WeChatSettings { api_base: api_base.trim_end_matches('/').to_owned(), appid, app_secret },
@@ -514,6 +517,59 @@ fn pay_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String
     })
 }
 
+/// The MySQL engine's settings: `MYSQL_URL`, or WeChat Cloud Hosting's `MYSQL_ADDRESS`
+/// (`host:port`), `MYSQL_USERNAME` and `MYSQL_PASSWORD` with `MYSQL_DATABASE` (default
+/// `shop`); `MYSQL_MAX_CONNECTIONS` (default 2 on Lambda and SCF, where an instance serves one
+/// request at a time, 10 for a server).
+fn mysql_settings(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Option<store::MySqlSettings> {
+    let event_function = get("AWS_LAMBDA_RUNTIME_API").is_some() || get("SCF_RUNTIME_API").is_some();
+    let max_connections = match get("MYSQL_MAX_CONNECTIONS").map(|n| n.parse::<u32>()) {
+        None => {
+            if event_function {
+                2
+            } else {
+                10
+            }
+        }
+        Some(Ok(n)) if (1..=200).contains(&n) => n,
+        Some(_) => {
+            problems.push("MYSQL_MAX_CONNECTIONS must be 1 to 200".into());
+            return None;
+        }
+    };
+    if let Some(url) = get("MYSQL_URL") {
+        return Some(store::MySqlSettings { url: Some(url), max_connections, ..Default::default() });
+    }
+    let Some(address) = get("MYSQL_ADDRESS") else {
+        problems.push("STORE=mysql needs MYSQL_URL, or MYSQL_ADDRESS with MYSQL_USERNAME and MYSQL_PASSWORD".into());
+        return None;
+    };
+    let (host, port) = match address.rsplit_once(':') {
+        None => (address.clone(), 3306),
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) => (h.to_owned(), p),
+            Err(_) => {
+                problems.push("MYSQL_ADDRESS must be host:port".into());
+                return None;
+            }
+        },
+    };
+    let user = get("MYSQL_USERNAME").unwrap_or_default();
+    if user.is_empty() {
+        problems.push("MYSQL_ADDRESS needs MYSQL_USERNAME".into());
+        return None;
+    }
+    Some(store::MySqlSettings {
+        url: None,
+        host,
+        port,
+        user,
+        password: get("MYSQL_PASSWORD").unwrap_or_default(),
+        database: get("MYSQL_DATABASE").unwrap_or_else(|| "shop".into()),
+        max_connections,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +675,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("STORE") && text.contains("PORT") && text.contains("TRUST_WX_CONTEXT"));
+    }
+
+    #[test]
+    fn mysql_takes_a_url_or_cloud_hostings_parts() {
+        let uses = Uses::STORE_ONLY.wechat().sessions().bootstrap();
+        let mut parts = GOOD.to_vec();
+        parts.extend([
+            ("STORE", "mysql"),
+            ("MYSQL_ADDRESS", "10.0.0.8:3306"),
+            ("MYSQL_USERNAME", "shop"),
+            ("MYSQL_PASSWORD", "s3cret-pass"),
+            ("SCF_RUNTIME_API", "127.0.0.1:9001"),
+        ]);
+        let s = Settings::from_lookup(lookup(&parts), uses).unwrap();
+        let m = s.store.mysql.clone().unwrap();
+        assert_eq!(
+            (m.host.as_str(), m.port, m.user.as_str(), m.database.as_str(), m.max_connections),
+            ("10.0.0.8", 3306, "shop", "shop", 2),
+            "an SCF instance keeps two connections"
+        );
+        assert!(!format!("{m:?}").contains("s3cret"), "the password never shows in Debug");
+        let mut url = GOOD.to_vec();
+        url.extend([("STORE", "mysql"), ("MYSQL_URL", "mysql://u:p@db:3306/shop2"), ("MYSQL_MAX_CONNECTIONS", "20")]);
+        let m = Settings::from_lookup(lookup(&url), uses).unwrap().store.mysql.unwrap();
+        assert_eq!((m.url.as_deref(), m.max_connections), (Some("mysql://u:p@db:3306/shop2"), 20));
+        let mut none = GOOD.to_vec();
+        none.extend([("STORE", "mysql"), ("MYSQL_ADDRESS", "db:x")]);
+        let e = Settings::from_lookup(lookup(&none), uses).unwrap_err().to_string();
+        assert!(e.contains("MYSQL_ADDRESS"), "{e}");
     }
 
     #[test]

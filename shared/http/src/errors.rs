@@ -52,7 +52,7 @@ pub fn status(code: Code) -> u16 {
         | PayRateLimited => 429,
         Internal => 500,
         WechatConfig | WechatError | PayUnavailable => 502,
-        WechatUnavailable | Unavailable | Overloaded => 503,
+        WechatUnavailable | Unavailable | Overloaded | OutcomeUnknown => 503,
     }
 }
 

@@ -14,6 +14,8 @@ use aws_sdk_secretsmanager::Client;
 pub const SECRET_SETTINGS: &[&str] = &[
     "WECHAT_APP_SECRET",
     "SESSION_SECRET",
+    "MYSQL_PASSWORD",
+    "MYSQL_URL",
     "ADMIN_TOKEN",
     "WECHATPAY_MCH_KEY",
     "WECHATPAY_APIV3_KEY",

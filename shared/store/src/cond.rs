@@ -122,8 +122,8 @@ impl Update {
         Ok(())
     }
 
-    /// The item after this update (the embedded store's evaluation).
-    #[cfg(feature = "embedded")]
+    /// The item after this update (the embedded and MySQL engines' evaluation).
+    #[cfg(any(feature = "embedded", feature = "mysql"))]
     pub(crate) fn apply(&self, key: &super::Key, old: Option<Item>) -> Result<Item, StoreError> {
         let mut item = old.unwrap_or_else(|| {
             let mut m = Item::new();

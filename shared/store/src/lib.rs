@@ -10,6 +10,8 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod objects;
 pub mod prefetch;
 pub mod repo;
@@ -27,6 +29,7 @@ pub use cond::{Cond, Update};
 pub enum StoreKind {
     Embedded,
     Dynamodb,
+    Mysql,
 }
 
 /// Which engine, and where its data is.
@@ -36,6 +39,34 @@ pub struct StoreSettings {
     pub path: std::path::PathBuf,
     pub table: String,
     pub endpoint: Option<String>,
+    /// The MySQL engine's database and pool (`STORE=mysql`).
+    pub mysql: Option<MySqlSettings>,
+}
+
+/// Where the MySQL engine's database is and how many connections an instance keeps: a URL
+/// (`mysql://user:password@host:port/database`, `?ssl-mode=required` or `verify_identity`
+/// for TLS), or the parts WeChat Cloud Hosting injects. Its `Debug` shows no password.
+#[derive(Clone, Default)]
+pub struct MySqlSettings {
+    pub url: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for MySqlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An item: a JSON object holding at least the string attributes `pk` and `sk`, and
@@ -72,6 +103,14 @@ pub enum StoreError {
     /// A page cursor that this store did not hand out.
     #[error("malformed page cursor")]
     BadCursor,
+    /// The store cannot be reached now (down, or no connection free in time); nothing was
+    /// done. Retrying later is safe.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A write was sent and its answer was lost: it may or may not have been applied. Never
+    /// repeated blindly: read the state first.
+    #[error("the outcome of a write is unknown")]
+    Unknown,
     #[error("store backend: {0}")]
     Backend(String),
 }
@@ -187,6 +226,18 @@ pub async fn open(settings: &StoreSettings) -> Result<SharedStore> {
             return Err(StoreError::Invalid(
                 "this binary is built without the embedded store (feature `embedded`): set STORE=dynamodb".into(),
             ));
+        }
+        #[cfg(feature = "mysql")]
+        StoreKind::Mysql => {
+            let m = settings
+                .mysql
+                .as_ref()
+                .ok_or_else(|| StoreError::Invalid("STORE=mysql needs MYSQL_URL or MYSQL_ADDRESS".into()))?;
+            Arc::new(mysql::MySqlStore::connect(m).await?)
+        }
+        #[cfg(not(feature = "mysql"))]
+        StoreKind::Mysql => {
+            return Err(StoreError::Invalid("this binary is built without the MySQL engine (feature `mysql`)".into()));
         }
         StoreKind::Dynamodb => {
             let store = dynamo::DynamoStore::connect(&settings.table, settings.endpoint.as_deref()).await;

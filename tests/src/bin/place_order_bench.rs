@@ -208,6 +208,7 @@ async fn main() {
         let name = match b {
             Backend::Embedded => "embedded (SQLite)",
             Backend::Dynamo => "DynamoDB Local",
+            Backend::Mysql => "MariaDB 10.11",
         };
         let o = run(b, &f).await;
         let kind = if f.members { "100 points, member price" } else { "plain" };

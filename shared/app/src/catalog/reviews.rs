@@ -2,8 +2,6 @@
 //! at once with `msg_sec_check`, each image later through the media check's push), answered,
 //! hidden or featured by operators, and summed into each product's rating in the same write.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::media::{self, SCENE_COMMENT, Upload};
@@ -181,7 +179,7 @@ pub async fn write(
             }
             Err(StoreError::Conflict) if attempt + 1 < ATTEMPTS => {
                 attempt += 1;
-                backoff(attempt).await;
+                crate::retry::backoff(attempt).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -201,13 +199,6 @@ fn replay(app: &App, first: &Review, input: &ReviewInput) -> Result<(OwnReview, 
         return Ok((own(app, first), false));
     }
     Err(AppError::new(Code::AlreadyReviewed, "this product of the order is reviewed already"))
-}
-
-/// A short, growing, jittered pause before writing the summary again.
-async fn backoff(attempt: u32) {
-    let base = 5u64 << attempt.min(6);
-    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base.max(1);
-    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
 /// The shopper's reviews of one of their orders.
@@ -318,7 +309,7 @@ pub async fn act(
         }
         match repo::reviews::save(app.store.as_ref(), &r, read_version, delta).await {
             Ok(true) => return Ok(r),
-            Ok(false) | Err(StoreError::Conflict) => backoff(attempt).await,
+            Ok(false) | Err(StoreError::Conflict) => crate::retry::backoff(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -355,7 +346,7 @@ pub(crate) async fn on_verdict(
         });
         match repo::reviews::save(app.store.as_ref(), &r, read_version, delta).await {
             Ok(true) => return Ok(media::Applied::Recorded(state)),
-            Ok(false) | Err(StoreError::Conflict) => backoff(attempt).await,
+            Ok(false) | Err(StoreError::Conflict) => crate::retry::backoff(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }

@@ -70,6 +70,10 @@ async fn write(app: &App, next: &Order, read: &Order, events: &[Event]) -> Resul
     }
 }
 
+/// Times a change of an order is tried when another writer (an outbox consumer uploading the
+/// shipment to WeChat, say) changed the order between the read and the write.
+const ATTEMPTS: u32 = 5;
+
 /// One warehouse's sub-order leaves in its parcels; WeChat hears of it through the outbox.
 #[tracing::instrument(skip_all, fields(order_no = %order_no, warehouse_id = %warehouse_id))]
 pub async fn ship(
@@ -79,7 +83,10 @@ pub async fn ship(
     input: ShipInput,
 ) -> Result<Order, AppError> {
     let packages = input.packages()?;
-    for _ in 0..3 {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::retry::backoff(attempt).await;
+        }
         let o = lookup::order(app.store.as_ref(), order_no).await?;
         let next = o.shipped(warehouse_id, packages.clone(), clock::now())?;
         let event = Event::SubOrderShipped { order_no: o.order_no().clone(), warehouse_id: warehouse_id.clone() };
@@ -101,7 +108,10 @@ pub async fn correct_shipment(
     input: ShipInput,
 ) -> Result<Order, AppError> {
     let packages = input.packages()?;
-    for _ in 0..3 {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::retry::backoff(attempt).await;
+        }
         let o = lookup::order(app.store.as_ref(), order_no).await?;
         let next = o.shipment_corrected(warehouse_id, packages.clone())?;
         let event = Event::ShipmentCorrected {
@@ -118,7 +128,10 @@ pub async fn correct_shipment(
 
 /// The carrier delivered: noted once, and WeChat reminds the shopper to confirm.
 pub async fn delivered(app: &App, order_no: &OrderNo) -> Result<Order, AppError> {
-    for _ in 0..3 {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::retry::backoff(attempt).await;
+        }
         let o = lookup::order(app.store.as_ref(), order_no).await?;
         let next = o.delivered(clock::now())?;
         if write(app, &next, &o, &[Event::OrderDelivered { order_no: o.order_no().clone() }]).await? {
@@ -130,7 +143,10 @@ pub async fn delivered(app: &App, order_no: &OrderNo) -> Result<Order, AppError>
 
 /// The shopper confirms receipt of their own order; confirming again changes nothing.
 pub async fn confirm_received(app: &App, openid: &OpenId, order_no: &OrderNo) -> Result<Order, AppError> {
-    for _ in 0..3 {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::retry::backoff(attempt).await;
+        }
         let o = lookup::own_order(app.store.as_ref(), openid, order_no).await?;
         if o.received_at().is_some() {
             return Ok(o);
@@ -272,7 +288,10 @@ async fn receipt_of(app: &App, order_no: &OrderNo, now: i64) -> Result<Option<bo
 type Step = fn(&Order, i64) -> Result<Order, domain::DomainError>;
 
 async fn advance_one(app: &App, order_no: &OrderNo, phase: Phase, step: Step, now: i64) -> Result<bool, AppError> {
-    for _ in 0..3 {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::retry::backoff(attempt).await;
+        }
         let o = lookup::order(app.store.as_ref(), order_no).await?;
         if o.phase().0 != phase {
             return Ok(false); // the index lagged, or someone moved it first
