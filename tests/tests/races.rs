@@ -172,4 +172,27 @@ on_both_stores!(
     an_expired_order_cannot_be_paid,
     crossing_catalog_edits_lose_nothing_silently,
     a_closed_coupon_window_refuses_claims,
+    one_replica_runs_each_tick,
 );
+
+/// Replicas that each run the timetable (`SCHEDULE_JOBS=1`) take a tick with one conditional
+/// write: eight at once, one runs it; a later tick is taken again, an earlier one never.
+async fn one_replica_runs_each_tick(b: Backend) {
+    let store = e2e::store(b).await;
+    let takes: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store::repo::jobs::take_tick(store.as_ref(), "close-unpaid", 900).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut taken = 0;
+    for t in takes {
+        taken += usize::from(t.await.unwrap());
+    }
+    assert_eq!(taken, 1, "one replica per tick");
+    assert!(store::repo::jobs::take_tick(store.as_ref(), "close-unpaid", 1_200).await.unwrap());
+    assert!(!store::repo::jobs::take_tick(store.as_ref(), "close-unpaid", 900).await.unwrap(), "never an older tick");
+    assert!(store::repo::jobs::take_tick(store.as_ref(), "members-daily", 900).await.unwrap(), "each job its own");
+}

@@ -475,3 +475,55 @@ async fn mysql_down_is_unavailable_at_once() {
     assert!(matches!(down, Err(StoreError::Unavailable(_))), "{:?}", down.err());
     assert!(started.elapsed() < std::time::Duration::from_secs(8));
 }
+
+/// A connection killed in the middle of a transaction (here while it waits for a row another
+/// session holds) leaves nothing half-applied: the caller hears the store is unavailable, no
+/// item moved, and the next write goes through on a new connection.
+#[tokio::test]
+async fn mysql_killed_connection_leaves_nothing_half_done() {
+    use sqlx::{Connection, Row};
+    let m = e2e::mysql_settings();
+    let s = e2e::mysql_store(&m).await;
+    for k in ["1", "2"] {
+        s.put(item("K", k, json!({ "n": 1 })), None).await.unwrap();
+    }
+    let url = m.url.clone().unwrap();
+    let mut other = sqlx::MySqlConnection::connect(&url).await.expect("a second session");
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT data FROM items WHERE pk = 'K' AND sk = '2' FOR UPDATE").execute(&mut other).await.unwrap();
+    let both = || {
+        vec![
+            TxOp::Update { key: Key::new("K", "1"), update: Update::new().add("n", 1), cond: None },
+            TxOp::Update { key: Key::new("K", "2"), update: Update::new().add("n", 1), cond: None },
+        ]
+    };
+    let store = s.clone();
+    let waiting = tokio::spawn(async move { store.transact(both()).await });
+    // The store's session, waiting for K/2 with K/1 already locked.
+    let mut victim = None;
+    for _ in 0..100 {
+        let row = sqlx::query(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT data FROM items%FOR UPDATE' AND ID <> CONNECTION_ID()",
+        )
+        .fetch_optional(&mut other)
+        .await
+        .unwrap();
+        if let Some(r) = row {
+            victim = Some(r.try_get::<i64, _>("ID").unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let victim = victim.expect("the store's transaction waits for the row");
+    sqlx::query(sqlx::AssertSqlSafe(format!("KILL {victim}"))).execute(&mut other).await.unwrap();
+    let killed = waiting.await.unwrap();
+    assert!(matches!(killed, Err(StoreError::Unavailable(_))), "{killed:?}");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    for k in ["1", "2"] {
+        assert_eq!(s.get(&Key::new("K", k)).await.unwrap().unwrap()["n"], json!(1), "K/{k} untouched");
+    }
+    s.transact(both()).await.expect("the next write takes a new connection");
+    for k in ["1", "2"] {
+        assert_eq!(s.get(&Key::new("K", k)).await.unwrap().unwrap()["n"], json!(2));
+    }
+}

@@ -1,8 +1,10 @@
 //! The scheduled jobs inside a long-running process, for hosts with no timer to call the
 //! scheduled functions (WeChat Cloud Hosting, a plain VM): with `SCHEDULE_JOBS=1` the HTTP
 //! server runs them itself on the timetable `template.yaml` gives EventBridge (tests hold
-//! the two together). Every job is idempotent, so replicas that each run it are safe; they
-//! only repeat work.
+//! the two together). Every job is idempotent, and on a shared store (DynamoDB, MySQL) the
+//! replicas that run the timetable take each tick with one conditional write, so one of them
+//! runs it and the others skip it (a replica that takes a tick and then dies leaves that tick
+//! undone: the next one does the work).
 
 use std::time::Duration;
 
@@ -51,8 +53,19 @@ pub fn spawn(app: App) {
         let app = app.clone();
         tokio::spawn(async move {
             loop {
-                let wait = next_run(every, clock::now()) - clock::now();
-                tokio::time::sleep(Duration::from_secs(wait.max(1) as u64)).await;
+                let at = next_run(every, clock::now());
+                tokio::time::sleep(Duration::from_secs((at - clock::now()).max(1) as u64)).await;
+                match store::repo::jobs::take_tick(app.store.as_ref(), name, at).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::debug!(job = name, "another replica took this tick");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(job = name, error = %e, "taking the tick failed; runs again at its next time");
+                        continue;
+                    }
+                }
                 match job(&app, &serde_json::json!({})).await {
                     Ok(report) => tracing::info!(job = name, %report, "scheduled job ran"),
                     Err(e) => {

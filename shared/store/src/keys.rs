@@ -500,6 +500,11 @@ pub fn upload_rate(openid: &OpenId) -> Key {
     Key::new(user_partition(openid), "RATE#UPLOAD")
 }
 
+/// The last tick of a scheduled job that some replica took (`SCHEDULE_JOBS=1` on several).
+pub fn job_tick(job: &str) -> Key {
+    Key::new("JOBTICK", job)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

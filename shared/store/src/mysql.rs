@@ -91,6 +91,9 @@ fn classify(e: sqlx::Error) -> StoreError {
             Some(1213 | 1205) => StoreError::Conflict,
             // Duplicate entry: another writer inserted the same new item first.
             Some(1062) => StoreError::Conflict,
+            // The connection was killed, or the server is shutting down: nothing of an
+            // uncommitted transaction stays.
+            Some(1927 | 1053) => StoreError::Unavailable(e.to_string()),
             _ => backend(e),
         },
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {

@@ -64,8 +64,10 @@ fn flags() -> Result<Flags, String> {
                 f.stores = match value.as_str() {
                     "embedded" => vec![Backend::Embedded],
                     "dynamodb" => vec![Backend::Dynamo],
+                    "mysql" => vec![Backend::Mysql],
                     "both" => vec![Backend::Embedded, Backend::Dynamo],
-                    _ => return Err(format!("--store is embedded, dynamodb or both, not {value}")),
+                    "all" => vec![Backend::Embedded, Backend::Dynamo, Backend::Mysql],
+                    _ => return Err(format!("--store is embedded, dynamodb, mysql, both or all, not {value}")),
                 }
             }
             "--out" => f.out = value,

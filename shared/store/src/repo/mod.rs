@@ -8,6 +8,7 @@ pub mod cases;
 pub mod catalog;
 pub mod coupons;
 pub mod holds;
+pub mod jobs;
 pub mod media;
 pub mod members;
 pub mod operators;
