@@ -8,9 +8,9 @@
 #                   deliveries and duplicates, against the same openssl figure
 #   burst.md        1,000 buyers at once on 100 units, on both stores: resident memory and
 #                   threads of the real binary, and the stock equation
-#   place-order.md  place-order under contention on both stores, plain, with points and a
-#                   member price, and one hot SKU over 8 stock items (flags: see
-#                   tests/src/bin/place_order_bench.rs)
+#   place-order.md  place-order under contention on all three engines (embedded, DynamoDB
+#                   Local, MariaDB), plain, with points and a member price, and one hot SKU over
+#                   8 stock items (flags: see tests/src/bin/place_order_bench.rs)
 #   cold-start.md   every function as deployed (release profile), started as Lambda and as a
 #                   server
 # ROUNDS=3 by default (notify and webhook). Arguments pick sections, all by default:
@@ -22,8 +22,9 @@ OUT=docs/benchmarks
 ROUNDS="${ROUNDS:-3}"
 mkdir -p "$OUT"
 py_tools
-trap ddb_stop EXIT
+trap 'ddb_stop; mysql_stop' EXIT
 ddb_start
+mysql_start
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_REGION="${AWS_REGION:-ap-shanghai-local}"
 cargo build --profile server --locked -p local -p e2e --bins
@@ -94,9 +95,9 @@ printf '\n%s\n' "Measured $stamp: \`burst_probe\` (server on core 0, buyers on c
 
 place_order() {
 rm -f "$OUT/place-order.md"
-RUST_LOG=warn target/server/place_order_bench --out "$OUT/place-order.md"
-RUST_LOG=warn target/server/place_order_bench --members --out "$OUT/place-order.md"
-RUST_LOG=warn target/server/place_order_bench --skus 1 --units 800 --warehouses 1 --shards 8 --out "$OUT/place-order.md"
+RUST_LOG=warn target/server/place_order_bench --store all --out "$OUT/place-order.md"
+RUST_LOG=warn target/server/place_order_bench --store all --members --out "$OUT/place-order.md"
+RUST_LOG=warn target/server/place_order_bench --store all --skus 1 --units 800 --warehouses 1 --shards 8 --out "$OUT/place-order.md"
 printf '\n%s\n' "Measured $stamp: \`place_order_bench\`, flags in the rows." >> "$OUT/place-order.md"
 }
 
