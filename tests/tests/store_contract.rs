@@ -503,7 +503,9 @@ async fn mysql_killed_connection_leaves_nothing_half_done() {
     let mut victim = None;
     for _ in 0..100 {
         let row = sqlx::query(
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT data FROM items%FOR UPDATE' AND ID <> CONNECTION_ID()",
+            // This test's own database only: the other suites' sessions run beside it.
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT data FROM items%FOR UPDATE' \
+             AND ID <> CONNECTION_ID() AND DB = DATABASE()",
         )
         .fetch_optional(&mut other)
         .await
