@@ -20,11 +20,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
-    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor, encode_cursor,
-    item_key, table, validate_tx,
+    Cond, Index, Item, Key, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor, item_key, page_of,
+    table, validate_tx,
 };
 
 /// Operations that may wait for the store thread at once.
@@ -360,22 +360,6 @@ fn run_query(c: &Connection, q: &Query, after: Option<Item>) -> Result<Page> {
                 .map_err(backend)?
         }
     };
-    let mut items = rows.iter().map(|d| parse(d)).collect::<Result<Vec<_>>>()?;
-    let next = if items.len() > q.limit {
-        items.truncate(q.limit);
-        items.last().map(|last| {
-            let pick = |a: &str| last.get(a).cloned().unwrap_or(Value::Null);
-            let cursor = match q.index {
-                Index::Table => json!({ table::PK: pick(table::PK), table::SK: pick(table::SK) }),
-                Index::Gsi1 => json!({
-                    table::PK: pick(table::PK), table::SK: pick(table::SK),
-                    table::GSI1_PK: pick(table::GSI1_PK), table::GSI1_SK: pick(table::GSI1_SK),
-                }),
-            };
-            encode_cursor(&cursor)
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    let items = rows.iter().map(|d| parse(d)).collect::<Result<Vec<_>>>()?;
+    Ok(page_of(items, q))
 }

@@ -300,6 +300,29 @@ pub(crate) fn validate_tx(ops: &[TxOp]) -> Result<()> {
     Ok(())
 }
 
+/// The page a SQL engine answers from the rows it read, asked for `q.limit + 1`: at most
+/// `q.limit` items, and a cursor after the last one when a row was left over (the keys that
+/// order the index read, as DynamoDB's `LastEvaluatedKey` holds them).
+#[cfg(any(feature = "embedded", feature = "mysql"))]
+pub(crate) fn page_of(mut items: Vec<Item>, q: &Query) -> Page {
+    if items.len() <= q.limit {
+        return Page { items, next: None };
+    }
+    items.truncate(q.limit);
+    let next = items.last().map(|last| {
+        let pick = |a: &str| last.get(a).cloned().unwrap_or(Value::Null);
+        let cursor = match q.index {
+            Index::Table => serde_json::json!({ table::PK: pick(table::PK), table::SK: pick(table::SK) }),
+            Index::Gsi1 => serde_json::json!({
+                table::PK: pick(table::PK), table::SK: pick(table::SK),
+                table::GSI1_PK: pick(table::GSI1_PK), table::GSI1_SK: pick(table::GSI1_SK),
+            }),
+        };
+        encode_cursor(&cursor)
+    });
+    Page { items, next }
+}
+
 pub(crate) fn encode_cursor(v: &Value) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())

@@ -23,9 +23,9 @@
 //!
 //! **Portability.** The SQL is the subset MySQL 5.7, MySQL 8.0 and MariaDB 10.11 share: no
 //! JSON column type, no window functions or CTEs, no `INSERT … AS` alias (8.0.19+), no
-//! `RETURNING` (MariaDB only); row-constructor comparisons and `ON DUPLICATE KEY UPDATE …
-//! VALUES()` (deprecated in 8.0.20, still accepted) are in all three. CI runs the contract
-//! suite and the end-to-end suites on MariaDB 10.11 from Debian's packages.
+//! `RETURNING` (MariaDB only), no `ON DUPLICATE KEY UPDATE … VALUES()` (deprecated in 8.0.20);
+//! row-constructor comparisons are in all three. CI runs the contract suite and the
+//! end-to-end suites on MariaDB 10.11 from Debian's packages.
 //!
 //! **Connections and failures.** A pool sized by the host (one or two for a Lambda or SCF
 //! instance, more for a server), a connection handed out within [`ACQUIRE`] or the store is
@@ -37,13 +37,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row, SqlSafeStr, SqlStr};
 
 use super::{
     Cond, Index, Item, Key, MySqlSettings, Page, Query, Result, Store, StoreError, TxOp, Update, decode_cursor,
-    encode_cursor, item_key, table, validate_tx,
+    item_key, page_of, table, validate_tx,
 };
 
 /// The longest key attribute this engine stores, in bytes.
@@ -268,12 +268,6 @@ impl MySqlStore {
         result
     }
 
-    /// Drops every item (the test suites' fresh start; never called by the shop).
-    pub async fn clear(&self) -> Result<()> {
-        sqlx::query("DELETE FROM items").execute(&self.pool).await.map_err(classify)?;
-        Ok(())
-    }
-
     /// Runs `body` in one transaction with every key of `keys` locked first (in key order, so
     /// two writers never wait on each other in a circle), committing only when it succeeds.
     /// A transaction InnoDB rolled back as a deadlock, or whose new item another writer
@@ -290,8 +284,11 @@ impl MySqlStore {
             match self.write_once(&keys, &body).await {
                 Err(StoreError::Conflict) if attempt < 4 && started.elapsed() < RETRY_WITHIN => {
                     attempt += 1;
+                    // 4, 8, 16, 32 ms, plus up to as much again, so writers that met once do
+                    // not meet again at the same instant.
                     let pause = 2u64 << attempt;
-                    tokio::time::sleep(Duration::from_millis(pause + u64::from(std::process::id() % 3))).await;
+                    let jitter = u64::from(started.elapsed().subsec_nanos()) % pause;
+                    tokio::time::sleep(Duration::from_millis(pause + jitter)).await;
                 }
                 other => return other,
             }
@@ -614,24 +611,8 @@ impl MySqlStore {
         let refs: Vec<&[u8]> = binds.iter().map(Vec::as_slice).collect();
         // Built from this module's own column names and placeholders only.
         let rows = self.read(AssertSqlSafe(sql).into_sql_str(), &refs, Some(q.limit as u64 + 1)).await?;
-        let mut items = rows.iter().map(data_of).collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > q.limit {
-            items.truncate(q.limit);
-            items.last().map(|last| {
-                let pick = |a: &str| last.get(a).cloned().unwrap_or(Value::Null);
-                let cursor = match q.index {
-                    Index::Table => json!({ table::PK: pick(table::PK), table::SK: pick(table::SK) }),
-                    Index::Gsi1 => json!({
-                        table::PK: pick(table::PK), table::SK: pick(table::SK),
-                        table::GSI1_PK: pick(table::GSI1_PK), table::GSI1_SK: pick(table::GSI1_SK),
-                    }),
-                };
-                encode_cursor(&cursor)
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.iter().map(data_of).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, q))
     }
 }
 
