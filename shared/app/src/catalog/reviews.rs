@@ -70,7 +70,7 @@ pub struct PublicReview {
 }
 
 fn own(app: &App, r: &Review) -> OwnReview {
-    let url = |k: &str| app.objects.as_ref().map(|o| o.public_url(k)).unwrap_or_default();
+    let url = |k: &str| super::public_url(app, k).unwrap_or_default();
     OwnReview {
         product_id: r.product_id.clone(),
         stars: r.stars,
@@ -93,7 +93,7 @@ fn own(app: &App, r: &Review) -> OwnReview {
 }
 
 fn public(app: &App, r: &Review) -> PublicReview {
-    let url = |k: &str| app.objects.as_ref().map(|o| o.public_url(k)).unwrap_or_default();
+    let url = |k: &str| super::public_url(app, k).unwrap_or_default();
     PublicReview {
         author: r.author(),
         stars: r.stars,
@@ -184,9 +184,16 @@ pub async fn write(
             Err(e) => return Err(e.into()),
         }
     }
+    if traces.is_empty() {
+        return Ok((own(app, &review), true));
+    }
     // A verdict may have overtaken the write above: apply any that did.
     let ids: Vec<String> = traces.iter().map(|t| t.trace_id.clone()).collect();
-    for v in repo::media::early(app.store.as_ref(), &ids).await? {
+    let early = repo::media::early(app.store.as_ref(), &ids).await?;
+    if early.is_empty() {
+        return Ok((own(app, &review), true));
+    }
+    for v in early {
         on_verdict(app, &review.order_no, &review.product_id, &v.trace_id, &v.suggest, v.label).await?;
     }
     let saved = repo::reviews::get(app.store.as_ref(), order_no, &review.product_id).await?.unwrap_or(review);
