@@ -29,11 +29,18 @@ ddb_install() {
 }
 
 # Waits until the service NAME started as PID answers at URL (TRIES half-seconds at most);
-# shows its LOG if it exits first.
+# shows its LOG if it exits first. A `tcp://host:port` URL is answered by a connection.
 await_service() {
   local name=$1 url=$2 pid=$3 logfile=$4 tries=$5
+  answers() {
+    case "$1" in
+      tcp://*) python3 -c "import socket,sys; h,p=sys.argv[1].rsplit(':',1); socket.create_connection((h,int(p)),1)" \
+                 "${1#tcp://}" 2>/dev/null ;;
+      *) curl -s -o /dev/null "$1" ;;
+    esac
+  }
   for _ in $(seq 1 "$tries"); do
-    if curl -s -o /dev/null "$url"; then
+    if answers "$url"; then
       log "$name answers at $url"
       return 0
     fi
@@ -132,17 +139,8 @@ mysql_start() {
     --skip-name-resolve --skip-log-bin --innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=256M \
     --max-connections=1000 >"$LOCAL/mariadb.log" 2>&1 &
   MYSQL_PID=$!
-  for _ in $(seq 1 120); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
-      export MYSQL_TEST_URL="mysql://root@127.0.0.1:$port"
-      log "MariaDB answers at 127.0.0.1:$port"
-      return 0
-    fi
-    kill -0 "$MYSQL_PID" 2>/dev/null || { cat "$LOCAL/mariadb.log" >&2; log "MariaDB exited"; return 1; }
-    sleep 0.5
-  done
-  log "MariaDB did not answer in 60 s"
-  return 1
+  await_service "MariaDB" "tcp://127.0.0.1:$port" "$MYSQL_PID" "$LOCAL/mariadb.log" 120
+  export MYSQL_TEST_URL="mysql://root@127.0.0.1:$port"
 }
 
 mysql_stop() {
