@@ -115,6 +115,14 @@ export class Shop {
     if (cursor) query.cursor = cursor;
     return this.call('/products/{id}/reviews', 'get', { path: { id }, query, anonymous: true });
   }
+  /** Signs a review image's upload: PUT the bytes to `url` with `headers`, then name `key`. */
+  signReviewUpload(contentType: Schemas['ReviewUploadInput']['content_type'], size: number) {
+    return this.call('/me/uploads', 'post', { body: { content_type: contentType, size } });
+  }
+  /** The shopper's reviews of their order, with where each check stands. */
+  orderReviews(no: string) {
+    return this.call('/orders/{no}/reviews', 'get', { path: { no } });
+  }
   /** Reviews one product of a received order (once; the same review again answers the first). */
   review(no: string, body: Schemas['ReviewInput']) {
     return this.call('/orders/{no}/reviews', 'post', { path: { no }, body });
